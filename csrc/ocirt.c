@@ -1,0 +1,161 @@
+/* See ocirt.h for the conventions. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <grp.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+
+#include "ocirt.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+#define RET(expr) return ((expr) < 0 ? -errno : 0)
+
+struct ocirt_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+
+struct ocirt_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+int ocirt_unshare(int flags) { RET(unshare(flags)); }
+
+int ocirt_setns(int fd, int nstype) { RET(setns(fd, nstype)); }
+
+int ocirt_mount(const char *source, const char *target, const char *fstype,
+                unsigned long flags, const char *data)
+{
+    RET(mount(source, target, fstype, flags, data));
+}
+
+int ocirt_umount2(const char *target, int flags) { RET(umount2(target, flags)); }
+
+int ocirt_pivot_root(const char *new_root, const char *put_old)
+{
+    RET(syscall(SYS_pivot_root, new_root, put_old));
+}
+
+int ocirt_openat2(int dirfd, const char *path, int flags, int mode,
+                  unsigned long long resolve)
+{
+    struct ocirt_open_how how;
+    long fd;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t)(unsigned int)flags;
+    how.mode = (uint64_t)mode;
+    how.resolve = resolve;
+    fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int ocirt_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                        unsigned long long attr_set, unsigned long long attr_clr,
+                        unsigned long long propagation, int userns_fd)
+{
+    struct ocirt_mount_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.attr_set = attr_set;
+    attr.attr_clr = attr_clr;
+    attr.propagation = propagation;
+    attr.userns_fd = userns_fd < 0 ? 0 : (uint64_t)userns_fd;
+    RET(syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr)));
+}
+
+int ocirt_prctl(int option, unsigned long a2, unsigned long a3,
+                unsigned long a4, unsigned long a5)
+{
+    int r = prctl(option, a2, a3, a4, a5);
+    return r < 0 ? -errno : r;
+}
+
+int ocirt_close_range(unsigned int first, unsigned int last, unsigned int flags)
+{
+    RET(syscall(SYS_close_range, first, last, flags));
+}
+
+int ocirt_setdomainname(const char *name, int len)
+{
+    RET(setdomainname(name, (size_t)len));
+}
+
+int ocirt_setgroups(int n, const unsigned int *gids)
+{
+    /* The raw system call: glibc's wrapper would broadcast to other threads. */
+    RET(syscall(SYS_setgroups, n, gids));
+}
+
+int ocirt_capset(unsigned int effective[2], unsigned int permitted[2],
+                 unsigned int inheritable[2])
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        data[i].effective = effective[i];
+        data[i].permitted = permitted[i];
+        data[i].inheritable = inheritable[i];
+    }
+    RET(syscall(SYS_capset, &hdr, data));
+}
+
+int ocirt_capget(int pid, unsigned int effective[2], unsigned int permitted[2],
+                 unsigned int inheritable[2])
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, pid};
+    struct __user_cap_data_struct data[2];
+    int i;
+
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return -errno;
+    for (i = 0; i < 2; i++) {
+        effective[i] = data[i].effective;
+        permitted[i] = data[i].permitted;
+        inheritable[i] = data[i].inheritable;
+    }
+    return 0;
+}
+
+int ocirt_last_cap(void)
+{
+    /* Probe the bounding set: the highest cap the kernel knows answers >= 0. */
+    int cap = 0;
+    while (cap < 64 && prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0)
+        cap++;
+    return cap;
+}
+
+int ocirt_seccomp_version(unsigned int out[3])
+{
+    const struct scmp_version *v = seccomp_version();
+
+    if (v == NULL)
+        return -ENOSYS;
+    out[0] = v->major;
+    out[1] = v->minor;
+    out[2] = v->micro;
+    return 0;
+}

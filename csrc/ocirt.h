@@ -1,0 +1,34 @@
+/*
+ * ocirt C shim: the few Linux system calls that Python's os module lacks.
+ *
+ * Rules: every function returns 0 (or a non-negative result) on success and
+ * -errno on failure; none calls back into Python, none allocates memory that
+ * Python must free. Every symbol starts with ocirt_.
+ */
+#ifndef OCIRT_H
+#define OCIRT_H
+
+int ocirt_unshare(int flags);
+int ocirt_setns(int fd, int nstype);
+int ocirt_mount(const char *source, const char *target, const char *fstype,
+                unsigned long flags, const char *data);
+int ocirt_umount2(const char *target, int flags);
+int ocirt_pivot_root(const char *new_root, const char *put_old);
+int ocirt_openat2(int dirfd, const char *path, int flags, int mode,
+                  unsigned long long resolve);
+int ocirt_mount_setattr(int dirfd, const char *path, unsigned int flags,
+                        unsigned long long attr_set, unsigned long long attr_clr,
+                        unsigned long long propagation, int userns_fd);
+int ocirt_prctl(int option, unsigned long a2, unsigned long a3,
+                unsigned long a4, unsigned long a5);
+int ocirt_close_range(unsigned int first, unsigned int last, unsigned int flags);
+int ocirt_setdomainname(const char *name, int len);
+int ocirt_setgroups(int n, const unsigned int *gids);
+int ocirt_capset(unsigned int effective[2], unsigned int permitted[2],
+                 unsigned int inheritable[2]);
+int ocirt_capget(int pid, unsigned int effective[2], unsigned int permitted[2],
+                 unsigned int inheritable[2]);
+int ocirt_last_cap(void);
+int ocirt_seccomp_version(unsigned int out[3]);
+
+#endif

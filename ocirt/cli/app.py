@@ -1,0 +1,148 @@
+"""The full command-line interface (click), with runc's commands and flags."""
+import sys
+
+import click
+
+from ocirt.cli import commands
+from ocirt.cli import run_command
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _invoke(ctx, func, *args, **kwargs):
+    code = run_command(ctx.obj, func, args, kwargs)
+    ctx.exit(code)
+
+
+@click.group(context_settings=CONTEXT, invoke_without_command=True)
+@click.option("--root", default="/run/ocirt", show_default=True,
+              help="root directory for storage of container state")
+@click.option("--log", default=None, help="append errors and warnings to this file")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="log format")
+@click.option("--debug", is_flag=True, help="enable debug output")
+@click.option("--systemd-cgroup", is_flag=True,
+              help="use systemd for cgroups (cgroupsPath slice:prefix:name)")
+@click.option("--version", "-v", "show_version", is_flag=True, help="print the version")
+@click.pass_context
+def cli(ctx, root, log, log_format, debug, systemd_cgroup, show_version):
+    """ocirt: an OCI runtime (runtime-spec 1.3.0) with runc's interface."""
+    ctx.obj = commands.Globals(root, log, log_format, debug, systemd_cgroup)
+    if show_version:
+        ctx.exit(commands.version())
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _id_arg(f):
+    return click.argument("container_id", metavar="ID")(f)
+
+
+def _bundle_opt(f):
+    return click.option("--bundle", "-b", default=".", show_default=True,
+                        help="path to the OCI bundle")(f)
+
+
+def _create_opts(f):
+    for opt in reversed([
+        click.option("--pid-file", default=None, help="file to write the init's host pid to"),
+        click.option("--console-socket", default=None,
+                     help="AF_UNIX socket that receives the pty master"),
+        click.option("--no-pivot", is_flag=True, help="use MS_MOVE + chroot, not pivot_root"),
+        click.option("--no-new-keyring", is_flag=True, help="keep the caller's keyring"),
+        click.option("--preserve-fds", type=click.IntRange(0), default=0,
+                     help="pass N extra fds (from 3) to the container"),
+    ]):
+        f = opt(f)
+    return _bundle_opt(f)
+
+
+@cli.command(context_settings=CONTEXT)
+@_create_opts
+@_id_arg
+@click.pass_context
+def create(ctx, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring,
+           preserve_fds):
+    """Create a container; its process waits for `start`."""
+    _invoke(ctx, commands.create, container_id, bundle, pid_file, console_socket, no_pivot,
+            no_new_keyring, preserve_fds)
+
+
+@cli.command(context_settings=CONTEXT)
+@_create_opts
+@click.option("--detach", "-d", is_flag=True, help="do not wait for the container")
+@click.option("--keep", is_flag=True, help="do not delete the container after it exits")
+@_id_arg
+@click.pass_context
+def run(ctx, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring,
+        preserve_fds, detach, keep):
+    """Create and start a container; wait for it unless --detach."""
+    _invoke(ctx, commands.run, container_id, bundle, pid_file, console_socket, detach, keep,
+            no_pivot, no_new_keyring, preserve_fds)
+
+
+@cli.command(context_settings=CONTEXT)
+@_id_arg
+@click.pass_context
+def start(ctx, container_id):
+    """Run the user process of a created container."""
+    _invoke(ctx, commands.start, container_id)
+
+
+@cli.command(context_settings=CONTEXT)
+@_id_arg
+@click.pass_context
+def state(ctx, container_id):
+    """Print the state of a container as JSON."""
+    _invoke(ctx, commands.state, container_id)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--all", "-a", "all_processes", is_flag=True,
+              help="signal every process in the container's cgroup")
+@_id_arg
+@click.argument("signal", default="SIGTERM")
+@click.pass_context
+def kill(ctx, container_id, signal, all_processes):
+    """Send a signal (default SIGTERM) to the container's init."""
+    _invoke(ctx, commands.kill, container_id, signal, all_processes=all_processes)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--force", "-f", is_flag=True, help="kill the container first if it runs")
+@_id_arg
+@click.pass_context
+def delete(ctx, container_id, force):
+    """Delete a stopped container and everything create made."""
+    _invoke(ctx, commands.delete, container_id, force=force)
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.option("--quiet", "-q", is_flag=True, help="print only the ids")
+@click.pass_context
+def list_cmd(ctx, fmt, quiet):
+    """List the containers in --root."""
+    _invoke(ctx, commands.list_, fmt, quiet)
+
+
+@cli.command(context_settings=CONTEXT)
+@_bundle_opt
+@click.option("--rootless", is_flag=True, help="a config for an unprivileged user")
+@click.pass_context
+def spec(ctx, bundle, rootless):
+    """Write a default config.json into the bundle."""
+    _invoke(ctx, commands.spec, bundle, rootless)
+
+
+def main(argv):
+    try:
+        cli.main(args=argv, prog_name="ocirt", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        sys.stderr.write(f"ocirt: {e.format_message()}\n")
+        return 1
+    except click.exceptions.Abort:
+        return 130
+    return 0

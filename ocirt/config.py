@@ -1,0 +1,356 @@
+"""config.json: load, validate, check and convert into frozen values.
+
+The flow is: parse JSON -> validate against schemas/config-schema.json
+(ocirt.jsonschema_lite) -> run the semantic checks in CHECKS (each names the
+JSON path it rejects) -> build the frozen dataclasses the rest of ocirt uses.
+Unknown properties are ignored, as the runtime-spec demands.
+"""
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from ocirt.errors import ConfigError
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+
+# OCI namespace type -> (clone flag, name under /proc/<pid>/ns)
+NAMESPACES = {
+    "pid": (0x20000000, "pid"),
+    "network": (0x40000000, "net"),
+    "mount": (0x00020000, "mnt"),
+    "ipc": (0x08000000, "ipc"),
+    "uts": (0x04000000, "uts"),
+    "user": (0x10000000, "user"),
+    "cgroup": (0x02000000, "cgroup"),
+    "time": (0x00000080, "time"),
+}
+
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+_VERSION_RE = re.compile(r"^1\.[0-3]\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+@dataclass(frozen=True)
+class IDMap:
+    container_id: int
+    host_id: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    destination: str
+    type: Optional[str]
+    source: Optional[str]
+    options: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Namespace:
+    type: str
+    path: Optional[str]
+
+    @property
+    def flag(self):
+        return NAMESPACES[self.type][0]
+
+    @property
+    def proc_name(self):
+        return NAMESPACES[self.type][1]
+
+
+@dataclass(frozen=True)
+class Rlimit:
+    type: str
+    resource: int
+    soft: int
+    hard: int
+
+
+@dataclass(frozen=True)
+class User:
+    uid: int = 0
+    gid: int = 0
+    umask: Optional[int] = None
+    additional_gids: Tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    bounding: Optional[Tuple[str, ...]] = None
+    effective: Optional[Tuple[str, ...]] = None
+    inheritable: Optional[Tuple[str, ...]] = None
+    permitted: Optional[Tuple[str, ...]] = None
+    ambient: Optional[Tuple[str, ...]] = None
+
+
+@dataclass(frozen=True)
+class Process:
+    args: Tuple[str, ...]
+    env: Tuple[str, ...]
+    cwd: str
+    user: User
+    terminal: bool = False
+    rlimits: Tuple[Rlimit, ...] = ()
+    no_new_privileges: bool = False
+    capabilities: Optional[Capabilities] = None
+    oom_score_adj: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Device:
+    type: str
+    path: str
+    major: int
+    minor: int
+    file_mode: Optional[int]
+    uid: Optional[int]
+    gid: Optional[int]
+
+
+@dataclass(frozen=True)
+class Config:
+    oci_version: str
+    root_path: str          # absolute path of the rootfs on the host
+    root_readonly: bool
+    process: Optional[Process]
+    hostname: Optional[str]
+    domainname: Optional[str]
+    mounts: Tuple[Mount, ...]
+    namespaces: Tuple[Namespace, ...]
+    uid_mappings: Tuple[IDMap, ...]
+    gid_mappings: Tuple[IDMap, ...]
+    rootfs_propagation: Optional[str]
+    cgroups_path: Optional[str]
+    devices: Tuple[Device, ...]
+    masked_paths: Tuple[str, ...]
+    readonly_paths: Tuple[str, ...]
+    sysctl: Tuple[Tuple[str, str], ...]
+    annotations: Tuple[Tuple[str, str], ...]
+    raw: dict = field(repr=False, compare=False, hash=False)
+
+    def namespace(self, ns_type):
+        for ns in self.namespaces:
+            if ns.type == ns_type:
+                return ns
+        return None
+
+
+_validator = None
+
+
+def _schema_validator():
+    global _validator
+    if _validator is None:
+        from ocirt.jsonschema_lite import Validator
+        with open(os.path.join(SCHEMA_DIR, "config-schema.json")) as f:
+            _validator = Validator(json.load(f))
+    return _validator
+
+
+def load(bundle):
+    """Read <bundle>/config.json and return a checked Config."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (is {bundle} an OCI bundle?)")
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}")
+    try:
+        doc = json.loads(data)
+    except ValueError as e:
+        raise ConfigError(f"{path}: invalid JSON: {e}")
+    return parse(doc, bundle, source=path)
+
+
+def parse(doc, bundle, source="config.json"):
+    """Validate a decoded config document and convert it."""
+    from ocirt.jsonschema_lite import Invalid
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: $: expected object")
+    try:
+        _schema_validator().validate(doc)
+    except Invalid as e:
+        raise ConfigError(f"{source}: {e.path}: {e.msg}")
+    for check in CHECKS:
+        problem = check(doc)
+        if problem:
+            where, msg = problem
+            raise ConfigError(f"{source}: {where}: {msg}")
+    return _convert(doc, bundle)
+
+
+# ---- semantic checks: each returns None or (json_path, message) ----------
+
+def _check_version(doc):
+    v = doc.get("ociVersion")
+    if not isinstance(v, str) or not _VERSION_RE.match(v):
+        return "$.ociVersion", f"unsupported version {v!r} (ocirt supports 1.0.0 to 1.3.x)"
+
+
+def _linux(doc):
+    return doc.get("linux") or {}
+
+
+def _check_namespaces(doc):
+    seen = set()
+    for i, ns in enumerate(_linux(doc).get("namespaces") or ()):
+        t = ns.get("type")
+        if t not in NAMESPACES:
+            return f"$.linux.namespaces[{i}].type", f"unknown namespace type {t!r}"
+        if t in seen:
+            return f"$.linux.namespaces[{i}].type", f"namespace {t!r} listed twice"
+        seen.add(t)
+        p = ns.get("path")
+        if p is not None and not os.path.isabs(p):
+            return f"$.linux.namespaces[{i}].path", "must be an absolute path"
+
+
+def _ns_types(doc):
+    return {ns.get("type") for ns in _linux(doc).get("namespaces") or ()}
+
+
+def _check_uts(doc):
+    if "uts" not in _ns_types(doc):
+        if doc.get("hostname"):
+            return "$.hostname", "setting the hostname needs a private UTS namespace"
+        if doc.get("domainname"):
+            return "$.domainname", "setting the domainname needs a private UTS namespace"
+
+
+def _check_userns(doc):
+    linux = _linux(doc)
+    user_ns = [ns for ns in linux.get("namespaces") or () if ns.get("type") == "user"]
+    has_maps = bool(linux.get("uidMappings") or linux.get("gidMappings"))
+    if user_ns and user_ns[0].get("path") is None and not (
+            linux.get("uidMappings") and linux.get("gidMappings")):
+        return "$.linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"
+    if has_maps and not user_ns:
+        return "$.linux.uidMappings", "mappings given without a user namespace"
+    if has_maps and user_ns and user_ns[0].get("path") is not None:
+        return "$.linux.uidMappings", "mappings cannot be set on a joined user namespace"
+
+
+def _check_process(doc):
+    proc = doc.get("process")
+    if proc is None:
+        return None
+    if not proc.get("args"):
+        return "$.process.args", "must name the program to run"
+    cwd = proc.get("cwd", "")
+    if not cwd.startswith("/"):
+        return "$.process.cwd", f"{cwd!r} is not an absolute path"
+    seen = set()
+    for i, rl in enumerate(proc.get("rlimits") or ()):
+        t = rl.get("type")
+        if t not in RLIMITS:
+            return f"$.process.rlimits[{i}].type", f"unknown rlimit {t!r}"
+        if t in seen:
+            return f"$.process.rlimits[{i}].type", f"duplicate rlimit {t!r}"
+        seen.add(t)
+        if rl["soft"] > rl["hard"]:
+            return f"$.process.rlimits[{i}]", f"soft limit of {t} is above its hard limit"
+    for i, e in enumerate(proc.get("env") or ()):
+        if "=" not in e:
+            return f"$.process.env[{i}]", f"{e!r} is not of the form KEY=value"
+
+
+def _check_mounts(doc):
+    for i, m in enumerate(doc.get("mounts") or ()):
+        dest = m.get("destination", "")
+        if not dest:
+            return f"$.mounts[{i}].destination", "must not be empty"
+        if ".." in dest.split("/"):
+            return f"$.mounts[{i}].destination", f"{dest!r} must not contain '..'"
+        if m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or ()):
+            if not m.get("source"):
+                return f"$.mounts[{i}].source", "a bind mount needs a source"
+
+
+def _check_paths(doc):
+    linux = _linux(doc)
+    for key in ("maskedPaths", "readonlyPaths"):
+        for i, p in enumerate(linux.get(key) or ()):
+            if not p.startswith("/"):
+                return f"$.linux.{key}[{i}]", f"{p!r} is not an absolute path"
+    prop = linux.get("rootfsPropagation")
+    if prop is not None and prop not in ("private", "rprivate", "shared", "rshared",
+                                         "slave", "rslave", "unbindable", "runbindable"):
+        return "$.linux.rootfsPropagation", f"unknown propagation {prop!r}"
+
+
+CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
+          _check_process, _check_mounts, _check_paths)
+
+
+# ---- conversion ---------------------------------------------------------
+
+def _maps(items):
+    return tuple(IDMap(m["containerID"], m["hostID"], m["size"]) for m in items or ())
+
+
+def _caps(c):
+    if c is None:
+        return None
+    return Capabilities(**{k: tuple(c[k]) if c.get(k) is not None else None
+                           for k in ("bounding", "effective", "inheritable", "permitted", "ambient")})
+
+
+def _convert(doc, bundle):
+    linux = _linux(doc)
+    root = doc.get("root") or {}
+    root_path = root.get("path", "rootfs")
+    if not os.path.isabs(root_path):
+        root_path = os.path.join(os.path.abspath(bundle), root_path)
+    proc = doc.get("process")
+    process = None
+    if proc is not None:
+        u = proc.get("user") or {}
+        process = Process(
+            args=tuple(proc["args"]),
+            env=tuple(proc.get("env") or ()),
+            cwd=proc["cwd"],
+            user=User(uid=u.get("uid", 0), gid=u.get("gid", 0), umask=u.get("umask"),
+                      additional_gids=tuple(u.get("additionalGids") or ())),
+            terminal=bool(proc.get("terminal", False)),
+            rlimits=tuple(Rlimit(r["type"], RLIMITS[r["type"]], r["soft"], r["hard"])
+                          for r in proc.get("rlimits") or ()),
+            no_new_privileges=bool(proc.get("noNewPrivileges", False)),
+            capabilities=_caps(proc.get("capabilities")),
+            oom_score_adj=proc.get("oomScoreAdj"),
+        )
+    devices = tuple(
+        Device(d["type"], d["path"], d.get("major", 0), d.get("minor", 0),
+               d.get("fileMode"), d.get("uid"), d.get("gid"))
+        for d in linux.get("devices") or ())
+    return Config(
+        oci_version=doc["ociVersion"],
+        root_path=os.path.normpath(root_path),
+        root_readonly=bool(root.get("readonly", False)),
+        process=process,
+        hostname=doc.get("hostname"),
+        domainname=doc.get("domainname"),
+        mounts=tuple(Mount(m["destination"], m.get("type"), m.get("source"),
+                           tuple(m.get("options") or ())) for m in doc.get("mounts") or ()),
+        namespaces=tuple(Namespace(ns["type"], ns.get("path"))
+                         for ns in linux.get("namespaces") or ()),
+        uid_mappings=_maps(linux.get("uidMappings")),
+        gid_mappings=_maps(linux.get("gidMappings")),
+        rootfs_propagation=linux.get("rootfsPropagation"),
+        cgroups_path=linux.get("cgroupsPath"),
+        devices=devices,
+        masked_paths=tuple(linux.get("maskedPaths") or ()),
+        readonly_paths=tuple(linux.get("readonlyPaths") or ()),
+        sysctl=tuple(sorted((linux.get("sysctl") or {}).items())),
+        annotations=tuple(sorted((doc.get("annotations") or {}).items())),
+        raw=doc,
+    )

@@ -1,0 +1,430 @@
+"""Container lifecycle operations: create, start, state, kill, delete, run.
+
+Each operation loads the container from the state store, asks its derived
+Status whether the operation is allowed, and only then acts, so that a
+refused call leaves everything as it was.
+"""
+import os
+import signal
+import socket
+
+from ocirt import errors, protocol, state
+from ocirt.state import Status
+
+
+# ---- create ---------------------------------------------------------------
+
+def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
+           preserve_fds=0, subreaper=False):
+    """Build the container and leave its init waiting for start. Returns the init pid."""
+    from ocirt import config as config_mod
+    state.check_id(cid)
+    bundle = os.path.abspath(bundle)
+    cfg = config_mod.load(bundle)
+    _check_runtime_constraints(cfg, console_socket)
+    if not os.path.isdir(cfg.root_path):
+        raise errors.ConfigError(f"root.path: rootfs {cfg.root_path} is not a directory")
+    ns_fds = _open_namespaces(cfg)
+    c = state.new(root, cid)
+    cleanup = _Cleanup(c)
+    try:
+        lock_fd = c.lock()
+        with open(os.path.join(bundle, "config.json"), "rb") as src:
+            state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), src.read())
+        from ocirt.linux.cgroups import Cgroup
+        cg = Cgroup.for_container(cfg.cgroups_path, cid)
+        cleanup.cgroup_dirs = cg.create()
+        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd)
+        from ocirt.linux.proc import start_time
+        import time
+        c.data = {
+            "ociVersion": cfg.oci_version,
+            "id": cid,
+            "pid": pid,
+            "starttime": start_time(pid),
+            "bundle": bundle,
+            "rootfs": cfg.root_path,
+            "created": _rfc3339(time.time()),
+            "owner": "",
+            "cgroupPaths": cg.paths,
+            "userns": cfg.namespace("user") is not None,
+            "pidns": bool(cfg.namespace("pid") and cfg.namespace("pid").path is None),
+        }
+        if cfg.annotations:
+            c.data["annotations"] = dict(cfg.annotations)
+        c.save()
+        if pid_file:
+            write_pid_file(pid_file, pid)
+        cleanup.done()
+        return pid
+    except BaseException:
+        cleanup.run()
+        raise
+    finally:
+        for _, fd in ns_fds:
+            os.close(fd)
+
+
+def _rfc3339(t):
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int((t % 1) * 1e9)
+
+
+def write_pid_file(path, pid):
+    path = os.path.abspath(path)
+    state.write_atomic(path, str(pid).encode(), mode=0o644)
+
+
+def _check_runtime_constraints(cfg, console_socket):
+    if cfg.process is None:
+        raise errors.ConfigError("config.json has no process to run", "$.process")
+    if cfg.namespace("mount") is None:
+        raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
+                                 "$.linux.namespaces")
+    if cfg.process.terminal and console_socket is None:
+        raise errors.UsageError("process.terminal is true: a --console-socket is required")
+    if console_socket is not None and not cfg.process.terminal:
+        raise errors.UsageError("--console-socket given but process.terminal is false")
+    if cfg.process.terminal:
+        raise errors.UsageError("terminal containers are not supported yet")
+
+
+def _open_namespaces(cfg):
+    """Open each namespace given by path and check its type (ioctl NS_GET_NSTYPE)."""
+    import fcntl
+    out = []
+    try:
+        for i, ns in enumerate(cfg.namespaces):
+            if ns.path is None:
+                continue
+            where = f"$.linux.namespaces[{i}].path"
+            try:
+                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise errors.ConfigError(f"cannot open {ns.path}: {e.strerror}", where)
+            out.append((ns, fd))
+            try:
+                kind = fcntl.ioctl(fd, 0xB703)  # NS_GET_NSTYPE
+            except OSError:
+                raise errors.ConfigError(f"{ns.path} is not a namespace", where)
+            if kind != ns.flag:
+                raise errors.ConfigError(f"{ns.path} is not a {ns.type} namespace", where)
+    except BaseException:
+        for _, fd in out:
+            os.close(fd)
+        raise
+    return out
+
+
+class _Cleanup:
+    """Undo a half-done create: processes, cgroup directories, the state dir."""
+
+    def __init__(self, c):
+        self.c = c
+        self.pids = []
+        self.cgroup_dirs = []
+        self._done = False
+
+    def done(self):
+        self._done = True
+
+    def run(self):
+        if self._done:
+            return
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap_or_wait(pid)
+        for d in reversed(self.cgroup_dirs):
+            try:
+                from ocirt.linux.cgroups import _rmdir_retry
+                _rmdir_retry(d)
+            except OSError:
+                pass
+        self.c.remove()
+
+
+def _reap_or_wait(pid):
+    try:
+        os.waitpid(pid, 0)
+        return
+    except ChildProcessError:
+        pass
+    _wait_gone(pid)
+
+
+def _wait_gone(pid, starttime=None):
+    """Block until <pid> has exited (a pidfd becomes readable)."""
+    try:
+        pfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        import select
+        select.select([pfd], [], [], 10)
+    finally:
+        os.close(pfd)
+
+
+def _write_id_maps(pid, cfg):
+    for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise errors.ConfigError(f"cannot write {name}: {e.strerror}",
+                                     "$.linux." + ("uidMappings" if name == "uid_map"
+                                                   else "gidMappings"))
+
+
+def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd):
+    from ocirt.process import Plan, stage1
+    from ocirt.linux import shim
+    parent_end, child_end = protocol.Channel.pair()
+    exec_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(c.dir)
+        exec_sock.bind(protocol.EXEC_SOCKET)
+        exec_sock.listen(1)
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+    plan = Plan(cfg, c.dir, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths)
+    if subreaper:
+        shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
+    pid1 = os.fork()
+    if pid1 == 0:
+        # The lock belongs to this create call, not to the container.
+        os.close(lock_fd)
+        parent_end.close()
+        stage1(plan)  # never returns
+    cleanup.pids.append(pid1)
+    child_end.close()
+    exec_sock.close()
+    try:
+        try:
+            cg.add(pid1)
+        except OSError as e:
+            raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+        parent_end.send(protocol.GO)
+        msg = parent_end.recv()
+        if msg and msg["t"] == protocol.USERNS:
+            _write_id_maps(pid1, cfg)
+            parent_end.send(protocol.MAPPED)
+            msg = parent_end.recv()
+        if msg is None:
+            raise errors.SetupError("container setup process exited unexpectedly")
+        if msg["t"] == protocol.ERROR:
+            raise errors.BY_NAME.get(msg["cls"], errors.SetupError)(msg["msg"])
+        if msg["t"] != protocol.PID:
+            raise errors.SetupError(f"protocol error: unexpected {msg['t']}")
+        init_pid = msg["pid"]
+        cleanup.pids.append(init_pid)
+        os.waitpid(pid1, 0)
+        cleanup.pids.remove(pid1)
+        parent_end.expect(protocol.READY)
+        return init_pid
+    finally:
+        parent_end.close()
+
+
+# ---- start ------------------------------------------------------------------
+
+def start(root, cid):
+    c = state.load(root, cid)
+    c.lock()
+    st = c.refresh()
+    if not st.can_start():
+        raise errors.InvalidState(f"cannot start a container that is {st.value}")
+    release(c)
+
+
+def release(c):
+    """Tell the waiting init to exec process.args; wait until it has."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(c.dir)
+        s.connect(protocol.EXEC_SOCKET)
+        os.unlink(protocol.EXEC_SOCKET)
+    except OSError as e:
+        raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+    with s:
+        s.sendall(protocol.START)
+        reply = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    if reply.startswith(protocol.EXEC_FAILED):
+        raise errors.SetupError(reply[1:].decode(errors="replace"))
+
+
+# ---- state / list -------------------------------------------------------------
+
+def get_state(root, cid):
+    return state.load(root, cid).oci_state()
+
+
+# ---- kill ---------------------------------------------------------------------
+
+def kill(root, cid, sig, all_processes=False):
+    c = state.load(root, cid)
+    st = c.status
+    if not st.can_kill():
+        raise errors.InvalidState(f"container {cid} is not running ({st.value})")
+    if all_processes:
+        _signal_all(c, sig)
+        return
+    send_signal(c, sig)
+
+
+def send_signal(c, sig):
+    """Signal the init through a pidfd, after checking it is still the same process."""
+    from ocirt.linux.proc import is_alive
+    try:
+        pfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise errors.InvalidState(f"container {c.id} is not running")
+    try:
+        if not is_alive(c.pid, c.data.get("starttime")):
+            raise errors.InvalidState(f"container {c.id} is not running")
+        signal.pidfd_send_signal(pfd, sig)
+    finally:
+        os.close(pfd)
+
+
+def _signal_all(c, sig):
+    cg = c.cgroup()
+    frozen = False
+    pids = cg.pids()
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    if not pids:
+        send_signal(c, sig)
+    return frozen
+
+
+# ---- delete -------------------------------------------------------------------
+
+def delete(root, cid, force=False):
+    try:
+        c = state.load(root, cid)
+    except errors.ContainerNotFound:
+        if force:
+            return
+        raise
+    c.lock()
+    st = c.refresh()
+    if st in (Status.RUNNING, Status.PAUSED) and not force:
+        raise errors.InvalidState(f"cannot delete container {cid} that is not stopped: "
+                                  f"{st.value}")
+    if st is Status.CREATING and not force:
+        raise errors.InvalidState(f"cannot delete container {cid} that is still being created")
+    if st is not Status.STOPPED and st is not Status.CREATING:
+        _kill_and_wait(c)
+    destroy(c)
+
+
+def _kill_and_wait(c):
+    if c.status is Status.PAUSED:
+        thaw(c)
+    try:
+        send_signal(c, signal.SIGKILL)
+    except errors.InvalidState:
+        pass
+    if not c.data.get("pidns"):
+        _signal_all(c, signal.SIGKILL)
+    _wait_gone(c.pid)
+
+
+def destroy(c):
+    """Remove everything create made. The container must be stopped."""
+    if c.cgroup_paths:
+        cg = c.cgroup()
+        if cg.pids():
+            _signal_all(c, signal.SIGKILL)
+        try:
+            cg.destroy()
+        except OSError as e:
+            from ocirt import log
+            log.warning(f"cannot remove cgroup of {c.id}: {e.strerror}")
+    c.remove()
+
+
+def thaw(c):
+    cg = c.cgroup()
+    d = cg._dir("freezer")
+    try:
+        if d:
+            with open(os.path.join(d, "freezer.state"), "w") as f:
+                f.write("THAWED")
+        else:
+            d = cg._dir("unified")
+            with open(os.path.join(d, "cgroup.freeze"), "w") as f:
+                f.write("0")
+    except (OSError, TypeError):
+        pass
+
+
+# ---- run ----------------------------------------------------------------------
+
+def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=False,
+        preserve_fds=0, console_socket=None):
+    """create + start; in the foreground, wait and return the exit status."""
+    pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
+                 no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach)
+    c = state.load(root, cid)
+    if detach:
+        release(c)
+        return 0
+    forward = lambda signum, frame: _forward(pid, signum)  # noqa: E731
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+              signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH):
+        signal.signal(s, forward)
+    try:
+        release(c)
+    except errors.OcirtError:
+        if not keep:
+            _finish_run(c)
+        raise
+    status = _wait_child(pid)
+    if not keep:
+        _finish_run(c)
+    return status
+
+
+def _forward(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_child(pid):
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 255
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+
+
+def _finish_run(c):
+    c.lock()
+    c.refresh()
+    if c.status is not Status.STOPPED:
+        _kill_and_wait(c)
+    destroy(c)

@@ -1,0 +1,148 @@
+"""A small JSON Schema validator for the schemas in schemas/.
+
+Importing the jsonschema package costs far more than a whole runc call, so
+the runtime validates config.json with this interpreter of the keyword
+subset our schemas use (tests/unit/test_validate.py cross-checks it against
+jsonschema on generated documents). It stops at the first violation and
+names its JSON path, e.g. ``$.linux.namespaces[2].type``.
+"""
+import re
+
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
+    or (isinstance(v, float) and v.is_integer()),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+SUPPORTED = frozenset({
+    "$schema", "$id", "description", "title", "definitions", "$ref", "type",
+    "properties", "required", "additionalProperties", "items", "enum", "const",
+    "pattern", "minimum", "maximum", "minLength", "minItems", "maxItems",
+    "uniqueItems", "oneOf", "anyOf", "allOf", "default", "$comment",
+})
+
+
+class Invalid(Exception):
+    def __init__(self, path, msg):
+        super().__init__(f"{path}: {msg}")
+        self.path = path
+        self.msg = msg
+
+
+def _kind(v):
+    for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
+        if _TYPES[name](v):
+            return name
+    return type(v).__name__
+
+
+_pattern_cache = {}
+
+
+def _short(v):
+    s = repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+class Validator:
+    def __init__(self, schema):
+        self.root = schema
+        self.defs = schema.get("definitions", {})
+
+    def validate(self, doc):
+        """Raise Invalid for the first violation found."""
+        self._check(self.root, doc, "$")
+
+    def _check(self, schema, v, path):
+        ref = schema.get("$ref")
+        if ref is not None:
+            name = ref.rsplit("/", 1)[-1]
+            self._check(self.defs[name], v, path)
+        t = schema.get("type")
+        if t is not None:
+            types = t if isinstance(t, list) else (t,)
+            if not any(_TYPES[x](v) for x in types):
+                raise Invalid(path, f"expected {' or '.join(types)}, got {_kind(v)}")
+        if "enum" in schema and v not in schema["enum"]:
+            raise Invalid(path, f"{_short(v)} is not one of {', '.join(map(str, schema['enum']))}")
+        if "const" in schema and v != schema["const"]:
+            raise Invalid(path, f"must be {schema['const']!r}")
+        if isinstance(v, str):
+            p = schema.get("pattern")
+            if p is not None:
+                rx = _pattern_cache.get(p)
+                if rx is None:
+                    rx = _pattern_cache[p] = re.compile(p)
+                if not rx.search(v):
+                    raise Invalid(path, f"{_short(v)} does not match {p}")
+            if len(v) < schema.get("minLength", 0):
+                raise Invalid(path, "string too short")
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            if "minimum" in schema and v < schema["minimum"]:
+                raise Invalid(path, f"{v} is less than {schema['minimum']}")
+            if "maximum" in schema and v > schema["maximum"]:
+                raise Invalid(path, f"{v} is greater than {schema['maximum']}")
+        elif isinstance(v, dict):
+            for key in schema.get("required", ()):
+                if key not in v:
+                    raise Invalid(path, f"missing required property {key!r}")
+            props = schema.get("properties")
+            extra = schema.get("additionalProperties")
+            for key, item in v.items():
+                sub = props.get(key) if props else None
+                if sub is not None:
+                    self._check(sub, item, f"{path}.{key}")
+                elif isinstance(extra, dict):
+                    self._check(extra, item, f"{path}.{key}")
+                elif extra is False:
+                    raise Invalid(path, f"unexpected property {key!r}")
+        elif isinstance(v, list):
+            if len(v) < schema.get("minItems", 0):
+                raise Invalid(path, f"needs at least {schema['minItems']} items")
+            if "maxItems" in schema and len(v) > schema["maxItems"]:
+                raise Invalid(path, f"has more than {schema['maxItems']} items")
+            items = schema.get("items")
+            if isinstance(items, dict):
+                for i, item in enumerate(v):
+                    self._check(items, item, f"{path}[{i}]")
+            if schema.get("uniqueItems"):
+                seen = []
+                for item in v:
+                    if item in seen:
+                        raise Invalid(path, f"duplicate item {_short(item)}")
+                    seen.append(item)
+        for sub in schema.get("allOf", ()):
+            self._check(sub, v, path)
+        if "anyOf" in schema:
+            errs = self._matches(schema["anyOf"], v, path)
+            if len(errs) == len(schema["anyOf"]):
+                raise _best(errs, path)
+        if "oneOf" in schema:
+            errs = self._matches(schema["oneOf"], v, path)
+            n_ok = len(schema["oneOf"]) - len(errs)
+            if n_ok == 0:
+                raise _best(errs, path)
+            if n_ok > 1:
+                raise Invalid(path, "matches more than one of the allowed forms")
+
+    def _matches(self, alternatives, v, path):
+        errs = []
+        for sub in alternatives:
+            try:
+                self._check(sub, v, path)
+            except Invalid as e:
+                errs.append(e)
+        return errs
+
+
+def _best(errs, path):
+    # The deepest error is usually the one that explains the problem.
+    deepest = max(errs, key=lambda e: len(e.path))
+    if deepest.path != path:
+        return deepest
+    return Invalid(path, "; or ".join(dict.fromkeys(e.msg for e in errs)))

@@ -1,0 +1,163 @@
+"""cgroup placement on v1, hybrid and unified (v2) hosts.
+
+A container's cgroup is a set of directories, one per mounted hierarchy,
+at the same relative path. ``Cgroup.paths`` maps a hierarchy name (a v1
+controller list such as "cpu,cpuacct", "name=systemd", or "unified" for
+cgroup2) to the absolute directory; the state store keeps that map so that
+later commands need not detect the layout again.
+"""
+import errno
+import os
+
+UNIFIED = "unified"
+
+
+def hierarchies():
+    """{name: mountpoint} for every cgroup hierarchy mounted on this host."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fstype, _src, superopts = right.split()[:3]
+            mp = left.split()[4]
+            if fstype == "cgroup2":
+                out.setdefault(UNIFIED, mp)
+            elif fstype == "cgroup":
+                names = [o for o in superopts.split(",") if o not in ("rw", "ro") and
+                         not o.startswith(("release_agent=", "clone_children", "noprefix",
+                                           "xattr", "cpuset_v2_mode", "nsdelegate"))]
+                out.setdefault(",".join(names), mp)
+    return out
+
+
+def own_paths(pid="self"):
+    """{hierarchy name: path} from /proc/<pid>/cgroup."""
+    out = {}
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _hid, ctrls, path = line.rstrip("\n").split(":", 2)
+            out[ctrls or UNIFIED] = path
+    return out
+
+
+def layout():
+    h = hierarchies()
+    if list(h) == [UNIFIED]:
+        return "unified"
+    return "hybrid" if UNIFIED in h else "legacy"
+
+
+class Cgroup:
+    def __init__(self, paths):
+        self.paths = dict(paths)
+
+    @classmethod
+    def for_container(cls, cgroups_path, cid):
+        """Where a container with this linux.cgroupsPath goes (nothing is created)."""
+        rel = cgroups_path or f"/ocirt/{cid}"
+        if ":" in rel and not rel.startswith("/"):
+            from ocirt.errors import ConfigError
+            raise ConfigError(f"$.linux.cgroupsPath: {rel!r} is a systemd path "
+                              "(slice:prefix:name); use --systemd-cgroup")
+        mine = own_paths() if not rel.startswith("/") else {}
+        paths = {}
+        for name, mp in hierarchies().items():
+            base = mine.get(name, "/") if mine else "/"
+            full = os.path.normpath(os.path.join(base, rel)).lstrip("/")
+            if full.split("/")[0] == "..":
+                from ocirt.errors import ConfigError
+                raise ConfigError(f"$.linux.cgroupsPath: {rel!r} leads outside the cgroup root")
+            paths[name] = os.path.join(mp, full)
+        return cls(paths)
+
+    def create(self):
+        """mkdir -p each directory; returns the list of directories it made."""
+        made = []
+        for name, path in self.paths.items():
+            missing = []
+            p = path
+            while not os.path.isdir(p):
+                missing.append(p)
+                p = os.path.dirname(p)
+            for d in reversed(missing):
+                try:
+                    os.mkdir(d, 0o755)
+                except FileExistsError:
+                    continue
+                made.append(d)
+                if "cpuset" in name.split(","):
+                    _inherit_cpuset(d)
+        return made
+
+    def add(self, pid):
+        for name, path in self.paths.items():
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+
+    def pids(self):
+        for name in (UNIFIED, "pids", "freezer", "memory"):
+            if name in self.paths or any(name in k.split(",") for k in self.paths):
+                path = self._dir(name)
+                try:
+                    with open(os.path.join(path, "cgroup.procs")) as f:
+                        return [int(x) for x in f.read().split()]
+                except OSError:
+                    continue
+        return []
+
+    def _dir(self, ctrl):
+        for k, v in self.paths.items():
+            if k == ctrl or ctrl in k.split(","):
+                return v
+        return None
+
+    def frozen(self):
+        d = self._dir("freezer")
+        try:
+            if d:
+                with open(os.path.join(d, "freezer.state")) as f:
+                    return f.read().strip() != "THAWED"
+            d = self._dir(UNIFIED)
+            if d and layout_is_unified(self.paths):
+                with open(os.path.join(d, "cgroup.freeze")) as f:
+                    return f.read().strip() == "1"
+        except OSError:
+            pass
+        return False
+
+    def destroy(self):
+        """Remove the container's directories (leaf first); missing ones are fine."""
+        for path in self.paths.values():
+            _rmdir_retry(path)
+
+
+def layout_is_unified(paths):
+    return list(paths) == [UNIFIED]
+
+
+def _rmdir_retry(path):
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            # Processes still leaving: give the kernel a moment.
+            import time
+            time.sleep(0.01)
+    os.rmdir(path)
+
+
+def _inherit_cpuset(path):
+    parent = os.path.dirname(path)
+    for f in ("cpuset.cpus", "cpuset.mems"):
+        try:
+            with open(os.path.join(parent, f)) as src:
+                val = src.read().strip()
+            with open(os.path.join(path, f), "w") as dst:
+                dst.write(val)
+        except OSError:
+            pass

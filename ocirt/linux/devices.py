@@ -1,0 +1,96 @@
+"""Device nodes and the standard /dev links a container expects."""
+import os
+import stat
+
+from ocirt.linux import mounts, shim
+
+# (path, type, major, minor, mode)
+DEFAULT_DEVICES = (
+    ("/dev/null", "c", 1, 3, 0o666),
+    ("/dev/zero", "c", 1, 5, 0o666),
+    ("/dev/full", "c", 1, 7, 0o666),
+    ("/dev/random", "c", 1, 8, 0o666),
+    ("/dev/urandom", "c", 1, 9, 0o666),
+    ("/dev/tty", "c", 5, 0, 0o666),
+)
+
+DEFAULT_LINKS = (
+    ("/proc/self/fd", "/dev/fd"),
+    ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"),
+    ("/proc/self/fd/2", "/dev/stderr"),
+)
+
+_TYPES = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
+
+def create_node(root_fd, path, dev_type, major, minor, mode, uid=None, gid=None, bind=False):
+    """Create a device node at <path> inside the root.
+
+    With bind=True (inside a user namespace, where mknod is refused) the
+    host's node of the same path is bind-mounted onto an empty file instead.
+    """
+    parent, name = os.path.split(path.rstrip("/"))
+    pfd = mounts.make_in_root(root_fd, parent)
+    try:
+        try:
+            os.unlink(name, dir_fd=pfd)
+        except FileNotFoundError:
+            pass
+        if bind:
+            fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o644, dir_fd=pfd)
+            os.close(fd)
+            tfd = mounts.open_in_root(root_fd, path)
+            try:
+                shim.mount(path, mounts.fd_path(tfd), None, mounts.MS_BIND)
+            finally:
+                os.close(tfd)
+            return
+        old = os.umask(0)
+        try:
+            os.mknod(name, _TYPES[dev_type] | (mode & 0o7777), os.makedev(major, minor),
+                     dir_fd=pfd)
+        finally:
+            os.umask(old)
+        if uid is not None or gid is not None:
+            os.chown(name, -1 if uid is None else uid, -1 if gid is None else gid,
+                     dir_fd=pfd, follow_symlinks=False)
+    finally:
+        os.close(pfd)
+
+
+def create_link(root_fd, target, path):
+    parent, name = os.path.split(path)
+    pfd = mounts.make_in_root(root_fd, parent)
+    try:
+        try:
+            os.symlink(target, name, dir_fd=pfd)
+        except FileExistsError:
+            pass
+    finally:
+        os.close(pfd)
+
+
+def setup_dev(root_fd, devices, in_userns):
+    """Default devices, config devices, /dev links, /dev/ptmx."""
+    for path, t, major, minor, mode in DEFAULT_DEVICES:
+        create_node(root_fd, path, t, major, minor, mode, bind=in_userns)
+    for d in devices:
+        mode = d.file_mode if d.file_mode is not None else 0o666
+        create_node(root_fd, d.path, d.type, d.major, d.minor, mode, d.uid, d.gid,
+                    bind=in_userns and d.type != "p")
+    for target, path in DEFAULT_LINKS:
+        create_link(root_fd, target, path)
+    if os.path.exists("/proc/kcore"):
+        create_link(root_fd, "/proc/kcore", "/dev/core")
+    # /dev/ptmx must reach the container's devpts instance.
+    pfd = mounts.make_in_root(root_fd, "/dev")
+    try:
+        try:
+            os.unlink("ptmx", dir_fd=pfd)
+        except FileNotFoundError:
+            pass
+        os.symlink("pts/ptmx", "ptmx", dir_fd=pfd)
+    finally:
+        os.close(pfd)

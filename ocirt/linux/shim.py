@@ -1,0 +1,141 @@
+"""Python face of the C shim (csrc/ocirt.c, compiled by cffi as ocirt._shim).
+
+Each wrapper turns the shim's -errno convention into OSError carrying the
+errno and the path the call was about.
+"""
+import os
+
+from ocirt._shim import ffi, lib
+
+# clone(2) namespace flags
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+CLONE_NEWTIME = 0x00000080
+
+# openat2 resolve flags
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+O_PATH = 0o10000000
+
+# mount_setattr
+AT_RECURSIVE = 0x8000
+AT_EMPTY_PATH = 0x1000
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR__ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_IDMAP = 0x100000
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+
+# prctl
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+PR_SET_KEEPCAPS = 8
+
+CLOSE_RANGE_CLOEXEC = 4
+
+
+def _check(ret, what=None):
+    if ret < 0:
+        raise OSError(-ret, os.strerror(-ret), what)
+    return ret
+
+
+def _b(s):
+    if s is None:
+        return ffi.NULL
+    return s.encode() if isinstance(s, str) else s
+
+
+def unshare(flags):
+    _check(lib.ocirt_unshare(flags), "unshare")
+
+
+def setns(fd, nstype=0):
+    _check(lib.ocirt_setns(fd, nstype), "setns")
+
+
+def mount(source, target, fstype, flags=0, data=None):
+    _check(lib.ocirt_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
+
+
+def umount2(target, flags=0):
+    _check(lib.ocirt_umount2(_b(target), flags), target)
+
+
+def pivot_root(new_root, put_old):
+    _check(lib.ocirt_pivot_root(_b(new_root), _b(put_old)), new_root)
+
+
+def openat2(dirfd, path, flags, mode=0, resolve=0):
+    return _check(lib.ocirt_openat2(dirfd, _b(path), flags | os.O_CLOEXEC, mode, resolve), path)
+
+
+def mount_setattr(dirfd, path, flags, attr_set=0, attr_clr=0, propagation=0, userns_fd=-1):
+    _check(lib.ocirt_mount_setattr(dirfd, _b(path), flags, attr_set, attr_clr,
+                                   propagation, userns_fd), path)
+
+
+def prctl(option, a2=0, a3=0, a4=0, a5=0):
+    return _check(lib.ocirt_prctl(option, a2, a3, a4, a5), "prctl")
+
+
+def close_range(first, last=0xFFFFFFFF, flags=0):
+    _check(lib.ocirt_close_range(first, last, flags), "close_range")
+
+
+def setdomainname(name):
+    b = name.encode()
+    _check(lib.ocirt_setdomainname(b, len(b)), "setdomainname")
+
+
+def setgroups(gids):
+    arr = ffi.new("unsigned int[]", list(gids) or [0])
+    _check(lib.ocirt_setgroups(len(gids), arr), "setgroups")
+
+
+def capget(pid=0):
+    e = ffi.new("unsigned int[2]")
+    p = ffi.new("unsigned int[2]")
+    i = ffi.new("unsigned int[2]")
+    _check(lib.ocirt_capget(pid, e, p, i), "capget")
+    join = lambda a: a[0] | (a[1] << 32)  # noqa: E731
+    return join(e), join(p), join(i)
+
+
+def capset(effective, permitted, inheritable):
+    split = lambda v: [v & 0xFFFFFFFF, (v >> 32) & 0xFFFFFFFF]  # noqa: E731
+    _check(lib.ocirt_capset(ffi.new("unsigned int[2]", split(effective)),
+                            ffi.new("unsigned int[2]", split(permitted)),
+                            ffi.new("unsigned int[2]", split(inheritable))), "capset")
+
+
+def last_cap():
+    return lib.ocirt_last_cap()
+
+
+def seccomp_version():
+    out = ffi.new("unsigned int[3]")
+    _check(lib.ocirt_seccomp_version(out), "seccomp_version")
+    return f"{out[0]}.{out[1]}.{out[2]}"

@@ -1,0 +1,68 @@
+"""Where warnings and errors go: stderr, and ``--log FILE`` in text or JSON.
+
+runc writes fatal errors both to stderr and to its log file; engines
+(containerd's shim, conmon) read the log file's last JSON line for the
+message. Successful calls print nothing on stderr.
+"""
+import os
+import sys
+import time
+
+_log_path = None
+_log_format = "text"
+_debug = False
+
+
+def configure(path=None, fmt="text", debug=False):
+    global _log_path, _log_format, _debug
+    _log_path = path
+    _log_format = fmt
+    _debug = debug
+
+
+def _timestamp():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%06dZ" % int((t % 1) * 1e6)
+
+
+def _write_log(level, msg):
+    if not _log_path:
+        return
+    if _log_format == "json":
+        import json
+        line = json.dumps({"level": level, "msg": msg, "time": _timestamp()})
+    else:
+        line = f'time="{_timestamp()}" level={level} msg="{msg}"'
+    try:
+        fd = os.open(_log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def error(msg):
+    _write_log("error", msg)
+    try:
+        sys.stderr.write(msg + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def warning(msg):
+    _write_log("warning", msg)
+    if not _log_path:
+        try:
+            sys.stderr.write("warning: " + msg + "\n")
+        except (OSError, ValueError):
+            pass
+
+
+def debug(msg):
+    if _debug:
+        _write_log("debug", msg)
+        if not _log_path:
+            sys.stderr.write("debug: " + msg + "\n")

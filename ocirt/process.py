@@ -1,0 +1,251 @@
+"""The container side of creation: stage-1 (namespaces) and stage-2 (init).
+
+Both run in processes forked from ``ocirt create``; see ocirt.protocol for
+the conversation with the parent. Neither prints anything: every failure
+becomes an ERROR message on the channel followed by _exit.
+"""
+import os
+import resource
+import signal
+import socket
+
+from ocirt import protocol
+from ocirt.errors import ConfigError, OcirtError, SetupError
+from ocirt.linux import capabilities, cgroupfs, mounts, rootfs, shim
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+              signal.SIGUSR1, signal.SIGUSR2)
+
+
+class Plan:
+    """What the parent prepared before forking (inherited by the children)."""
+
+    def __init__(self, cfg, state_dir, chan, exec_sock, ns_fds, preserve_fds=0,
+                 no_pivot=False, cgroup_paths=None):
+        self.cfg = cfg
+        self.state_dir = state_dir
+        self.chan = chan            # child end of the protocol.Channel
+        self.exec_sock = exec_sock  # listening socket for `start`
+        self.ns_fds = ns_fds        # [(Namespace, fd)] for namespaces joined by path
+        self.preserve_fds = preserve_fds
+        self.no_pivot = no_pivot
+        self.cgroup_paths = cgroup_paths or {}
+
+
+def _die(chan, err):
+    chan.send_error(err)
+    os._exit(1)
+
+
+def stage1(plan):
+    """Join/unshare namespaces, fork the init, report its pid, exit."""
+    chan = plan.chan
+    try:
+        shim.prctl(shim.PR_SET_DUMPABLE, 0)
+        chan.expect(protocol.GO)
+        cfg = plan.cfg
+        joined = dict((ns.type, fd) for ns, fd in plan.ns_fds)
+        if "user" in joined:
+            shim.setns(joined.pop("user"), shim.CLONE_NEWUSER)
+            _become_root()
+        elif cfg.namespace("user"):
+            shim.unshare(shim.CLONE_NEWUSER)
+            chan.send(protocol.USERNS)
+            chan.expect(protocol.MAPPED)
+            _become_root()
+        for ns, fd in plan.ns_fds:
+            if ns.type in joined:
+                try:
+                    shim.setns(fd, ns.flag)
+                except OSError as e:
+                    raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}")
+        flags = 0
+        for ns in cfg.namespaces:
+            if ns.path is None and ns.type != "user":
+                flags |= ns.flag
+        if flags:
+            shim.unshare(flags)
+        pid = os.fork()
+        if pid == 0:
+            stage2(plan)  # never returns
+        chan.send(protocol.PID, pid=pid)
+        os._exit(0)
+    except BaseException as e:  # noqa: B902 - everything must reach the parent
+        _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
+
+
+def _become_root():
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+
+
+def _describe(e):
+    if isinstance(e, OSError):
+        where = f" {e.filename}" if e.filename else ""
+        return f"{e.strerror or e}{where}"
+    return f"{type(e).__name__}: {e}"
+
+
+def _exit_on_signal(signum, frame):
+    os._exit(128 + signum)
+
+
+def stage2(plan):
+    """The container's init: build the environment, wait for start, exec."""
+    chan = plan.chan
+    try:
+        for s in _FORWARDED:
+            signal.signal(s, _exit_on_signal)
+        os.setsid()
+        cfg = plan.cfg
+        proc = cfg.process
+        in_userns = cfg.namespace("user") is not None
+        if cfg.hostname is not None:
+            socket.sethostname(cfg.hostname)
+        if cfg.domainname is not None:
+            shim.setdomainname(cfg.domainname)
+        if proc is not None and proc.oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(proc.oom_score_adj))
+        rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cfg.namespace("cgroup")),
+                       in_userns)
+        if proc is not None:
+            _make_cwd(cfg.root_path, proc.cwd)
+        rootfs.pivot(cfg.root_path, plan.no_pivot)
+        rootfs.finish(cfg)
+        _apply_sysctl(cfg)
+        argv0 = None
+        if proc is not None:
+            _apply_rlimits(proc)
+            _apply_user(proc)
+            if proc.no_new_privileges:
+                shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
+            try:
+                os.chdir(proc.cwd)
+            except OSError as e:
+                raise SetupError(f"cannot enter process.cwd {proc.cwd}: {e.strerror}")
+            if proc.user.umask is not None:
+                os.umask(proc.user.umask)
+            argv0 = _find_program(proc)
+        chan.send(protocol.READY)
+        _wait_for_start(plan)
+        for s in _FORWARDED:
+            signal.signal(s, signal.SIG_DFL)
+        _close_fds(plan.preserve_fds)
+        if argv0 is None:
+            raise SetupError("config.json has no process to start")
+        env = dict(e.split("=", 1) for e in proc.env)
+        os.execve(argv0, list(proc.args), env)
+    except BaseException as e:  # noqa: B902
+        err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
+        conn = getattr(plan, "start_conn", None)
+        if conn is not None:
+            try:
+                conn.send(protocol.EXEC_FAILED + str(err).encode())
+            except OSError:
+                pass
+            os._exit(127)
+        _die(chan, err)
+
+
+def _make_cwd(root, cwd):
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.close(mounts.make_in_root(root_fd, cwd))
+    except OSError as e:
+        raise SetupError(f"cannot create process.cwd {cwd}: {e.strerror}")
+    finally:
+        os.close(root_fd)
+
+
+def _apply_sysctl(cfg):
+    for key, value in cfg.sysctl:
+        path = "/proc/sys/" + key.replace(".", "/")
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise SetupError(f"linux.sysctl.{key}: cannot set: {e.strerror}")
+
+
+def _apply_rlimits(proc):
+    for rl in proc.rlimits:
+        try:
+            resource.setrlimit(rl.resource, (rl.soft, rl.hard))
+        except (ValueError, OSError) as e:
+            cur = resource.getrlimit(rl.resource)
+            raise ConfigError(
+                f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: the host's hard "
+                f"limit is {cur[1]} and raising it needs CAP_SYS_RESOURCE ({e})",
+                "process.rlimits")
+
+
+def _apply_user(proc):
+    user = proc.user
+    caps = proc.capabilities
+    if caps is not None:
+        sets = {}
+        for name in capabilities.SETS:
+            names = getattr(caps, name)
+            sets[name] = capabilities.mask(names or (), f"process.capabilities.{name}")
+        have = shim.capget()[1]
+        missing = (sets["permitted"] | sets["effective"] | sets["ambient"]) & ~have
+        if missing:
+            raise ConfigError(f"{', '.join(capabilities.names_of(missing))}: not available "
+                              "to the runtime on this host", "process.capabilities")
+        capabilities.apply_bounding(sets["bounding"])
+        shim.prctl(shim.PR_SET_KEEPCAPS, 1)
+    try:
+        shim.setgroups(list(user.additional_gids))
+    except OSError as e:
+        if not (e.errno == 1 and not user.additional_gids):
+            raise SetupError(f"cannot set additionalGids: {e.strerror}")
+    try:
+        os.setresgid(user.gid, user.gid, user.gid)
+        os.setresuid(user.uid, user.uid, user.uid)
+    except OSError as e:
+        raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}")
+    if caps is not None:
+        capabilities.apply_sets(sets["effective"], sets["permitted"], sets["inheritable"],
+                                sets["ambient"])
+
+
+def _find_program(proc):
+    name = proc.args[0]
+    env_path = DEFAULT_PATH
+    for e in proc.env:
+        if e.startswith("PATH="):
+            env_path = e[5:]
+    candidates = [name] if "/" in name else [os.path.join(d or ".", name)
+                                             for d in env_path.split(":")]
+    for c in candidates:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    if "/" in name:
+        raise SetupError(f"exec: {name!r}: no such executable file in the container",
+                         "process.args[0]")
+    raise SetupError(f"exec: {name!r}: executable file not found in $PATH", "process.args[0]")
+
+
+def _wait_for_start(plan):
+    sock = plan.exec_sock
+    while True:
+        conn, _ = sock.accept()
+        data = conn.recv(1)
+        if data == protocol.START:
+            plan.start_conn = conn
+            sock.close()
+            return
+        conn.close()
+
+
+def _close_fds(preserve):
+    """Only stdio and the preserved fds may reach the container process."""
+    first = 3 + preserve
+    for fd in range(3, first):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
+    shim.close_range(first, 0xFFFFFFFF, shim.CLOSE_RANGE_CLOEXEC)
