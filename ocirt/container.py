@@ -5,11 +5,11 @@ Status whether the operation is allowed, and only then acts, so that a
 refused call leaves everything as it was.
 """
 import os
-import signal
-import socket
 
-from ocirt import errors, protocol, state
-from ocirt.state import Status
+from ocirt import errors, state
+from ocirt.state import EXEC_SOCKET, Status
+
+SIGKILL = 9
 
 
 # ---- create ---------------------------------------------------------------
@@ -27,6 +27,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     ns_fds = _open_namespaces(cfg)
     c = state.new(root, cid)
     cleanup = _Cleanup(c)
+    lock_fd = -1
     try:
         lock_fd = c.lock()
         with open(os.path.join(bundle, "config.json"), "rb") as src:
@@ -37,22 +38,15 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd)
         from ocirt.linux.proc import start_time
         import time
-        c.data = {
-            "ociVersion": cfg.oci_version,
-            "id": cid,
-            "pid": pid,
-            "starttime": start_time(pid),
-            "bundle": bundle,
-            "rootfs": cfg.root_path,
-            "created": _rfc3339(time.time()),
-            "owner": "",
-            "cgroupPaths": cg.paths,
-            "userns": cfg.namespace("user") is not None,
-            "pidns": bool(cfg.namespace("pid") and cfg.namespace("pid").path is None),
-        }
+        pidns = cfg.namespace("pid")
+        c.facts = {"pid": pid, "starttime": start_time(pid),
+                   "pidns": int(bool(pidns and pidns.path is None))}
+        c.cgroup_paths = cg.paths
+        oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
+               "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
-            c.data["annotations"] = dict(cfg.annotations)
-        c.save()
+            oci["annotations"] = dict(cfg.annotations)
+        c.save(oci)
         if pid_file:
             write_pid_file(pid_file, pid)
         cleanup.done()
@@ -63,6 +57,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     finally:
         for _, fd in ns_fds:
             os.close(fd)
+        if lock_fd >= 0:
+            os.close(lock_fd)
 
 
 def _rfc3339(t):
@@ -133,7 +129,7 @@ class _Cleanup:
             return
         for pid in self.pids:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, SIGKILL)
             except ProcessLookupError:
                 pass
             _reap_or_wait(pid)
@@ -181,6 +177,8 @@ def _write_id_maps(pid, cfg):
 
 
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd):
+    import socket
+    from ocirt import protocol
     from ocirt.process import Plan, stage1
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
@@ -188,7 +186,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
     try:
         os.chdir(c.dir)
-        exec_sock.bind(protocol.EXEC_SOCKET)
+        exec_sock.bind(EXEC_SOCKET)
         exec_sock.listen(1)
     finally:
         os.fchdir(cwd)
@@ -238,40 +236,50 @@ def start(root, cid):
     c = state.load(root, cid)
     c.lock()
     st = c.refresh()
-    if not st.can_start():
-        raise errors.InvalidState(f"cannot start a container that is {st.value}")
+    if not Status.can_start(st):
+        raise errors.InvalidState(f"cannot start a container that is {st}")
     release(c)
 
 
 def release(c):
-    """Tell the waiting init to exec process.args; wait until it has."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    """Tell the waiting init to exec process.args; wait until it has.
+
+    The init holds the listening end of <state>/exec.sock (see ocirt.protocol).
+    The socket module is not imported here: `start` is a hot command and its
+    import graph stays minimal, so the C module _socket is used directly.
+    """
+    import _socket
+    from ocirt.protocol import EXEC_FAILED, START
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
     try:
-        os.chdir(c.dir)
-        s.connect(protocol.EXEC_SOCKET)
-        os.unlink(protocol.EXEC_SOCKET)
+        os.chdir(c.dir)  # the socket's path may be longer than sun_path allows
+        s.connect(EXEC_SOCKET)
+        os.unlink(EXEC_SOCKET)
     except OSError as e:
+        s.close()
         raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
     finally:
         os.fchdir(cwd)
         os.close(cwd)
-    with s:
-        s.sendall(protocol.START)
+    try:
+        s.sendall(START)
         reply = b""
         while True:
             chunk = s.recv(4096)
             if not chunk:
                 break
             reply += chunk
-    if reply.startswith(protocol.EXEC_FAILED):
+    finally:
+        s.close()
+    if reply.startswith(EXEC_FAILED):
         raise errors.SetupError(reply[1:].decode(errors="replace"))
 
 
 # ---- state / list -------------------------------------------------------------
 
 def get_state(root, cid):
-    return state.load(root, cid).oci_state()
+    return state.load(root, cid).state_json()
 
 
 # ---- kill ---------------------------------------------------------------------
@@ -279,8 +287,8 @@ def get_state(root, cid):
 def kill(root, cid, sig, all_processes=False):
     c = state.load(root, cid)
     st = c.status
-    if not st.can_kill():
-        raise errors.InvalidState(f"container {cid} is not running ({st.value})")
+    if not Status.can_kill(st):
+        raise errors.InvalidState(f"container {cid} is not running ({st})")
     if all_processes:
         _signal_all(c, sig)
         return
@@ -295,9 +303,10 @@ def send_signal(c, sig):
     except ProcessLookupError:
         raise errors.InvalidState(f"container {c.id} is not running")
     try:
-        if not is_alive(c.pid, c.data.get("starttime")):
+        if not is_alive(c.pid, c.starttime):
             raise errors.InvalidState(f"container {c.id} is not running")
-        signal.pidfd_send_signal(pfd, sig)
+        import _signal
+        _signal.pidfd_send_signal(pfd, sig)
     finally:
         os.close(pfd)
 
@@ -329,7 +338,7 @@ def delete(root, cid, force=False):
     st = c.refresh()
     if st in (Status.RUNNING, Status.PAUSED) and not force:
         raise errors.InvalidState(f"cannot delete container {cid} that is not stopped: "
-                                  f"{st.value}")
+                                  f"{st}")
     if st is Status.CREATING and not force:
         raise errors.InvalidState(f"cannot delete container {cid} that is still being created")
     if st is not Status.STOPPED and st is not Status.CREATING:
@@ -341,11 +350,11 @@ def _kill_and_wait(c):
     if c.status is Status.PAUSED:
         thaw(c)
     try:
-        send_signal(c, signal.SIGKILL)
+        send_signal(c, SIGKILL)
     except errors.InvalidState:
         pass
-    if not c.data.get("pidns"):
-        _signal_all(c, signal.SIGKILL)
+    if not c.has_pidns:
+        _signal_all(c, SIGKILL)
     _wait_gone(c.pid)
 
 
@@ -354,7 +363,7 @@ def destroy(c):
     if c.cgroup_paths:
         cg = c.cgroup()
         if cg.pids():
-            _signal_all(c, signal.SIGKILL)
+            _signal_all(c, SIGKILL)
         try:
             cg.destroy()
         except OSError as e:
@@ -385,6 +394,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     """create + start; in the foreground, wait and return the exit status."""
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach)
+    import signal
     c = state.load(root, cid)
     if detach:
         release(c)

@@ -36,6 +36,7 @@ import json
 import socket
 
 from ocirt import errors
+from ocirt.state import EXEC_SOCKET  # noqa: F401 - part of the protocol
 
 GO = "GO"
 USERNS = "USERNS"
@@ -46,7 +47,6 @@ ERROR = "ERROR"
 
 START = b"S"
 EXEC_FAILED = b"E"
-EXEC_SOCKET = "exec.sock"
 
 
 class Channel:

@@ -1,51 +1,67 @@
-"""The state store: <root>/<id>/ holding state.json, a copy of config.json,
-and, while the container is ``created``, the exec socket.
+"""The state store: one private directory per container, <root>/<id>/.
 
-Status is never stored: it is derived on every load from the init's pid
-and start time (so a reused pid reads as stopped), the exec socket, and
-the freezer.
+Files in it:
+  state.json   the runtime-spec state, as JSON whose text always begins
+               {"pid": N, "status": "S"  (so the hot commands can print it
+               with the derived pid and status spliced in, without
+               importing the json module)
+  init         facts the runtime needs later, one "key value" per line:
+               pid, starttime, pidns (1 if the container has its own pid
+               namespace), and "cgroup <hierarchy> <directory>" lines
+  config.json  the config as it was at create (later edits have no effect)
+  exec.sock    while the container is created: its init waits here for start
+
+Every file is written to a temporary name and renamed. Status is never
+trusted from disk: it is derived on every load from the init's pid *and*
+start time (a reused pid reads as stopped), the exec socket, and the freezer.
 """
-import enum
 import fcntl
-import json
 import os
-import re
 
 from ocirt import errors
-from ocirt.protocol import EXEC_SOCKET
 
 DEFAULT_ROOT = "/run/ocirt"
 STATE_FILE = "state.json"
+INIT_FILE = "init"
 CONFIG_COPY = "config.json"
+EXEC_SOCKET = "exec.sock"
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_+.-]+$")
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
 
 
-class Status(str, enum.Enum):
+class Status:
+    """The statuses of runtime-spec (plus runc's paused) and what each allows."""
+
     CREATING = "creating"
     CREATED = "created"
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"
 
-    def can_start(self):
-        return self is Status.CREATED
+    @staticmethod
+    def can_start(s):
+        return s == Status.CREATED
 
-    def can_kill(self):
-        return self in (Status.CREATED, Status.RUNNING, Status.PAUSED)
+    @staticmethod
+    def can_kill(s):
+        return s in (Status.CREATED, Status.RUNNING, Status.PAUSED)
 
-    def can_delete(self):
-        return self is Status.STOPPED
+    @staticmethod
+    def can_delete(s):
+        return s == Status.STOPPED
 
-    def can_pause(self):
-        return self is Status.RUNNING
+    @staticmethod
+    def can_pause(s):
+        return s == Status.RUNNING
 
-    def can_resume(self):
-        return self is Status.PAUSED
+    @staticmethod
+    def can_resume(s):
+        return s == Status.PAUSED
 
 
 def check_id(cid):
-    if not cid or cid in (".", "..") or not _ID_RE.match(cid) or len(cid) > 1024:
+    if (not cid or cid in (".", "..") or len(cid) > 1024
+            or not _ID_CHARS.issuperset(cid)):
         raise errors.UsageError(f"invalid container id {cid!r}: use letters, digits and _+.- "
                                 "(not '.' or '..')")
     return cid
@@ -61,25 +77,26 @@ def ensure_root(root):
 class Container:
     """A container as recorded in the state store."""
 
-    def __init__(self, root, cid, data):
+    def __init__(self, root, cid, facts=None, oci_text=None):
         self.root = root
         self.id = cid
-        self.data = data
         self.dir = os.path.join(root, cid)
+        self.facts = facts or {}
+        self.cgroup_paths = self.facts.pop("cgroups", {})
+        self.oci_text = oci_text
         self._status = None
 
-    # --- recorded facts ---
     @property
     def pid(self):
-        return self.data.get("pid", 0)
+        return int(self.facts.get("pid", 0))
 
     @property
-    def bundle(self):
-        return self.data.get("bundle", "")
+    def starttime(self):
+        return int(self.facts.get("starttime", -1))
 
     @property
-    def cgroup_paths(self):
-        return self.data.get("cgroupPaths") or {}
+    def has_pidns(self):
+        return self.facts.get("pidns") == "1"
 
     def cgroup(self):
         from ocirt.linux.cgroups import Cgroup
@@ -97,10 +114,10 @@ class Container:
         return self.status
 
     def _derive(self):
-        if not self.data:
+        if not self.facts or self.oci_text is None:
             return Status.CREATING
         from ocirt.linux.proc import is_alive
-        if not self.pid or not is_alive(self.pid, self.data.get("starttime")):
+        if not self.pid or not is_alive(self.pid, self.starttime):
             return Status.STOPPED
         if os.path.exists(os.path.join(self.dir, EXEC_SOCKET)):
             return Status.CREATED
@@ -108,40 +125,60 @@ class Container:
             return Status.PAUSED
         return Status.RUNNING
 
-    def oci_state(self):
-        """The state as the runtime-spec's `state` operation returns it."""
+    def state_json(self):
+        """The runtime-spec state as JSON text, with the live pid and status."""
         st = self.status
-        out = {
-            "ociVersion": self.data.get("ociVersion", "1.3.0"),
-            "id": self.id,
-            "pid": self.pid if st not in (Status.STOPPED, Status.CREATING) else 0,
-            "status": st.value,
-            "bundle": self.bundle,
-            "rootfs": self.data.get("rootfs", ""),
-            "created": self.data.get("created", ""),
-            "owner": self.data.get("owner", ""),
-        }
-        if self.data.get("annotations"):
-            out["annotations"] = self.data["annotations"]
-        return out
+        pid = self.pid if st not in (Status.STOPPED, Status.CREATING) else 0
+        if self.oci_text is None:
+            return (f'{{"pid": 0, "status": "{st}", "id": "{self.id}", '
+                    f'"ociVersion": "1.3.0", "bundle": ""}}')
+        text = self.oci_text
+        i = text.index('"status": "') + len('"status": "')
+        j = text.index('"', i)
+        return f'{{"pid": {pid}, "status": "{st}"' + text[j + 1:]
 
-    # --- locking ---
+    def oci_state(self):
+        import json
+        return json.loads(self.state_json())
+
+    # --- writing ---
     def lock(self):
-        """Take the container's exclusive lock (released when the process exits)."""
+        """Take the container's exclusive lock; returns the fd that holds it."""
         fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
-    def save(self):
-        write_atomic(os.path.join(self.dir, STATE_FILE), json.dumps(self.data).encode())
+    def save(self, oci):
+        """Record the facts and the OCI state (a dict without pid and status)."""
+        lines = [f"{k} {v}" for k, v in self.facts.items()]
+        lines += [f"cgroup {k} {v}" for k, v in self.cgroup_paths.items()]
+        write_atomic(os.path.join(self.dir, INIT_FILE), ("\n".join(lines) + "\n").encode())
+        import json
+        rest = json.dumps(oci)
+        head = f'{{"pid": {self.pid}, "status": "{Status.CREATED}"'
+        self.oci_text = head + (", " + rest[1:] if len(rest) > 2 else "}")
+        write_atomic(os.path.join(self.dir, STATE_FILE), self.oci_text.encode())
 
     def load_config(self):
+        import json
         with open(os.path.join(self.dir, CONFIG_COPY)) as f:
             return json.load(f)
 
     def remove(self):
-        import shutil
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove the state directory (it holds only plain files)."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
 
 
 def write_atomic(path, data, mode=0o600):
@@ -154,19 +191,37 @@ def write_atomic(path, data, mode=0o600):
     os.rename(tmp, path)
 
 
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read().decode()
+
+
+def parse_facts(text):
+    facts = {}
+    cgroups = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "cgroup":
+            name, _, path = value.partition(" ")
+            cgroups[name] = path
+        elif key:
+            facts[key] = value
+    facts["cgroups"] = cgroups
+    return facts
+
+
 def load(root, cid):
     """The container <cid>, or ContainerNotFound."""
     check_id(cid)
     d = os.path.join(root, cid)
     try:
-        with open(os.path.join(d, STATE_FILE), "rb") as f:
-            return Container(root, cid, json.loads(f.read()))
+        facts = parse_facts(_read(os.path.join(d, INIT_FILE)))
+        oci_text = _read(os.path.join(d, STATE_FILE))
     except FileNotFoundError:
         if os.path.isdir(d):
-            return Container(root, cid, {})
+            return Container(root, cid)  # still being created
         raise errors.ContainerNotFound(cid)
-    except ValueError:
-        raise errors.OcirtError(f"corrupt state file for container {cid}")
+    return Container(root, cid, facts, oci_text)
 
 
 def new(root, cid):
@@ -178,7 +233,7 @@ def new(root, cid):
         os.mkdir(d, 0o700)
     except FileExistsError:
         raise errors.ContainerExists(cid)
-    return Container(root, cid, {})
+    return Container(root, cid)
 
 
 def list_all(root):

@@ -3,7 +3,6 @@
 Both parsers (ocirt.cli.fast for the hot commands, ocirt.cli.app with
 click for everything) call these. Each returns the process exit status.
 """
-import json
 import os
 import sys
 
@@ -33,7 +32,7 @@ def _systemd_check(g):
 
 def state(g, cid):
     from ocirt import container
-    _out(json.dumps(container.get_state(g.root, cid), indent=2) + "\n")
+    _out(container.get_state(g.root, cid) + "\n")
     return 0
 
 
@@ -82,6 +81,7 @@ def list_(g, fmt="table", quiet=False):
         return 0
     states = [c.oci_state() for c in items]
     if fmt == "json":
+        import json
         _out(json.dumps(states) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
@@ -94,6 +94,7 @@ def list_(g, fmt="table", quiet=False):
 
 
 def spec(g, bundle=".", rootless=False):
+    import json
     from ocirt import defaults
     from ocirt.errors import OcirtError
     path = os.path.join(bundle, "config.json")

@@ -1,0 +1,31 @@
+#!/bin/bash
+# Install what ocirt needs on a fresh Debian 12 machine (as root) and build it
+# into a virtual environment at $VENV (default: ./.venv).
+# Idempotent: a second run only re-installs the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-$PWD/.venv}
+PKGS="gcc libc6-dev libseccomp-dev libffi-dev pkg-config python3-venv busybox-static runc iproute2"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq $missing >/dev/null
+fi
+PY=${PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+log=$(mktemp)
+if ! "$VENV/bin/pip" install --disable-pip-version-check ".[test]" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "setup: pip install failed" >&2
+    exit 1
+fi
+rm -f "$log"
+echo "setup: ocirt installed at $VENV/bin/ocirt" >&2
