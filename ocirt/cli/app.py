@@ -137,7 +137,8 @@ def spec(ctx, bundle, rootless):
 
 def main(argv):
     try:
-        cli.main(args=argv, prog_name="ocirt", standalone_mode=False)
+        # Without standalone mode, click returns the code given to ctx.exit().
+        code = cli.main(args=argv, prog_name="ocirt", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:
@@ -145,4 +146,4 @@ def main(argv):
         return 1
     except click.exceptions.Abort:
         return 130
-    return 0
+    return code if isinstance(code, int) else 0

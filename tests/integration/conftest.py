@@ -1,0 +1,147 @@
+"""Fixtures for integration tests: real containers, run through the ocirt CLI.
+
+Every test gets its own state root and unique container ids; whatever a test
+leaves behind (containers, cgroups) is force-deleted and then checked gone,
+even when the test fails.
+"""
+import json
+import os
+import select
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from tests.conftest import ROOT, ocirt_binary
+
+if os.geteuid() != 0:
+    pytest.skip("integration tests run real containers and need root", allow_module_level=True)
+
+CGROUP_PROBE = "/sys/fs/cgroup/memory"
+
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory):
+    """A busybox rootfs shared by all tests (containers mount it read-only or bind it)."""
+    d = tmp_path_factory.mktemp("busybox")
+    subprocess.run([os.path.join(ROOT, "demo", "make-bundle.sh"), str(d)], check=True,
+                   env=dict(os.environ, OCIRT=ocirt_binary()), capture_output=True)
+    os.unlink(d / "config.json")
+    return str(d / "rootfs")
+
+
+def base_config(rootfs, args):
+    from ocirt import defaults
+    cfg = defaults.spec()
+    cfg["root"] = {"path": rootfs, "readonly": True}
+    cfg["process"]["args"] = list(args)
+    cfg["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                          "options": ["nosuid", "nodev", "mode=1777"]})
+    return cfg
+
+
+class Runtime:
+    def __init__(self, tmp_path, rootfs):
+        self.tmp = tmp_path
+        self.root = str(tmp_path / "state")
+        self.rootfs = rootfs
+        self.bin = ocirt_binary()
+        self.ids = []
+        self._n = 0
+
+    def new_id(self):
+        cid = f"it-{uuid.uuid4().hex[:10]}"
+        self.ids.append(cid)
+        return cid
+
+    def bundle(self, args=("true",), edit=None, name=None):
+        """A bundle dir with config.json; edit(cfg) may change the config."""
+        self._n += 1
+        d = self.tmp / (name or f"bundle{self._n}")
+        d.mkdir()
+        cfg = base_config(self.rootfs, args)
+        if edit:
+            edit(cfg)
+        (d / "config.json").write_text(json.dumps(cfg))
+        return str(d)
+
+    def __call__(self, *args, check=False, timeout=60, root=True, stdin=subprocess.DEVNULL):
+        """Run ocirt; stdout and stderr go through files, not pipes: a created or
+        detached container inherits them and would keep a pipe open."""
+        cmd = [self.bin] + (["--root", self.root] if root else []) + [str(a) for a in args]
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            rc = subprocess.run(cmd, timeout=timeout, stdin=stdin, stdout=out,
+                                stderr=err).returncode
+            out.seek(0)
+            err.seek(0)
+            p = subprocess.CompletedProcess(cmd, rc, out.read().decode(), err.read().decode())
+        if check and p.returncode != 0:
+            raise AssertionError(f"{cmd} exited {p.returncode}: {p.stderr}")
+        return p
+
+    def state(self, cid):
+        p = self("state", cid, check=True)
+        return json.loads(p.stdout)
+
+    def run(self, args, edit=None, **kw):
+        """Run a container in the foreground; returns the CompletedProcess."""
+        b = self.bundle(args, edit)
+        return self("run", "--bundle", b, self.new_id(), **kw)
+
+    def created(self, args=("sleep", "1000"), edit=None):
+        cid = self.new_id()
+        self("create", "--bundle", self.bundle(args, edit), cid, check=True)
+        return cid
+
+    def running(self, args=("sleep", "1000"), edit=None):
+        cid = self.created(args, edit)
+        self("start", cid, check=True)
+        return cid
+
+    def cleanup(self):
+        problems = []
+        if os.path.isdir(self.root):
+            for cid in os.listdir(self.root):
+                self("delete", "--force", cid)
+            left = os.listdir(self.root)
+            if left:
+                problems.append(f"state dirs left: {left}")
+        for cid in self.ids:
+            if os.path.exists(os.path.join(CGROUP_PROBE, "ocirt", cid)):
+                problems.append(f"cgroup left for {cid}")
+                try:
+                    os.rmdir(os.path.join(CGROUP_PROBE, "ocirt", cid))
+                except OSError:
+                    pass
+        return problems
+
+
+@pytest.fixture
+def rt(tmp_path, rootfs):
+    r = Runtime(tmp_path, rootfs)
+    yield r
+    problems = r.cleanup()
+    assert not problems, problems
+
+
+def bind(cfg, host, dest, opts=("rbind", "rw")):
+    cfg["mounts"].append({"destination": dest, "type": "bind", "source": str(host),
+                          "options": list(opts)})
+
+
+def read_fifo(path, timeout=20):
+    """Open a fifo for reading and return everything written until EOF."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    out = b""
+    try:
+        while True:
+            r, _, _ = select.select([fd], [], [], timeout)
+            if not r:
+                raise TimeoutError(f"nothing on {path} within {timeout}s")
+            chunk = os.read(fd, 65536)
+            if not chunk:  # the writer closed (poll reports HUP only after one came)
+                return out.decode()
+            out += chunk
+    finally:
+        os.close(fd)

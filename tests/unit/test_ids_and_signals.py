@@ -1,0 +1,52 @@
+import re
+import string
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ocirt.errors import UsageError
+from ocirt.linux.signals import parse
+from ocirt.state import check_id
+
+ID_RE = re.compile(r"^[A-Za-z0-9_+.-]+$")
+
+
+@given(st.text(min_size=0, max_size=40))
+def test_check_id_accepts_exactly_the_safe_ids(s):
+    ok = bool(ID_RE.match(s)) and s not in (".", "..")
+    if ok:
+        assert check_id(s) == s
+    else:
+        with pytest.raises(UsageError):
+            check_id(s)
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "../x", "a/b", "/abs", "a\nb", "a b", "x\0"])
+def test_check_id_rejects_path_tricks(bad):
+    with pytest.raises(UsageError):
+        check_id(bad)
+
+
+@pytest.mark.parametrize("text,num", [
+    ("KILL", 9), ("SIGKILL", 9), ("kill", 9), ("9", 9), ("TERM", 15), ("sigterm", 15),
+    ("HUP", 1), ("USR1", 10), ("SIGUSR2", 12), ("WINCH", 28), ("RTMIN", 34),
+    ("RTMIN+1", 35), ("SIGRTMAX-1", 63), ("RTMAX", 64), ("64", 64),
+])
+def test_signal_forms(text, num):
+    assert parse(text) == num
+
+
+@pytest.mark.parametrize("bad", ["", "0", "65", "-9", "FOO", "SIG", "SIG_DFL", "SIG_IGN",
+                                 "NSIG", "RTMIN-1", "RTMAX+1", "SIGRTMIN+31", "9x", "K ILL"])
+def test_bad_signals(bad):
+    with pytest.raises(UsageError):
+        parse(bad)
+
+
+@given(st.text(alphabet=string.ascii_letters + string.digits + "+-_ ", max_size=12))
+def test_signal_parse_never_crashes(s):
+    try:
+        n = parse(s)
+    except UsageError:
+        return
+    assert 1 <= n <= 64
