@@ -1,4 +1,5 @@
 """mount(2) options, and paths resolved inside a root without escaping it."""
+import errno
 import os
 import stat
 
@@ -131,36 +132,53 @@ def open_in_root(root_fd, path, flags=shim.O_PATH):
                         resolve=shim.RESOLVE_IN_ROOT | shim.RESOLVE_NO_MAGICLINKS)
 
 
-def make_in_root(root_fd, path, is_dir=True, mode=0o755):
-    """Make sure <path> exists inside the root (creating parents), return an O_PATH fd."""
+def make_in_root(root_fd, path, is_dir=True, mode=0o755, _links=0):
+    """Make sure <path> exists inside the root (creating parents), return an O_PATH fd.
+
+    A dangling symlink on the way is followed the way the kernel would follow
+    it with the root as "/", and the missing target is created inside the root.
+    """
     try:
         return open_in_root(root_fd, path)
     except FileNotFoundError:
         pass
     parts = [p for p in path.split("/") if p and p != "."]
-    cur = os.dup(root_fd)
-    try:
-        for i, name in enumerate(parts):
-            last = i == len(parts) - 1
+    done = []
+    for i, name in enumerate(parts):
+        if name == "..":
+            done = done[:-1]
+            continue
+        try:
+            os.close(open_in_root(root_fd, "/".join(done + [name])))
+            done.append(name)
+            continue
+        except FileNotFoundError:
+            pass
+        parent = open_in_root(root_fd, "/".join(done))
+        try:
             try:
-                nxt = open_in_root(root_fd, "/".join(parts[:i + 1]))
-            except FileNotFoundError:
-                if last and not is_dir:
-                    fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                 0o644, dir_fd=cur)
-                    os.close(fd)
-                else:
-                    try:
-                        os.mkdir(name, mode, dir_fd=cur)
-                    except FileExistsError:
-                        pass
-                nxt = open_in_root(root_fd, "/".join(parts[:i + 1]))
-            os.close(cur)
-            cur = nxt
-        return cur
-    except BaseException:
-        os.close(cur)
-        raise
+                target = os.readlink(name, dir_fd=parent)
+            except OSError:
+                target = None
+            if target is not None:
+                if _links >= 40:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                base = [] if target.startswith("/") else done
+                rest = "/".join(base + [target] + parts[i + 1:])
+                return make_in_root(root_fd, rest, is_dir, mode, _links + 1)
+            if i == len(parts) - 1 and not is_dir:
+                fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o644, dir_fd=parent)
+                os.close(fd)
+            else:
+                try:
+                    os.mkdir(name, mode, dir_fd=parent)
+                except FileExistsError:
+                    pass
+        finally:
+            os.close(parent)
+        done.append(name)
+    return open_in_root(root_fd, "/".join(done))
 
 
 def is_dir_fd(fd):
@@ -226,9 +244,6 @@ def _copy_tree(src_fd, dest):
     """Copy the directory behind src_fd (now covered by a tmpfs) into dest."""
     import shutil
     src = fd_path(src_fd)
-    st = os.fstat(src_fd)
-    os.chmod(dest, st.st_mode & 0o7777)
-    os.chown(dest, st.st_uid, st.st_gid)
     for name in os.listdir(src):
         s = os.path.join(src, name)
         d = os.path.join(dest, name)

@@ -104,13 +104,19 @@ def pivot(root, no_pivot=False):
         os.chroot(".")
         os.chdir("/")
         return
+    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
     try:
-        # Stack the old root under the new one, then detach it.
+        # pivot_root(".", ".") stacks the old root on top of the new one. From the
+        # old root (reached through its fd) make it a slave, so that detaching it
+        # does not propagate to the host, and detach it.
         shim.pivot_root(".", ".")
+        os.fchdir(old_root)
         shim.mount(None, ".", None, MS_SLAVE | MS_REC)
         shim.umount2(".", MNT_DETACH)
     except OSError as e:
         _fail("pivot_root failed", e, root)
+    finally:
+        os.close(old_root)
     os.chdir("/")
 
 

@@ -6,7 +6,9 @@ even when the test fails.
 """
 import json
 import os
+import pathlib
 import select
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -22,9 +24,26 @@ CGROUP_PROBE = "/sys/fs/cgroup/memory"
 
 
 @pytest.fixture(scope="session")
-def rootfs(tmp_path_factory):
-    """A busybox rootfs shared by all tests (containers mount it read-only or bind it)."""
-    d = tmp_path_factory.mktemp("busybox")
+def public_base():
+    """A directory every uid can traverse (pytest's own tmp dirs are 0700, which a
+    container in a user namespace, running as a mapped uid, cannot enter)."""
+    d = tempfile.mkdtemp(prefix="ocirt-it-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def public_tmp(public_base, request):
+    d = pathlib.Path(tempfile.mkdtemp(dir=public_base))
+    os.chmod(d, 0o755)
+    return d
+
+
+@pytest.fixture(scope="session")
+def rootfs(public_base):
+    """A busybox rootfs shared by all tests (containers mount it read-only)."""
+    d = public_base / "busybox"
     subprocess.run([os.path.join(ROOT, "demo", "make-bundle.sh"), str(d)], check=True,
                    env=dict(os.environ, OCIRT=ocirt_binary()), capture_output=True)
     os.unlink(d / "config.json")
@@ -115,6 +134,13 @@ class Runtime:
                 except OSError:
                     pass
         return problems
+
+    def assert_nothing_left(self):
+        assert not os.path.isdir(self.root) or os.listdir(self.root) == []
+        for cid in self.ids:
+            assert not os.path.exists(os.path.join(CGROUP_PROBE, "ocirt", cid))
+        with open("/proc/self/mountinfo") as f:
+            assert str(self.tmp) not in f.read()
 
 
 @pytest.fixture

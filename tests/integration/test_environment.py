@@ -1,0 +1,300 @@
+"""config.json fields, checked from inside real containers."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.integration.conftest import bind, read_fifo
+
+
+def only_namespaces(*types):
+    def edit(cfg):
+        cfg["linux"]["namespaces"] = [{"type": t} for t in types]
+        if "uts" not in types:
+            cfg.pop("hostname", None)
+        if "cgroup" not in types:
+            pass
+    return edit
+
+
+def out(rt, script, edit=None):
+    p = rt.run(["sh", "-c", script], edit)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def host_ns(kind):
+    return os.readlink(f"/proc/self/ns/{kind}")
+
+
+def test_new_namespaces_differ_from_the_host(rt):
+    text = out(rt, "for n in pid net ipc uts mnt cgroup; do readlink /proc/self/ns/$n; done")
+    inside = text.split()
+    for kind, link in zip(("pid", "net", "ipc", "uts", "mnt", "cgroup"), inside):
+        assert link != host_ns(kind), kind
+
+
+def test_unlisted_namespaces_are_the_hosts(rt):
+    text = out(rt, "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; echo $$",
+               only_namespaces("mount", "pid"))
+    net, uts, pid = text.split()
+    assert net == host_ns("net") and uts == host_ns("uts")
+    assert pid == "1"
+
+
+def test_join_a_namespace_by_path(rt):
+    holder = subprocess.Popen(["unshare", "--uts", "sh", "-c",
+                               "hostname joined-ns; echo ready; exec sleep 1000"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "ready\n"
+
+        def edit(cfg):
+            cfg.pop("hostname")
+            for ns in cfg["linux"]["namespaces"]:
+                if ns["type"] == "uts":
+                    ns["path"] = f"/proc/{holder.pid}/ns/uts"
+        assert out(rt, "hostname", edit) == "joined-ns\n"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_joining_a_namespace_of_the_wrong_type_is_an_error(rt):
+    def edit(cfg):
+        for ns in cfg["linux"]["namespaces"]:
+            if ns["type"] == "network":
+                ns["path"] = "/proc/self/ns/uts"
+    p = rt.run(["true"], edit)
+    assert p.returncode == 1
+    assert "$.linux.namespaces[1].path" in p.stderr and "not a network namespace" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    rt.assert_nothing_left()
+
+
+def test_user_namespace_maps_root(rt, public_tmp):
+    shared = public_tmp / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        # the rootfs belongs to host root, which the container cannot write:
+        # mount onto a directory that exists
+        bind(cfg, shared, "/root")
+    text = out(rt, "id -u; id -g; cat /proc/self/uid_map; touch /root/f", edit)
+    lines = text.splitlines()
+    assert lines[0] == "0" and lines[1] == "0"
+    assert lines[2].split() == ["0", "100000", "65536"]
+    st = os.stat(shared / "f")
+    assert (st.st_uid, st.st_gid) == (100000, 100000)
+
+
+def test_hostname_and_domainname(rt):
+    def edit(cfg):
+        cfg["hostname"] = "box1"
+        cfg["domainname"] = "example.org"
+    assert out(rt, "hostname; cat /proc/sys/kernel/domainname", edit) == "box1\nexample.org\n"
+
+
+def test_user_groups_umask_cwd_env(rt):
+    def edit(cfg):
+        cfg["process"]["user"] = {"uid": 1000, "gid": 1001, "umask": 0o027,
+                                  "additionalGids": [5, 6]}
+        cfg["process"]["cwd"] = "/tmp/work/dir"
+        cfg["process"]["env"].append("GREETING=hello world")
+    text = out(rt, "id -u; id -g; id -G; umask; pwd; echo $GREETING", edit)
+    uid, gid, groups, umask, cwd, greeting = text.splitlines()
+    assert (uid, gid) == ("1000", "1001")
+    assert sorted(groups.split()) == ["1001", "5", "6"]
+    assert umask in ("0027", "027")
+    assert cwd == "/tmp/work/dir"
+    assert greeting == "hello world"
+
+
+def test_readonly_root(rt):
+    p = rt.run(["sh", "-c", "touch /newfile"])
+    assert p.returncode != 0 and "Read-only" in p.stderr
+
+    def rw(cfg):
+        cfg["root"]["readonly"] = False
+    assert mountinfo(rt, rw, "/")[5].split(",")[0] == "rw"
+    assert mountinfo(rt, None, "/")[5].split(",")[0] == "ro"
+
+
+def mountinfo(rt, edit, dest):
+    text = out(rt, "cat /proc/self/mountinfo", edit)
+    for line in text.splitlines():
+        f = line.split()
+        if f[4] == dest:
+            return f
+    raise AssertionError(f"{dest} not mounted:\n{text}")
+
+
+def test_bind_mount_options(rt, tmp_path):
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "hello").write_text("hi\n")
+
+    def edit(cfg):
+        bind(cfg, src, "/data", ["rbind", "ro", "nosuid", "noexec"])
+    f = mountinfo(rt, edit, "/data")
+    opts = f[5].split(",")
+    assert "ro" in opts and "nosuid" in opts and "noexec" in opts
+    assert out(rt, "cat /data/hello", edit) == "hi\n"
+
+
+def test_tmpfs_mount_data_and_tmpcopyup(rt):
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["nodev", "size=1m", "mode=750", "tmpcopyup"]})
+    text = out(rt, "grep ' /etc ' /proc/self/mountinfo; stat -c %a /etc; cat /etc/passwd", edit)
+    first = text.splitlines()[0]
+    assert "tmpfs" in first and "size=1024k" in first and "nodev" in first
+    assert text.splitlines()[1] == "750"
+    assert "root:x:0:0" in text
+
+
+def test_propagation_options(rt, tmp_path):
+    src = tmp_path / "p"
+    src.mkdir()
+
+    def edit(cfg):
+        bind(cfg, src, "/p", ["rbind", "rshared"])
+    f = mountinfo(rt, edit, "/p")
+    assert any(x.startswith("shared:") for x in f[6:f.index("-")])
+
+
+def test_mount_destination_symlink_stays_in_rootfs(rt, tmp_path):
+    # A rootfs whose /escape is a symlink pointing far outside; the mount must land
+    # inside the rootfs, never on the host path.
+    rootfs = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", rt.rootfs, str(rootfs)], check=True)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.symlink(f"../../../../../../../../{victim}", rootfs / "escape")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "marker").write_text("x")
+
+    def edit(cfg):
+        cfg["root"]["path"] = str(rootfs)
+        bind(cfg, src, "/escape/inner")
+    text = out(rt, "ls /escape/inner; readlink /escape", edit)
+    assert "marker" in text
+    assert not (victim / "inner").exists()
+    assert os.listdir(victim) == []
+
+
+def test_default_devices_and_links(rt):
+    text = out(rt, "ls -l /dev; for l in fd stdin ptmx; do readlink /dev/$l; done; "
+               "echo x > /dev/null; "
+               "head -c 4 /dev/urandom | wc -c")
+    for dev, (major, minor) in {"null": (1, 3), "zero": (1, 5), "full": (1, 7),
+                                "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}.items():
+        line = next(x for x in text.splitlines() if x.endswith(" " + dev))
+        assert line.startswith("crw-rw-rw-")
+        assert f"{major}, " in line and line.split()[5].rstrip(",") in (str(minor),) or \
+            f" {minor} " in line
+    assert "/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n" in text
+    assert text.rstrip().endswith("4")
+
+
+def test_config_devices(rt):
+    def edit(cfg):
+        cfg["linux"]["devices"] = [
+            {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600,
+             "uid": 10, "gid": 20},
+            {"path": "/dev/mypipe", "type": "p"},
+        ]
+    text = out(rt, "stat -c '%F %a %u %g %t %T' /dev/mynull /dev/mypipe", edit)
+    null, pipe = text.splitlines()
+    assert null == "character special file 600 10 20 1 3"
+    assert pipe.startswith("fifo")
+
+
+def test_only_stdio_reaches_the_container(rt, tmp_path):
+    leak = open(tmp_path / "leak", "w")
+    os.set_inheritable(leak.fileno(), True)
+    try:
+        b = rt.bundle(["sh", "-c", "ls /proc/self/fd"])
+        p = subprocess.run([rt.bin, "--root", rt.root, "run", "--bundle", b, rt.new_id()],
+                           capture_output=True, text=True, close_fds=False, timeout=60)
+    finally:
+        leak.close()
+    assert p.returncode == 0, p.stderr
+    # 0, 1, 2 and the directory ls itself has open
+    assert len(p.stdout.split()) == 4, p.stdout
+
+
+def test_preserve_fds(rt, tmp_path):
+    extra = open(tmp_path / "extra", "w+")
+    os.dup2(extra.fileno(), 3) if extra.fileno() != 3 else None
+    try:
+        b = rt.bundle(["sh", "-c", "echo via-fd3 >&3"])
+        p = subprocess.run([rt.bin, "--root", rt.root, "run", "--preserve-fds", "1",
+                            "--bundle", b, rt.new_id()], capture_output=True, text=True,
+                           pass_fds=(3,), timeout=60)
+        assert p.returncode == 0, p.stderr
+        extra.seek(0)
+        assert extra.read() == "via-fd3\n"
+    finally:
+        extra.close()
+
+
+def test_setup_process_is_not_dumpable(rt):
+    # In a user namespace, /proc/<pid> of a dumpable process belongs to the mapped
+    # uid; of a non-dumpable one, to host root. The waiting init must be the latter.
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    cid = rt.created(["sleep", "1000"], edit)
+    pid = rt.state(cid)["pid"]
+    assert os.stat(f"/proc/{pid}/status").st_uid == 0
+    rt("start", cid, check=True)
+    assert os.stat(f"/proc/{pid}/status").st_uid == 200000
+
+
+def test_no_pivot(rt):
+    b = rt.bundle(["sh", "-c", "cat /proc/self/mountinfo | head -1; ls /"])
+    p = rt("run", "--no-pivot", "--bundle", b, rt.new_id())
+    assert p.returncode == 0, p.stderr
+    assert "bin" in p.stdout.split()
+
+
+def test_rlimits_and_capabilities_from_inside(rt):
+    def edit(cfg):
+        cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 800}]
+        cfg["process"]["capabilities"] = {k: ["CAP_CHOWN", "CAP_KILL"] for k in
+                                          ("bounding", "effective", "permitted")}
+    text = out(rt, "ulimit -n; ulimit -Hn; grep -E 'CapEff|CapBnd|NoNewPrivs' /proc/self/status",
+               edit)
+    lines = text.splitlines()
+    assert lines[:2] == ["512", "800"]
+    assert "CapEff:\t0000000000000021" in lines
+    assert "CapBnd:\t0000000000000021" in lines
+    assert "NoNewPrivs:\t1" in lines
+
+
+def test_raising_a_hard_rlimit_above_the_host_is_a_clear_error(rt):
+    import resource
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("the host's nofile hard limit is unlimited")
+    if os.system("grep -q '^CapBnd:.*' /proc/self/status") != 0:
+        pytest.skip("no /proc")
+
+    def edit(cfg):
+        cfg["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": hard * 4}]
+    p = rt.run(["true"], edit)
+    caps = int(open("/proc/self/status").read().split("CapEff:\t")[1][:16], 16)
+    if caps & (1 << 24):  # CAP_SYS_RESOURCE: raising is allowed here
+        assert p.returncode == 0
+        return
+    assert p.returncode == 1
+    assert "RLIMIT_NOFILE" in p.stderr and len(p.stderr.splitlines()) == 1
+    rt.assert_nothing_left()
