@@ -34,7 +34,7 @@ RLIMITS = {
     "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
 }
 
-_VERSION_RE = re.compile(r"^1\.[0-3]\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+_VERSION_RE = re.compile(r"1\.[0-3]\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?\Z")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def load(bundle):
         raise ConfigError(f"{path}: {e.strerror}")
     try:
         doc = json.loads(data)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise ConfigError(f"{path}: invalid JSON: {e}")
     return parse(doc, bundle, source=path)
 
@@ -294,8 +294,14 @@ CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
 
 # ---- conversion ---------------------------------------------------------
 
+def _int(v):
+    """JSON Schema counts 1.0 as an integer; the kernel interfaces want ints."""
+    return None if v is None else int(v)
+
+
 def _maps(items):
-    return tuple(IDMap(m["containerID"], m["hostID"], m["size"]) for m in items or ())
+    return tuple(IDMap(int(m["containerID"]), int(m["hostID"]), int(m["size"]))
+                 for m in items or ())
 
 
 def _caps(c):
@@ -319,18 +325,19 @@ def _convert(doc, bundle):
             args=tuple(proc["args"]),
             env=tuple(proc.get("env") or ()),
             cwd=proc["cwd"],
-            user=User(uid=u.get("uid", 0), gid=u.get("gid", 0), umask=u.get("umask"),
-                      additional_gids=tuple(u.get("additionalGids") or ())),
+            user=User(uid=int(u.get("uid", 0)), gid=int(u.get("gid", 0)),
+                      umask=_int(u.get("umask")),
+                      additional_gids=tuple(int(g) for g in u.get("additionalGids") or ())),
             terminal=bool(proc.get("terminal", False)),
-            rlimits=tuple(Rlimit(r["type"], RLIMITS[r["type"]], r["soft"], r["hard"])
+            rlimits=tuple(Rlimit(r["type"], RLIMITS[r["type"]], int(r["soft"]), int(r["hard"]))
                           for r in proc.get("rlimits") or ()),
             no_new_privileges=bool(proc.get("noNewPrivileges", False)),
             capabilities=_caps(proc.get("capabilities")),
-            oom_score_adj=proc.get("oomScoreAdj"),
+            oom_score_adj=_int(proc.get("oomScoreAdj")),
         )
     devices = tuple(
-        Device(d["type"], d["path"], d.get("major", 0), d.get("minor", 0),
-               d.get("fileMode"), d.get("uid"), d.get("gid"))
+        Device(d["type"], d["path"], int(d.get("major", 0)), int(d.get("minor", 0)),
+               _int(d.get("fileMode")), _int(d.get("uid")), _int(d.get("gid")))
         for d in linux.get("devices") or ())
     return Config(
         oci_version=doc["ociVersion"],

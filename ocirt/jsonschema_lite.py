@@ -34,6 +34,16 @@ class Invalid(Exception):
         self.msg = msg
 
 
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
+def _member(path, key):
+    """$.a.b for plain keys, $.a['odd key\n'] (escaped, one line) for the rest."""
+    if key and _PLAIN.issuperset(key):
+        return f"{path}.{key}"
+    return f"{path}[{ascii(key)}]"
+
+
 def _kind(v):
     for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
         if _TYPES[name](v):
@@ -96,9 +106,9 @@ class Validator:
             for key, item in v.items():
                 sub = props.get(key) if props else None
                 if sub is not None:
-                    self._check(sub, item, f"{path}.{key}")
+                    self._check(sub, item, _member(path, key))
                 elif isinstance(extra, dict):
-                    self._check(extra, item, f"{path}.{key}")
+                    self._check(extra, item, _member(path, key))
                 elif extra is False:
                     raise Invalid(path, f"unexpected property {key!r}")
         elif isinstance(v, list):

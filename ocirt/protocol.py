@@ -32,9 +32,6 @@ it as the ocirt.errors class of that name. EOF on the channel before READY
 means a stage died. Messages are JSON objects, one per SOCK_SEQPACKET
 datagram; the children never print by themselves.
 """
-import json
-import socket
-
 from ocirt import errors
 from ocirt.state import EXEC_SOCKET  # noqa: F401 - part of the protocol
 
@@ -55,8 +52,12 @@ class Channel:
     def __init__(self, sock):
         self.sock = sock
 
+    # json and socket are imported where used: `start` imports this module for
+    # its constants and must stay light.
+
     @classmethod
     def pair(cls):
+        import socket
         a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         return cls(a), cls(b)
 
@@ -67,6 +68,7 @@ class Channel:
         self.sock.close()
 
     def send(self, kind, **fields):
+        import json
         fields["t"] = kind
         self.sock.send(json.dumps(fields).encode())
 
@@ -80,6 +82,7 @@ class Channel:
 
     def recv(self):
         """The next message as a dict, or None at EOF."""
+        import json
         data = self.sock.recv(65536)
         if not data:
             return None

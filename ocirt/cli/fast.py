@@ -5,7 +5,7 @@ Accepts the forms engines use: global flags before the command
 ``--debug``, ``--systemd-cgroup``), then ``state ID``, ``start ID``,
 ``kill [--all|-a] ID [SIGNAL]``, ``delete [--force|-f] ID``. Returns None
 for anything else, and the click application handles it (with the same
-meaning: tests/unit/test_cli_parsers.py checks both agree).
+meaning: tests/unit/test_cli.py checks both agree).
 """
 from ocirt.cli import commands
 

@@ -1,0 +1,319 @@
+"""The two command-line parsers agree, and CLI errors are one clean line.
+
+ocirt.cli.fast parses the hot commands (state, start, kill, delete) without
+click; whatever it accepts, the click application (ocirt.cli.app) must
+interpret the same way: same command, same arguments, same global flags.
+Both are run here with the functions of ocirt.cli.commands replaced by
+recorders, so nothing touches a real container.
+"""
+import contextlib
+import inspect
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import ocirt.cli
+from ocirt.cli import app, commands, fast
+
+HOT = ("state", "start", "kill", "delete")
+ALL_COMMANDS = HOT + ("create", "run", "list_", "spec", "version")
+ORIGINAL = {name: getattr(commands, name) for name in ALL_COMMANDS}
+GLOBAL_FIELDS = ("root", "log", "log_format", "debug", "systemd_cgroup")
+
+
+def _globals(g):
+    return {f: getattr(g, f) for f in GLOBAL_FIELDS}
+
+
+def normalise(name, args, kwargs):
+    """The call's arguments by parameter name, defaults filled in (without g)."""
+    sig = inspect.signature(ORIGINAL[name])
+    bound = sig.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    out = dict(bound.arguments)
+    out.pop("g")
+    return out
+
+
+@contextlib.contextmanager
+def recorded_commands():
+    """Replace every function in ocirt.cli.commands with a recorder."""
+    calls = []
+
+    def recorder(name):
+        def record(*args, **kwargs):
+            if name == "version":  # called by the group itself, without Globals
+                calls.append((name, None, args, kwargs))
+                return 0
+            g, rest = args[0], args[1:]
+            calls.append((name, _globals(g), rest, kwargs))
+            return 0
+        return record
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ALL_COMMANDS:
+            mp.setattr(commands, name, recorder(name))
+        yield calls
+
+
+def click_interpretation(argv):
+    """What the click application does with argv: [(name, globals, normalised args)]."""
+    with recorded_commands() as calls:
+        code = app.main(list(argv))
+    return code, [(name, g, normalise(name, args, kwargs) if g is not None else None)
+                  for name, g, args, kwargs in calls]
+
+
+def fast_interpretation(argv):
+    parsed = fast.parse(list(argv))
+    if parsed is None:
+        return None
+    g, func, args, kwargs = parsed
+    assert isinstance(g, commands.Globals)
+    name = func.__name__
+    assert ORIGINAL[name] is func, f"fast.parse returned {func!r}, not commands.{name}"
+    return name, _globals(g), normalise(name, list(args), dict(kwargs))
+
+
+def assert_parsers_agree(argv):
+    expected = fast_interpretation(argv)
+    assert expected is not None, f"fast.parse refused {argv}"
+    code, calls = click_interpretation(argv)
+    assert calls == [expected], f"argv {argv}: fast.parse -> {expected}, click -> {calls}"
+    assert code == 0
+
+
+# ------------------------------------------------------------- strategies
+
+SAFE_FIRST = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+SAFE = SAFE_FIRST + "_.+-"
+ids = st.builds(lambda a, b: a + b, st.sampled_from(SAFE_FIRST),
+                st.text(SAFE, max_size=20))
+paths = st.one_of(st.sampled_from(["/run/ocirt", "/tmp/x y", "rel", "", "=", "a=b", "-x",
+                                   "--debug", "state", "/r/kill"]),
+                  st.text(SAFE + "/ ", max_size=15))
+signals = st.sampled_from(["KILL", "SIGKILL", "9", "TERM", "SIGTERM", "15", "HUP", "SIGUSR1",
+                           "0", "RTMIN+1", "bogus", "-", ""])
+
+
+@st.composite
+def global_flag(draw):
+    kind = draw(st.sampled_from(["root", "log", "log_format", "debug", "systemd_cgroup"]))
+    if kind == "debug":
+        return ["--debug"]
+    if kind == "systemd_cgroup":
+        return ["--systemd-cgroup"]
+    flag = "--" + kind.replace("_", "-")
+    value = draw(st.sampled_from(["json", "text"]) if kind == "log_format" else paths)
+    if draw(st.booleans()):
+        return [f"{flag}={value}"]
+    return [flag, value]
+
+
+@st.composite
+def hot_argv(draw):
+    argv = []
+    for item in draw(st.lists(global_flag(), max_size=6)):
+        argv += item
+    cmd = draw(st.sampled_from(HOT))
+    positional = [draw(ids)]
+    flags = []
+    if cmd == "kill":
+        if draw(st.booleans()):
+            positional.append(draw(signals.filter(lambda s: not s.startswith("-") or s == "-")))
+        flags = draw(st.lists(st.sampled_from(["--all", "-a"]), max_size=2))
+    elif cmd == "delete":
+        flags = draw(st.lists(st.sampled_from(["--force", "-f"]), max_size=2))
+    rest = list(positional)
+    for flag in flags:  # each flag before, between or after the positionals
+        rest.insert(draw(st.integers(0, len(rest))), flag)
+    return argv + [cmd] + rest
+
+
+# ------------------------------------------------------------------ tests
+
+@settings(max_examples=300, deadline=None)
+@given(hot_argv())
+def test_fast_and_click_agree_on_hot_commands(argv):
+    assert_parsers_agree(argv)
+
+
+ODD_WORDS = ["--root", "--root=/r", "--root=", "--log", "--log=/l", "--log-format",
+             "--log-format=json", "json", "text", "xml", "--debug", "--systemd-cgroup", "/r",
+             "-x", "-", "--", "", "state", "start", "kill", "delete", "list", "spec", "run",
+             "-h", "--help", "--debug=1", "-v", "c1", "KILL", "9", "-9", "--all", "-a",
+             "--force", "-f", "-af", "--all=1", "--bundle", "-b"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(hot_argv(), st.lists(st.tuples(st.integers(0, 30), st.sampled_from(ODD_WORDS)),
+                            min_size=1, max_size=2))
+def test_whatever_fast_accepts_click_reads_the_same(argv, insertions):
+    """Near-valid command lines: a valid one with odd words inserted anywhere."""
+    argv = list(argv)
+    for pos, word in insertions:
+        argv.insert(pos % (len(argv) + 1), word)
+    if fast.parse(list(argv)) is not None:
+        assert_parsers_agree(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["state", "c1"],
+    ["start", "c1"],
+    ["kill", "c1"],
+    ["kill", "c1", "KILL"],
+    ["kill", "--all", "c1", "9"],
+    ["kill", "c1", "-a"],
+    ["kill", "-a", "c1", "SIGUSR1", "--all"],
+    ["delete", "c1"],
+    ["delete", "--force", "c1"],
+    ["delete", "c1", "-f"],
+    ["--root", "/r", "--log", "/l", "--log-format", "json", "--debug", "--systemd-cgroup",
+     "state", "c1"],
+    ["--root=/r", "--log=/l", "--log-format=text", "kill", "c1", "TERM"],
+    ["--debug", "--debug", "--root", "a", "--root", "b", "delete", "x.y_z+1-2"],
+    ["--root", "-x", "state", "c1"],
+    ["--root", "state", "start", "c1"],
+    ["state", "-"],
+])
+def test_parsers_agree_on_engine_forms(argv):
+    assert_parsers_agree(argv)
+
+
+def test_kill_defaults():
+    g, func, args, kwargs = fast.parse(["kill", "c1"])
+    assert func is ORIGINAL["kill"]
+    assert normalise("kill", args, kwargs) == {"cid": "c1", "sig": "SIGTERM",
+                                               "all_processes": False}
+    assert normalise("delete", *fast.parse(["delete", "c1"])[2:]) == {"cid": "c1",
+                                                                       "force": False}
+    assert _globals(g) == {"root": "/run/ocirt", "log": None, "log_format": "text",
+                           "debug": False, "systemd_cgroup": False}
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--help"],
+    ["-h"],
+    ["state", "--help"],
+    ["kill", "-h", "c1"],
+    ["--version"],
+    ["-v"],
+    ["--bogus", "state", "c1"],
+    ["state", "--bogus", "c1"],
+    ["state", "-x", "c1"],
+    ["state"],
+    ["start"],
+    ["kill"],
+    ["delete"],
+    ["delete", "-f"],
+    ["kill", "--all"],
+    ["state", "c1", "c2"],
+    ["start", "c1", "c2"],
+    ["kill", "c1", "KILL", "extra"],
+    ["delete", "c1", "c2"],
+    ["frob", "c1"],
+    ["list"],
+    ["spec"],
+    ["run", "c1"],
+    ["create", "c1"],
+    ["State", "c1"],
+    ["--log-format", "xml", "state", "c1"],
+    ["--log-format=xml", "state", "c1"],
+    ["--log-format"],
+    ["--root"],
+    ["--root", "/r"],
+    ["--debug"],
+    ["--debug=1", "state", "c1"],
+    ["--root", "/r", "state", "--debug", "c1"],
+    ["state", "--", "c1"],
+    ["kill", "c1", "-9"],
+    ["kill", "-af", "c1"],
+    ["kill", "--all=1", "c1"],
+    ["kill", "--signal", "KILL", "c1"],
+    ["delete", "--force=true", "c1"],
+    ["delete", "-a", "c1"],
+    ["kill", "-f", "c1"],
+    ["start", "-f", "c1"],
+    ["-", "state", "c1"],
+    ["", "state", "c1"],
+])
+def test_fast_parse_refuses(argv):
+    assert fast.parse(argv) is None
+
+
+# ---------------------------------------------------------- error output
+
+def _run_main(argv):
+    with pytest.raises(SystemExit) as exc:
+        ocirt.cli.main(argv)
+    return exc.value.code
+
+
+def _one_line(text):
+    assert "Traceback" not in text, text
+    assert text.endswith("\n") and text.count("\n") == 1, repr(text)
+    return text[:-1]
+
+
+@pytest.mark.parametrize("tail", [
+    ["state", "missing"],
+    ["start", "missing"],
+    ["kill", "missing"],
+    ["kill", "missing", "KILL"],
+    ["delete", "missing"],
+    ["state", "../bad"],
+    ["kill", "missing", "NOSUCHSIGNAL"],
+    # not for the fast parser: click's path must report the same way
+    ["state", "--", "missing"],
+    ["kill", "-a", "--", "missing"],
+])
+def test_missing_container_is_one_line_and_status_1(tmp_path, capsys, tail):
+    code = _run_main(["--root", str(tmp_path)] + tail)
+    assert code == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    line = _one_line(err)
+    assert line.strip()
+    if "missing" in tail and "NOSUCHSIGNAL" not in tail:
+        assert "missing" in line
+
+
+@pytest.mark.parametrize("tail", [["state", "missing"], ["state", "--", "missing"]])
+def test_json_log_file_gets_one_line(tmp_path, capsys, tail):
+    log = tmp_path / "log.json"
+    root = tmp_path / "root"
+    code = _run_main(["--root", str(root), "--log", str(log), "--log-format", "json"] + tail)
+    assert code == 1
+    err_line = _one_line(capsys.readouterr().err)
+    text = log.read_text()
+    entry = json.loads(_one_line(text))
+    assert set(entry) == {"level", "msg", "time"}
+    assert entry["level"] == "error"
+    assert entry["msg"] == err_line
+    assert "missing" in entry["msg"]
+    assert isinstance(entry["time"], str) and entry["time"].endswith("Z")
+
+
+def test_text_log_file_gets_one_line(tmp_path, capsys):
+    log = tmp_path / "log.txt"
+    code = _run_main(["--root", str(tmp_path), "--log=" + str(log), "start", "missing"])
+    assert code == 1
+    _one_line(capsys.readouterr().err)
+    line = _one_line(log.read_text())
+    assert "level=error" in line and "missing" in line
+
+
+def test_click_usage_error_is_one_line(tmp_path, capsys):
+    code = _run_main(["--root", str(tmp_path), "state"])
+    assert code == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "ID" in _one_line(err)
+
+
+def test_delete_force_of_missing_container_succeeds(tmp_path, capsys):
+    # runc: delete --force of a container that does not exist is not an error.
+    assert _run_main(["--root", str(tmp_path), "delete", "--force", "missing"]) == 0
+    assert capsys.readouterr() == ("", "")
