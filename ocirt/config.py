@@ -2,14 +2,12 @@
 
 The flow is: parse JSON -> validate against schemas/config-schema.json
 (ocirt.jsonschema_lite) -> run the semantic checks in CHECKS (each names the
-JSON path it rejects) -> build the frozen dataclasses the rest of ocirt uses.
+JSON path it rejects) -> build the immutable records the rest of ocirt uses.
 Unknown properties are ignored, as the runtime-spec demands.
 """
 import json
 import os
 import re
-from dataclasses import dataclass, field
-from typing import Optional, Tuple
 
 from ocirt.errors import ConfigError
 
@@ -37,25 +35,56 @@ RLIMITS = {
 _VERSION_RE = re.compile(r"1\.[0-3]\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?\Z")
 
 
-@dataclass(frozen=True)
-class IDMap:
-    container_id: int
-    host_id: int
-    size: int
+class _Value:
+    """A small immutable record (dataclasses would cost ~10 ms of imports per create)."""
+
+    __slots__ = ()
+    _defaults = {}
+
+    def __init__(self, *args, **kwargs):
+        names = self.__slots__
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes {len(names)} fields")
+        values = dict(zip(names, args))
+        values.update(kwargs)
+        for name in names:
+            if name in values:
+                v = values.pop(name)
+            elif name in self._defaults:
+                v = self._defaults[name]
+            else:
+                raise TypeError(f"{type(self).__name__}: missing {name}")
+            object.__setattr__(self, name, v)
+        if values:
+            raise TypeError(f"{type(self).__name__}: unknown fields {sorted(values)}")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _fields(self):
+        return tuple(getattr(self, n) for n in self.__slots__ if n != "raw")
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._fields() == other._fields()
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __repr__(self):
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n != "raw")
+        return f"{type(self).__name__}({inner})"
 
 
-@dataclass(frozen=True)
-class Mount:
-    destination: str
-    type: Optional[str]
-    source: Optional[str]
-    options: Tuple[str, ...]
+class IDMap(_Value):
+    __slots__ = ("container_id", "host_id", "size")
 
 
-@dataclass(frozen=True)
-class Namespace:
-    type: str
-    path: Optional[str]
+class Mount(_Value):
+    __slots__ = ("destination", "type", "source", "options")
+
+
+class Namespace(_Value):
+    __slots__ = ("type", "path")
 
     @property
     def flag(self):
@@ -66,75 +95,38 @@ class Namespace:
         return NAMESPACES[self.type][1]
 
 
-@dataclass(frozen=True)
-class Rlimit:
-    type: str
-    resource: int
-    soft: int
-    hard: int
+class Rlimit(_Value):
+    __slots__ = ("type", "resource", "soft", "hard")
 
 
-@dataclass(frozen=True)
-class User:
-    uid: int = 0
-    gid: int = 0
-    umask: Optional[int] = None
-    additional_gids: Tuple[int, ...] = ()
+class User(_Value):
+    __slots__ = ("uid", "gid", "umask", "additional_gids")
+    _defaults = {"uid": 0, "gid": 0, "umask": None, "additional_gids": ()}
 
 
-@dataclass(frozen=True)
-class Capabilities:
-    bounding: Optional[Tuple[str, ...]] = None
-    effective: Optional[Tuple[str, ...]] = None
-    inheritable: Optional[Tuple[str, ...]] = None
-    permitted: Optional[Tuple[str, ...]] = None
-    ambient: Optional[Tuple[str, ...]] = None
+class Capabilities(_Value):
+    __slots__ = ("bounding", "effective", "inheritable", "permitted", "ambient")
+    _defaults = dict.fromkeys(__slots__)
 
 
-@dataclass(frozen=True)
-class Process:
-    args: Tuple[str, ...]
-    env: Tuple[str, ...]
-    cwd: str
-    user: User
-    terminal: bool = False
-    rlimits: Tuple[Rlimit, ...] = ()
-    no_new_privileges: bool = False
-    capabilities: Optional[Capabilities] = None
-    oom_score_adj: Optional[int] = None
+class Process(_Value):
+    __slots__ = ("args", "env", "cwd", "user", "terminal", "rlimits", "no_new_privileges",
+                 "capabilities", "oom_score_adj")
+    _defaults = {"terminal": False, "rlimits": (), "no_new_privileges": False,
+                 "capabilities": None, "oom_score_adj": None}
 
 
-@dataclass(frozen=True)
-class Device:
-    type: str
-    path: str
-    major: int
-    minor: int
-    file_mode: Optional[int]
-    uid: Optional[int]
-    gid: Optional[int]
+class Device(_Value):
+    __slots__ = ("type", "path", "major", "minor", "file_mode", "uid", "gid")
 
 
-@dataclass(frozen=True)
-class Config:
-    oci_version: str
-    root_path: str          # absolute path of the rootfs on the host
-    root_readonly: bool
-    process: Optional[Process]
-    hostname: Optional[str]
-    domainname: Optional[str]
-    mounts: Tuple[Mount, ...]
-    namespaces: Tuple[Namespace, ...]
-    uid_mappings: Tuple[IDMap, ...]
-    gid_mappings: Tuple[IDMap, ...]
-    rootfs_propagation: Optional[str]
-    cgroups_path: Optional[str]
-    devices: Tuple[Device, ...]
-    masked_paths: Tuple[str, ...]
-    readonly_paths: Tuple[str, ...]
-    sysctl: Tuple[Tuple[str, str], ...]
-    annotations: Tuple[Tuple[str, str], ...]
-    raw: dict = field(repr=False, compare=False, hash=False)
+class Config(_Value):
+    """A checked config.json. root_path is the rootfs's absolute host path."""
+
+    __slots__ = ("oci_version", "root_path", "root_readonly", "process", "hostname",
+                 "domainname", "mounts", "namespaces", "uid_mappings", "gid_mappings",
+                 "rootfs_propagation", "cgroups_path", "devices", "masked_paths",
+                 "readonly_paths", "sysctl", "annotations", "raw")
 
     def namespace(self, ns_type):
         for ns in self.namespaces:

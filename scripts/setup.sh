@@ -28,4 +28,6 @@ if ! "$VENV/bin/pip" install --disable-pip-version-check ".[test]" >"$log" 2>&1;
     exit 1
 fi
 rm -f "$log"
+# A launcher that starts without the site module (see ocirt/launcher.py).
+"$VENV/bin/python" -I -m ocirt.launcher "$VENV/bin/ocirt"
 echo "setup: ocirt installed at $VENV/bin/ocirt" >&2

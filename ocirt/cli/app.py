@@ -77,8 +77,8 @@ def create(ctx, container_id, bundle, pid_file, console_socket, no_pivot, no_new
 def run(ctx, container_id, bundle, pid_file, console_socket, no_pivot, no_new_keyring,
         preserve_fds, detach, keep):
     """Create and start a container; wait for it unless --detach."""
-    _invoke(ctx, commands.run, container_id, bundle, pid_file, console_socket, detach, keep,
-            no_pivot, no_new_keyring, preserve_fds)
+    _invoke(ctx, commands.run, container_id, bundle, pid_file, console_socket, no_pivot,
+            no_new_keyring, preserve_fds, detach=detach, keep=keep)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -64,8 +64,8 @@ def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=Fals
     return 0
 
 
-def run(g, cid, bundle=".", pid_file=None, console_socket=None, detach=False, keep=False,
-        no_pivot=False, no_new_keyring=False, preserve_fds=0):
+def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
+        no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
     from ocirt import container
     _systemd_check(g)
     return container.run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,

@@ -131,6 +131,31 @@ def hot_argv(draw):
     return argv + [cmd] + rest
 
 
+@st.composite
+def create_argv(draw):
+    """create or run with their flags, in any order, in both value forms."""
+    argv = []
+    for item in draw(st.lists(global_flag(), max_size=3)):
+        argv += item
+    cmd = draw(st.sampled_from(["create", "run"]))
+    bools = ["--no-pivot", "--no-new-keyring"]
+    if cmd == "run":
+        bools += ["--detach", "-d", "--keep"]
+    values = ["--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds"]
+    items = [[draw(ids)]]
+    for _ in range(draw(st.integers(0, 4))):
+        if draw(st.booleans()):
+            item = [draw(st.sampled_from(bools))]
+        else:
+            flag = draw(st.sampled_from(values))
+            value = (str(draw(st.integers(0, 5))) if flag == "--preserve-fds"
+                     else draw(paths.filter(lambda p: not p.startswith("-"))))
+            item = [f"{flag}={value}"] if flag.startswith("--") and draw(st.booleans()) \
+                else [flag, value]
+        items.insert(draw(st.integers(0, len(items))), item)
+    return argv + [cmd] + [word for item in items for word in item]
+
+
 # ------------------------------------------------------------------ tests
 
 @settings(max_examples=300, deadline=None)
@@ -216,8 +241,6 @@ def test_kill_defaults():
     ["frob", "c1"],
     ["list"],
     ["spec"],
-    ["run", "c1"],
-    ["create", "c1"],
     ["State", "c1"],
     ["--log-format", "xml", "state", "c1"],
     ["--log-format=xml", "state", "c1"],
@@ -317,3 +340,9 @@ def test_delete_force_of_missing_container_succeeds(tmp_path, capsys):
     # runc: delete --force of a container that does not exist is not an error.
     assert _run_main(["--root", str(tmp_path), "delete", "--force", "missing"]) == 0
     assert capsys.readouterr() == ("", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(create_argv())
+def test_fast_and_click_agree_on_create_and_run(argv):
+    assert_parsers_agree(argv)
