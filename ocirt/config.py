@@ -5,9 +5,7 @@ The flow is: parse JSON -> validate against schemas/config-schema.json
 JSON path it rejects) -> build the immutable records the rest of ocirt uses.
 Unknown properties are ignored, as the runtime-spec demands.
 """
-import json
 import os
-import re
 
 from ocirt.errors import ConfigError
 
@@ -32,7 +30,6 @@ RLIMITS = {
     "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
 }
 
-_VERSION_RE = re.compile(r"1\.[0-3]\.[0-9]+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?\Z")
 
 
 class _Value:
@@ -141,9 +138,10 @@ _validator = None
 def _schema_validator():
     global _validator
     if _validator is None:
+        from ocirt import jsonio
         from ocirt.jsonschema_lite import Validator
-        with open(os.path.join(SCHEMA_DIR, "config-schema.json")) as f:
-            _validator = Validator(json.load(f))
+        with open(os.path.join(SCHEMA_DIR, "config-schema.json"), "rb") as f:
+            _validator = Validator(jsonio.loads(f.read()))
     return _validator
 
 
@@ -157,8 +155,9 @@ def load(bundle):
         raise ConfigError(f"{path}: no such file (is {bundle} an OCI bundle?)")
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}")
+    from ocirt import jsonio
     try:
-        doc = json.loads(data)
+        doc = jsonio.loads(data)
     except (ValueError, RecursionError) as e:
         raise ConfigError(f"{path}: invalid JSON: {e}")
     return parse(doc, bundle, source=path)
@@ -184,8 +183,9 @@ def parse(doc, bundle, source="config.json"):
 # ---- semantic checks: each returns None or (json_path, message) ----------
 
 def _check_version(doc):
+    from ocirt.jsonschema_lite import oci_version_matches
     v = doc.get("ociVersion")
-    if not isinstance(v, str) or not _VERSION_RE.match(v):
+    if not isinstance(v, str) or v.endswith("\n") or not oci_version_matches(v):
         return "$.ociVersion", f"unsupported version {v!r} (ocirt supports 1.0.0 to 1.3.x)"
 
 

@@ -177,12 +177,12 @@ def _write_id_maps(pid, cfg):
 
 
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd):
-    import socket
+    import _socket
     from ocirt import protocol
     from ocirt.process import Plan, stage1
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
-    exec_sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    exec_sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
     try:
         os.chdir(c.dir)
@@ -204,10 +204,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     child_end.close()
     exec_sock.close()
     try:
-        try:
-            cg.add(pid1)
-        except OSError as e:
-            raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
         parent_end.send(protocol.GO)
         msg = parent_end.recv()
         if msg and msg["t"] == protocol.USERNS:
@@ -222,6 +218,11 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             raise errors.SetupError(f"protocol error: unexpected {msg['t']}")
         init_pid = msg["pid"]
         cleanup.pids.append(init_pid)
+        try:
+            cg.add(init_pid)
+        except OSError as e:
+            raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+        parent_end.send(protocol.CGROUP)
         os.waitpid(pid1, 0)
         cleanup.pids.remove(pid1)
         parent_end.expect(protocol.READY)

@@ -6,8 +6,6 @@ subset our schemas use (tests/unit/test_validate.py cross-checks it against
 jsonschema on generated documents). It stops at the first violation and
 names its JSON path, e.g. ``$.linux.namespaces[2].type``.
 """
-import re
-
 _TYPES = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -51,7 +49,83 @@ def _kind(v):
     return type(v).__name__
 
 
-_pattern_cache = {}
+def _one_line(s):
+    # Python's "$" (which jsonschema uses too) also matches before a final newline.
+    n = s.count("\n")
+    return n == 0 or (n == 1 and s.endswith("\n"))
+
+
+def _chop(s):
+    return s[:-1] if s.endswith("\n") else s
+
+
+_DIGITS = frozenset("0123456789")
+_IDENT = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
+
+
+def _semver_tail(rest):
+    """'-pre.1+build' parts of a version: dot-separated non-empty [0-9A-Za-z-] words."""
+    if rest.startswith("-"):
+        pre, plus, build = rest[1:].partition("+")
+        parts = pre.split(".") + (build.split(".") if plus else [])
+    elif rest.startswith("+"):
+        parts = rest[1:].split(".")
+    else:
+        return rest == ""
+    return all(p and _IDENT.issuperset(p) for p in parts)
+
+
+def oci_version_matches(s):
+    """The schema's ociVersion pattern: 1.0.0 to 1.3.x, SemVer suffixes allowed."""
+    s = _chop(s)
+    if not s.startswith("1.") or len(s) < 5 or s[2] not in "0123" or s[3] != ".":
+        return False
+    i = 4
+    while i < len(s) and s[i] in _DIGITS:
+        i += 1
+    num = s[4:i]
+    if not num or (len(num) > 1 and num[0] == "0"):
+        return False
+    return _semver_tail(s[i:])
+
+
+def _rlimit(s):
+    s = _chop(s)
+    return s.startswith("RLIMIT_") and len(s) > 7 and \
+        frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_").issuperset(s[7:])
+
+
+def _hugepage_size(s):
+    s = _chop(s)
+    return (len(s) >= 3 and s[-1] == "B" and s[-2] in "KMG" and s[0] in "123456789"
+            and _DIGITS.issuperset(s[1:-2]))
+
+
+# Patterns of schemas/ checked by plain Python: importing re costs more than a
+# whole runc call. tests/unit/test_validate.py checks each against re.search.
+# Any other pattern falls back to re.
+FAST_PATTERNS = {
+    "^/": lambda s: s.startswith("/"),
+    "^(/|[A-Za-z]:[\\\\/])": lambda s: s.startswith("/") or (
+        len(s) >= 3 and s[0].isascii() and s[0].isalpha() and s[1] == ":" and s[2] in "\\/"),
+    "^1\\.[0-3]\\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?"
+    "(\\+[0-9A-Za-z-]+(\\.[0-9A-Za-z-]+)*)?$": oci_version_matches,
+    "^RLIMIT_[A-Z_]+$": _rlimit,
+    "^[^\\n]*$": _one_line,
+    "^MB:[^\\n]*$": lambda s: s.startswith("MB:") and _one_line(s),
+    "^[1-9][0-9]*[KMG]B$": _hugepage_size,
+    "^[rwm]*$": lambda s: frozenset("rwm").issuperset(_chop(s)),
+}
+
+_pattern_cache = dict(FAST_PATTERNS)
+
+
+def _matcher(p):
+    m = _pattern_cache.get(p)
+    if m is None:
+        import re
+        m = _pattern_cache[p] = re.compile(p).search
+    return m
 
 
 def _short(v):
@@ -84,12 +158,8 @@ class Validator:
             raise Invalid(path, f"must be {schema['const']!r}")
         if isinstance(v, str):
             p = schema.get("pattern")
-            if p is not None:
-                rx = _pattern_cache.get(p)
-                if rx is None:
-                    rx = _pattern_cache[p] = re.compile(p)
-                if not rx.search(v):
-                    raise Invalid(path, f"{_short(v)} does not match {p}")
+            if p is not None and not _matcher(p)(v):
+                raise Invalid(path, f"{_short(v)} does not match {p}")
             if len(v) < schema.get("minLength", 0):
                 raise Invalid(path, "string too short")
         elif isinstance(v, (int, float)) and not isinstance(v, bool):

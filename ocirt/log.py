@@ -29,8 +29,8 @@ def _write_log(level, msg):
     if not _log_path:
         return
     if _log_format == "json":
-        import json
-        line = json.dumps({"level": level, "msg": msg, "time": _timestamp()})
+        from ocirt import jsonio
+        line = jsonio.dumps({"level": level, "msg": msg, "time": _timestamp()})
     else:
         line = f'time="{_timestamp()}" level={level} msg="{msg}"'
     try:

@@ -4,10 +4,10 @@ Both run in processes forked from ``ocirt create``; see ocirt.protocol for
 the conversation with the parent. Neither prints anything: every failure
 becomes an ERROR message on the channel followed by _exit.
 """
+import _socket
 import os
 import resource
 import signal
-import socket
 
 from ocirt import protocol
 from ocirt.errors import ConfigError, OcirtError, SetupError
@@ -62,7 +62,7 @@ def stage1(plan):
                     raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}")
         flags = 0
         for ns in cfg.namespaces:
-            if ns.path is None and ns.type != "user":
+            if ns.path is None and ns.type not in ("user", "cgroup"):
                 flags |= ns.flag
         if flags:
             shim.unshare(flags)
@@ -102,14 +102,30 @@ def stage2(plan):
         proc = cfg.process
         in_userns = cfg.namespace("user") is not None
         if cfg.hostname is not None:
-            socket.sethostname(cfg.hostname)
+            _socket.sethostname(cfg.hostname)
         if cfg.domainname is not None:
             shim.setdomainname(cfg.domainname)
         if proc is not None and proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
-        rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cfg.namespace("cgroup")),
-                       in_userns)
+        joined = []
+
+        def join_cgroup():
+            # The parent places this process in its cgroups while the rootfs is
+            # being built; a cgroup namespace can only be made after that.
+            if not joined:
+                chan.expect(protocol.CGROUP)
+                ns = cfg.namespace("cgroup")
+                if ns is not None and ns.path is None:
+                    shim.unshare(shim.CLONE_NEWCGROUP)
+                joined.append(True)
+        mount_cgroups = cgroupfs.mounter(plan.cgroup_paths, cfg.namespace("cgroup"))
+
+        def cgroup_mount(root_fd, m, opts):
+            join_cgroup()
+            mount_cgroups(root_fd, m, opts)
+        rootfs.prepare(cfg, cgroup_mount, in_userns)
+        join_cgroup()
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
@@ -231,7 +247,8 @@ def _find_program(proc):
 def _wait_for_start(plan):
     sock = plan.exec_sock
     while True:
-        conn, _ = sock.accept()
+        fd, _ = sock._accept()  # close-on-exec, like socket.accept()
+        conn = _socket.socket(fileno=fd)
         data = conn.recv(1)
         if data == protocol.START:
             plan.start_conn = conn

@@ -5,21 +5,30 @@ Creation forks twice, without re-executing the interpreter:
     parent (ocirt create)       stage-1 (ns setup)            stage-2 (container init, pid 1)
     ---------------------       ------------------            -------------------------------
     fork ---------------------> waits for GO
-    puts stage-1 in the cgroup
     GO -----------------------> joins namespaces by path
                                 (user namespace first)
                                 unshare(CLONE_NEWUSER) if asked
                     <---------- USERNS
     writes uid_map/gid_map
     MAPPED -------------------> unshares the other namespaces
+                                (all but cgroup)
                                 fork ------------------------> (is pid 1 of the new pid ns)
                     <---------- PID {pid: host pid of stage-2}
-                                exits 0
-                                                              builds the rootfs, pivot_root,
-                                                              hostname, user, rlimits, ...
-                                                              binds <state>/exec.sock
+                                exits 0                       starts building the rootfs
+    writes the pid into the
+    container's cgroups (the
+    first write waits for an
+    RCU grace period: this
+    overlaps with stage-2's
+    mounts)
+    CGROUP ---------------------------------------------------> received before the first
+                                                              cgroup mount, or before
+                                                              pivot_root; then
+                                                              unshare(CLONE_NEWCGROUP)
+                                                              pivot_root, hostname, user,
+                                                              rlimits, ...
                     <------------------------------------------ READY
-    writes state.json, exits                                  blocks in accept() on exec.sock
+    writes state, exits                                       blocks in accept() on exec.sock
 
     ocirt start: connects to exec.sock, unlinks it, sends b"S"
                                                               execs process.args; the accepted
@@ -39,6 +48,7 @@ GO = "GO"
 USERNS = "USERNS"
 MAPPED = "MAPPED"
 PID = "PID"
+CGROUP = "CGROUP"
 READY = "READY"
 ERROR = "ERROR"
 
@@ -52,13 +62,13 @@ class Channel:
     def __init__(self, sock):
         self.sock = sock
 
-    # json and socket are imported where used: `start` imports this module for
-    # its constants and must stay light.
+    # The C modules _socket and _json (through ocirt.jsonio) are used instead
+    # of socket and json: those import enum and re, too heavy for create.
 
     @classmethod
     def pair(cls):
-        import socket
-        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        import _socket
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return cls(a), cls(b)
 
     def fileno(self):
@@ -68,9 +78,9 @@ class Channel:
         self.sock.close()
 
     def send(self, kind, **fields):
-        import json
+        from ocirt import jsonio
         fields["t"] = kind
-        self.sock.send(json.dumps(fields).encode())
+        self.sock.send(jsonio.dumps(fields).encode())
 
     def send_error(self, err):
         cls = type(err).__name__ if isinstance(err, errors.OcirtError) else "SetupError"
@@ -82,11 +92,11 @@ class Channel:
 
     def recv(self):
         """The next message as a dict, or None at EOF."""
-        import json
+        from ocirt import jsonio
         data = self.sock.recv(65536)
         if not data:
             return None
-        return json.loads(data)
+        return jsonio.loads(data)
 
     def expect(self, kind):
         """Receive a message of <kind>; raise the child's error or a death notice."""

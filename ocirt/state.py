@@ -138,8 +138,8 @@ class Container:
         return f'{{"pid": {pid}, "status": "{st}"' + text[j + 1:]
 
     def oci_state(self):
-        import json
-        return json.loads(self.state_json())
+        from ocirt import jsonio
+        return jsonio.loads(self.state_json())
 
     # --- writing ---
     def lock(self):
@@ -153,16 +153,16 @@ class Container:
         lines = [f"{k} {v}" for k, v in self.facts.items()]
         lines += [f"cgroup {k} {v}" for k, v in self.cgroup_paths.items()]
         write_atomic(os.path.join(self.dir, INIT_FILE), ("\n".join(lines) + "\n").encode())
-        import json
-        rest = json.dumps(oci)
+        from ocirt import jsonio
+        rest = jsonio.dumps(oci)
         head = f'{{"pid": {self.pid}, "status": "{Status.CREATED}"'
         self.oci_text = head + (", " + rest[1:] if len(rest) > 2 else "}")
         write_atomic(os.path.join(self.dir, STATE_FILE), self.oci_text.encode())
 
     def load_config(self):
-        import json
-        with open(os.path.join(self.dir, CONFIG_COPY)) as f:
-            return json.load(f)
+        from ocirt import jsonio
+        with open(os.path.join(self.dir, CONFIG_COPY), "rb") as f:
+            return jsonio.loads(f.read())
 
     def remove(self):
         """Remove the state directory (it holds only plain files)."""

@@ -442,3 +442,25 @@ def test_invalid_message_format():
     err = lite_error("config", doc)
     assert str(err) == f"{err.path}: {err.msg}"
     assert err.path == "$.process.cwd"
+
+
+# ---------------------------------------------- hand-written pattern matchers
+
+from hypothesis import example  # noqa: E402
+
+from ocirt.jsonschema_lite import FAST_PATTERNS  # noqa: E402
+
+_pattern_text = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet="0123456789.-+abAZ_RLIMT/:\\\nMBKGrwm", max_size=14),
+    st.sampled_from(["1.3.0", "1.0.2-dev", "1.2.1+b", "RLIMIT_CPU", "C:\\", "2MB", "MB:x"]),
+)
+
+
+@pytest.mark.parametrize("pattern", sorted(FAST_PATTERNS))
+@settings(max_examples=300, deadline=None)
+@given(s=_pattern_text)
+@example(s="1.3.0\n")
+def test_fast_pattern_agrees_with_re(pattern, s):
+    import re
+    assert bool(FAST_PATTERNS[pattern](s)) == bool(re.search(pattern, s))
