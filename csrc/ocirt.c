@@ -159,3 +159,11 @@ int ocirt_seccomp_version(unsigned int out[3])
     out[2] = v->micro;
     return 0;
 }
+
+int ocirt_join_session_keyring(const char *name)
+{
+    /* KEYCTL_JOIN_SESSION_KEYRING: a new session keyring named <name>. */
+    long id = syscall(SYS_keyctl, 1, name, 0, 0, 0);
+
+    return id < 0 ? -errno : (int)id;
+}

@@ -30,5 +30,6 @@ int ocirt_capget(int pid, unsigned int effective[2], unsigned int permitted[2],
                  unsigned int inheritable[2]);
 int ocirt_last_cap(void);
 int ocirt_seccomp_version(unsigned int out[3]);
+int ocirt_join_session_keyring(const char *name);
 
 #endif

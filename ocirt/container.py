@@ -15,7 +15,7 @@ SIGKILL = 9
 # ---- create ---------------------------------------------------------------
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           preserve_fds=0, subreaper=False):
+           preserve_fds=0, subreaper=False, no_new_keyring=False):
     """Build the container and leave its init waiting for start. Returns the init pid."""
     from ocirt import config as config_mod
     state.check_id(cid)
@@ -35,7 +35,9 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         from ocirt.linux.cgroups import Cgroup
         cg = Cgroup.for_container(cfg.cgroups_path, cid)
         cleanup.cgroup_dirs = cg.create()
-        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd)
+        keyring = None if no_new_keyring else f"_ses.{cid}"
+        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd,
+                     keyring)
         from ocirt.linux.proc import start_time
         import time
         pidns = cfg.namespace("pid")
@@ -176,7 +178,7 @@ def _write_id_maps(pid, cfg):
                                                    else "gidMappings"))
 
 
-def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd):
+def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd, keyring):
     import _socket
     from ocirt import protocol
     from ocirt.process import Plan, stage1
@@ -191,7 +193,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     finally:
         os.fchdir(cwd)
         os.close(cwd)
-    plan = Plan(cfg, c.dir, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths)
+    plan = Plan(cfg, c.dir, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths,
+                keyring)
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     pid1 = os.fork()
@@ -391,10 +394,11 @@ def thaw(c):
 # ---- run ----------------------------------------------------------------------
 
 def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=False,
-        preserve_fds=0, console_socket=None):
+        preserve_fds=0, console_socket=None, no_new_keyring=False):
     """create + start; in the foreground, wait and return the exit status."""
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
-                 no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach)
+                 no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
+                 no_new_keyring=no_new_keyring)
     import signal
     c = state.load(root, cid)
     if detach:

@@ -5,6 +5,7 @@ the conversation with the parent. Neither prints anything: every failure
 becomes an ERROR message on the channel followed by _exit.
 """
 import _socket
+import errno
 import os
 import resource
 import signal
@@ -22,7 +23,7 @@ class Plan:
     """What the parent prepared before forking (inherited by the children)."""
 
     def __init__(self, cfg, state_dir, chan, exec_sock, ns_fds, preserve_fds=0,
-                 no_pivot=False, cgroup_paths=None):
+                 no_pivot=False, cgroup_paths=None, keyring=None):
         self.cfg = cfg
         self.state_dir = state_dir
         self.chan = chan            # child end of the protocol.Channel
@@ -31,6 +32,7 @@ class Plan:
         self.preserve_fds = preserve_fds
         self.no_pivot = no_pivot
         self.cgroup_paths = cgroup_paths or {}
+        self.keyring = keyring      # name of a new session keyring, or None
 
 
 def _die(chan, err):
@@ -105,6 +107,12 @@ def stage2(plan):
             _socket.sethostname(cfg.hostname)
         if cfg.domainname is not None:
             shim.setdomainname(cfg.domainname)
+        if plan.keyring is not None:
+            try:
+                shim.join_session_keyring(plan.keyring)
+            except OSError as e:
+                if e.errno != errno.ENOSYS:  # a kernel without keys: nothing to isolate
+                    raise SetupError(f"cannot create a session keyring: {e.strerror}")
         if proc is not None and proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))

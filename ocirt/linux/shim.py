@@ -139,3 +139,7 @@ def seccomp_version():
     out = ffi.new("unsigned int[3]")
     _check(lib.ocirt_seccomp_version(out), "seccomp_version")
     return f"{out[0]}.{out[1]}.{out[2]}"
+
+
+def join_session_keyring(name):
+    return _check(lib.ocirt_join_session_keyring(_b(name)), "keyctl")

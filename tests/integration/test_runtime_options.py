@@ -1,0 +1,126 @@
+"""Runtime options and cgroup placement, observed from inside and outside."""
+import os
+
+from tests.integration.conftest import CGROUP_PROBE
+
+
+def unmask_keys(cfg):
+    cfg["linux"]["maskedPaths"].remove("/proc/keys")
+
+
+def test_new_session_keyring_by_default(rt):
+    p = rt.run(["cat", "/proc/keys"], unmask_keys)
+    assert p.returncode == 0, p.stderr
+    assert "_ses." in p.stdout  # named after the container id
+
+
+def test_no_new_keyring_keeps_the_callers(rt):
+    b = rt.bundle(["cat", "/proc/keys"], unmask_keys)
+    cid = rt.new_id()
+    p = rt("run", "--no-new-keyring", "--bundle", b, cid)
+    assert p.returncode == 0, p.stderr
+    assert f"_ses.{cid}" not in p.stdout
+
+
+def test_default_cgroup_path_and_cleanup(rt):
+    cid = rt.running()
+    pid = rt.state(cid)["pid"]
+    procs = open(os.path.join(CGROUP_PROBE, "ocirt", cid, "cgroup.procs")).read().split()
+    assert str(pid) in procs
+    rt("delete", "--force", cid, check=True)
+    assert not os.path.exists(os.path.join(CGROUP_PROBE, "ocirt", cid))
+
+
+def test_absolute_cgroups_path(rt):
+    name = f"ocirt-it-abs/{rt.new_id()}"
+
+    def edit(cfg):
+        cfg["linux"]["cgroupsPath"] = "/" + name
+    cid = rt.running(edit=edit)
+    pid = str(rt.state(cid)["pid"])
+    for ctrl in ("memory", "pids", "unified"):
+        assert pid in open(f"/sys/fs/cgroup/{ctrl}/{name}/cgroup.procs").read().split()
+    rt("delete", "--force", cid, check=True)
+    assert not os.path.exists(f"/sys/fs/cgroup/memory/{name}")
+    for ctrl in ("memory", "pids", "unified", "cpu", "freezer", "cpuset"):
+        try:
+            os.rmdir(f"/sys/fs/cgroup/{ctrl}/ocirt-it-abs")
+        except OSError:
+            pass
+
+
+def test_relative_cgroups_path_is_under_the_runtimes_cgroup(rt):
+    own = next(line.rstrip("\n").split(":", 2)[2] for line in open("/proc/self/cgroup")
+               if ":memory:" in line)
+    rel = f"ocirt-it-rel-{rt.new_id()}"
+
+    def edit(cfg):
+        cfg["linux"]["cgroupsPath"] = rel
+    cid = rt.running(edit=edit)
+    where = os.path.join("/sys/fs/cgroup/memory", own.lstrip("/"), rel)
+    assert str(rt.state(cid)["pid"]) in open(os.path.join(where, "cgroup.procs")).read()
+    rt("delete", "--force", cid, check=True)
+    assert not os.path.exists(where)
+
+
+def test_paused_status_follows_the_freezer(rt):
+    cid = rt.running()
+    freezer = f"/sys/fs/cgroup/freezer/ocirt/{cid}/freezer.state"
+    with open(freezer, "w") as f:
+        f.write("FROZEN")
+    try:
+        assert rt.state(cid)["status"] == "paused"
+        p = rt("delete", cid)
+        assert p.returncode == 1 and "paused" in p.stderr
+    finally:
+        with open(freezer, "w") as f:
+            f.write("THAWED")
+    assert rt.state(cid)["status"] == "running"
+
+
+def test_delete_force_of_a_paused_container(rt):
+    cid = rt.running()
+    with open(f"/sys/fs/cgroup/freezer/ocirt/{cid}/freezer.state", "w") as f:
+        f.write("FROZEN")
+    rt("delete", "--force", cid, check=True)
+    assert not os.path.exists(f"/sys/fs/cgroup/freezer/ocirt/{cid}")
+
+
+def test_kill_all_signals_every_process(rt):
+    def no_pidns(cfg):
+        cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"]
+                                      if ns["type"] != "pid"]
+    cid = rt.running(["sh", "-c", "sleep 1000 & sleep 1000 & wait"], no_pidns)
+    procs = os.path.join(CGROUP_PROBE, "ocirt", cid, "cgroup.procs")
+    pids = open(procs).read().split()
+    assert len(pids) >= 1
+    rt("kill", "--all", cid, "KILL", check=True)
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(int(pid)))
+        except ProcessLookupError:
+            pass
+    import select
+    for fd in fds:
+        select.select([fd], [], [], 20)
+        os.close(fd)
+    assert rt.state(cid)["status"] == "stopped"
+
+
+def test_systemd_cgroup_is_a_clear_error_without_systemd(rt):
+    if os.path.isdir("/run/systemd/system"):
+        import pytest
+        pytest.skip("systemd runs on this host")
+    p = rt("--systemd-cgroup", "create", "--bundle", rt.bundle(), rt.new_id())
+    assert p.returncode == 1
+    assert "systemd" in p.stderr and len(p.stderr.splitlines()) == 1
+    rt.assert_nothing_left()
+
+
+def test_systemd_style_path_without_the_flag_is_an_error(rt):
+    def edit(cfg):
+        cfg["linux"]["cgroupsPath"] = "system.slice:ocirt:abc"
+    p = rt("create", "--bundle", rt.bundle(edit=edit), rt.new_id())
+    assert p.returncode == 1 and "$.linux.cgroupsPath" in p.stderr
+    rt.assert_nothing_left()
