@@ -399,15 +399,15 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
                  no_new_keyring=no_new_keyring)
-    import signal
+    import _signal
     c = state.load(root, cid)
     if detach:
         release(c)
         return 0
     forward = lambda signum, frame: _forward(pid, signum)  # noqa: E731
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
-              signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH):
-        signal.signal(s, forward)
+    for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
+              _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
+        _signal.signal(s, forward)
     try:
         release(c)
     except errors.OcirtError:

@@ -35,6 +35,12 @@ def test_new_namespaces_differ_from_the_host(rt):
         assert link != host_ns(kind), kind
 
 
+def test_time_namespace(rt):
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "time"})
+    assert out(rt, "readlink /proc/self/ns/time", edit).strip() != host_ns("time")
+
+
 def test_unlisted_namespaces_are_the_hosts(rt):
     text = out(rt, "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; echo $$",
                only_namespaces("mount", "pid"))
@@ -298,3 +304,45 @@ def test_raising_a_hard_rlimit_above_the_host_is_a_clear_error(rt):
     assert p.returncode == 1
     assert "RLIMIT_NOFILE" in p.stderr and len(p.stderr.splitlines()) == 1
     rt.assert_nothing_left()
+
+
+def test_mount_flags_reach_the_kernel(rt):
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/flags", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["ro", "nosuid", "nodev", "noexec", "noatime",
+                                          "nodiratime", "sync", "dirsync"]})
+    f = mountinfo(rt, edit, "/flags")
+    opts = set(f[5].split(","))
+    assert {"ro", "nosuid", "nodev", "noexec", "noatime", "nodiratime"} <= opts
+    sup = set(f[-1].split(","))
+    assert "sync" in opts | sup and "dirsync" in opts | sup
+
+
+def test_recursive_mount_attributes(rt, tmp_path):
+    src = tmp_path / "tree"
+    (src / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(src / "sub")], check=True)
+    try:
+        def edit(cfg):
+            bind(cfg, src, "/tree", ["rbind", "rro", "rnosuid"])
+        text = out(rt, "grep ' /tree' /proc/self/mountinfo", edit)
+        lines = text.splitlines()
+        assert len(lines) == 2
+        for line in lines:
+            opts = line.split()[5].split(",")
+            assert "ro" in opts and "nosuid" in opts, line
+    finally:
+        subprocess.run(["umount", "-l", str(src / "sub")])
+
+
+def test_rootless_spec_runs_as_is(rt, tmp_path):
+    b = tmp_path / "rootless"
+    b.mkdir()
+    rt("spec", "--rootless", "--bundle", b, check=True)
+    cfg = json.load(open(b / "config.json"))
+    cfg["root"]["path"] = rt.rootfs
+    cfg["process"]["args"] = ["id", "-u"]
+    json.dump(cfg, open(b / "config.json", "w"))
+    p = rt("run", "--bundle", b, rt.new_id())
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "0\n"

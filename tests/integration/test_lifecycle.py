@@ -296,3 +296,22 @@ def test_works_with_an_empty_environment(rt):
     p = subprocess.run([rt.bin, "--root", rt.root, "delete", "--force", cid], env={},
                        capture_output=True, text=True)
     assert p.returncode == 0 and p.stderr == ""
+
+
+def test_create_and_run_import_only_what_they_need(rt, tmp_path):
+    """create/run are called for every container: no click, json, re, enum, socket."""
+    import sys
+    heavy = {"click", "json", "re", "enum", "socket", "signal", "subprocess", "shutil",
+             "dataclasses", "typing", "jsonschema", "collections"}
+    for cmd in (["create", "--bundle", rt.bundle(["true"])], ["run", "--bundle", rt.bundle(["true"])]):
+        cid = rt.new_id()
+        err = tmp_path / "imports.txt"
+        with open(err, "w") as f:
+            p = subprocess.run([sys.executable, "-X", "importtime", rt.bin, "--root", rt.root]
+                               + cmd + [cid], stderr=f, stdout=subprocess.DEVNULL,
+                               stdin=subprocess.DEVNULL, timeout=60)
+        assert p.returncode == 0, err.read_text()[-2000:]
+        names = {line.split("|")[-1].strip() for line in err.read_text().splitlines()
+                 if line.startswith("import time:") and "|" in line}
+        assert not names & heavy, sorted(names & heavy)
+        rt("delete", "--force", cid, check=True)
