@@ -290,12 +290,17 @@ def get_state(root, cid):
 
 def kill(root, cid, sig, all_processes=False):
     c = state.load(root, cid)
-    st = c.status
-    if not Status.can_kill(st):
-        raise errors.InvalidState(f"container {cid} is not running ({st})")
     if all_processes:
+        st = c.status
+        if not Status.can_kill(st):
+            raise errors.InvalidState(f"container {cid} is not running ({st})")
         _signal_all(c, sig)
         return
+    # created, running and paused may all be signalled: what matters is that the
+    # init is alive, which send_signal checks through a pidfd (no full status
+    # derivation on this hot path).
+    if not c.recorded:
+        raise errors.InvalidState(f"container {cid} is still being created")
     send_signal(c, sig)
 
 

@@ -109,12 +109,17 @@ class Container:
             self._status = self._derive()
         return self._status
 
+    @property
+    def recorded(self):
+        """False while create has not yet written the state (status creating)."""
+        return bool(self.facts) and self.oci_text is not None
+
     def refresh(self):
         self._status = None
         return self.status
 
     def _derive(self):
-        if not self.facts or self.oci_text is None:
+        if not self.recorded:
             return Status.CREATING
         from ocirt.linux.proc import is_alive
         if not self.pid or not is_alive(self.pid, self.starttime):
