@@ -120,36 +120,40 @@ def pivot(root, no_pivot=False):
     os.chdir("/")
 
 
+def _existing(root_fd, paths, what):
+    """(path, O_PATH fd) for each of <paths> that exists in the root; missing ones
+    are skipped, as the spec allows. The fd is closed after the caller's turn."""
+    for p in paths:
+        try:
+            fd = mounts.open_in_root(root_fd, p)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            _fail(what, e, p)
+        try:
+            yield p, fd
+        finally:
+            os.close(fd)
+
+
 def finish(cfg):
     """After pivot: masked paths, read-only paths, read-only root, propagation."""
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for p in cfg.readonly_paths:
-            try:
-                fd = mounts.open_in_root(root_fd, p)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                _fail("readonlyPaths", e, p)
+        for p, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
             try:
                 target = mounts.fd_path(fd)
                 shim.mount(target, target, None, MS_BIND | MS_REC)
-                os.close(fd)
-                fd = mounts.open_in_root(root_fd, p)
-                target = mounts.fd_path(fd)
-                keep = mounts.locked_flags(target)
-                shim.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
+                fd2 = mounts.open_in_root(root_fd, p)  # the new mount, not the one below
+                try:
+                    target = mounts.fd_path(fd2)
+                    keep = mounts.locked_flags(target)
+                    shim.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
+                finally:
+                    os.close(fd2)
             except OSError as e:
                 _fail("cannot make read-only", e, p)
-            finally:
-                os.close(fd)
-        for p in cfg.masked_paths:
-            try:
-                fd = mounts.open_in_root(root_fd, p)
-            except FileNotFoundError:
-                continue
-            except OSError as e:
-                _fail("maskedPaths", e, p)
+        for p, fd in _existing(root_fd, cfg.masked_paths, "maskedPaths"):
             try:
                 target = mounts.fd_path(fd)
                 if mounts.is_dir_fd(fd):
@@ -158,8 +162,6 @@ def finish(cfg):
                     shim.mount("/dev/null", target, None, MS_BIND)
             except OSError as e:
                 _fail("cannot mask", e, p)
-            finally:
-                os.close(fd)
     finally:
         os.close(root_fd)
     if cfg.root_readonly:

@@ -29,14 +29,7 @@ SETTINGS = settings(max_examples=300, deadline=None,
 
 # ---------------------------------------------------------------- helpers
 
-@functools.lru_cache(maxsize=None)
-def _schema_text(kind):
-    with open(os.path.join(SCHEMA_DIR, f"{kind}-schema.json")) as f:
-        return f.read()
-
-
-def schema(kind):
-    return json.loads(_schema_text(kind))
+from tests.unit.test_schemas import schema  # noqa: E402  (one loader for both files)
 
 
 @functools.lru_cache(maxsize=None)
