@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-$PWD/.venv}
-PKGS="gcc libc6-dev libseccomp-dev libffi-dev pkg-config busybox-static runc"
+PKGS=$(cat scripts/debian-packages.txt)
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

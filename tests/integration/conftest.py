@@ -156,6 +156,20 @@ def bind(cfg, host, dest, opts=("rbind", "rw")):
                           "options": list(opts)})
 
 
+def shared_dir(tmp_path, dest, fifos=("fifo",)):
+    """A host directory with fifos in it, and a config edit that binds it at <dest>.
+
+    Tests synchronise with the container through the fifos (read_fifo)."""
+    host = tmp_path / dest.strip("/").replace("/", "_")
+    host.mkdir()
+    for name in fifos:
+        os.mkfifo(host / name)
+
+    def edit(cfg):
+        bind(cfg, host, dest)
+    return host, edit
+
+
 def read_fifo(path, timeout=20):
     """Open a fifo for reading and return everything written until EOF."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

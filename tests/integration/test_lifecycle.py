@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.integration.conftest import bind, read_fifo
+from tests.integration.conftest import read_fifo, shared_dir
 
 
 def test_demo_container_sees_its_own_world(rt):
@@ -40,12 +40,7 @@ def test_run_deletes_the_container_afterwards(rt):
 
 
 def test_args_do_not_run_before_start(rt, tmp_path):
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    os.mkfifo(shared / "fifo")
-
-    def edit(cfg):
-        bind(cfg, shared, "/shared")
+    shared, edit = shared_dir(tmp_path, "/shared")
     cid = rt.created(["sh", "-c", "echo ran > /shared/marker; echo done > /shared/fifo"], edit)
     assert rt.state(cid)["status"] == "created"
     assert not (shared / "marker").exists()
@@ -197,12 +192,7 @@ def test_config_changes_after_create_have_no_effect(rt):
 
 
 def test_start_runs_the_config_as_it_was_at_create(rt, tmp_path):
-    shared = tmp_path / "s"
-    shared.mkdir()
-    os.mkfifo(shared / "fifo")
-
-    def edit(cfg):
-        bind(cfg, shared, "/s")
+    shared, edit = shared_dir(tmp_path, "/s")
     b = rt.bundle(["sh", "-c", "echo original > /s/fifo"], edit)
     cid = rt.new_id()
     rt("create", "--bundle", b, cid, check=True)
@@ -261,12 +251,7 @@ def test_detached_run_and_keep(rt):
 
 
 def test_run_forwards_signals(rt, tmp_path):
-    shared = tmp_path / "s"
-    shared.mkdir()
-    os.mkfifo(shared / "ready")
-
-    def edit(cfg):
-        bind(cfg, shared, "/s")
+    shared, edit = shared_dir(tmp_path, "/s", fifos=("ready",))
     b = rt.bundle(["sh", "-c", "trap 'exit 42' TERM; echo up > /s/ready; "
                    "while :; do sleep 0.05; done"], edit)
     proc = subprocess.Popen([rt.bin, "--root", rt.root, "run", "--bundle", b, rt.new_id()],
