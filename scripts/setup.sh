@@ -14,7 +14,7 @@ if [ -n "$missing" ]; then
     echo "setup: installing$missing" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq $missing >/dev/null
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 PY=${PYTHON:-python3}
 if [ ! -x "$VENV/bin/python" ]; then
