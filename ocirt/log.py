@@ -43,7 +43,19 @@ def _write_log(level, msg):
         pass
 
 
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def one_line(msg):
+    """A message is one line whatever the config put in it: line breaks and
+    other control characters coming from paths or values are escaped."""
+    if not any(c in _LINE_BREAKS or c < " " for c in msg):
+        return msg
+    return "".join(ascii(c)[1:-1] if (c in _LINE_BREAKS or c < " ") else c for c in msg)
+
+
 def error(msg):
+    msg = one_line(msg)
     _write_log("error", msg)
     try:
         sys.stderr.write(msg + "\n")
@@ -53,6 +65,7 @@ def error(msg):
 
 
 def warning(msg):
+    msg = one_line(msg)
     _write_log("warning", msg)
     if not _log_path:
         try:

@@ -16,7 +16,9 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-PY=${PYTHON:-python3}
+# Debian's interpreter: it starts about 1 ms faster than a shared-libpython
+# build, and every ocirt command pays interpreter start-up.
+PY=${PYTHON:-/usr/bin/python3}
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
