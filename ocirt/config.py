@@ -87,10 +87,6 @@ class Namespace(_Value):
     def flag(self):
         return NAMESPACES[self.type][0]
 
-    @property
-    def proc_name(self):
-        return NAMESPACES[self.type][1]
-
 
 class Rlimit(_Value):
     __slots__ = ("type", "resource", "soft", "hard")

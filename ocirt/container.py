@@ -193,8 +193,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     finally:
         os.fchdir(cwd)
         os.close(cwd)
-    plan = Plan(cfg, c.dir, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths,
-                keyring)
+    plan = Plan(cfg, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths, keyring)
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     pid1 = os.fork()
@@ -322,7 +321,6 @@ def send_signal(c, sig):
 
 def _signal_all(c, sig):
     cg = c.cgroup()
-    frozen = False
     pids = cg.pids()
     for pid in pids:
         try:
@@ -331,7 +329,6 @@ def _signal_all(c, sig):
             pass
     if not pids:
         send_signal(c, sig)
-    return frozen
 
 
 # ---- delete -------------------------------------------------------------------

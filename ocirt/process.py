@@ -23,10 +23,9 @@ _FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
 class Plan:
     """What the parent prepared before forking (inherited by the children)."""
 
-    def __init__(self, cfg, state_dir, chan, exec_sock, ns_fds, preserve_fds=0,
+    def __init__(self, cfg, chan, exec_sock, ns_fds, preserve_fds=0,
                  no_pivot=False, cgroup_paths=None, keyring=None):
         self.cfg = cfg
-        self.state_dir = state_dir
         self.chan = chan            # child end of the protocol.Channel
         self.exec_sock = exec_sock  # listening socket for `start`
         self.ns_fds = ns_fds        # [(Namespace, fd)] for namespaces joined by path

@@ -40,13 +40,6 @@ def own_paths(pid="self"):
     return out
 
 
-def layout():
-    h = hierarchies()
-    if list(h) == [UNIFIED]:
-        return "unified"
-    return "hybrid" if UNIFIED in h else "legacy"
-
-
 class Cgroup:
     def __init__(self, paths):
         self.paths = dict(paths)

