@@ -113,13 +113,18 @@ class Device(_Value):
     __slots__ = ("type", "path", "major", "minor", "file_mode", "uid", "gid")
 
 
+class Hook(_Value):
+    __slots__ = ("path", "args", "env", "timeout")
+
+
 class Config(_Value):
-    """A checked config.json. root_path is the rootfs's absolute host path."""
+    """A checked config.json. root_path is the rootfs's absolute host path;
+    hooks maps a hook point (ocirt.hooks.POINTS) to its Hooks, in order."""
 
     __slots__ = ("oci_version", "root_path", "root_readonly", "process", "hostname",
                  "domainname", "mounts", "namespaces", "uid_mappings", "gid_mappings",
                  "rootfs_propagation", "cgroups_path", "devices", "masked_paths",
-                 "readonly_paths", "sysctl", "annotations", "raw")
+                 "readonly_paths", "sysctl", "annotations", "hooks", "raw")
 
     def namespace(self, ns_type):
         for ns in self.namespaces:
@@ -276,11 +281,37 @@ def _check_paths(doc):
         return "$.linux.rootfsPropagation", f"unknown propagation {prop!r}"
 
 
+def _check_hooks(doc):
+    for point, items in (doc.get("hooks") or {}).items():
+        for i, h in enumerate(items or ()):
+            if not isinstance(h, dict):
+                continue
+            if not str(h.get("path", "")).startswith("/"):
+                return f"$.hooks.{point}[{i}].path", "must be an absolute path"
+            t = h.get("timeout")
+            if t is not None and t <= 0:
+                return f"$.hooks.{point}[{i}].timeout", "must be greater than zero"
+            for j, e in enumerate(h.get("env") or ()):
+                if "=" not in e:
+                    return f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
+
+
 CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
-          _check_process, _check_mounts, _check_paths)
+          _check_process, _check_mounts, _check_paths, _check_hooks)
 
 
 # ---- conversion ---------------------------------------------------------
+
+def parse_hooks(doc):
+    """{point: (Hook, ...)} for the points that have hooks."""
+    out = {}
+    for point, items in (doc.get("hooks") or {}).items():
+        if items:
+            out[point] = tuple(
+                Hook(h["path"], tuple(h.get("args") or ()), tuple(h.get("env") or ()),
+                     h.get("timeout")) for h in items)
+    return out
+
 
 def _int(v):
     """JSON Schema counts 1.0 as an integer; the kernel interfaces want ints."""
@@ -347,5 +378,6 @@ def _convert(doc, bundle):
         readonly_paths=tuple(linux.get("readonlyPaths") or ()),
         sysctl=tuple(sorted((linux.get("sysctl") or {}).items())),
         annotations=tuple(sorted((doc.get("annotations") or {}).items())),
+        hooks=parse_hooks(doc),
         raw=doc,
     )

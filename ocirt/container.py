@@ -36,18 +36,21 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         cg = Cgroup.for_container(cfg.cgroups_path, cid)
         cleanup.cgroup_dirs = cg.create()
         keyring = None if no_new_keyring else f"_ses.{cid}"
-        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd,
-                     keyring)
-        from ocirt.linux.proc import start_time
         import time
-        pidns = cfg.namespace("pid")
-        c.facts = {"pid": pid, "starttime": start_time(pid),
-                   "pidns": int(bool(pidns and pidns.path is None))}
-        c.cgroup_paths = cg.paths
         oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
+        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd,
+                     keyring, oci)
+        from ocirt.linux.proc import start_time
+        pidns = cfg.namespace("pid")
+        c.facts = {"pid": pid, "starttime": start_time(pid),
+                   "pidns": int(bool(pidns and pidns.path is None))}
+        later = [p for p in ("poststart", "poststop") if p in cfg.hooks]
+        if later:
+            c.facts["hooks"] = ",".join(later)
+        c.cgroup_paths = cg.paths
         c.save(oci)
         if pid_file:
             write_pid_file(pid_file, pid)
@@ -178,7 +181,8 @@ def _write_id_maps(pid, cfg):
                                                    else "gidMappings"))
 
 
-def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd, keyring):
+def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd, keyring,
+           oci):
     import _socket
     from ocirt import protocol
     from ocirt.process import Plan, stage1
@@ -227,7 +231,20 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         parent_end.send(protocol.CGROUP)
         os.waitpid(pid1, 0)
         cleanup.pids.remove(pid1)
-        parent_end.expect(protocol.READY)
+        msg = parent_end.recv()
+        if msg and msg["t"] == protocol.HOOKS:
+            from ocirt import hooks, jsonio
+            hook_state = jsonio.dumps(dict(oci, pid=init_pid, status="creating"))
+            for point in ("prestart", "createRuntime"):
+                hooks.run(point, cfg.hooks.get(point, ()), hook_state)
+            parent_end.send(protocol.HOOKS_DONE, state=hook_state)
+            msg = parent_end.recv()
+        if msg is None:
+            raise errors.SetupError("container setup process exited unexpectedly")
+        if msg["t"] == protocol.ERROR:
+            raise errors.BY_NAME.get(msg["cls"], errors.SetupError)(msg["msg"])
+        if msg["t"] != protocol.READY:
+            raise errors.SetupError(f"protocol error: unexpected {msg['t']}")
         return init_pid
     finally:
         parent_end.close()
@@ -242,6 +259,26 @@ def start(root, cid):
     if not Status.can_start(st):
         raise errors.InvalidState(f"cannot start a container that is {st}")
     release(c)
+    _poststart(c)
+
+
+def _poststart(c):
+    if "poststart" in c.hook_points:
+        try:
+            _run_recorded_hooks(c, "poststart", Status.RUNNING)
+        except errors.OcirtError:
+            # runtime-spec 1.3.0: a failed poststart hook is an error; the
+            # container is stopped.
+            _kill_and_wait(c)
+            raise
+
+
+def _run_recorded_hooks(c, point, status):
+    """Run hooks of <point> from the config recorded at create."""
+    from ocirt import config, hooks
+    hs = config.parse_hooks(c.load_config()).get(point, ())
+    c._status = status
+    hooks.run(point, hs, c.state_json())
 
 
 def release(c):
@@ -366,6 +403,12 @@ def _kill_and_wait(c):
 
 def destroy(c):
     """Remove everything create made. The container must be stopped."""
+    if "poststop" in c.hook_points:
+        try:
+            _run_recorded_hooks(c, "poststop", Status.STOPPED)
+        except errors.OcirtError as e:
+            from ocirt import log
+            log.warning(str(e))  # the spec: log a warning, delete anyway
     if c.cgroup_paths:
         cg = c.cgroup()
         if cg.pids():
@@ -405,6 +448,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     c = state.load(root, cid)
     if detach:
         release(c)
+        _poststart(c)
         return 0
     forward = lambda signum, frame: _forward(pid, signum)  # noqa: E731
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
@@ -412,6 +456,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         _signal.signal(s, forward)
     try:
         release(c)
+        _poststart(c)
     except errors.OcirtError:
         if not keep:
             _finish_run(c)

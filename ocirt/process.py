@@ -10,7 +10,7 @@ import errno
 import os
 import resource
 
-from ocirt import protocol
+from ocirt import hooks, protocol
 from ocirt.errors import ConfigError, OcirtError, SetupError
 from ocirt.linux import capabilities, cgroupfs, mounts, rootfs, shim
 
@@ -134,6 +134,12 @@ def stage2(plan):
             mount_cgroups(root_fd, m, opts)
         rootfs.prepare(cfg, cgroup_mount, in_userns)
         join_cgroup()
+        hook_state = None
+        if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
+                                        "startContainer")):
+            chan.send(protocol.HOOKS)
+            hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
+            hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state)
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
@@ -154,6 +160,8 @@ def stage2(plan):
             argv0 = _find_program(proc)
         chan.send(protocol.READY)
         _wait_for_start(plan)
+        if "startContainer" in cfg.hooks:
+            hooks.run("startContainer", cfg.hooks["startContainer"], hook_state)
         for s in _FORWARDED:
             _signal.signal(s, _signal.SIG_DFL)
         _close_fds(plan.preserve_fds)

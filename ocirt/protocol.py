@@ -25,12 +25,20 @@ Creation forks twice, without re-executing the interpreter:
                                                               cgroup mount, or before
                                                               pivot_root; then
                                                               unshare(CLONE_NEWCGROUP)
+                    <------------------------------------------ HOOKS (only if the config has
+                                                              prestart, createRuntime or
+                                                              createContainer hooks)
+    runs prestart and createRuntime
+    hooks (runtime namespaces)
+    HOOKS_DONE {state} ---------------------------------------> runs createContainer hooks
+                                                              (container namespaces)
                                                               pivot_root, hostname, user,
                                                               rlimits, ...
                     <------------------------------------------ READY
     writes state, exits                                       blocks in accept() on exec.sock
 
     ocirt start: connects to exec.sock, unlinks it, sends b"S"
+                                                              runs startContainer hooks, then
                                                               execs process.args; the accepted
                                                               socket is close-on-exec, so start
                                                               reads EOF; on failure stage-2 sends
@@ -49,6 +57,8 @@ USERNS = "USERNS"
 MAPPED = "MAPPED"
 PID = "PID"
 CGROUP = "CGROUP"
+HOOKS = "HOOKS"
+HOOKS_DONE = "HOOKS_DONE"
 READY = "READY"
 ERROR = "ERROR"
 
@@ -84,7 +94,7 @@ class Channel:
 
     def send_error(self, err):
         cls = type(err).__name__ if isinstance(err, errors.OcirtError) else "SetupError"
-        msg = err.msg if isinstance(err, errors.OcirtError) else str(err)
+        msg = str(err)  # with its JSON path, if it has one
         try:
             self.send(ERROR, cls=cls, msg=msg)
         except OSError:

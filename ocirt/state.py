@@ -95,6 +95,11 @@ class Container:
         return int(self.facts.get("starttime", -1))
 
     @property
+    def hook_points(self):
+        """Hook points the runtime must run after create (poststart, poststop)."""
+        return self.facts.get("hooks", "").split(",")
+
+    @property
     def has_pidns(self):
         return self.facts.get("pidns") == "1"
 
