@@ -167,3 +167,56 @@ int ocirt_join_session_keyring(const char *name)
 
     return id < 0 ? -errno : (int)id;
 }
+
+void *ocirt_seccomp_new(unsigned int default_action)
+{
+    return seccomp_init(default_action);
+}
+
+void ocirt_seccomp_free(void *filter)
+{
+    seccomp_release((scmp_filter_ctx)filter);
+}
+
+int ocirt_seccomp_arch(void *filter, const char *name)
+{
+    uint32_t token = seccomp_arch_resolve_name(name);
+    int r;
+
+    if (token == 0)
+        return -EINVAL;
+    r = seccomp_arch_add((scmp_filter_ctx)filter, token);
+    return r == -EEXIST ? 0 : r;
+}
+
+int ocirt_seccomp_resolve(const char *name)
+{
+    return seccomp_syscall_resolve_name(name);
+}
+
+int ocirt_seccomp_attr(void *filter, int attr, unsigned int value)
+{
+    return seccomp_attr_set((scmp_filter_ctx)filter, (enum scmp_filter_attr)attr, value);
+}
+
+int ocirt_seccomp_rule(void *filter, unsigned int action, int nr, unsigned int nargs,
+                       const struct ocirt_arg *args)
+{
+    struct scmp_arg_cmp cmp[6];
+    unsigned int i;
+
+    if (nargs > 6)
+        return -EINVAL;
+    for (i = 0; i < nargs; i++) {
+        cmp[i].arg = args[i].index;
+        cmp[i].op = (enum scmp_compare)args[i].op;
+        cmp[i].datum_a = args[i].value;
+        cmp[i].datum_b = args[i].value_two;
+    }
+    return seccomp_rule_add_array((scmp_filter_ctx)filter, action, nr, nargs, cmp);
+}
+
+int ocirt_seccomp_load(void *filter)
+{
+    return seccomp_load((scmp_filter_ctx)filter);
+}

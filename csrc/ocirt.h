@@ -32,4 +32,21 @@ int ocirt_last_cap(void);
 int ocirt_seccomp_version(unsigned int out[3]);
 int ocirt_join_session_keyring(const char *name);
 
+/* seccomp through libseccomp. A filter is built (in the runtime) and loaded
+   later (in the container's init, just before exec). */
+struct ocirt_arg {
+    unsigned int index;
+    int op;
+    unsigned long long value;
+    unsigned long long value_two;
+};
+void *ocirt_seccomp_new(unsigned int default_action);
+void ocirt_seccomp_free(void *filter);
+int ocirt_seccomp_arch(void *filter, const char *name);
+int ocirt_seccomp_resolve(const char *name);
+int ocirt_seccomp_attr(void *filter, int attr, unsigned int value);
+int ocirt_seccomp_rule(void *filter, unsigned int action, int nr, unsigned int nargs,
+                       const struct ocirt_arg *args);
+int ocirt_seccomp_load(void *filter);
+
 #endif

@@ -197,7 +197,14 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     finally:
         os.fchdir(cwd)
         os.close(cwd)
-    plan = Plan(cfg, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths, keyring)
+    sec = (cfg.raw.get("linux") or {}).get("seccomp")
+    seccomp_filter = None
+    if sec is not None:
+        from ocirt import log
+        from ocirt.linux import seccomp
+        seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
+    plan = Plan(cfg, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths, keyring,
+                seccomp_filter)
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     pid1 = os.fork()

@@ -24,7 +24,7 @@ class Plan:
     """What the parent prepared before forking (inherited by the children)."""
 
     def __init__(self, cfg, chan, exec_sock, ns_fds, preserve_fds=0,
-                 no_pivot=False, cgroup_paths=None, keyring=None):
+                 no_pivot=False, cgroup_paths=None, keyring=None, seccomp=None):
         self.cfg = cfg
         self.chan = chan            # child end of the protocol.Channel
         self.exec_sock = exec_sock  # listening socket for `start`
@@ -33,6 +33,7 @@ class Plan:
         self.no_pivot = no_pivot
         self.cgroup_paths = cgroup_paths or {}
         self.keyring = keyring      # name of a new session keyring, or None
+        self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
 
 
 def _die(chan, err):
@@ -146,8 +147,13 @@ def stage2(plan):
         rootfs.finish(cfg)
         _apply_sysctl(cfg)
         argv0 = None
+        late_seccomp = plan.seccomp
         if proc is not None:
             _apply_rlimits(proc)
+            if plan.seccomp is not None and not proc.no_new_privileges:
+                # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now
+                _load_seccomp(plan.seccomp)
+                late_seccomp = None
             _apply_user(proc)
             if proc.no_new_privileges:
                 shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
@@ -168,7 +174,10 @@ def stage2(plan):
         if argv0 is None:
             raise SetupError("config.json has no process to start")
         env = dict(e.split("=", 1) for e in proc.env)
-        os.execve(argv0, list(proc.args), env)
+        args = list(proc.args)
+        if late_seccomp is not None:
+            _load_seccomp(late_seccomp)  # as late as possible: only execve follows
+        os.execve(argv0, args, env)
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
         conn = getattr(plan, "start_conn", None)
@@ -179,6 +188,13 @@ def stage2(plan):
                 pass
             os._exit(127)
         _die(chan, err)
+
+
+def _load_seccomp(f):
+    try:
+        f.load()
+    except OSError as e:
+        raise SetupError(str(e.strerror or e), "linux.seccomp")
 
 
 def _make_cwd(root, cwd):

@@ -1,0 +1,110 @@
+"""seccomp filters from linux.seccomp, through libseccomp (csrc/ocirt.c).
+
+The runtime builds the filter before forking (names are resolved and bad
+input is reported there, where warnings can be printed); the container's
+init loads it: before dropping capabilities when noNewPrivileges is false
+(loading then needs CAP_SYS_ADMIN), otherwise as late as possible, right
+before execve, as runc does.
+"""
+import errno as _errno
+
+from ocirt.errors import ConfigError
+from ocirt.linux.shim import ffi, lib
+
+_EPERM = _errno.EPERM
+
+OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
+             "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
+
+# libseccomp's filter attributes for the spec's flags (enum scmp_filter_attr)
+_ATTR_NNP = 3
+FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 4, "SECCOMP_FILTER_FLAG_LOG": 6,
+         "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7}
+
+
+def action_value(name, errno_ret, where):
+    """libseccomp's value for an SCMP_ACT_* name."""
+    if name in ("SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD"):
+        return 0x00000000
+    if name == "SCMP_ACT_KILL_PROCESS":
+        return 0x80000000
+    if name == "SCMP_ACT_TRAP":
+        return 0x00030000
+    if name == "SCMP_ACT_ERRNO":
+        return 0x00050000 | ((_EPERM if errno_ret is None else errno_ret) & 0xFFFF)
+    if name == "SCMP_ACT_TRACE":
+        return 0x7FF00000 | ((_EPERM if errno_ret is None else errno_ret) & 0xFFFF)
+    if name == "SCMP_ACT_ALLOW":
+        return 0x7FFF0000
+    if name == "SCMP_ACT_LOG":
+        return 0x7FFC0000
+    if name == "SCMP_ACT_NOTIFY":
+        raise ConfigError("SCMP_ACT_NOTIFY is not supported yet", where)
+    raise ConfigError(f"unknown seccomp action {name!r}", where)
+
+
+class Filter:
+    """A built, not yet loaded, filter."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def load(self):
+        r = lib.ocirt_seccomp_load(self.handle)
+        if r < 0:
+            raise OSError(-r, f"cannot load the seccomp filter: {_strerror(-r)}")
+
+
+def _strerror(n):
+    import os
+    return os.strerror(n)
+
+
+def _check(r, msg, where):
+    if r < 0:
+        raise ConfigError(f"{msg}: {_strerror(-r)}", where)
+
+
+def build(sec, no_new_privs, warn):
+    """A Filter for the linux.seccomp object <sec>; warn(msg) for skipped names."""
+    base = "$.linux.seccomp"
+    default = action_value(sec["defaultAction"], sec.get("defaultErrnoRet"),
+                           base + ".defaultAction")
+    handle = lib.ocirt_seccomp_new(default)
+    if handle == ffi.NULL:
+        raise ConfigError("cannot create a seccomp filter", base)
+    handle = ffi.gc(handle, lib.ocirt_seccomp_free)
+    _check(lib.ocirt_seccomp_attr(handle, _ATTR_NNP, 1 if no_new_privs else 0),
+           "cannot set no_new_privs for the filter", base)
+    for i, arch in enumerate(sec.get("architectures") or ()):
+        _check(lib.ocirt_seccomp_arch(handle, arch[len("SCMP_ARCH_"):].lower().encode()),
+               f"architecture {arch} is not supported", f"{base}.architectures[{i}]")
+    for i, flag in enumerate(sec.get("flags") or ()):
+        attr = FLAGS.get(flag)
+        where = f"{base}.flags[{i}]"
+        if attr is None:
+            raise ConfigError(f"seccomp flag {flag} is not supported by this libseccomp", where)
+        _check(lib.ocirt_seccomp_attr(handle, attr, 1), f"cannot set {flag}", where)
+    for i, rule in enumerate(sec.get("syscalls") or ()):
+        where = f"{base}.syscalls[{i}]"
+        action = action_value(rule["action"], rule.get("errnoRet"), where + ".action")
+        args = rule.get("args") or ()
+        cargs = ffi.new("struct ocirt_arg[]", max(len(args), 1))
+        for j, a in enumerate(args):
+            op = OPERATORS.get(a.get("op"))
+            if op is None:
+                raise ConfigError(f"unknown operator {a.get('op')!r}", f"{where}.args[{j}].op")
+            cargs[j].index = a["index"]
+            cargs[j].op = op
+            cargs[j].value = a["value"]
+            cargs[j].value_two = a.get("valueTwo", 0)
+        for name in rule["names"]:
+            nr = lib.ocirt_seccomp_resolve(name.encode())
+            if nr == -1:  # __NR_SCMP_ERROR: not a syscall of this architecture
+                warn(f"seccomp: unknown syscall {name!r} skipped ({where})")
+                continue
+            if action == default:
+                continue  # libseccomp refuses a rule that repeats the default
+            _check(lib.ocirt_seccomp_rule(handle, action, nr, len(args), cargs),
+                   f"cannot add the rule for {name}", where)
+    return Filter(handle)
