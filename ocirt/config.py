@@ -281,6 +281,35 @@ def _check_paths(doc):
         return "$.linux.rootfsPropagation", f"unknown propagation {prop!r}"
 
 
+# sysctls that belong to a namespace (runc's list): prefix or exact name -> namespace
+_IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced")
+
+
+def _sysctl_namespace(key):
+    if key.startswith("net."):
+        return "network"
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key in ("kernel.hostname", "kernel.domainname"):
+        return "uts"
+    return None
+
+
+def _check_sysctl(doc):
+    linux = _linux(doc)
+    have = {ns.get("type"): ns for ns in linux.get("namespaces") or ()}
+    for key in linux.get("sysctl") or {}:
+        where = f"$.linux.sysctl[{key!r}]"
+        ns = _sysctl_namespace(key)
+        if ns is None:
+            return where, f"{key} is not namespaced: a container may not set it"
+        if ns not in have:
+            return where, f"{key} needs a private {ns} namespace"
+        if ns == "network" and have[ns].get("path") is not None:
+            continue  # a joined network namespace: allowed, as runc does
+
+
 def _check_hooks(doc):
     for point, items in (doc.get("hooks") or {}).items():
         for i, h in enumerate(items or ()):
@@ -297,7 +326,7 @@ def _check_hooks(doc):
 
 
 CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
-          _check_process, _check_mounts, _check_paths, _check_hooks)
+          _check_process, _check_mounts, _check_paths, _check_sysctl, _check_hooks)
 
 
 # ---- conversion ---------------------------------------------------------

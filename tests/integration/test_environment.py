@@ -346,3 +346,33 @@ def test_rootless_spec_runs_as_is(rt, tmp_path):
     p = rt("run", "--bundle", b, rt.new_id())
     assert p.returncode == 0, p.stderr
     assert p.stdout == "0\n"
+
+
+def test_namespaced_sysctls(rt):
+    def edit(cfg):
+        cfg["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1000"}
+        cfg["linux"]["readonlyPaths"].remove("/proc/sys")
+    assert out(rt, "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni", edit) == \
+        "1\n1000\n"
+
+
+@pytest.mark.parametrize("key,needle", [
+    ("kernel.panic", "not namespaced"),
+    ("vm.swappiness", "not namespaced"),
+])
+def test_sysctls_outside_the_containers_namespaces_are_refused(rt, key, needle):
+    def edit(cfg):
+        cfg["linux"]["sysctl"] = {key: "1"}
+    p = rt.run(["true"], edit)
+    assert p.returncode == 1 and needle in p.stderr and key in p.stderr
+    rt.assert_nothing_left()
+
+
+def test_net_sysctl_without_a_network_namespace_is_refused(rt):
+    def edit(cfg):
+        cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"]
+                                      if ns["type"] != "network"]
+        cfg["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    p = rt.run(["true"], edit)
+    assert p.returncode == 1 and "network namespace" in p.stderr
+    rt.assert_nothing_left()
