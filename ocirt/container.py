@@ -88,6 +88,8 @@ def _check_runtime_constraints(cfg, console_socket):
         raise errors.UsageError("--console-socket given but process.terminal is false")
     if cfg.process.terminal:
         raise errors.UsageError("terminal containers are not supported yet")
+    from ocirt.linux import lsm
+    lsm.check(cfg)
 
 
 def _open_namespaces(cfg):

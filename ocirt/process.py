@@ -12,7 +12,7 @@ import resource
 
 from ocirt import hooks, protocol
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, mounts, rootfs, shim
+from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, shim
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
@@ -114,6 +114,10 @@ def stage2(plan):
             except OSError as e:
                 if e.errno != errno.ENOSYS:  # a kernel without keys: nothing to isolate
                     raise SetupError(f"cannot create a session keyring: {e.strerror}")
+        raw_proc = cfg.raw.get("process") or {}
+        if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
+            # take effect at execve; written while the host's /proc is still here
+            lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc is not None and proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))

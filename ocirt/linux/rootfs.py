@@ -9,7 +9,7 @@ read-only root.
 import os
 
 from ocirt.errors import SetupError
-from ocirt.linux import devices, mounts, shim
+from ocirt.linux import devices, lsm, mounts, shim
 from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC,
                                 MS_REMOUNT, MS_SLAVE, PROPAGATION)
 
@@ -22,6 +22,7 @@ def _fail(what, err, path=None):
 def prepare(cfg, cgroup_mount=None, in_userns=False):
     """Mount everything under cfg.root_path. Returns nothing; raises SetupError."""
     root = cfg.root_path
+    mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
     prop = PROPAGATION.get(cfg.rootfs_propagation or "", MS_SLAVE | MS_REC)
     try:
         shim.mount(None, "/", None, prop | MS_REC)
@@ -40,6 +41,8 @@ def prepare(cfg, cgroup_mount=None, in_userns=False):
             fstype = m.type
             if fstype == "bind":
                 opts.flags |= MS_BIND
+            if mount_label and not opts.is_bind and fstype in _LABELLED_FS:
+                opts.data.append(lsm.mount_data_with_label(None, mount_label))
             if opts.is_bind and os.path.normpath(m.destination) == "/dev":
                 dev_bound = True
             try:
@@ -72,6 +75,10 @@ def prepare(cfg, cgroup_mount=None, in_userns=False):
                 _fail("cannot populate /dev", e, e.filename)
     finally:
         os.close(root_fd)
+
+
+# file systems that take an SELinux context= option (as runc labels them)
+_LABELLED_FS = ("tmpfs", "mqueue", "devpts", "shm")
 
 
 def _no_cgroup(root_fd, m, opts):

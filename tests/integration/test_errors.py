@@ -139,3 +139,11 @@ def test_mutated_configs_never_crash_and_never_leak(rt, path, value):
     else:
         assert p.returncode == 1 and len(p.stderr.splitlines()) == 1, p.stderr
     rt.assert_nothing_left()
+
+
+def test_apparmor_profile_without_apparmor(rt):
+    from ocirt.linux import lsm
+    if lsm.apparmor_enabled():
+        pytest.skip("AppArmor is enabled on this host")
+    p = create_with(rt, cfg_text(rt, lambda c: c["process"].update(apparmorProfile="x")))
+    check_clean_error(rt, p, "$.process.apparmorProfile", "AppArmor is not enabled")
