@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
@@ -219,4 +220,44 @@ int ocirt_seccomp_rule(void *filter, unsigned int action, int nr, unsigned int n
 int ocirt_seccomp_load(void *filter)
 {
     return seccomp_load((scmp_filter_ctx)filter);
+}
+
+int ocirt_personality(unsigned long persona)
+{
+    return personality(persona) < 0 ? -errno : 0;
+}
+
+int ocirt_ioprio_set(int ioprio)
+{
+    /* IOPRIO_WHO_PROCESS (1), this process (0) */
+    RET(syscall(SYS_ioprio_set, 1, 0, ioprio));
+}
+
+struct ocirt_sched_attr {
+    uint32_t size;
+    uint32_t sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime;
+    uint64_t sched_deadline;
+    uint64_t sched_period;
+};
+
+int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
+                        unsigned int priority, unsigned long long runtime,
+                        unsigned long long deadline, unsigned long long period)
+{
+    struct ocirt_sched_attr attr;
+
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.sched_policy = policy;
+    attr.sched_flags = flags;
+    attr.sched_nice = nice;
+    attr.sched_priority = priority;
+    attr.sched_runtime = runtime;
+    attr.sched_deadline = deadline;
+    attr.sched_period = period;
+    RET(syscall(SYS_sched_setattr, 0, &attr, 0));
 }

@@ -31,6 +31,11 @@ int ocirt_capget(int pid, unsigned int effective[2], unsigned int permitted[2],
 int ocirt_last_cap(void);
 int ocirt_seccomp_version(unsigned int out[3]);
 int ocirt_join_session_keyring(const char *name);
+int ocirt_personality(unsigned long persona);
+int ocirt_ioprio_set(int ioprio);
+int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
+                        unsigned int priority, unsigned long long runtime,
+                        unsigned long long deadline, unsigned long long period);
 
 /* seccomp through libseccomp. A filter is built (in the runtime) and loaded
    later (in the container's init, just before exec). */

@@ -12,7 +12,7 @@ import resource
 
 from ocirt import hooks, protocol
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, shim
+from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, sched, shim
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
@@ -115,6 +115,9 @@ def stage2(plan):
                 if e.errno != errno.ENOSYS:  # a kernel without keys: nothing to isolate
                     raise SetupError(f"cannot create a session keyring: {e.strerror}")
         raw_proc = cfg.raw.get("process") or {}
+        affinity = raw_proc.get("execCPUAffinity") or {}
+        if affinity.get("initial"):
+            sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
         if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
             # take effect at execve; written while the host's /proc is still here
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
@@ -154,6 +157,12 @@ def stage2(plan):
         late_seccomp = plan.seccomp
         if proc is not None:
             _apply_rlimits(proc)
+            if raw_proc.get("scheduler"):
+                sched.apply_scheduler(raw_proc["scheduler"])
+            if raw_proc.get("ioPriority"):
+                sched.apply_io_priority(raw_proc["ioPriority"])
+            if (cfg.raw.get("linux") or {}).get("personality"):
+                sched.apply_personality(cfg.raw["linux"]["personality"])
             if plan.seccomp is not None and not proc.no_new_privileges:
                 # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now
                 _load_seccomp(plan.seccomp)
@@ -174,6 +183,8 @@ def stage2(plan):
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state)
         for s in _FORWARDED:
             _signal.signal(s, _signal.SIG_DFL)
+        if affinity.get("final"):
+            sched.set_affinity(affinity["final"], "$.process.execCPUAffinity.final")
         _close_fds(plan.preserve_fds)
         if argv0 is None:
             raise SetupError("config.json has no process to start")

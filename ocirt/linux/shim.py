@@ -143,3 +143,16 @@ def seccomp_version():
 
 def join_session_keyring(name):
     return _check(lib.ocirt_join_session_keyring(_b(name)), "keyctl")
+
+
+def personality(persona):
+    _check(lib.ocirt_personality(persona), "personality")
+
+
+def ioprio_set(ioprio):
+    _check(lib.ocirt_ioprio_set(ioprio), "ioprio_set")
+
+
+def sched_setattr(policy, flags=0, nice=0, priority=0, runtime=0, deadline=0, period=0):
+    _check(lib.ocirt_sched_setattr(policy, flags, nice, priority, runtime, deadline, period),
+           "sched_setattr")
