@@ -310,6 +310,14 @@ def _check_sysctl(doc):
             continue  # a joined network namespace: allowed, as runc does
 
 
+def _check_time_offsets(doc):
+    linux = _linux(doc)
+    if linux.get("timeOffsets"):
+        ns = [n for n in linux.get("namespaces") or () if n.get("type") == "time"]
+        if not ns or ns[0].get("path") is not None:
+            return "$.linux.timeOffsets", "needs a new time namespace"
+
+
 def _check_hooks(doc):
     for point, items in (doc.get("hooks") or {}).items():
         for i, h in enumerate(items or ()):
@@ -326,7 +334,8 @@ def _check_hooks(doc):
 
 
 CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
-          _check_process, _check_mounts, _check_paths, _check_sysctl, _check_hooks)
+          _check_process, _check_mounts, _check_paths, _check_sysctl, _check_time_offsets,
+          _check_hooks)
 
 
 # ---- conversion ---------------------------------------------------------

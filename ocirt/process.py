@@ -69,6 +69,9 @@ def stage1(plan):
                 flags |= ns.flag
         if flags:
             shim.unshare(flags)
+        offsets = (cfg.raw.get("linux") or {}).get("timeOffsets")
+        if offsets:
+            _write_time_offsets(offsets)
         pid = os.fork()
         if pid == 0:
             stage2(plan)  # never returns
@@ -76,6 +79,20 @@ def stage1(plan):
         os._exit(0)
     except BaseException as e:  # noqa: B902 - everything must reach the parent
         _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
+
+
+def _write_time_offsets(offsets):
+    """Clock offsets of the new time namespace: before any process enters it."""
+    lines = []
+    for clock, off in offsets.items():
+        if clock not in ("monotonic", "boottime"):
+            raise ConfigError(f"unknown clock {clock!r}", f"$.linux.timeOffsets.{clock}")
+        lines.append(f"{clock} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
+    try:
+        with open("/proc/self/timens_offsets", "w") as f:
+            f.write("".join(lines))
+    except OSError as e:
+        raise SetupError(f"cannot set time offsets: {e.strerror}", "$.linux.timeOffsets")
 
 
 def _become_root():

@@ -74,8 +74,10 @@ def create_link(root_fd, target, path):
 
 def setup_dev(root_fd, devices, in_userns):
     """Default devices, config devices, /dev links, /dev/ptmx."""
+    listed = {os.path.normpath(d.path) for d in devices}
     for path, t, major, minor, mode in DEFAULT_DEVICES:
-        create_node(root_fd, path, t, major, minor, mode, bind=in_userns)
+        if path not in listed:  # a device in the config replaces the default one
+            create_node(root_fd, path, t, major, minor, mode, bind=in_userns)
     for d in devices:
         mode = d.file_mode if d.file_mode is not None else 0o666
         create_node(root_fd, d.path, d.type, d.major, d.minor, mode, d.uid, d.gid,

@@ -7,6 +7,7 @@ pivot_root (or MS_MOVE + chroot), then masked and read-only paths, then a
 read-only root.
 """
 import os
+import stat
 
 from ocirt.errors import SetupError
 from ocirt.linux import devices, lsm, mounts, shim
@@ -132,11 +133,14 @@ def _existing(root_fd, paths, what):
     are skipped, as the spec allows. The fd is closed after the caller's turn."""
     for p in paths:
         try:
-            fd = mounts.open_in_root(root_fd, p)
+            fd = mounts.open_in_root(root_fd, p, shim.O_PATH | os.O_NOFOLLOW)
         except FileNotFoundError:
             continue
         except OSError as e:
             _fail(what, e, p)
+        if stat.S_ISLNK(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SetupError(f"{what}: {p} is a symlink in the rootfs")
         try:
             yield p, fd
         finally:

@@ -376,3 +376,66 @@ def test_net_sysctl_without_a_network_namespace_is_refused(rt):
     p = rt.run(["true"], edit)
     assert p.returncode == 1 and "network namespace" in p.stderr
     rt.assert_nothing_left()
+
+
+def test_time_offsets(rt):
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "time"})
+        cfg["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+    text = out(rt, "cut -d. -f1 /proc/uptime", edit)
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    assert int(text) >= 86400 * 365 + int(host_uptime) - 5
+
+
+def test_masked_and_readonly_paths(rt, tmp_path):
+    rootfs = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", rt.rootfs, str(rootfs)], check=True)
+    (rootfs / "secret").mkdir()
+    (rootfs / "secret" / "key").write_text("k")
+    (rootfs / "secret" / "inner").mkdir()
+    (rootfs / "file").write_text("f")
+    (rootfs / "ro").mkdir()
+    os.symlink("/file", rootfs / "link")
+
+    def edit(cfg):
+        cfg["root"]["path"] = str(rootfs)
+        cfg["root"]["readonly"] = False
+        cfg["linux"]["maskedPaths"] = ["/secret", "/file", "/secret/inner", "/missing"]
+        cfg["linux"]["readonlyPaths"] = ["/ro", "/also-missing"]
+    text = out(rt, "ls -A /secret | wc -l; cat /file | wc -c; touch /ro/x 2>&1 || echo ro; "
+               "touch /secret/x 2>&1 || echo masked-ro", edit)
+    lines = text.splitlines()
+    assert lines[0].strip() == "0" and lines[1].strip() == "0"
+    assert lines[-2] == "ro" or "Read-only" in text
+    assert "masked-ro" in text
+
+    def symlinked(cfg):
+        edit(cfg)
+        cfg["linux"]["maskedPaths"] = ["/link"]
+    p = rt.run(["true"], symlinked)
+    assert p.returncode == 1 and "/link is a symlink" in p.stderr
+    rt.assert_nothing_left()
+
+
+def test_devices_in_a_user_namespace_are_bind_mounted(rt):
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+        cfg["linux"]["devices"] = [{"path": "/dev/full", "type": "c", "major": 1, "minor": 7}]
+    text = out(rt, "grep ' /dev/null ' /proc/self/mountinfo | wc -l; echo x > /dev/null && "
+               "echo null-ok; echo x > /dev/full || echo full-enospc", edit)
+    lines = text.splitlines()
+    assert lines[0].strip() == "1" and "null-ok" in lines and "full-enospc" in text
+
+
+def test_ambient_capabilities_for_a_non_root_user(rt):
+    def edit(cfg):
+        caps = ["CAP_NET_BIND_SERVICE"]
+        cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+        cfg["process"]["capabilities"] = {k: caps for k in
+                                          ("bounding", "effective", "permitted",
+                                           "inheritable", "ambient")}
+    text = out(rt, "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status", edit)
+    for line in text.splitlines():
+        assert line.split()[1] == "0000000000000400", line

@@ -92,3 +92,25 @@ def test_bad_seccomp_input_is_a_clear_error(rt):
         assert p.returncode == 1, sec
         assert needle in p.stderr and len(p.stderr.splitlines()) == 1, p.stderr
     rt.assert_nothing_left()
+
+
+PODMAN_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+               "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
+               "CAP_SETUID", "CAP_SYS_CHROOT"]
+
+
+def test_podman_default_profile_runs_busybox(rt):
+    from tests.integration.podman_profile import podman_seccomp
+    sec = podman_seccomp(PODMAN_CAPS)
+    assert len(sec["syscalls"]) > 10 and sec["defaultErrnoRet"] == 38
+
+    def edit(cfg):
+        cfg["linux"]["seccomp"] = sec
+        cfg["process"]["capabilities"] = {k: PODMAN_CAPS for k in
+                                          ("bounding", "effective", "permitted")}
+    p = rt.run(["sh", "-c", "grep '^Seccomp:' /proc/self/status; ls / >/dev/null && "
+                "echo ok; mount -t tmpfs x /tmp 2>&1 || echo mount-denied"], edit)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "Seccomp:\t2" and lines[1] == "ok"
+    assert "mount-denied" in p.stdout  # mount is not in the profile without CAP_SYS_ADMIN
