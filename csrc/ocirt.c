@@ -261,3 +261,8 @@ int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
     attr.sched_period = period;
     RET(syscall(SYS_sched_setattr, 0, &attr, 0));
 }
+
+int ocirt_seccomp_notify_fd(void *filter)
+{
+    return seccomp_notify_fd((scmp_filter_ctx)filter);
+}

@@ -53,5 +53,6 @@ int ocirt_seccomp_attr(void *filter, int attr, unsigned int value);
 int ocirt_seccomp_rule(void *filter, unsigned int action, int nr, unsigned int nargs,
                        const struct ocirt_arg *args);
 int ocirt_seccomp_load(void *filter);
+int ocirt_seccomp_notify_fd(void *filter);
 
 #endif

@@ -225,13 +225,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             _write_id_maps(pid1, cfg)
             parent_end.send(protocol.MAPPED)
             msg = parent_end.recv()
-        if msg is None:
-            raise errors.SetupError("container setup process exited unexpectedly")
-        if msg["t"] == protocol.ERROR:
-            raise errors.BY_NAME.get(msg["cls"], errors.SetupError)(msg["msg"])
-        if msg["t"] != protocol.PID:
-            raise errors.SetupError(f"protocol error: unexpected {msg['t']}")
-        init_pid = msg["pid"]
+        init_pid = protocol.check_message(msg, protocol.PID)["pid"]
         cleanup.pids.append(init_pid)
         try:
             cg.add(init_pid)
@@ -240,20 +234,27 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         parent_end.send(protocol.CGROUP)
         os.waitpid(pid1, 0)
         cleanup.pids.remove(pid1)
-        msg = parent_end.recv()
-        if msg and msg["t"] == protocol.HOOKS:
-            from ocirt import hooks, jsonio
-            hook_state = jsonio.dumps(dict(oci, pid=init_pid, status="creating"))
-            for point in ("prestart", "createRuntime"):
-                hooks.run(point, cfg.hooks.get(point, ()), hook_state)
-            parent_end.send(protocol.HOOKS_DONE, state=hook_state)
-            msg = parent_end.recv()
-        if msg is None:
-            raise errors.SetupError("container setup process exited unexpectedly")
-        if msg["t"] == protocol.ERROR:
-            raise errors.BY_NAME.get(msg["cls"], errors.SetupError)(msg["msg"])
-        if msg["t"] != protocol.READY:
-            raise errors.SetupError(f"protocol error: unexpected {msg['t']}")
+        from ocirt import jsonio
+        creating = dict(oci, pid=init_pid, status="creating")
+        msg, fds = parent_end.recv_with_fds()
+        while msg is not None and msg["t"] in (protocol.HOOKS, protocol.SECCOMP_FD):
+            if msg["t"] == protocol.HOOKS:
+                from ocirt import hooks
+                hook_state = jsonio.dumps(creating)
+                for point in ("prestart", "createRuntime"):
+                    hooks.run(point, cfg.hooks.get(point, ()), hook_state)
+                parent_end.send(protocol.HOOKS_DONE, state=hook_state)
+            else:
+                from ocirt.linux import seccomp
+                try:
+                    if not fds:
+                        raise errors.SetupError("no seccomp notify fd came with SECCOMP_FD")
+                    seccomp.send_to_listener(sec, fds[0], creating)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+            msg, fds = parent_end.recv_with_fds()
+        protocol.check_message(msg, protocol.READY)
         return init_pid
     finally:
         parent_end.close()

@@ -180,9 +180,18 @@ def stage2(plan):
                 sched.apply_io_priority(raw_proc["ioPriority"])
             if (cfg.raw.get("linux") or {}).get("personality"):
                 sched.apply_personality(cfg.raw["linux"]["personality"])
-            if plan.seccomp is not None and not proc.no_new_privileges:
-                # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now
-                _load_seccomp(plan.seccomp)
+            sec = plan.seccomp
+            if sec is not None and (not proc.no_new_privileges or sec.notify):
+                # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,
+                # before the capabilities go. A filter with a listener is loaded
+                # now too: its fd must reach the listener before READY.
+                if proc.no_new_privileges:
+                    shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
+                _load_seccomp(sec)
+                if sec.notify:
+                    fd = sec.notify_fd()
+                    chan.send_fd(protocol.SECCOMP_FD, fd)
+                    os.close(fd)
                 late_seccomp = None
             _apply_user(proc)
             if proc.no_new_privileges:

@@ -34,6 +34,11 @@ Creation forks twice, without re-executing the interpreter:
                                                               (container namespaces)
                                                               pivot_root, hostname, user,
                                                               rlimits, ...
+                    <------------------------------------------ SECCOMP_FD + fd (only for
+                                                              SCMP_ACT_NOTIFY filters, which
+                                                              are loaded here, before READY)
+    sends fd and state to the
+    listenerPath
                     <------------------------------------------ READY
     writes state, exits                                       blocks in accept() on exec.sock
 
@@ -59,6 +64,7 @@ PID = "PID"
 CGROUP = "CGROUP"
 HOOKS = "HOOKS"
 HOOKS_DONE = "HOOKS_DONE"
+SECCOMP_FD = "SECCOMP_FD"
 READY = "READY"
 ERROR = "ERROR"
 
@@ -92,6 +98,25 @@ class Channel:
         fields["t"] = kind
         self.sock.send(jsonio.dumps(fields).encode())
 
+    def send_fd(self, kind, fd):
+        import _socket
+        from ocirt import jsonio
+        self.sock.sendmsg([jsonio.dumps({"t": kind}).encode()],
+                          [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                            fd.to_bytes(4, "little", signed=True))])
+
+    def recv_with_fds(self):
+        """(message, [fds]) or (None, [])."""
+        import _socket
+        from ocirt import jsonio
+        data, anc, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+        fds = []
+        for level, typ, raw in anc:
+            if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+                fds += [int.from_bytes(raw[i:i + 4], "little", signed=True)
+                        for i in range(0, len(raw) - len(raw) % 4, 4)]
+        return (jsonio.loads(data) if data else None), fds
+
     def send_error(self, err):
         cls = type(err).__name__ if isinstance(err, errors.OcirtError) else "SetupError"
         msg = str(err)  # with its JSON path, if it has one
@@ -110,11 +135,15 @@ class Channel:
 
     def expect(self, kind):
         """Receive a message of <kind>; raise the child's error or a death notice."""
-        msg = self.recv()
-        if msg is None:
-            raise errors.SetupError("container setup process exited unexpectedly")
-        if msg["t"] == ERROR:
-            raise errors.BY_NAME.get(msg.get("cls"), errors.SetupError)(msg.get("msg", "?"))
-        if msg["t"] != kind:
-            raise errors.SetupError(f"protocol error: expected {kind}, got {msg['t']}")
-        return msg
+        return check_message(self.recv(), kind)
+
+
+def check_message(msg, kind):
+    """<msg> if it is of <kind>; else the error it carries, or a death notice (None)."""
+    if msg is None:
+        raise errors.SetupError("container setup process exited unexpectedly")
+    if msg["t"] == ERROR:
+        raise errors.BY_NAME.get(msg.get("cls"), errors.SetupError)(msg.get("msg", "?"))
+    if msg["t"] != kind:
+        raise errors.SetupError(f"protocol error: expected {kind}, got {msg['t']}")
+    return msg

@@ -39,20 +39,45 @@ def action_value(name, errno_ret, where):
     if name == "SCMP_ACT_LOG":
         return 0x7FFC0000
     if name == "SCMP_ACT_NOTIFY":
-        raise ConfigError("SCMP_ACT_NOTIFY is not supported yet", where)
+        return 0x7FC00000
     raise ConfigError(f"unknown seccomp action {name!r}", where)
 
 
 class Filter:
-    """A built, not yet loaded, filter."""
+    """A built, not yet loaded, filter. notify: it has SCMP_ACT_NOTIFY rules, whose
+    listener fd must reach linux.seccomp.listenerPath (see ocirt.protocol)."""
 
-    def __init__(self, handle):
+    def __init__(self, handle, notify=False):
         self.handle = handle
+        self.notify = notify
 
     def load(self):
         r = lib.ocirt_seccomp_load(self.handle)
         if r < 0:
             raise OSError(-r, f"cannot load the seccomp filter: {_strerror(-r)}")
+
+    def notify_fd(self):
+        fd = lib.ocirt_seccomp_notify_fd(self.handle)
+        if fd < 0:
+            raise OSError(-fd, f"no seccomp notify fd: {_strerror(-fd)}")
+        return fd
+
+
+def send_to_listener(sec, notify_fd, state):
+    """Give the notify fd and the container process state to the listener
+    (runtime-spec: one message, the state as JSON, the fd by SCM_RIGHTS)."""
+    import socket
+    from ocirt import jsonio
+    msg = {"ociVersion": state.get("ociVersion", "1.3.0"), "fds": ["seccompFd"],
+           "pid": state["pid"], "metadata": sec.get("listenerMetadata", ""), "state": state}
+    where = "$.linux.seccomp.listenerPath"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(sec["listenerPath"])
+            socket.send_fds(s, [jsonio.dumps(msg).encode()], [notify_fd])
+    except OSError as e:
+        raise ConfigError(f"cannot reach the seccomp listener {sec['listenerPath']}: "
+                          f"{e.strerror or e}", where)
 
 
 def _strerror(n):
@@ -107,4 +132,8 @@ def build(sec, no_new_privs, warn):
                 continue  # libseccomp refuses a rule that repeats the default
             _check(lib.ocirt_seccomp_rule(handle, action, nr, len(args), cargs),
                    f"cannot add the rule for {name}", where)
-    return Filter(handle)
+    notify = any(r.get("action") == "SCMP_ACT_NOTIFY" for r in sec.get("syscalls") or ()) \
+        or sec["defaultAction"] == "SCMP_ACT_NOTIFY"
+    if notify and not sec.get("listenerPath"):
+        raise ConfigError("SCMP_ACT_NOTIFY needs a listenerPath", base)
+    return Filter(handle, notify)

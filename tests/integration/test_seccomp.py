@@ -3,6 +3,7 @@
 busybox's `uname -n` prints the hostname ("ocirt" in these configs), and an
 empty line when the uname system call fails: that is what the tests look at.
 """
+import os
 
 
 def with_seccomp(sec, nnp=True):
@@ -114,3 +115,58 @@ def test_podman_default_profile_runs_busybox(rt):
     lines = p.stdout.splitlines()
     assert lines[0] == "Seccomp:\t2" and lines[1] == "ok"
     assert "mount-denied" in p.stdout  # mount is not in the profile without CAP_SYS_ADMIN
+
+
+def test_notify_sends_the_fd_and_state_to_the_listener(rt, tmp_path):
+    """A listener gets the container process state and the notify fd, and answers
+    the container's uname with EPERM (so busybox prints an empty line)."""
+    import json
+    import socket
+    import struct
+    import threading
+    import fcntl
+
+    path = str(tmp_path / "listener.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    got = {}
+
+    def listen():
+        conn, _ = server.accept()
+        with conn:
+            data, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+        got["state"] = json.loads(data)
+        fd = fds[0]
+        notif = bytearray(80)  # struct seccomp_notif
+        fcntl.ioctl(fd, 0xC0502100, notif)  # SECCOMP_IOCTL_NOTIF_RECV
+        notif_id, pid = struct.unpack_from("<QI", notif)
+        got["nr"] = struct.unpack_from("<i", notif, 16)[0]
+        resp = struct.pack("<QqiI", notif_id, 0, -1, 0)  # error -EPERM
+        fcntl.ioctl(fd, 0xC0182101, bytearray(resp))  # SECCOMP_IOCTL_NOTIF_SEND
+        os.close(fd)
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
+           "listenerMetadata": "meta-data",
+           "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_NOTIFY"}]}
+    try:
+        p = rt.run(["uname", "-n"], with_seccomp(sec))
+        t.join(20)
+    finally:
+        server.close()
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "\n"
+    st = got["state"]
+    assert st["fds"] == ["seccompFd"] and st["metadata"] == "meta-data"
+    assert st["pid"] > 0 and st["state"]["status"] == "creating"
+    assert got["nr"] == 63  # uname on x86_64
+
+
+def test_notify_without_listener_path_is_an_error(rt):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["uname"], "action": "SCMP_ACT_NOTIFY"}]}
+    p = rt("create", "--bundle", rt.bundle(["true"], with_seccomp(sec)), rt.new_id())
+    assert p.returncode == 1 and "listenerPath" in p.stderr
+    rt.assert_nothing_left()
