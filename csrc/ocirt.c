@@ -21,6 +21,12 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -265,4 +271,17 @@ int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
 int ocirt_seccomp_notify_fd(void *filter)
 {
     return seccomp_notify_fd((scmp_filter_ctx)filter);
+}
+
+int ocirt_open_tree(int dirfd, const char *path, unsigned int flags)
+{
+    long fd = syscall(SYS_open_tree, dirfd, path, flags);
+
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                     unsigned int flags)
+{
+    RET(syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
 }

@@ -32,6 +32,9 @@ int ocirt_last_cap(void);
 int ocirt_seccomp_version(unsigned int out[3]);
 int ocirt_join_session_keyring(const char *name);
 int ocirt_personality(unsigned long persona);
+int ocirt_open_tree(int dirfd, const char *path, unsigned int flags);
+int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                     unsigned int flags);
 int ocirt_ioprio_set(int ioprio);
 int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
                         unsigned int priority, unsigned long long runtime,

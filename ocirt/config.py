@@ -77,7 +77,12 @@ class IDMap(_Value):
 
 
 class Mount(_Value):
-    __slots__ = ("destination", "type", "source", "options")
+    __slots__ = ("destination", "type", "source", "options", "uid_mappings", "gid_mappings")
+    _defaults = {"uid_mappings": (), "gid_mappings": ()}
+
+    @property
+    def idmapped(self):
+        return "idmap" in self.options or "ridmap" in self.options
 
 
 class Namespace(_Value):
@@ -269,6 +274,23 @@ def _check_mounts(doc):
                 return f"$.mounts[{i}].source", "a bind mount needs a source"
 
 
+def _check_idmap(doc):
+    linux = _linux(doc)
+    for i, m in enumerate(doc.get("mounts") or ()):
+        opts = m.get("options") or ()
+        idmap = "idmap" in opts or "ridmap" in opts
+        has_maps = bool(m.get("uidMappings") or m.get("gidMappings"))
+        if has_maps and not idmap:
+            return f"$.mounts[{i}].uidMappings", "mappings need the idmap or ridmap option"
+        if bool(m.get("uidMappings")) != bool(m.get("gidMappings")):
+            return f"$.mounts[{i}].uidMappings", "give both uidMappings and gidMappings"
+        if idmap and m.get("type") != "bind" and not ({"bind", "rbind"} & set(opts)):
+            return f"$.mounts[{i}].options", "idmap applies to bind mounts only"
+        if idmap and not has_maps and not linux.get("uidMappings"):
+            return f"$.mounts[{i}].options", ("idmap without mappings needs the container's "
+                                              "user namespace mappings")
+
+
 def _check_paths(doc):
     linux = _linux(doc)
     for key in ("maskedPaths", "readonlyPaths"):
@@ -334,7 +356,7 @@ def _check_hooks(doc):
 
 
 CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
-          _check_process, _check_mounts, _check_paths, _check_sysctl, _check_time_offsets,
+          _check_process, _check_mounts, _check_idmap, _check_paths, _check_sysctl, _check_time_offsets,
           _check_hooks)
 
 
@@ -404,7 +426,8 @@ def _convert(doc, bundle):
         hostname=doc.get("hostname"),
         domainname=doc.get("domainname"),
         mounts=tuple(Mount(m["destination"], m.get("type"), m.get("source"),
-                           tuple(m.get("options") or ())) for m in doc.get("mounts") or ()),
+                           tuple(m.get("options") or ()), _maps(m.get("uidMappings")),
+                           _maps(m.get("gidMappings"))) for m in doc.get("mounts") or ()),
         namespaces=tuple(Namespace(ns["type"], ns.get("path"))
                          for ns in linux.get("namespaces") or ()),
         uid_mappings=_maps(linux.get("uidMappings")),

@@ -124,16 +124,24 @@ class _Cleanup:
 
     def __init__(self, c):
         self.c = c
+        self.fds = []
         self.pids = []
         self.cgroup_dirs = []
         self._done = False
 
     def done(self):
         self._done = True
+        self._close_fds()
+
+    def _close_fds(self):
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
 
     def run(self):
         if self._done:
             return
+        self._close_fds()
         for pid in self.pids:
             try:
                 os.kill(pid, SIGKILL)
@@ -171,6 +179,53 @@ def _wait_gone(pid, starttime=None):
         os.close(pfd)
 
 
+def _idmap_namespaces(cfg):
+    """{mount index: fd of a user namespace with that mount's mappings} for
+    idmapped mounts (mappings of the mount, else the container's)."""
+    out = {}
+    made = {}
+    for i, m in enumerate(cfg.mounts):
+        if not m.idmapped:
+            continue
+        maps = (m.uid_mappings or cfg.uid_mappings, m.gid_mappings or cfg.gid_mappings)
+        if maps not in made:
+            made[maps] = _user_namespace_fd(*maps, where=f"$.mounts[{i}]")
+        out[i] = made[maps]
+    return out
+
+
+def _user_namespace_fd(uid_maps, gid_maps, where):
+    """A new user namespace with these mappings, held by an fd (its process is gone)."""
+    from ocirt.linux import shim
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(go_w)
+            shim.unshare(shim.CLONE_NEWUSER)
+            os.write(ready_w, b"1")
+            os.read(go_r, 1)  # keep the namespace alive until the parent holds it
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise errors.ConfigError("cannot make the idmap user namespace", where)
+        for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps))
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise errors.ConfigError(f"cannot make the idmap user namespace: {e.strerror}", where)
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        os.waitpid(pid, 0)
+
+
 def _write_id_maps(pid, cfg):
     for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
         text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
@@ -205,8 +260,10 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         from ocirt import log
         from ocirt.linux import seccomp
         seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
+    idmap_fds = _idmap_namespaces(cfg)
+    cleanup.fds.extend(idmap_fds.values())
     plan = Plan(cfg, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths, keyring,
-                seccomp_filter)
+                seccomp_filter, idmap_fds)
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     pid1 = os.fork()

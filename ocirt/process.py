@@ -24,7 +24,8 @@ class Plan:
     """What the parent prepared before forking (inherited by the children)."""
 
     def __init__(self, cfg, chan, exec_sock, ns_fds, preserve_fds=0,
-                 no_pivot=False, cgroup_paths=None, keyring=None, seccomp=None):
+                 no_pivot=False, cgroup_paths=None, keyring=None, seccomp=None,
+                 idmap_fds=None):
         self.cfg = cfg
         self.chan = chan            # child end of the protocol.Channel
         self.exec_sock = exec_sock  # listening socket for `start`
@@ -34,6 +35,7 @@ class Plan:
         self.cgroup_paths = cgroup_paths or {}
         self.keyring = keyring      # name of a new session keyring, or None
         self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
+        self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
 
 
 def _die(chan, err):
@@ -157,7 +159,7 @@ def stage2(plan):
         def cgroup_mount(root_fd, m, opts):
             join_cgroup()
             mount_cgroups(root_fd, m, opts)
-        rootfs.prepare(cfg, cgroup_mount, in_userns)
+        rootfs.prepare(cfg, cgroup_mount, in_userns, plan.idmap_fds)
         join_cgroup()
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",

@@ -199,13 +199,18 @@ def locked_flags(path):
     return out
 
 
-def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True):
-    """Mount one entry on <dest> inside the root; returns nothing, raises OSError."""
+def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=None):
+    """Mount one entry on <dest> inside the root; returns nothing, raises OSError.
+
+    idmap_fd: a user namespace whose mappings an idmapped bind mount uses."""
     target_fd = make_in_root(root_fd, dest, is_dir=source_is_dir)
     try:
         target = fd_path(target_fd)
-        if opts.is_bind:
+        if opts.is_bind and idmap_fd is not None:
+            _idmapped_bind(source, target_fd, opts, idmap_fd)
+        elif opts.is_bind:
             shim.mount(source, target, None, opts.flags & (MS_BIND | MS_REC))
+        if opts.is_bind:
             os.close(target_fd)
             target_fd = open_in_root(root_fd, dest)
             target = fd_path(target_fd)
@@ -238,6 +243,20 @@ def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True):
                                opts.rec_set, opts.rec_clr)
     finally:
         os.close(target_fd)
+
+
+def _idmapped_bind(source, target_fd, opts, userns_fd):
+    """A detached copy of <source>, idmapped through userns_fd, moved onto target_fd."""
+    rec = shim.AT_RECURSIVE if opts.flags & MS_REC else 0
+    tree = shim.open_tree(shim.AT_FDCWD, source, shim.OPEN_TREE_CLONE | rec)
+    try:
+        shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
+                           (shim.AT_RECURSIVE if "ridmap" in opts.extensions else 0),
+                           shim.MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+        shim.move_mount(tree, "", target_fd, "",
+                        shim.MOVE_MOUNT_F_EMPTY_PATH | shim.MOVE_MOUNT_T_EMPTY_PATH)
+    finally:
+        os.close(tree)
 
 
 def _copy_tree(src_fd, dest):

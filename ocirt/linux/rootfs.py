@@ -20,8 +20,11 @@ def _fail(what, err, path=None):
     raise SetupError(f"{what}{where}: {err.strerror or err}")
 
 
-def prepare(cfg, cgroup_mount=None, in_userns=False):
-    """Mount everything under cfg.root_path. Returns nothing; raises SetupError."""
+def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
+    """Mount everything under cfg.root_path. Returns nothing; raises SetupError.
+
+    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts."""
+    idmap_fds = idmap_fds or {}
     root = cfg.root_path
     mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
     prop = PROPAGATION.get(cfg.rootfs_propagation or "", MS_SLAVE | MS_REC)
@@ -58,7 +61,8 @@ def prepare(cfg, cgroup_mount=None, in_userns=False):
                     except OSError as e:
                         raise SetupError(f"mounts[{i}]: bind source {m.source}: {e.strerror}")
                 try:
-                    mounts.mount_at(root_fd, m.destination, m.source, fstype, opts, src_is_dir)
+                    mounts.mount_at(root_fd, m.destination, m.source, fstype, opts, src_is_dir,
+                                    idmap_fds.get(i))
                 except PermissionError:
                     if fstype != "sysfs":
                         raise

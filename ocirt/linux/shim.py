@@ -55,6 +55,11 @@ PR_SET_KEEPCAPS = 8
 
 CLOSE_RANGE_CLOEXEC = 4
 
+OPEN_TREE_CLONE = 1
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
+AT_FDCWD = -100
+
 
 def _check(ret, what=None):
     if ret < 0:
@@ -156,3 +161,11 @@ def ioprio_set(ioprio):
 def sched_setattr(policy, flags=0, nice=0, priority=0, runtime=0, deadline=0, period=0):
     _check(lib.ocirt_sched_setattr(policy, flags, nice, priority, runtime, deadline, period),
            "sched_setattr")
+
+
+def open_tree(dirfd, path, flags):
+    return _check(lib.ocirt_open_tree(dirfd, _b(path), flags | os.O_CLOEXEC), path)
+
+
+def move_mount(from_fd, from_path, to_fd, to_path, flags):
+    _check(lib.ocirt_move_mount(from_fd, _b(from_path), to_fd, _b(to_path), flags), to_path)

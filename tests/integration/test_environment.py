@@ -439,3 +439,31 @@ def test_ambient_capabilities_for_a_non_root_user(rt):
     text = out(rt, "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status", edit)
     for line in text.splitlines():
         assert line.split()[1] == "0000000000000400", line
+
+
+def test_idmapped_bind_mount(rt, public_tmp):
+    src = public_tmp / "idm"
+    src.mkdir()
+    (src / "owned-by-root").write_text("x")
+    os.chown(src / "owned-by-root", 0, 0)
+
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/idm", "type": "bind", "source": str(src),
+                              "options": ["rbind", "idmap"],
+                              "uidMappings": [{"containerID": 0, "hostID": 4000, "size": 10}],
+                              "gidMappings": [{"containerID": 0, "hostID": 5000, "size": 10}]})
+    assert out(rt, "stat -c '%u %g' /idm/owned-by-root", edit) == "4000 5000\n"
+    # the host's view is unchanged
+    st = os.stat(src / "owned-by-root")
+    assert (st.st_uid, st.st_gid) == (0, 0)
+
+
+def test_idmap_without_a_bind_is_refused(rt):
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/x", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["idmap"],
+                              "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}],
+                              "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]})
+    p = rt.run(["true"], edit)
+    assert p.returncode == 1 and "bind mounts only" in p.stderr
+    rt.assert_nothing_left()
