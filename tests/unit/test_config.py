@@ -109,8 +109,13 @@ def test_full_sample_converts(tmp_path):
                                      for m in linux["uidMappings"])
     assert cfg.gid_mappings == tuple(config.IDMap(m["containerID"], m["hostID"], m["size"])
                                      for m in linux["gidMappings"])
+    def maps(items):
+        return tuple(config.IDMap(x["containerID"], x["hostID"], x["size"])
+                     for x in items or ())
     assert cfg.mounts == tuple(config.Mount(m["destination"], m.get("type"), m.get("source"),
-                                            tuple(m.get("options", ())))
+                                            tuple(m.get("options", ())),
+                                            maps(m.get("uidMappings")),
+                                            maps(m.get("gidMappings")))
                                for m in doc["mounts"])
     assert len(cfg.devices) == len(linux.get("devices", ()))
     assert cfg.sysctl == tuple(sorted(linux.get("sysctl", {}).items()))
