@@ -325,27 +325,31 @@ def start(root, cid):
     st = c.refresh()
     if not Status.can_start(st):
         raise errors.InvalidState(f"cannot start a container that is {st}")
-    release(c)
-    _poststart(c)
+    begin(c)
 
 
-def _poststart(c):
-    if "poststart" in c.hook_points:
-        try:
+def begin(c):
+    """Release the init, then run poststart hooks.
+
+    runtime-spec 1.3.0: when startContainer or poststart hooks fail (or the
+    process cannot be executed), the container is stopped and destroyed, and
+    its poststop hooks run."""
+    try:
+        release(c)
+        if "poststart" in c.hook_points:
             _run_recorded_hooks(c, "poststart", Status.RUNNING)
-        except errors.OcirtError:
-            # runtime-spec 1.3.0: a failed poststart hook is an error; the
-            # container is stopped.
-            _kill_and_wait(c)
-            raise
+    except errors.OcirtError:
+        _kill_and_wait(c)
+        destroy(c)
+        raise
 
 
-def _run_recorded_hooks(c, point, status):
+def _run_recorded_hooks(c, point, status, warn=None):
     """Run hooks of <point> from the config recorded at create."""
     from ocirt import config, hooks
     hs = config.parse_hooks(c.load_config()).get(point, ())
     c._status = status
-    hooks.run(point, hs, c.state_json())
+    hooks.run(point, hs, c.state_json(), warn)
 
 
 def release(c):
@@ -471,11 +475,9 @@ def _kill_and_wait(c):
 def destroy(c):
     """Remove everything create made. The container must be stopped."""
     if "poststop" in c.hook_points:
-        try:
-            _run_recorded_hooks(c, "poststop", Status.STOPPED)
-        except errors.OcirtError as e:
-            from ocirt import log
-            log.warning(str(e))  # the spec: log a warning, delete anyway
+        from ocirt import log
+        # the spec: a failing poststop hook is a warning; the others still run
+        _run_recorded_hooks(c, "poststop", Status.STOPPED, warn=log.warning)
     if c.cgroup_paths:
         cg = c.cgroup()
         if cg.pids():
@@ -514,20 +516,13 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     import _signal
     c = state.load(root, cid)
     if detach:
-        release(c)
-        _poststart(c)
+        begin(c)
         return 0
     forward = lambda signum, frame: _forward(pid, signum)  # noqa: E731
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
         _signal.signal(s, forward)
-    try:
-        release(c)
-        _poststart(c)
-    except errors.OcirtError:
-        if not keep:
-            _finish_run(c)
-        raise
+    begin(c)  # on failure the container is already gone
     status = _wait_child(pid)
     if not keep:
         _finish_run(c)

@@ -18,51 +18,93 @@ class HookError(OcirtError):
     pass
 
 
-def run(point, hooks, state_json):
-    """Run each hook of <point> in order; raise HookError at the first failure."""
+def run(point, hooks, state_json, warn=None):
+    """Run each hook of <point> in order. At the first failure raise HookError;
+    with warn(msg) given (poststop), report each failure and go on."""
     for i, hook in enumerate(hooks):
         where = f"$.hooks.{point}[{i}]"
-        status = _run_one(hook, state_json.encode())
+        status, output = _run_one(hook, state_json.encode())
+        if status == 0:
+            continue
         if status is None:
-            raise HookError(f"{point} hook {hook.path} timed out after {hook.timeout}s", where)
-        if status != 0:
-            raise HookError(f"{point} hook {hook.path} failed: {_describe(status)}", where)
+            err = HookError(f"{point} hook {hook.path} timed out after {hook.timeout}s", where)
+        else:
+            err = HookError(f"{point} hook {hook.path} failed: {_describe(status)}"
+                            + (f": {output}" if output else ""), where)
+        if warn is None:
+            raise err
+        warn(str(err))
 
 
 def _describe(code):
     return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
 
 
+_MAX_OUTPUT = 4096
+
+
 def _run_one(hook, data):
-    """The hook's exit code (negative for a signal), or None on timeout."""
+    """(exit code, negative for a signal, or None on timeout; the hook's output).
+
+    The hook's stdout and stderr are collected, never passed to the container's
+    stdio; a failing hook's output becomes part of the error."""
     r, w = os.pipe()
+    out_r, out_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(w)
+            os.close(out_r)
             os.dup2(r, 0)
-            if r != 0:
-                os.close(r)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
             env = dict(e.split("=", 1) for e in hook.env)
             os.execve(hook.path, list(hook.args) or [hook.path], env)
         finally:
             os._exit(127)
     os.close(r)
+    os.close(out_w)
     try:
         _write_all(w, data)
     finally:
         os.close(w)
+    output = b""
     pidfd = os.pidfd_open(pid)
     try:
-        ready, _, _ = select.select([pidfd], [], [], hook.timeout)
-        if not ready:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            return None
+        deadline = None if hook.timeout is None else _now() + hook.timeout
+        open_fds = [pidfd, out_r]
+        while open_fds:
+            left = None if deadline is None else max(0.0, deadline - _now())
+            ready, _, _ = select.select(open_fds, [], [], left)
+            if not ready:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return None, output.decode(errors="replace").strip()
+            if out_r in ready:
+                chunk = os.read(out_r, 65536)
+                if chunk:
+                    output = (output + chunk)[-_MAX_OUTPUT:]
+                else:
+                    open_fds.remove(out_r)
+            if pidfd in ready:
+                open_fds.remove(pidfd)
+                if out_r in open_fds:  # drain what is already written, do not wait
+                    while True:
+                        ready, _, _ = select.select([out_r], [], [], 0)
+                        chunk = os.read(out_r, 65536) if ready else b""
+                        if not chunk:
+                            break
+                        output = (output + chunk)[-_MAX_OUTPUT:]
+                    open_fds.remove(out_r)
     finally:
         os.close(pidfd)
+        os.close(out_r)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace").strip()
+
+
+def _now():
+    return os.times().elapsed
 
 
 def _write_all(fd, data):

@@ -95,22 +95,34 @@ def test_hook_env_and_args(rt, tmp_path):
     assert out.read_text() == "bar arg0\n"
 
 
-def test_failing_poststart_is_an_error_and_stops_the_container(rt):
+def test_failing_poststart_is_an_error_and_destroys_the_container(rt, tmp_path):
+    log = tmp_path / "poststop.log"
+
     def edit(cfg):
-        cfg["hooks"] = {"poststart": [hook("exit 1")]}
+        cfg["hooks"] = {"poststart": [hook("echo broken >&2; exit 1")],
+                        "poststop": [log_hook("poststop", log)]}
     cid = rt.created(["sleep", "1000"], edit)
+    pid = rt.state(cid)["pid"]
     p = rt("start", cid)
-    assert p.returncode == 1 and "poststart" in p.stderr
-    assert rt.state(cid)["status"] == "stopped"
+    assert p.returncode == 1 and "poststart" in p.stderr and "broken" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    assert rt("state", cid).returncode == 1  # destroyed
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or \
+        open(f"/proc/{pid}/cmdline").read() == ""
+    assert log.read_text().startswith("poststop")  # poststop hooks still ran
+    rt.assert_nothing_left()
 
 
-def test_failing_poststop_is_a_warning_and_delete_goes_on(rt):
+def test_failing_poststop_is_a_warning_and_the_others_still_run(rt, tmp_path):
+    log = tmp_path / "after.log"
+
     def edit(cfg):
-        cfg["hooks"] = {"poststop": [hook("exit 1")]}
+        cfg["hooks"] = {"poststop": [hook("exit 1"), log_hook("second", log)]}
     cid = rt.created(["true"], edit)
     p = rt("delete", cid)
     assert p.returncode == 0
     assert "poststop" in p.stderr
+    assert log.read_text().startswith("second")
     assert not os.path.exists(os.path.join(rt.root, cid))
 
 
@@ -120,4 +132,13 @@ def test_failing_start_container_hook_fails_start(rt):
     cid = rt.created(["sleep", "1000"], edit)
     p = rt("start", cid)
     assert p.returncode == 1 and "startContainer" in p.stderr and "exit status 4" in p.stderr
-    assert rt.state(cid)["status"] == "stopped"
+    rt.assert_nothing_left()
+
+
+def test_hook_output_stays_out_of_the_container_stdio(rt, tmp_path):
+    def edit(cfg):
+        cfg["hooks"] = {"createRuntime": [hook("echo from-hook; echo err-hook >&2")],
+                        "createContainer": [hook("echo from-container-hook")]}
+    p = rt.run(["echo", "from-container"], edit)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "from-container\n" and "hook" not in p.stderr
