@@ -467,3 +467,43 @@ def test_idmap_without_a_bind_is_refused(rt):
     p = rt.run(["true"], edit)
     assert p.returncode == 1 and "bind mounts only" in p.stderr
     rt.assert_nothing_left()
+
+
+def test_oom_score_adj_and_many_rlimits(rt):
+    def edit(cfg):
+        cfg["process"]["oomScoreAdj"] = 123
+        cfg["process"]["rlimits"] = [
+            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+            {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+            {"type": "RLIMIT_NPROC", "soft": 500, "hard": 600},
+            {"type": "RLIMIT_STACK", "soft": 8388608, "hard": 8388608},
+            {"type": "RLIMIT_CPU", "soft": 1000, "hard": 2000},
+            {"type": "RLIMIT_MSGQUEUE", "soft": 4096, "hard": 8192},
+        ]
+    text = out(rt, "cat /proc/self/oom_score_adj; cat /proc/self/limits", edit)
+    lines = text.splitlines()
+    assert lines[0] == "123"
+    limits = {line[:26].strip(): line[26:].split()[:2] for line in lines[2:]}
+    assert limits["Max open files"] == ["100", "200"]
+    assert limits["Max core file size"] == ["0", "0"]
+    assert limits["Max processes"] == ["500", "600"]
+    assert limits["Max stack size"] == ["8388608", "8388608"]
+    assert limits["Max cpu time"] == ["1000", "2000"]
+    assert limits["Max msgqueue size"] == ["4096", "8192"]
+
+
+def test_unset_oom_score_adj_is_left_alone(rt):
+    assert out(rt, "cat /proc/self/oom_score_adj") == open("/proc/self/oom_score_adj").read()
+
+
+def test_a_capability_the_host_lacks_is_a_clear_error(rt):
+    caps = int(open("/proc/self/status").read().split("CapBnd:\t")[1][:16], 16)
+    if caps & (1 << 24):
+        pytest.skip("this host has CAP_SYS_RESOURCE")
+
+    def edit(cfg):
+        cfg["process"]["capabilities"]["permitted"].append("CAP_SYS_RESOURCE")
+    p = rt.run(["true"], edit)
+    assert p.returncode == 1 and "CAP_SYS_RESOURCE" in p.stderr
+    assert len(p.stderr.splitlines()) == 1
+    rt.assert_nothing_left()

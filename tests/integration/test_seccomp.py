@@ -170,3 +170,60 @@ def test_notify_without_listener_path_is_an_error(rt):
     p = rt("create", "--bundle", rt.bundle(["true"], with_seccomp(sec)), rt.new_id())
     assert p.returncode == 1 and "listenerPath" in p.stderr
     rt.assert_nothing_left()
+
+
+def test_refused_syscall_gets_the_configured_errno(rt):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    p = rt.run(["mkdir", "/tmp/newdir"], with_seccomp(sec))
+    assert p.returncode == 1
+    assert "Permission denied" in p.stderr  # EACCES, as configured
+
+
+# ------------------------------------------------ generated profiles and capability sets
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from ocirt.linux.capabilities import NAMES as CAP_NAMES  # noqa: E402
+
+_actions = st.sampled_from(["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_LOG",
+                            "SCMP_ACT_TRAP", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRACE",
+                            "SCMP_ACT_BOGUS"])
+_names = st.lists(st.sampled_from(["uname", "getpid", "mkdir", "mkdirat", "chmod",
+                                   "personality", "no_such_call", "ptrace", "reboot"]),
+                  min_size=1, max_size=3)
+_rule = st.fixed_dictionaries(
+    {"names": _names, "action": _actions},
+    optional={"errnoRet": st.integers(0, 200),
+              "args": st.lists(st.fixed_dictionaries(
+                  {"index": st.integers(0, 6), "value": st.integers(0, 2**32),
+                   "op": st.sampled_from(["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_GT",
+                                          "SCMP_CMP_MASKED_EQ", "SCMP_CMP_BAD"])}),
+                  max_size=2)})
+_profiles = st.fixed_dictionaries(
+    {"defaultAction": st.sampled_from(["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_ALLOW"]),
+     "syscalls": st.lists(_rule, max_size=4)},
+    optional={"architectures": st.lists(st.sampled_from(
+        ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"]),
+        max_size=2, unique=True)})
+_caps = st.lists(st.sampled_from(list(CAP_NAMES) + ["CAP_BOGUS"]), max_size=6, unique=True)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(sec=_profiles, caps=_caps, nnp=st.booleans())
+def test_generated_profiles_and_caps_run_or_fail_cleanly(rt, sec, caps, nnp):
+    def edit(cfg):
+        cfg["linux"]["seccomp"] = sec
+        cfg["process"]["noNewPrivileges"] = nnp
+        cfg["process"]["capabilities"] = {k: caps for k in ("bounding", "effective",
+                                                            "permitted")}
+    p = rt.run(["echo", "ran"], edit)
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr
+    if p.returncode == 1:
+        errors = [line for line in p.stderr.splitlines() if not line.startswith("warning:")]
+        assert len(errors) == 1, p.stderr
+    else:
+        # it ran: either to the end or until the filter stopped it
+        assert p.stdout in ("ran\n", "") and p.returncode in (0, 128 + 31, 128 + 5)
+    rt.assert_nothing_left()
