@@ -215,11 +215,16 @@ def test_config_devices(rt):
             {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600,
              "uid": 10, "gid": 20},
             {"path": "/dev/mypipe", "type": "p"},
+            {"path": "/dev/myloop", "type": "b", "major": 7, "minor": 0, "fileMode": 0o640},
+            {"path": "/dev/unbuffered", "type": "u", "major": 1, "minor": 5},
         ]
-    text = out(rt, "stat -c '%F %a %u %g %t %T' /dev/mynull /dev/mypipe", edit)
-    null, pipe = text.splitlines()
+    text = out(rt, "stat -c '%F %a %u %g %t %T' /dev/mynull /dev/mypipe /dev/myloop "
+               "/dev/unbuffered", edit)
+    null, pipe, loop, unbuf = text.splitlines()
     assert null == "character special file 600 10 20 1 3"
     assert pipe.startswith("fifo")
+    assert loop == "block special file 640 0 0 7 0"
+    assert unbuf == "character special file 666 0 0 1 5"
 
 
 def test_only_stdio_reaches_the_container(rt, tmp_path):

@@ -227,3 +227,40 @@ def test_generated_profiles_and_caps_run_or_fail_cleanly(rt, sec, caps, nnp):
         # it ran: either to the end or until the filter stopped it
         assert p.stdout in ("ran\n", "") and p.returncode in (0, 128 + 31, 128 + 5)
     rt.assert_nothing_left()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("action,expect", [
+    ("SCMP_ACT_KILL", 128 + 31),          # the thread dies of SIGSYS (it is the only one)
+    ("SCMP_ACT_KILL_THREAD", 128 + 31),
+    ("SCMP_ACT_TRAP", 128 + 31),          # SIGSYS, not handled by busybox
+    ("SCMP_ACT_LOG", 0),                  # allowed, and logged
+    ("SCMP_ACT_TRACE", 0),                # no tracer: the call fails with ENOSYS
+])
+def test_each_action(rt, action, expect):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["uname"], "action": action}]}
+    p = rt.run(["uname", "-n"], with_seccomp(sec))
+    assert p.returncode == expect, (p.stdout, p.stderr)
+    if action == "SCMP_ACT_LOG":
+        assert p.stdout == "ocirt\n"
+    if action == "SCMP_ACT_TRACE":
+        assert p.stdout == "\n"
+
+
+@pytest.mark.parametrize("flag", ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
+                                  "SECCOMP_FILTER_FLAG_SPEC_ALLOW"])
+def test_filter_flags(rt, flag):
+    sec = dict(BLOCK_UNAME, flags=[flag])
+    p = rt.run(["uname", "-n"], with_seccomp(sec))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "\n"
+
+
+def test_a_flag_this_libseccomp_lacks_is_a_clear_error(rt):
+    sec = dict(BLOCK_UNAME, flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"])
+    p = rt("create", "--bundle", rt.bundle(["true"], with_seccomp(sec)), rt.new_id())
+    assert p.returncode == 1 and "$.linux.seccomp.flags[0]" in p.stderr
+    rt.assert_nothing_left()
