@@ -298,8 +298,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             if msg["t"] == protocol.HOOKS:
                 from ocirt import hooks
                 hook_state = jsonio.dumps(creating)
+                from ocirt import log
                 for point in ("prestart", "createRuntime"):
-                    hooks.run(point, cfg.hooks.get(point, ()), hook_state)
+                    hooks.run(point, cfg.hooks.get(point, ()), hook_state, info=log.info)
                 parent_end.send(protocol.HOOKS_DONE, state=hook_state)
             else:
                 from ocirt.linux import seccomp
@@ -346,10 +347,10 @@ def begin(c):
 
 def _run_recorded_hooks(c, point, status, warn=None):
     """Run hooks of <point> from the config recorded at create."""
-    from ocirt import config, hooks
+    from ocirt import config, hooks, log
     hs = config.parse_hooks(c.load_config()).get(point, ())
     c._status = status
-    hooks.run(point, hs, c.state_json(), warn)
+    hooks.run(point, hs, c.state_json(), warn, info=log.info)
 
 
 def release(c):

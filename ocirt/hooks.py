@@ -18,13 +18,16 @@ class HookError(OcirtError):
     pass
 
 
-def run(point, hooks, state_json, warn=None):
+def run(point, hooks, state_json, warn=None, info=None):
     """Run each hook of <point> in order. At the first failure raise HookError;
-    with warn(msg) given (poststop), report each failure and go on."""
+    with warn(msg) given (poststop), report each failure and go on. info(msg),
+    where given, receives what a successful hook printed."""
     for i, hook in enumerate(hooks):
         where = f"$.hooks.{point}[{i}]"
         status, output = _run_one(hook, state_json.encode())
         if status == 0:
+            if output and info is not None:
+                info(f"{point} hook {hook.path}: {output}")
             continue
         if status is None:
             err = HookError(f"{point} hook {hook.path} timed out after {hook.timeout}s", where)

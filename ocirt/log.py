@@ -74,6 +74,14 @@ def warning(msg):
             pass
 
 
+def info(msg):
+    """To the --log file only (and stderr with --debug): successful calls stay quiet."""
+    msg = one_line(msg)
+    _write_log("info", msg)
+    if _debug and not _log_path:
+        sys.stderr.write("info: " + msg + "\n")
+
+
 def debug(msg):
     if _debug:
         _write_log("debug", msg)

@@ -142,3 +142,16 @@ def test_hook_output_stays_out_of_the_container_stdio(rt, tmp_path):
     p = rt.run(["echo", "from-container"], edit)
     assert p.returncode == 0, p.stderr
     assert p.stdout == "from-container\n" and "hook" not in p.stderr
+
+
+def test_successful_hook_output_goes_to_the_log(rt, tmp_path):
+    import json as _json
+    log = tmp_path / "log.json"
+
+    def edit(cfg):
+        cfg["hooks"] = {"createRuntime": [hook("echo hello-from-hook")]}
+    p = rt("--log", log, "--log-format", "json", "create", "--bundle",
+           rt.bundle(["true"], edit), rt.new_id())
+    assert p.returncode == 0 and p.stderr == "" and p.stdout == ""
+    entries = [_json.loads(x) for x in log.read_text().splitlines()]
+    assert any(e["level"] == "info" and "hello-from-hook" in e["msg"] for e in entries)
