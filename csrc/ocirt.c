@@ -9,7 +9,12 @@
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 
@@ -284,4 +289,47 @@ int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
                      unsigned int flags)
 {
     RET(syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
+}
+
+int ocirt_seccomp_load_flags(void *filter, unsigned int flags)
+{
+    /* Load the filter with seccomp(2) directly, for flags this libseccomp does
+       not know (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): export its BPF program
+       into a memfd, read it back, and hand it to the kernel. Returns 0, or the
+       listener fd when flags ask for SECCOMP_FILTER_FLAG_NEW_LISTENER. */
+    struct sock_fprog prog;
+    struct stat st;
+    void *buf;
+    int fd, r, ret;
+
+    fd = (int)syscall(SYS_memfd_create, "ocirt-seccomp", 1U /* MFD_CLOEXEC */);
+    if (fd < 0)
+        return -errno;
+    r = seccomp_export_bpf((scmp_filter_ctx)filter, fd);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    if (fstat(fd, &st) < 0 || st.st_size <= 0 || st.st_size % sizeof(struct sock_filter)) {
+        close(fd);
+        return -EINVAL;
+    }
+    buf = malloc((size_t)st.st_size);
+    if (buf == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    if (pread(fd, buf, (size_t)st.st_size, 0) != st.st_size) {
+        free(buf);
+        close(fd);
+        return -EIO;
+    }
+    close(fd);
+    prog.len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+    prog.filter = buf;
+    ret = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (ret < 0)
+        ret = -errno;
+    free(buf);
+    return ret;
 }

@@ -57,5 +57,6 @@ int ocirt_seccomp_rule(void *filter, unsigned int action, int nr, unsigned int n
                        const struct ocirt_arg *args);
 int ocirt_seccomp_load(void *filter);
 int ocirt_seccomp_notify_fd(void *filter);
+int ocirt_seccomp_load_flags(void *filter, unsigned int flags);
 
 #endif

@@ -20,6 +20,10 @@ OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ"
 _ATTR_NNP = 3
 FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 4, "SECCOMP_FILTER_FLAG_LOG": 6,
          "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 7}
+# the kernel's seccomp(2) flags, for loading without libseccomp (flags it lacks)
+KERNEL_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
+                "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 32}
+_NEW_LISTENER = 8
 
 
 def action_value(name, errno_ret, where):
@@ -47,16 +51,26 @@ class Filter:
     """A built, not yet loaded, filter. notify: it has SCMP_ACT_NOTIFY rules, whose
     listener fd must reach linux.seccomp.listenerPath (see ocirt.protocol)."""
 
-    def __init__(self, handle, notify=False):
+    def __init__(self, handle, notify=False, kernel_flags=None):
         self.handle = handle
         self.notify = notify
+        self.kernel_flags = kernel_flags  # load through seccomp(2) with these, if set
+        self._listener = None
 
     def load(self):
-        r = lib.ocirt_seccomp_load(self.handle)
+        if self.kernel_flags is not None:
+            flags = self.kernel_flags | (_NEW_LISTENER if self.notify else 0)
+            r = lib.ocirt_seccomp_load_flags(self.handle, flags)
+            if r > 0:
+                self._listener = r
+        else:
+            r = lib.ocirt_seccomp_load(self.handle)
         if r < 0:
             raise OSError(-r, f"cannot load the seccomp filter: {_strerror(-r)}")
 
     def notify_fd(self):
+        if self._listener is not None:
+            return self._listener
         fd = lib.ocirt_seccomp_notify_fd(self.handle)
         if fd < 0:
             raise OSError(-fd, f"no seccomp notify fd: {_strerror(-fd)}")
@@ -104,12 +118,18 @@ def build(sec, no_new_privs, warn):
     for i, arch in enumerate(sec.get("architectures") or ()):
         _check(lib.ocirt_seccomp_arch(handle, arch[len("SCMP_ARCH_"):].lower().encode()),
                f"architecture {arch} is not supported", f"{base}.architectures[{i}]")
-    for i, flag in enumerate(sec.get("flags") or ()):
-        attr = FLAGS.get(flag)
-        where = f"{base}.flags[{i}]"
-        if attr is None:
-            raise ConfigError(f"seccomp flag {flag} is not supported by this libseccomp", where)
-        _check(lib.ocirt_seccomp_attr(handle, attr, 1), f"cannot set {flag}", where)
+    flags = list(sec.get("flags") or ())
+    kernel_flags = None
+    if any(f not in FLAGS for f in flags):
+        # a flag libseccomp cannot set: the filter is loaded by seccomp(2) itself
+        kernel_flags = 0
+        for i, flag in enumerate(flags):
+            if flag not in KERNEL_FLAGS:
+                raise ConfigError(f"unknown seccomp flag {flag}", f"{base}.flags[{i}]")
+            kernel_flags |= KERNEL_FLAGS[flag]
+    for i, flag in enumerate(flags if kernel_flags is None else ()):
+        _check(lib.ocirt_seccomp_attr(handle, FLAGS[flag], 1), f"cannot set {flag}",
+               f"{base}.flags[{i}]")
     for i, rule in enumerate(sec.get("syscalls") or ()):
         where = f"{base}.syscalls[{i}]"
         action = action_value(rule["action"], rule.get("errnoRet"), where + ".action")
@@ -136,4 +156,7 @@ def build(sec, no_new_privs, warn):
         or sec["defaultAction"] == "SCMP_ACT_NOTIFY"
     if notify and not sec.get("listenerPath"):
         raise ConfigError("SCMP_ACT_NOTIFY needs a listenerPath", base)
-    return Filter(handle, notify)
+    if "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in flags and not notify:
+        raise ConfigError("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies only to filters "
+                          "with SCMP_ACT_NOTIFY", f"{base}.flags")
+    return Filter(handle, notify, kernel_flags)
