@@ -492,18 +492,50 @@ def destroy(c):
 
 
 def thaw(c):
-    cg = c.cgroup()
-    d = cg._dir("freezer")
     try:
-        if d:
-            with open(os.path.join(d, "freezer.state"), "w") as f:
-                f.write("THAWED")
-        else:
-            d = cg._dir("unified")
-            with open(os.path.join(d, "cgroup.freeze"), "w") as f:
-                f.write("0")
-    except (OSError, TypeError):
+        c.cgroup().thaw()
+    except OSError:
         pass
+
+
+# ---- pause / resume / ps ------------------------------------------------------
+
+def pause(root, cid):
+    c = state.load(root, cid)
+    lock = c.lock()
+    try:
+        st = c.refresh()
+        if not Status.can_pause(st):
+            raise errors.InvalidState(f"container {cid} is not running ({st})")
+        try:
+            c.cgroup().freeze()
+        except OSError as e:
+            raise errors.OcirtError(f"cannot pause {cid}: {e.strerror}")
+    finally:
+        os.close(lock)
+
+
+def resume(root, cid):
+    c = state.load(root, cid)
+    lock = c.lock()
+    try:
+        st = c.refresh()
+        if not Status.can_resume(st):
+            raise errors.InvalidState(f"container {cid} is not paused ({st})")
+        try:
+            c.cgroup().thaw()
+        except OSError as e:
+            raise errors.OcirtError(f"cannot resume {cid}: {e.strerror}")
+    finally:
+        os.close(lock)
+
+
+def pids(root, cid):
+    """Host pids of the processes in the container's cgroup."""
+    c = state.load(root, cid)
+    if c.status == Status.CREATING:
+        raise errors.InvalidState(f"container {cid} is still being created")
+    return c.cgroup().pids()
 
 
 # ---- run ----------------------------------------------------------------------

@@ -96,7 +96,16 @@ class Channel:
     def send(self, kind, **fields):
         from ocirt import jsonio
         fields["t"] = kind
-        self.sock.send(jsonio.dumps(fields).encode())
+        try:
+            self.sock.send(jsonio.dumps(fields).encode())
+        except OSError:
+            # The other side is gone; if it said why before leaving, say that.
+            try:
+                msg = self.recv()
+            except OSError:
+                msg = None
+            check_message(msg, ERROR)
+            raise
 
     def send_fd(self, kind, fd):
         import _socket

@@ -117,6 +117,32 @@ def delete(ctx, container_id, force):
     _invoke(ctx, commands.delete, container_id, force=force)
 
 
+@cli.command(context_settings=CONTEXT)
+@_id_arg
+@click.pass_context
+def pause(ctx, container_id):
+    """Freeze every process of a running container."""
+    _invoke(ctx, commands.pause, container_id)
+
+
+@cli.command(context_settings=CONTEXT)
+@_id_arg
+@click.pass_context
+def resume(ctx, container_id):
+    """Thaw a paused container."""
+    _invoke(ctx, commands.resume, container_id)
+
+
+@cli.command(context_settings=dict(CONTEXT, ignore_unknown_options=True))
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
+@_id_arg
+@click.argument("ps_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def ps(ctx, container_id, fmt, ps_args):
+    """List the processes of a container (json: their host pids)."""
+    _invoke(ctx, commands.ps, container_id, fmt, ps_args)
+
+
 @cli.command("list", context_settings=CONTEXT)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--quiet", "-q", is_flag=True, help="print only the ids")

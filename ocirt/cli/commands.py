@@ -74,6 +74,47 @@ def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
                          console_socket=console_socket, no_new_keyring=no_new_keyring)
 
 
+def pause(g, cid):
+    from ocirt import container
+    container.pause(g.root, cid)
+    return 0
+
+
+def resume(g, cid):
+    from ocirt import container
+    container.resume(g.root, cid)
+    return 0
+
+
+def ps(g, cid, fmt="table", ps_args=()):
+    """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
+    from ocirt import container
+    pids = container.pids(g.root, cid)
+    if fmt == "json":
+        _out("[" + ",".join(str(p) for p in pids) + "]\n")
+        return 0
+    import subprocess
+    from ocirt.errors import OcirtError
+    args = list(ps_args) or ["-ef"]
+    try:
+        out = subprocess.run(["ps"] + args, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise OcirtError(f"ps {' '.join(args)} failed: {e}")
+    lines = out.splitlines()
+    if not lines:
+        return 0
+    header = lines[0].split()
+    if "PID" not in header:
+        raise OcirtError("ps output has no PID column")
+    col = header.index("PID")
+    wanted = set(pids)
+    keep = [lines[0]] + [line for line in lines[1:]
+                         if len(line.split()) > col and line.split()[col].isdigit()
+                         and int(line.split()[col]) in wanted]
+    _out("\n".join(keep) + "\n")
+    return 0
+
+
 def list_(g, fmt="table", quiet=False):
     from ocirt import state as store
     items = store.list_all(g.root)

@@ -23,6 +23,8 @@ _COMMANDS = {
     "start": (commands.start, {}, {}, 1, 1),
     "kill": (commands.kill, {"--all": "all_processes", "-a": "all_processes"}, {}, 1, 2),
     "delete": (commands.delete, {"--force": "force", "-f": "force"}, {}, 1, 1),
+    "pause": (commands.pause, {}, {}, 1, 1),
+    "resume": (commands.resume, {}, {}, 1, 1),
     "create": (commands.create, _CREATE_BOOL, _CREATE_VALUE, 1, 1),
     "run": (commands.run, dict(_CREATE_BOOL, **{"--detach": "detach", "-d": "detach",
                                                 "--keep": "keep"}), _CREATE_VALUE, 1, 1),

@@ -105,18 +105,54 @@ class Cgroup:
         return None
 
     def frozen(self):
-        d = self._dir("freezer")
+        """True when frozen or freezing (a pause has been asked for)."""
+        f = self._freezer_file()
         try:
-            if d:
-                with open(os.path.join(d, "freezer.state")) as f:
-                    return f.read().strip() != "THAWED"
-            d = self._dir(UNIFIED)
-            if d and layout_is_unified(self.paths):
-                with open(os.path.join(d, "cgroup.freeze")) as f:
-                    return f.read().strip() == "1"
+            if f is not None:
+                with open(f[0]) as fh:
+                    return fh.read().strip() != f[2]
         except OSError:
             pass
         return False
+
+    def _freezer_file(self):
+        """(path, frozen value, thawed value) of this cgroup's freezer."""
+        d = self._dir("freezer")
+        if d:
+            return os.path.join(d, "freezer.state"), "FROZEN", "THAWED"
+        d = self._dir(UNIFIED)
+        if d and layout_is_unified(self.paths):
+            return os.path.join(d, "cgroup.freeze"), "1", "0"
+        return None
+
+    def freeze(self):
+        """Freeze every process; returns once the kernel reports them frozen."""
+        f = self._freezer_file()
+        if f is None:
+            raise OSError(95, "no freezer controller for this cgroup")
+        path, frozen, _ = f
+        import time
+        for _ in range(2000):  # at most ~2 s, as runc allows
+            with open(path, "w") as out:
+                out.write(frozen)
+            if self._is_frozen(path):
+                return
+            time.sleep(0.001)  # v1 goes through FREEZING; v2 sets "frozen 1" in cgroup.events
+        self.thaw()
+        raise OSError(16, "the container's processes did not freeze")
+
+    def _is_frozen(self, path):
+        if path.endswith("freezer.state"):
+            with open(path) as f:
+                return f.read().strip() == "FROZEN"
+        with open(os.path.join(os.path.dirname(path), "cgroup.events")) as f:
+            return "frozen 1" in f.read()
+
+    def thaw(self):
+        f = self._freezer_file()
+        if f is not None:
+            with open(f[0], "w") as out:
+                out.write(f[2])
 
     def destroy(self):
         """Remove the container's directories (leaf first); missing ones are fine."""

@@ -124,3 +124,49 @@ def test_systemd_style_path_without_the_flag_is_an_error(rt):
     p = rt("create", "--bundle", rt.bundle(edit=edit), rt.new_id())
     assert p.returncode == 1 and "$.linux.cgroupsPath" in p.stderr
     rt.assert_nothing_left()
+
+
+def test_pause_and_resume(rt):
+    cid = rt.running()
+    pid = rt.state(cid)["pid"]
+    rt("pause", cid, check=True)
+    assert rt.state(cid)["status"] == "paused"
+    assert open(f"/sys/fs/cgroup/freezer/ocirt/{cid}/freezer.state").read().strip() == "FROZEN"
+    # a frozen task sleeps uninterruptibly
+    assert open(f"/proc/{pid}/stat").read().split(") ")[1][0] == "D"
+    p = rt("pause", cid)
+    assert p.returncode == 1 and "not running" in p.stderr
+    rt("resume", cid, check=True)
+    assert rt.state(cid)["status"] == "running"
+    p = rt("resume", cid)
+    assert p.returncode == 1 and "not paused" in p.stderr
+
+
+def test_kill_of_a_paused_container(rt):
+    cid = rt.running()
+    rt("pause", cid, check=True)
+    rt("kill", cid, "KILL", check=True)
+    rt("resume", cid, check=True)  # engines send resume, then wait
+    pid = rt.state(cid)["pid"]
+    if pid:
+        import select
+        try:
+            fd = os.pidfd_open(pid)
+            select.select([fd], [], [], 20)
+            os.close(fd)
+        except ProcessLookupError:
+            pass
+    assert rt.state(cid)["status"] == "stopped"
+
+
+def test_ps(rt):
+    import json
+    cid = rt.running()
+    pid = rt.state(cid)["pid"]
+    p = rt("ps", "--format", "json", cid, check=True)
+    assert json.loads(p.stdout) == [pid] and p.stderr == ""
+    table = rt("ps", cid, check=True).stdout.splitlines()
+    assert "PID" in table[0].split()
+    assert [line.split()[1] for line in table[1:]] == [str(pid)]
+    custom = rt("ps", cid, "-o", "pid,comm", check=True).stdout.splitlines()
+    assert custom[0].split() == ["PID", "COMMAND"] and custom[1].split() == [str(pid), "sleep"]

@@ -16,8 +16,8 @@ from hypothesis import given, settings, strategies as st
 import ocirt.cli
 from ocirt.cli import app, commands, fast
 
-HOT = ("state", "start", "kill", "delete")
-ALL_COMMANDS = HOT + ("create", "run", "list_", "spec", "version")
+HOT = ("state", "start", "kill", "delete", "pause", "resume")
+ALL_COMMANDS = HOT + ("create", "run", "list_", "spec", "version", "ps")
 ORIGINAL = {name: getattr(commands, name) for name in ALL_COMMANDS}
 GLOBAL_FIELDS = ("root", "log", "log_format", "debug", "systemd_cgroup")
 
