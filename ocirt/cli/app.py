@@ -143,6 +143,13 @@ def ps(ctx, container_id, fmt, ps_args):
     _invoke(ctx, commands.ps, container_id, fmt, ps_args)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.pass_context
+def features(ctx):
+    """Print the runtime-spec features document of this runtime."""
+    _invoke(ctx, commands.features)
+
+
 @cli.command("list", context_settings=CONTEXT)
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.option("--quiet", "-q", is_flag=True, help="print only the ids")

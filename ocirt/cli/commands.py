@@ -148,6 +148,13 @@ def spec(g, bundle=".", rootless=False):
     return 0
 
 
+def features(g):
+    import json
+    from ocirt import features as feat
+    _out(json.dumps(feat.document(), indent=2) + "\n")
+    return 0
+
+
 def version():
     from ocirt import SPEC_VERSION, __version__
     lines = [f"ocirt version {__version__}", f"spec: {SPEC_VERSION}",

@@ -170,3 +170,26 @@ def test_ps(rt):
     assert [line.split()[1] for line in table[1:]] == [str(pid)]
     custom = rt("ps", cid, "-o", "pid,comm", check=True).stdout.splitlines()
     assert custom[0].split() == ["PID", "COMMAND"] and custom[1].split() == [str(pid), "sleep"]
+
+
+def test_features_document(rt):
+    import json
+    import jsonschema
+    from tests.unit.test_schemas import schema
+    doc = json.loads(rt("features", check=True).stdout)
+    jsonschema.validate(doc, schema("features"))
+    assert doc["ociVersionMax"] == "1.3.0"
+    assert set(doc["hooks"]) == {"prestart", "createRuntime", "createContainer",
+                                 "startContainer", "poststart", "poststop"}
+    assert {"idmap", "rro", "tmpcopyup", "rbind"} <= set(doc["mountOptions"])
+    assert set(doc["linux"]["namespaces"]) == {"cgroup", "ipc", "mount", "network", "pid",
+                                                "time", "user", "uts"}
+    assert doc["linux"]["seccomp"]["enabled"] is True
+    assert "SCMP_ACT_NOTIFY" in doc["linux"]["seccomp"]["actions"]
+    assert doc["linux"]["apparmor"]["enabled"] is False or os.path.exists(
+        "/sys/module/apparmor")
+    # every mount option the document claims is one the mount code understands
+    from ocirt.linux import mounts
+    for opt in doc["mountOptions"]:
+        o = mounts.Options([opt])
+        assert not o.data, opt
