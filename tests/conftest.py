@@ -20,3 +20,12 @@ def ocirt_binary():
     if not found:
         pytest.exit("ocirt is not installed: run `bash tests/run.sh` or `pip install .`", 2)
     return found
+
+
+# CI runs hypothesis derandomized, so that a submission's CI result is the one
+# its developer saw; local runs explore new examples each time.
+from hypothesis import settings as _hsettings  # noqa: E402
+
+_hsettings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hsettings.load_profile("ci")
