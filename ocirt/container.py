@@ -166,7 +166,7 @@ def _reap_or_wait(pid):
     _wait_gone(pid)
 
 
-def _wait_gone(pid, starttime=None):
+def _wait_gone(pid):
     """Block until <pid> has exited (a pidfd becomes readable)."""
     try:
         pfd = os.pidfd_open(pid)
@@ -501,31 +501,25 @@ def thaw(c):
 # ---- pause / resume / ps ------------------------------------------------------
 
 def pause(root, cid):
-    c = state.load(root, cid)
-    lock = c.lock()
-    try:
-        st = c.refresh()
-        if not Status.can_pause(st):
-            raise errors.InvalidState(f"container {cid} is not running ({st})")
-        try:
-            c.cgroup().freeze()
-        except OSError as e:
-            raise errors.OcirtError(f"cannot pause {cid}: {e.strerror}")
-    finally:
-        os.close(lock)
+    _freezer_op(root, cid, Status.can_pause, "not running", "pause", "freeze")
 
 
 def resume(root, cid):
+    _freezer_op(root, cid, Status.can_resume, "not paused", "resume", "thaw")
+
+
+def _freezer_op(root, cid, allowed, refusal, verb, method):
+    """Under the container's lock: check its status, then freeze or thaw it."""
     c = state.load(root, cid)
     lock = c.lock()
     try:
         st = c.refresh()
-        if not Status.can_resume(st):
-            raise errors.InvalidState(f"container {cid} is not paused ({st})")
+        if not allowed(st):
+            raise errors.InvalidState(f"container {cid} is {refusal} ({st})")
         try:
-            c.cgroup().thaw()
+            getattr(c.cgroup(), method)()
         except OSError as e:
-            raise errors.OcirtError(f"cannot resume {cid}: {e.strerror}")
+            raise errors.OcirtError(f"cannot {verb} {cid}: {e.strerror}")
     finally:
         os.close(lock)
 
