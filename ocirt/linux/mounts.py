@@ -260,13 +260,24 @@ def _idmapped_bind(source, target_fd, opts, userns_fd):
 
 
 def _copy_tree(src_fd, dest):
-    """Copy the directory behind src_fd (now covered by a tmpfs) into dest."""
+    """Copy the directory behind src_fd (now covered by a tmpfs) into dest.
+
+    The rootfs is not trusted: symlinks are copied as links, and fifos, sockets
+    and device nodes are skipped (opening a fifo would block create forever)."""
     import shutil
     src = fd_path(src_fd)
     for name in os.listdir(src):
         s = os.path.join(src, name)
         d = os.path.join(dest, name)
-        if os.path.isdir(s) and not os.path.islink(s):
-            shutil.copytree(s, d, symlinks=True)
+        mode = os.lstat(s).st_mode
+        if stat.S_ISDIR(mode):
+            shutil.copytree(s, d, symlinks=True, copy_function=_copy_plain_file)
         else:
-            shutil.copy2(s, d, follow_symlinks=False)
+            _copy_plain_file(s, d)
+
+
+def _copy_plain_file(s, d):
+    mode = os.lstat(s).st_mode
+    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
+        import shutil
+        shutil.copy2(s, d, follow_symlinks=False)

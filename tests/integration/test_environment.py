@@ -153,6 +153,24 @@ def test_bind_mount_options(rt, tmp_path):
     assert out(rt, "cat /data/hello", edit) == "hi\n"
 
 
+def test_tmpcopyup_skips_fifos_in_a_hostile_rootfs(rt, tmp_path):
+    rootfs = tmp_path / "rootfs"
+    subprocess.run(["cp", "-a", rt.rootfs, str(rootfs)], check=True)
+    (rootfs / "data").mkdir()
+    (rootfs / "data" / "keep").write_text("k")
+    os.mkfifo(rootfs / "data" / "trap")
+    (rootfs / "data" / "sub").mkdir()
+    os.mkfifo(rootfs / "data" / "sub" / "trap2")
+    os.symlink("/etc/passwd", rootfs / "data" / "link")
+
+    def edit(cfg):
+        cfg["root"]["path"] = str(rootfs)
+        cfg["mounts"].append({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["tmpcopyup"]})
+    text = out(rt, "ls -A /data; ls -A /data/sub; readlink /data/link", edit)
+    assert text.split() == ["keep", "link", "sub", "/etc/passwd"]
+
+
 def test_tmpfs_mount_data_and_tmpcopyup(rt):
     def edit(cfg):
         cfg["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs",
