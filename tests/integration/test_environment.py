@@ -156,18 +156,18 @@ def test_bind_mount_options(rt, tmp_path):
 def test_tmpcopyup_skips_fifos_in_a_hostile_rootfs(rt, tmp_path):
     rootfs = tmp_path / "rootfs"
     subprocess.run(["cp", "-a", rt.rootfs, str(rootfs)], check=True)
-    (rootfs / "data").mkdir()
-    (rootfs / "data" / "keep").write_text("k")
-    os.mkfifo(rootfs / "data" / "trap")
-    (rootfs / "data" / "sub").mkdir()
-    os.mkfifo(rootfs / "data" / "sub" / "trap2")
-    os.symlink("/etc/passwd", rootfs / "data" / "link")
+    (rootfs / "copyup").mkdir()
+    (rootfs / "copyup" / "keep").write_text("k")
+    os.mkfifo(rootfs / "copyup" / "trap")
+    (rootfs / "copyup" / "sub").mkdir()
+    os.mkfifo(rootfs / "copyup" / "sub" / "trap2")
+    os.symlink("/etc/passwd", rootfs / "copyup" / "link")
 
     def edit(cfg):
         cfg["root"]["path"] = str(rootfs)
-        cfg["mounts"].append({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+        cfg["mounts"].append({"destination": "/copyup", "type": "tmpfs", "source": "tmpfs",
                               "options": ["tmpcopyup"]})
-    text = out(rt, "ls -A /data; ls -A /data/sub; readlink /data/link", edit)
+    text = out(rt, "ls -A /copyup; ls -A /copyup/sub; readlink /copyup/link", edit)
     assert text.split() == ["keep", "link", "sub", "/etc/passwd"]
 
 
