@@ -20,7 +20,7 @@ with open(os.path.join(HERE, "ocirt.h")) as f:
 ffibuilder.set_source(
     "ocirt._shim",
     '#include "ocirt.h"',
-    sources=[os.path.relpath(os.path.join(HERE, "ocirt.c"))],
+    sources=[os.path.relpath(os.path.join(HERE, name)) for name in ("ocirt.c", "fork.c")],
     include_dirs=[os.path.relpath(HERE)],
     libraries=["seccomp"],
     extra_compile_args=["-O2", "-Wall", "-Wextra"],

@@ -2,12 +2,14 @@
  * ocirt C shim: the few Linux system calls that Python's os module lacks.
  *
  * Rules: every function returns 0 (or a non-negative result) on success and
- * -errno on failure; none calls back into Python, none allocates memory that
- * Python must free. Every symbol starts with ocirt_.
+ * -errno on failure; none calls back into Python (except
+ * ocirt_fork_into_cgroup, which runs CPython's fork handlers: see fork.c),
+ * none allocates memory that Python must free. Every symbol starts with ocirt_.
  */
 #ifndef OCIRT_H
 #define OCIRT_H
 
+long ocirt_fork_into_cgroup(int cgroup_fd);
 int ocirt_unshare(int flags);
 int ocirt_setns(int fd, int nstype);
 int ocirt_mount(const char *source, const char *target, const char *fstype,

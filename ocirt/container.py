@@ -266,7 +266,10 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
                 seccomp_filter, idmap_fds)
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
-    pid1 = os.fork()
+    try:
+        pid1, plan.in_unified = cg.fork()
+    except OSError as e:
+        raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
     if pid1 == 0:
         # The lock belongs to this create call, not to the container.
         os.close(lock_fd)
@@ -284,11 +287,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             msg = parent_end.recv()
         init_pid = protocol.check_message(msg, protocol.PID)["pid"]
         cleanup.pids.append(init_pid)
-        try:
-            cg.add(init_pid)
-        except OSError as e:
-            raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
-        parent_end.send(protocol.CGROUP)
         os.waitpid(pid1, 0)
         cleanup.pids.remove(pid1)
         from ocirt import jsonio

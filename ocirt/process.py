@@ -13,6 +13,7 @@ import resource
 from ocirt import hooks, protocol
 from ocirt.errors import ConfigError, OcirtError, SetupError
 from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, sched, shim
+from ocirt.linux.cgroups import Cgroup
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
@@ -33,6 +34,7 @@ class Plan:
         self.preserve_fds = preserve_fds
         self.no_pivot = no_pivot
         self.cgroup_paths = cgroup_paths or {}
+        self.in_unified = False     # set after fork: born in the cgroup2 directory
         self.keyring = keyring      # name of a new session keyring, or None
         self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
         self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
@@ -50,6 +52,11 @@ def stage1(plan):
         shim.prctl(shim.PR_SET_DUMPABLE, 0)
         chan.expect(protocol.GO)
         cfg = plan.cfg
+        try:
+            # As host root, before any user namespace: stage-2 inherits it.
+            Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
+        except OSError as e:
+            raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
         joined = dict((ns.type, fd) for ns, fd in plan.ns_fds)
         if "user" in joined:
             shim.setns(joined.pop("user"), shim.CLONE_NEWUSER)
@@ -143,24 +150,13 @@ def stage2(plan):
         if proc is not None and proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
-        joined = []
-
-        def join_cgroup():
-            # The parent places this process in its cgroups while the rootfs is
-            # being built; a cgroup namespace can only be made after that.
-            if not joined:
-                chan.expect(protocol.CGROUP)
-                ns = cfg.namespace("cgroup")
-                if ns is not None and ns.path is None:
-                    shim.unshare(shim.CLONE_NEWCGROUP)
-                joined.append(True)
-        mount_cgroups = cgroupfs.mounter(plan.cgroup_paths, cfg.namespace("cgroup"))
-
-        def cgroup_mount(root_fd, m, opts):
-            join_cgroup()
-            mount_cgroups(root_fd, m, opts)
-        rootfs.prepare(cfg, cgroup_mount, in_userns, plan.idmap_fds)
-        join_cgroup()
+        cgroupns = cfg.namespace("cgroup")
+        if cgroupns is not None and cgroupns.path is None:
+            # born in the container's cgroups (stage-1 joined them), so this
+            # namespace is rooted there
+            shim.unshare(shim.CLONE_NEWCGROUP)
+        rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
+                       plan.idmap_fds)
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
                                         "startContainer")):

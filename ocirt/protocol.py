@@ -4,27 +4,20 @@ Creation forks twice, without re-executing the interpreter:
 
     parent (ocirt create)       stage-1 (ns setup)            stage-2 (container init, pid 1)
     ---------------------       ------------------            -------------------------------
-    fork ---------------------> waits for GO
-    GO -----------------------> joins namespaces by path
+    fork (clone3 with CLONE_INTO_CGROUP: the child is born in the container's
+    cgroup2 directory) ------> waits for GO
+    GO -----------------------> joins its v1 cgroups ("0" into each `tasks`)
+                                joins namespaces by path
                                 (user namespace first)
                                 unshare(CLONE_NEWUSER) if asked
                     <---------- USERNS
     writes uid_map/gid_map
     MAPPED -------------------> unshares the other namespaces
                                 (all but cgroup)
-                                fork ------------------------> (is pid 1 of the new pid ns)
-                    <---------- PID {pid: host pid of stage-2}
-                                exits 0                       starts building the rootfs
-    writes the pid into the
-    container's cgroups (the
-    first write waits for an
-    RCU grace period: this
-    overlaps with stage-2's
-    mounts)
-    CGROUP ---------------------------------------------------> received before the first
-                                                              cgroup mount, or before
-                                                              pivot_root; then
-                                                              unshare(CLONE_NEWCGROUP)
+                                fork ------------------------> (is pid 1 of the new pid ns,
+                    <---------- PID {pid: host pid of stage-2}  born in the cgroups)
+                                exits 0                       unshare(CLONE_NEWCGROUP),
+                                                              builds the rootfs
                     <------------------------------------------ HOOKS (only if the config has
                                                               prestart, createRuntime or
                                                               createContainer hooks)
@@ -61,7 +54,6 @@ GO = "GO"
 USERNS = "USERNS"
 MAPPED = "MAPPED"
 PID = "PID"
-CGROUP = "CGROUP"
 HOOKS = "HOOKS"
 HOOKS_DONE = "HOOKS_DONE"
 SECCOMP_FD = "SECCOMP_FD"

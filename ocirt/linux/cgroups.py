@@ -82,10 +82,45 @@ class Cgroup:
                     _inherit_cpuset(d)
         return made
 
-    def add(self, pid):
+    def fork(self):
+        """Fork; the child is born in this cgroup's v2 directory when it can be.
+
+        Returns (pid, placed): placed tells the child whether the kernel put
+        it in the unified hierarchy already (clone3 CLONE_INTO_CGROUP).
+        """
+        path = self.paths.get(UNIFIED)
+        if path is not None:
+            from ocirt.linux import shim
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                return shim.fork_into_cgroup(fd), True
+            except OSError as e:
+                if e.errno not in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
+                    raise OSError(e.errno, e.strerror, path)
+            finally:
+                os.close(fd)
+        return os.fork(), False
+
+    def join_self(self, placed_in_unified=False):
+        """Move the calling (single-threaded) process into every hierarchy.
+
+        v1 hierarchies: "0" into `tasks` moves the caller's only thread, which
+        the kernel does without the global threadgroup lock (no RCU grace
+        period to wait for). cgroup2 has no such path: there the caller should
+        have been born in place (see fork); otherwise cgroup.procs it is.
+        """
         for name, path in self.paths.items():
-            with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
+            if name == UNIFIED:
+                if placed_in_unified:
+                    continue
+                target = os.path.join(path, "cgroup.procs")
+            else:
+                target = os.path.join(path, "tasks")
+            fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
 
     def pids(self):
         for name in (UNIFIED, "pids", "freezer", "memory"):

@@ -73,6 +73,14 @@ def _b(s):
     return s.encode() if isinstance(s, str) else s
 
 
+def fork_into_cgroup(cgroup_fd):
+    """os.fork(), with the child born in the cgroup v2 directory cgroup_fd.
+
+    OSError(ENOSYS/E2BIG/EINVAL) means the kernel lacks clone3's
+    CLONE_INTO_CGROUP; the caller falls back to os.fork()."""
+    return _check(lib.ocirt_fork_into_cgroup(cgroup_fd), "clone3")
+
+
 def unshare(flags):
     _check(lib.ocirt_unshare(flags), "unshare")
 
