@@ -186,6 +186,16 @@ def parse(doc, bundle, source="config.json"):
     return _convert(doc, bundle)
 
 
+def check_resources(res, source="resources"):
+    """Schema-check a linux.resources object on its own (for `update`)."""
+    from ocirt.jsonschema_lite import Invalid
+    try:
+        _schema_validator().validate({"ociVersion": "1.3.0", "root": {"path": "rootfs"},
+                                      "linux": {"resources": res}})
+    except Invalid as e:
+        raise ConfigError(f"{source}: {e.path}: {e.msg}")
+
+
 # ---- semantic checks: each returns None or (json_path, message) ----------
 
 def _check_version(doc):

@@ -289,6 +289,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         cleanup.pids.append(init_pid)
         os.waitpid(pid1, 0)
         cleanup.pids.remove(pid1)
+        res = (cfg.raw.get("linux") or {}).get("resources")
+        if res:
+            # Now that stage-1 is gone (pids.max counts it) and while stage-2
+            # builds the rootfs: nothing of the container has run yet.
+            from ocirt import log
+            cg.set_resources(res, log.warning)
         from ocirt import jsonio
         creating = dict(oci, pid=init_pid, status="creating")
         msg, fds = parent_end.recv_with_fds()
@@ -520,6 +526,42 @@ def _freezer_op(root, cid, allowed, refusal, verb, method):
             raise errors.OcirtError(f"cannot {verb} {cid}: {e.strerror}")
     finally:
         os.close(lock)
+
+
+# ---- update ---------------------------------------------------------------------
+
+def update(root, cid, changes):
+    """runc's update: merge `changes` (a linux.resources object) into the
+    container's resources, apply the sections it touches, and record them."""
+    from ocirt import config, jsonio, log
+    c = state.load(root, cid)
+    lock = c.lock()
+    try:
+        st = c.refresh()
+        if st in (Status.STOPPED, Status.CREATING):
+            raise errors.InvalidState(f"cannot update container {cid} that is {st}")
+        doc = c.load_config()
+        linux = doc.setdefault("linux", {})
+        merged = merge_resources(linux.get("resources") or {}, changes)
+        config.check_resources(merged)
+        touched = {k: merged[k] for k in changes if k in merged and k != "devices"}
+        c.cgroup().set_resources(touched, log.warning, update=True)
+        linux["resources"] = merged
+        state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), jsonio.dumps(doc).encode())
+    finally:
+        os.close(lock)
+
+
+def merge_resources(old, changes):
+    """Resources with `changes` laid over `old`: objects merge key by key,
+    anything else (lists, numbers) is replaced."""
+    out = dict(old)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_resources(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def pids(root, cid):

@@ -133,6 +133,40 @@ def resume(ctx, container_id):
     _invoke(ctx, commands.resume, container_id)
 
 
+@cli.command(context_settings=CONTEXT)
+@click.option("--resources", "-r", default=None, metavar="FILE",
+              help="a JSON linux.resources object to apply ('-' reads stdin)")
+@click.option("--blkio-weight", default=None, help="block IO weight (10-1000)")
+@click.option("--cpu-period", default=None, help="CFS period in microseconds")
+@click.option("--cpu-quota", default=None, help="CFS quota in microseconds")
+@click.option("--cpu-burst", default=None, help="CFS burst in microseconds")
+@click.option("--cpu-share", default=None, help="CPU shares (relative weight)")
+@click.option("--cpu-rt-period", default=None, help="realtime period in microseconds")
+@click.option("--cpu-rt-runtime", default=None, help="realtime runtime in microseconds")
+@click.option("--cpuset-cpus", default=None, help="CPUs to run on (0-3, 0,1)")
+@click.option("--cpuset-mems", default=None, help="memory nodes to use (0-3, 0,1)")
+@click.option("--kernel-memory", default=None, help="kernel memory limit (ignored)")
+@click.option("--kernel-memory-tcp", default=None, help="kernel TCP buffer limit")
+@click.option("--memory", default=None, help="memory limit (e.g. 64m; -1: none)")
+@click.option("--memory-reservation", default=None, help="memory soft limit")
+@click.option("--memory-swap", default=None, help="memory+swap limit (-1: none)")
+@click.option("--pids-limit", default=None, help="maximum number of tasks (-1: none)")
+@click.option("--l3-cache-schema", default=None, help="Intel RDT L3 schema (not supported)")
+@click.option("--mem-bw-schema", default=None, help="Intel RDT memory bandwidth (not supported)")
+@_id_arg
+@click.pass_context
+def update(ctx, container_id, l3_cache_schema, mem_bw_schema, **kwargs):
+    """Change the resource limits of a running container."""
+    if l3_cache_schema is not None or mem_bw_schema is not None:
+        from ocirt.errors import UsageError
+        _invoke(ctx, _refuse, UsageError("Intel RDT is not supported by ocirt"))
+    _invoke(ctx, commands.update, container_id, **kwargs)
+
+
+def _refuse(g, err):
+    raise err
+
+
 @cli.command(context_settings=dict(CONTEXT, ignore_unknown_options=True))
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
 @_id_arg

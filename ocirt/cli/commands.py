@@ -86,6 +86,86 @@ def resume(g, cid):
     return 0
 
 
+def update(g, cid, resources=None, **flags):
+    """runc's update: resources from -r FILE (or - for stdin) and/or flags."""
+    from ocirt import container, jsonio
+    from ocirt.errors import UsageError
+    changes = {}
+    if resources is not None:
+        try:
+            if resources == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(resources, "rb") as f:
+                    data = f.read()
+            changes = jsonio.loads(data)
+        except OSError as e:
+            raise UsageError(f"--resources {resources}: {e.strerror}")
+        except ValueError as e:
+            raise UsageError(f"--resources {resources}: invalid JSON: {e}")
+        if not isinstance(changes, dict):
+            raise UsageError(f"--resources {resources}: expected a linux.resources object")
+    for flag, value in flags.items():
+        if value is None:
+            continue
+        section, key, kind = UPDATE_FLAGS[flag]
+        changes.setdefault(section, {})[key] = _flag_value(flag, value, kind)
+    container.update(g.root, cid, changes)
+    return 0
+
+
+# flag -> (linux.resources section, key, kind)
+UPDATE_FLAGS = {
+    "blkio_weight": ("blockIO", "weight", "int"),
+    "cpu_period": ("cpu", "period", "int"),
+    "cpu_quota": ("cpu", "quota", "int"),
+    "cpu_burst": ("cpu", "burst", "int"),
+    "cpu_share": ("cpu", "shares", "int"),
+    "cpu_rt_period": ("cpu", "realtimePeriod", "int"),
+    "cpu_rt_runtime": ("cpu", "realtimeRuntime", "int"),
+    "cpuset_cpus": ("cpu", "cpus", "str"),
+    "cpuset_mems": ("cpu", "mems", "str"),
+    "kernel_memory": ("memory", "kernel", "bytes"),
+    "kernel_memory_tcp": ("memory", "kernelTCP", "bytes"),
+    "memory": ("memory", "limit", "bytes"),
+    "memory_reservation": ("memory", "reservation", "bytes"),
+    "memory_swap": ("memory", "swap", "bytes"),
+    "pids_limit": ("pids", "limit", "int"),
+}
+
+
+def _flag_value(flag, value, kind):
+    from ocirt.errors import UsageError
+    name = "--" + flag.replace("_", "-")
+    if kind == "str":
+        return value
+    try:
+        if kind == "bytes":
+            return parse_bytes(value)
+        return int(value, 10)
+    except ValueError:
+        raise UsageError(f"{name}: invalid value {value!r}")
+
+
+def parse_bytes(text):
+    """A size as runc's update takes it: "-1", "1024", "512k", "64m", "1g" (binary units,
+    optional b / ib suffix, any case)."""
+    s = text.strip().lower()
+    if s == "-1":
+        return -1
+    if s.endswith("ib"):
+        s = s[:-2]
+    elif s.endswith("b"):
+        s = s[:-1]
+    mult = 1
+    if s and s[-1] in "kmgtp":
+        mult = 1024 ** ("kmgtp".index(s[-1]) + 1)
+        s = s[:-1]
+    if not s or not s.replace(".", "", 1).isdigit():
+        raise ValueError(text)
+    return int(float(s) * mult)
+
+
 def ps(g, cid, fmt="table", ps_args=()):
     """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
     from ocirt import container

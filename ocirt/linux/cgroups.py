@@ -189,10 +189,148 @@ class Cgroup:
             with open(f[0], "w") as out:
                 out.write(f[2])
 
+    # ---- resources ---------------------------------------------------------
+
+    def controller_dir(self, ctrl, where="$.linux.resources"):
+        """(directory, is_cgroup2) of a v1-named controller for this cgroup.
+
+        A v1 hierarchy that has it wins; otherwise cgroup2, if its root offers
+        the controller (it is then enabled in cgroup.subtree_control down to
+        this cgroup, as a cgroup2 manager must). Else a clear error."""
+        d = self._dir(ctrl)
+        if d is not None and ctrl != UNIFIED:
+            return d, False
+        unified = self.paths.get(UNIFIED)
+        if unified is not None:
+            v2name = {"blkio": "io"}.get(ctrl, ctrl)
+            if v2name == "cgroup":
+                return unified, True
+            mount = hierarchies().get(UNIFIED)
+            if mount and v2name in _words(os.path.join(mount, "cgroup.controllers")):
+                _enable(mount, unified, v2name, where)
+                return unified, True
+        from ocirt.errors import ConfigError
+        raise ConfigError(f"cgroup controller {ctrl} is not available on this host", where)
+
+    def set_resources(self, res, warn=None, update=False):
+        """Apply linux.resources (devices excepted) to this cgroup."""
+        from ocirt.errors import ConfigError, SetupError
+        from ocirt.linux import resources
+        res = res or {}
+        dirs = {}
+        for ctrl in resources.controllers(res):
+            dirs[ctrl] = self.controller_dir(ctrl, _section_path(ctrl))
+
+        def current(ctrl, name):
+            try:
+                with open(os.path.join(dirs[ctrl][0], name)) as f:
+                    return f.read().strip()
+            except OSError:
+                return None
+
+        if update and (res.get("memory") or {}).get("checkBeforeUpdate"):
+            _check_usage(res["memory"].get("limit"), dirs.get("memory"))
+        writes = resources.writes(res, lambda c: dirs[c][1], current, warn,
+                                  hugepage_sizes() if res.get("hugepageLimits") else ())
+        for w in resources.unified_writes(res.get("unified")):
+            if w.controller not in dirs:
+                d = self.controller_dir(w.controller, w.path)
+                if not d[1]:
+                    raise ConfigError("unified needs cgroup v2 (this controller is on v1 "
+                                      "here)", w.path)
+                dirs[w.controller] = d
+            writes.append(w)
+        for w in writes:
+            target = os.path.join(dirs[w.controller][0], w.file)
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
+            except OSError as e:
+                raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
+            try:
+                os.write(fd, w.value.encode())
+            except OSError as e:
+                raise SetupError(f"cannot write {w.value!r} to {w.file}: {e.strerror}", w.path)
+            finally:
+                os.close(fd)
+            if w.file == "cpu.shares":
+                # the kernel clamps silently; runc reports it
+                got = current("cpu", "cpu.shares")
+                if got is not None and got != w.value:
+                    raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
+                                      f"set {got})", w.path)
+
     def destroy(self):
         """Remove the container's directories (leaf first); missing ones are fine."""
         for path in self.paths.values():
             _rmdir_retry(path)
+
+
+def _words(path):
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def _enable(mount, leaf, ctrl, where):
+    """Enable a cgroup2 controller in every ancestor of leaf below the mount."""
+    rel = os.path.relpath(leaf, mount)
+    parts = [] if rel == "." else rel.split("/")
+    d = mount
+    for part in parts:
+        if ctrl not in _words(os.path.join(d, "cgroup.subtree_control")):
+            try:
+                with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                    f.write("+" + ctrl)
+            except OSError as e:
+                from ocirt.errors import SetupError
+                raise SetupError(f"cannot enable the {ctrl} controller in {d}: {e.strerror}",
+                                 where)
+        d = os.path.join(d, part)
+
+
+def _section_path(ctrl):
+    section = {"memory": "memory", "cpu": "cpu", "cpuset": "cpu", "pids": "pids",
+               "blkio": "blockIO", "hugetlb": "hugepageLimits", "net_cls": "network",
+               "net_prio": "network", "rdma": "rdma"}.get(ctrl, ctrl)
+    return f"$.linux.resources.{section}"
+
+
+def _check_usage(limit, where):
+    """checkBeforeUpdate: refuse a memory limit below what is in use."""
+    if not limit or limit < 0 or where is None:
+        return
+    d, v2 = where
+    name = "memory.current" if v2 else "memory.usage_in_bytes"
+    try:
+        with open(os.path.join(d, name)) as f:
+            used = int(f.read())
+    except (OSError, ValueError):
+        return
+    if used > limit:
+        from ocirt.errors import ConfigError
+        raise ConfigError(f"memory limit {limit} is below the current usage {used}",
+                          "$.linux.resources.memory.limit")
+
+
+def hugepage_sizes():
+    """Huge page sizes of this host, named as cgroup files name them ("2MB", "1GB")."""
+    out = []
+    try:
+        names = os.listdir("/sys/kernel/mm/hugepages")
+    except OSError:
+        return out
+    for n in sorted(names):
+        kb = int(n[len("hugepages-"):-len("kB")])
+        for unit in ("KB", "MB", "GB", "TB"):
+            if kb < 1024 or kb % 1024:
+                out.append(f"{kb}{unit}")
+                break
+            kb //= 1024
+    return out
 
 
 def layout_is_unified(paths):
