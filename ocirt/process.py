@@ -41,8 +41,10 @@ class Plan:
 
 
 def _die(chan, err):
-    chan.send_error(err)
-    os._exit(1)
+    try:
+        chan.send_error(err)
+    finally:
+        os._exit(1)
 
 
 def stage1(plan):
@@ -83,7 +85,10 @@ def stage1(plan):
             _write_time_offsets(offsets)
         pid = os.fork()
         if pid == 0:
-            stage2(plan)  # never returns
+            try:
+                stage2(plan)  # never returns
+            finally:
+                os._exit(1)
         chan.send(protocol.PID, pid=pid)
         os._exit(0)
     except BaseException as e:  # noqa: B902 - everything must reach the parent

@@ -167,6 +167,16 @@ def _refuse(g, err):
     raise err
 
 
+@cli.command(context_settings=CONTEXT)
+@click.option("--interval", default="5s", show_default=True, help="time between stats events")
+@click.option("--stats", is_flag=True, help="print one stats event and exit")
+@_id_arg
+@click.pass_context
+def events(ctx, container_id, interval, stats):
+    """Print the container's resource usage and OOM events as JSON lines."""
+    _invoke(ctx, commands.events, container_id, interval=interval, stats=stats)
+
+
 @cli.command(context_settings=dict(CONTEXT, ignore_unknown_options=True))
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default="table")
 @_id_arg

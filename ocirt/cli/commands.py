@@ -166,6 +166,52 @@ def parse_bytes(text):
     return int(float(s) * mult)
 
 
+def events(g, cid, interval="5s", stats=False):
+    """runc's events: JSON lines of stats (and oom) events."""
+    from ocirt import container, jsonio
+    from ocirt.errors import UsageError
+    try:
+        seconds = parse_duration(interval)
+    except ValueError:
+        raise UsageError(f"--interval: invalid duration {interval!r}")
+    if seconds <= 0:
+        raise UsageError("--interval: the duration must be greater than 0")
+
+    def emit(event):
+        sys.stdout.write(jsonio.dumps(event) + "\n")
+        sys.stdout.flush()
+    try:
+        container.events(g.root, cid, seconds, stats, emit)
+    except BrokenPipeError:
+        pass
+    return 0
+
+
+def parse_duration(text):
+    """A Go duration as runc's flags take it: "5s", "100ms", "1m30s", "2h"."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    s = text.strip()
+    total, num, i = 0.0, "", 0
+    if not s:
+        raise ValueError(text)
+    while i < len(s):
+        if s[i].isdigit() or s[i] == ".":
+            num += s[i]
+            i += 1
+            continue
+        for unit in ("ns", "us", "µs", "ms", "s", "m", "h"):
+            if s.startswith(unit, i) and num:
+                total += float(num) * units[unit]
+                num, i = "", i + len(unit)
+                break
+        else:
+            raise ValueError(text)
+    if num:
+        if total or num != "0":
+            raise ValueError(text)  # a number needs a unit (only "0" stands alone)
+    return total
+
+
 def ps(g, cid, fmt="table", ps_args=()):
     """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
     from ocirt import container

@@ -464,3 +464,70 @@ def test_resources_leave_nothing_behind_on_failure(crt):
     assert p.returncode == 1
     assert not os.path.exists(lay.host_dir("pids", cid))
     assert not stat.S_ISDIR(os.stat(r.root).st_mode) or os.listdir(r.root) == []
+
+
+# ---- events -----------------------------------------------------------------------
+
+def test_events_stats_report_usage_and_limits(crt):
+    r, lay = crt
+    lay.need("memory", "pids")
+    cid = r.running(edit=resources({"memory": {"limit": 48 << 20}, "pids": {"limit": 33}}))
+    p = r("events", "--stats", cid, check=True)
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1 and p.stderr == ""
+    ev = json.loads(lines[0])
+    assert ev["type"] == "stats" and ev["id"] == cid
+    data = ev["data"]
+    assert data["memory"]["usage"]["limit"] == 48 << 20
+    assert 0 < data["memory"]["usage"]["usage"] < 48 << 20
+    assert data["pids"] == {"current": 1, "limit": 33}
+    assert data["cpu"]["usage"]["total"] > 0
+
+
+def _readline(proc, timeout=30):
+    import select
+    r, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not r:
+        raise TimeoutError("no event within %ss" % timeout)
+    return proc.stdout.readline()
+
+
+def test_events_report_oom_kills_and_end_with_the_container(crt, tmp_path):
+    r, lay = crt
+    lay.need("memory")
+    host, edit = shared_dir(tmp_path, "/sync", fifos=("ask",))
+    script = "read x < /sync/ask; awk 'BEGIN { s = \"x\"; while (1) s = s s }'; sleep 1000"
+    cid = r.running(("sh", "-c", script), edit=lambda cfg: (
+        edit(cfg), resources({"memory": {"limit": 16 << 20, "swap": 16 << 20}})(cfg)))
+    proc = subprocess.Popen([r.bin, "--root", r.root, "events", "--interval", "200ms", cid],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(_readline(proc))  # the watch is in place once stats flow
+        assert first["type"] == "stats"
+        fd = os.open(host / "ask", os.O_WRONLY)
+        os.write(fd, b"go\n")
+        os.close(fd)
+        seen = []
+        while not seen or seen[-1]["type"] != "oom":
+            seen.append(json.loads(_readline(proc)))
+        assert seen[-1] == {"type": "oom", "id": cid}
+        r("kill", cid, "KILL", check=True)
+        assert proc.wait(timeout=30) == 0  # the stream ends when the container stops
+        assert proc.stderr.read() == ""
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_events_refusals(crt):
+    r, lay = crt
+    p = r("events", "--stats", "nosuch")
+    assert p.returncode == 1 and "does not exist" in p.stderr
+    cid = r.running()
+    for bad in ("5", "fast", "0s"):
+        p = r("events", "--interval", bad, cid)
+        assert p.returncode != 0 and "--interval" in p.stderr and "Traceback" not in p.stderr
+    stopped = r.new_id()
+    r("run", "--keep", "--bundle", r.bundle(("true",)), stopped, check=True)
+    p = r("events", "--stats", stopped)
+    assert p.returncode == 1 and "not running" in p.stderr
