@@ -20,7 +20,8 @@ with open(os.path.join(HERE, "ocirt.h")) as f:
 ffibuilder.set_source(
     "ocirt._shim",
     '#include "ocirt.h"',
-    sources=[os.path.relpath(os.path.join(HERE, name)) for name in ("ocirt.c", "fork.c")],
+    sources=[os.path.relpath(os.path.join(HERE, name))
+             for name in ("ocirt.c", "fork.c", "bpf.c")],
     include_dirs=[os.path.relpath(HERE)],
     libraries=["seccomp"],
     extra_compile_args=["-O2", "-Wall", "-Wextra"],

@@ -61,4 +61,18 @@ int ocirt_seccomp_load(void *filter);
 int ocirt_seccomp_notify_fd(void *filter);
 int ocirt_seccomp_load_flags(void *filter, unsigned int flags);
 
+/* bpf(2) for cgroup v2 device control (bpf.c). attach_type is a BPF_CGROUP_*
+   value; replace_fd < 0 for none. ocirt_bpf_prog_query fills up to max_ids
+   program ids and returns how many are attached (-ENOSPC: more than max_ids).
+   ocirt_bpf_prog_info's name must hold 16 bytes (BPF_OBJ_NAME_LEN). */
+int ocirt_bpf_prog_load_cgroup_device(const void *insns, int n_insns, const char *license,
+                                      const char *name, char *log, int log_size);
+int ocirt_bpf_prog_attach(int target_fd, int prog_fd, unsigned int attach_type,
+                          unsigned int flags, int replace_fd);
+int ocirt_bpf_prog_detach(int target_fd, int prog_fd, unsigned int attach_type);
+int ocirt_bpf_prog_query(int target_fd, unsigned int attach_type, unsigned int *ids,
+                         unsigned int max_ids);
+int ocirt_bpf_prog_get_fd_by_id(unsigned int id);
+int ocirt_bpf_prog_info(int prog_fd, unsigned int *id, unsigned int *type, char *name);
+
 #endif

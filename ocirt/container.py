@@ -15,7 +15,7 @@ SIGKILL = 9
 # ---- create ---------------------------------------------------------------
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           preserve_fds=0, subreaper=False, no_new_keyring=False):
+           preserve_fds=0, subreaper=False, no_new_keyring=False, systemd=False):
     """Build the container and leave its init waiting for start. Returns the init pid."""
     from ocirt import config as config_mod
     state.check_id(cid)
@@ -32,9 +32,15 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         lock_fd = c.lock()
         with open(os.path.join(bundle, "config.json"), "rb") as src:
             state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), src.read())
-        from ocirt.linux.cgroups import Cgroup
-        cg = Cgroup.for_container(cfg.cgroups_path, cid)
-        cleanup.cgroup_dirs = cg.create()
+        from ocirt.linux.cgroups import UNIFIED, Cgroup
+        if systemd:
+            from ocirt.linux import systemd as sd
+            slice_, unit = sd.parse_path(cfg.cgroups_path, cid)
+            cg = Cgroup({UNIFIED: sd.scope_dir(slice_, unit)})
+            cg.systemd = (slice_, unit)
+        else:
+            cg = Cgroup.for_container(cfg.cgroups_path, cid)
+            cleanup.cgroup_dirs = cg.create()
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
         oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
@@ -51,6 +57,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if later:
             c.facts["hooks"] = ",".join(later)
         c.cgroup_paths = cg.paths
+        if cg.systemd:
+            c.facts["systemd"] = cg.systemd[1]
         c.save(oci)
         if pid_file:
             write_pid_file(pid_file, pid)
@@ -127,6 +135,7 @@ class _Cleanup:
         self.fds = []
         self.pids = []
         self.cgroup_dirs = []
+        self.systemd_unit = None
         self._done = False
 
     def done(self):
@@ -154,7 +163,22 @@ class _Cleanup:
                 _rmdir_retry(d)
             except OSError:
                 pass
+        if self.systemd_unit:
+            _stop_unit(self.systemd_unit)
         self.c.remove()
+
+
+def _stop_unit(unit):
+    from ocirt.linux import systemd as sd
+    try:
+        mgr = sd.Manager()
+        try:
+            mgr.stop(unit)
+        finally:
+            mgr.close()
+    except errors.OcirtError as e:
+        from ocirt import log
+        log.warning(f"cannot stop {unit}: {e}")
 
 
 def _reap_or_wait(pid):
@@ -266,8 +290,16 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
                 seccomp_filter, idmap_fds)
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
+    if not cg.systemd:
+        # before any process is in the cgroup: stage-2 makes its device nodes
+        # under the final rules
+        _set_devices(cg, cfg)
     try:
-        pid1, plan.in_unified = cg.fork()
+        if cg.systemd:
+            plan.in_unified = True  # systemd puts stage-1 in the scope before GO
+            pid1 = os.fork()
+        else:
+            pid1, plan.in_unified = cg.fork()
     except OSError as e:
         raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
     if pid1 == 0:
@@ -282,6 +314,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     child_end.close()
     exec_sock.close()
     try:
+        if cg.systemd:
+            _start_scope(cg, cfg, c.id, pid1, cleanup)
+            _set_devices(cg, cfg)
         parent_end.send(protocol.GO)
         msg = parent_end.recv()
         if msg and msg["t"] == protocol.USERNS:
@@ -323,6 +358,24 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         return init_pid
     finally:
         parent_end.close()
+
+
+def _set_devices(cg, cfg):
+    res = (cfg.raw.get("linux") or {}).get("resources") or {}
+    cg.set_devices(res.get("devices") or ())
+
+
+def _start_scope(cg, cfg, cid, pid, cleanup):
+    """The systemd driver: a transient scope holding stage-1."""
+    from ocirt.linux import systemd as sd
+    slice_, unit = cg.systemd
+    res = (cfg.raw.get("linux") or {}).get("resources")
+    mgr = sd.Manager()
+    try:
+        cleanup.systemd_unit = unit
+        mgr.start_scope(unit, sd.properties(res, slice_, cid), pid)
+    finally:
+        mgr.close()
 
 
 # ---- start ------------------------------------------------------------------
@@ -490,6 +543,8 @@ def destroy(c):
         cg = c.cgroup()
         if cg.pids():
             _signal_all(c, SIGKILL)
+        if c.facts.get("systemd"):
+            _stop_unit(c.facts["systemd"])
         try:
             cg.destroy()
         except OSError as e:
@@ -677,11 +732,11 @@ def pids(root, cid):
 # ---- run ----------------------------------------------------------------------
 
 def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=False,
-        preserve_fds=0, console_socket=None, no_new_keyring=False):
+        preserve_fds=0, console_socket=None, no_new_keyring=False, systemd=False):
     """create + start; in the foreground, wait and return the exit status."""
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
-                 no_new_keyring=no_new_keyring)
+                 no_new_keyring=no_new_keyring, systemd=systemd)
     import _signal
     c = state.load(root, cid)
     if detach:

@@ -25,7 +25,7 @@ def document():
             "cgroup": {
                 "v1": any(k != UNIFIED for k in h),
                 "v2": UNIFIED in h,
-                "systemd": False,
+                "systemd": True,
                 "systemdUser": False,
                 "rdma": False,
             },

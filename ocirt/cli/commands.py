@@ -61,7 +61,7 @@ def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=Fals
     _systemd_check(g)
     container.create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                      no_pivot=no_pivot, preserve_fds=preserve_fds,
-                     no_new_keyring=no_new_keyring)
+                     no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup)
     return 0
 
 
@@ -71,7 +71,8 @@ def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
     _systemd_check(g)
     return container.run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
                          no_pivot=no_pivot, preserve_fds=preserve_fds,
-                         console_socket=console_socket, no_new_keyring=no_new_keyring)
+                         console_socket=console_socket, no_new_keyring=no_new_keyring,
+                         systemd=g.systemd_cgroup)
 
 
 def pause(g, cid):

@@ -43,6 +43,7 @@ def own_paths(pid="self"):
 class Cgroup:
     def __init__(self, paths):
         self.paths = dict(paths)
+        self.systemd = None  # (slice, unit) when systemd made it
 
     @classmethod
     def for_container(cls, cgroups_path, cid):
@@ -260,6 +261,43 @@ class Cgroup:
                 if got is not None and got != w.value:
                     raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
                                       f"set {got})", w.path)
+
+    def set_devices(self, rules, update=False):
+        """Device access: the spec's rules, then runc's default allow list.
+
+        The defaults come last, as runc appends them, so a container always
+        has its standard devices and, with no rules of its own, only those.
+        v1: the devices controller's files; cgroup2: an eBPF program."""
+        from ocirt.errors import SetupError
+        from ocirt.linux import devrules
+        rules = devrules.normalize(rules) + devrules.normalize(devrules.RUNC_DEFAULT_ALLOW)
+        d = self._dir("devices")
+        if d is not None:
+            current = None
+            if update:
+                with open(os.path.join(d, "devices.list")) as f:
+                    current = f.read()
+            for name, line in devrules.v1_writes(rules, current):
+                try:
+                    with open(os.path.join(d, name), "w") as f:
+                        f.write(line)
+                except OSError as e:
+                    raise SetupError(f"cannot write {line!r} to {name}: {e.strerror}",
+                                     "$.linux.resources.devices")
+            return
+        unified = self.paths.get(UNIFIED)
+        if unified is None:
+            raise SetupError("no devices controller and no cgroup2 tree for device rules",
+                             "$.linux.resources.devices")
+        from ocirt.linux import bpf
+        fd = os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            bpf.install(fd, devrules.bpf_program(rules))
+        except OSError as e:
+            raise SetupError(f"cannot install the device eBPF program: {e}",
+                             "$.linux.resources.devices")
+        finally:
+            os.close(fd)
 
     def destroy(self):
         """Remove the container's directories (leaf first); missing ones are fine."""

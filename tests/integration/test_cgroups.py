@@ -531,3 +531,42 @@ def test_events_refusals(crt):
     r("run", "--keep", "--bundle", r.bundle(("true",)), stopped, check=True)
     p = r("events", "--stats", stopped)
     assert p.returncode == 1 and "not running" in p.stderr
+
+
+# ---- device rules (v1 devices controller, or an eBPF program on cgroup2) --------------
+
+FUSE = {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600}
+OPEN = ("for d in /dev/fuse /dev/null /dev/zero; do "
+        "if (exec 3<$d) 2>/dev/null; then echo $d ok; else echo $d refused; fi; done")
+
+
+def _devices(rules):
+    def edit(cfg):
+        cfg["linux"]["devices"] = [FUSE]
+        if rules is not None:
+            cfg["linux"].setdefault("resources", {})["devices"] = rules
+    return edit
+
+
+@pytest.mark.parametrize("rules,fuse", [
+    (None, "refused"),                       # no rules: only the standard devices
+    ([{"allow": False, "access": "rwm"}], "refused"),
+    ([{"allow": False, "access": "rwm"},
+      {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "r"}], "ok"),
+    ([{"allow": True, "access": "rwm"}], "ok"),
+])
+def test_device_rules_decide_what_opens(crt, rules, fuse):
+    r, lay = crt
+    p = r.run(["sh", "-c", OPEN], edit=_devices(rules))
+    assert p.returncode == 0, p.stderr
+    # the standard devices stay usable whatever the rules say (runc appends them)
+    assert p.stdout.split("\n")[:3] == [f"/dev/fuse {fuse}", "/dev/null ok", "/dev/zero ok"]
+
+
+def test_device_rule_errors(crt):
+    r, lay = crt
+    for rule, where in (({"allow": True, "type": "x"}, "devices[0].type"),
+                        ({"allow": True, "access": "rwx"}, "devices[0].access")):
+        p = r("create", "--bundle", r.bundle(("true",), _devices([rule])), r.new_id())
+        assert p.returncode == 1 and where in p.stderr and "Traceback" not in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1

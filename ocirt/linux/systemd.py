@@ -1,0 +1,187 @@
+"""The systemd cgroup driver: the container's cgroup is a transient scope unit.
+
+With --systemd-cgroup, linux.cgroupsPath is "slice:prefix:name" (runc's
+form). ocirt asks systemd, over D-Bus, for a transient scope unit
+"<prefix>-<name>.scope" in that slice holding the container's first
+process, with Delegate=yes (the runtime then writes the cgroup files of that
+scope itself, as runc's fs2 manager does after systemd) and the main limits
+as unit properties, so that a `systemctl daemon-reload` keeps them.
+
+D-Bus is spoken by jeepney (pure Python), imported only here. As root the
+connection goes to systemd's private socket, as systemctl's does; the system
+bus (dbus-daemon) is the fallback.
+"""
+import os
+
+from ocirt.errors import ConfigError, SetupError
+
+SYSTEMD = "org.freedesktop.systemd1"
+MANAGER_PATH = "/org/freedesktop/systemd1"
+MANAGER = "org.freedesktop.systemd1.Manager"
+PRIVATE_SOCKET = "/run/systemd/private"
+DEFAULT_SLICE = "system.slice"
+DEFAULT_PREFIX = "ocirt"
+UINT64_MAX = (1 << 64) - 1
+
+
+def running():
+    """systemd's own test: it is PID 1 when /run/systemd/system exists."""
+    return os.path.isdir("/run/systemd/system")
+
+
+def parse_path(cgroups_path, cid):
+    """"slice:prefix:name" -> (slice, unit name). Empty parts take defaults."""
+    if not cgroups_path:
+        return DEFAULT_SLICE, f"{DEFAULT_PREFIX}-{cid}.scope"
+    parts = cgroups_path.split(":")
+    if len(parts) != 3:
+        raise ConfigError(f"expected \"slice:prefix:name\" for the systemd cgroup driver, "
+                          f"got {cgroups_path!r}", "$.linux.cgroupsPath")
+    slice_, prefix, name = parts
+    slice_ = slice_ or DEFAULT_SLICE
+    if not slice_.endswith(".slice") or "/" in slice_:
+        raise ConfigError(f"{slice_!r} is not a slice unit name", "$.linux.cgroupsPath")
+    if not name or "/" in name or "/" in prefix:
+        raise ConfigError(f"invalid unit name in {cgroups_path!r}", "$.linux.cgroupsPath")
+    if name.endswith(".slice"):
+        raise ConfigError("a container cannot be a slice; give a scope name",
+                          "$.linux.cgroupsPath")
+    unit = f"{prefix}-{name}.scope" if prefix else f"{name}.scope"
+    return slice_, unit
+
+
+def expand_slice(slice_):
+    """The cgroup path of a slice: "a-b.slice" -> "/a.slice/a-b.slice"; "-.slice" -> "/"."""
+    if slice_ == "-.slice":
+        return "/"
+    stem = slice_[:-len(".slice")]
+    if not stem or stem.startswith("-") or stem.endswith("-") or "--" in stem:
+        raise ConfigError(f"invalid slice name {slice_!r}", "$.linux.cgroupsPath")
+    path, acc = "", ""
+    for part in stem.split("-"):
+        acc = f"{acc}-{part}" if acc else part
+        path += f"/{acc}.slice"
+    return path
+
+
+def properties(res, slice_, cid):
+    """Unit properties (name, (D-Bus signature, value)) for a scope with these resources."""
+    from ocirt.linux import resources
+    props = [("Description", ("s", f"ocirt container {cid}")),
+             ("Slice", ("s", slice_)),
+             ("Delegate", ("b", True)),
+             ("DefaultDependencies", ("b", False))]
+    res = res or {}
+    mem = res.get("memory") or {}
+    if mem.get("limit") is not None:
+        props.append(("MemoryMax", ("t", _inf(mem["limit"]))))
+    if mem.get("reservation") is not None:
+        props.append(("MemoryLow", ("t", _inf(mem["reservation"]))))
+    if mem.get("swap") is not None:
+        swap = resources.swap_v2(mem["swap"], mem.get("limit") or 0,
+                                 "$.linux.resources.memory.swap")
+        if swap is not None:
+            props.append(("MemorySwapMax", ("t", _inf(swap))))
+    cpu = res.get("cpu") or {}
+    if cpu.get("shares"):
+        props.append(("CPUWeight", ("t", resources.shares_to_weight(cpu["shares"]))))
+    quota, period = cpu.get("quota") or 0, cpu.get("period") or 0
+    if period:
+        props.append(("CPUQuotaPeriodUSec", ("t", period)))
+    if quota > 0:
+        per_sec = quota * 1_000_000 // (period or 100_000)
+        # systemd keeps CPUQuotaPerSecUSec in 10 ms steps: round up, as runc does
+        per_sec = (per_sec + 9999) // 10000 * 10000
+        props.append(("CPUQuotaPerSecUSec", ("t", per_sec)))
+    limit = (res.get("pids") or {}).get("limit")
+    if limit is not None:
+        props.append(("TasksMax", ("t", UINT64_MAX if limit < 0 else limit)))
+    return props
+
+
+def _inf(v):
+    return UINT64_MAX if v == -1 else v
+
+
+class Manager:
+    """A D-Bus connection to systemd's manager object."""
+
+    def __init__(self):
+        try:
+            from jeepney import DBusAddress
+            from jeepney.io import blocking
+        except ImportError:
+            raise SetupError("the systemd cgroup driver needs the jeepney package")
+        self._addr = DBusAddress(MANAGER_PATH, bus_name=SYSTEM_BUS_NAME, interface=MANAGER)
+        try:
+            if os.path.exists(PRIVATE_SOCKET) and os.geteuid() == 0:
+                self.conn = _private_connection(blocking)
+                self._addr = DBusAddress(MANAGER_PATH, interface=MANAGER)
+            else:
+                self.conn = blocking.open_dbus_connection(bus="SYSTEM")
+        except (OSError, ValueError) as e:
+            raise SetupError(f"cannot connect to systemd over D-Bus: {e}")
+
+    def call(self, method, signature=None, *args, timeout=30):
+        from jeepney import new_method_call
+        from jeepney.low_level import MessageType
+        msg = new_method_call(self._addr, method, signature, args)
+        reply = self.conn.send_and_get_reply(msg, timeout=timeout)
+        if reply.header.message_type == MessageType.error:
+            name = reply.header.fields.get(4, "error")  # HeaderFields.error_name
+            text = reply.body[0] if reply.body else ""
+            raise SetupError(f"systemd: {method}: {name}: {text}")
+        return reply.body
+
+    def start_scope(self, unit, props, pid):
+        """Create the scope with pid in it; return when systemd has done so."""
+        from jeepney.low_level import MessageType
+        self.call("Subscribe")
+        (job,) = self.call("StartTransientUnit", "ssa(sv)a(sa(sv))", unit, "replace",
+                           props + [("PIDs", ("au", [pid]))], [])
+        import time
+        deadline = time.monotonic() + 30
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SetupError(f"systemd did not start {unit} within 30 s")
+            msg = self.conn.receive(timeout=left)
+            if (msg.header.message_type == MessageType.signal
+                    and msg.header.fields.get(3) == "JobRemoved"  # HeaderFields.member
+                    and msg.body[1] == job):
+                result = msg.body[3]
+                if result != "done":
+                    raise SetupError(f"systemd could not start {unit}: {result}")
+                return
+
+    def stop(self, unit):
+        try:
+            self.call("StopUnit", "ss", unit, "replace")
+        except SetupError as e:
+            if "NoSuchUnit" not in str(e):
+                raise
+
+    def close(self):
+        self.conn.close()
+
+
+SYSTEM_BUS_NAME = SYSTEMD
+
+
+def _private_connection(blocking):
+    """systemd's private socket speaks D-Bus peer to peer: no bus, so no Hello."""
+    from jeepney.io.common import MessageFilters
+    sock = blocking.prep_socket(PRIVATE_SOCKET, False, timeout=5)
+    conn = blocking.DBusConnection.__new__(blocking.DBusConnection)
+    blocking.DBusConnectionBase.__init__(conn, sock, False)
+    conn._filters = MessageFilters()
+    return conn
+
+
+def scope_dir(slice_, unit):
+    """The scope's directory in the cgroup2 tree."""
+    from ocirt.linux import cgroups
+    mount = cgroups.hierarchies().get(cgroups.UNIFIED)
+    if mount is None or not cgroups.layout_is_unified(cgroups.hierarchies()):
+        raise SetupError("the systemd cgroup driver of ocirt needs a cgroup v2 host")
+    return mount + expand_slice(slice_) + "/" + unit
