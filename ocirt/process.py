@@ -173,55 +173,12 @@ def stage2(plan):
         rootfs.pivot(cfg.root_path, plan.no_pivot)
         rootfs.finish(cfg)
         _apply_sysctl(cfg)
-        argv0 = None
-        late_seccomp = plan.seccomp
-        if proc is not None:
-            _apply_rlimits(proc)
-            if raw_proc.get("scheduler"):
-                sched.apply_scheduler(raw_proc["scheduler"])
-            if raw_proc.get("ioPriority"):
-                sched.apply_io_priority(raw_proc["ioPriority"])
-            if (cfg.raw.get("linux") or {}).get("personality"):
-                sched.apply_personality(cfg.raw["linux"]["personality"])
-            sec = plan.seccomp
-            if sec is not None and (not proc.no_new_privileges or sec.notify):
-                # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,
-                # before the capabilities go. A filter with a listener is loaded
-                # now too: its fd must reach the listener before READY.
-                if proc.no_new_privileges:
-                    shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
-                _load_seccomp(sec)
-                if sec.notify:
-                    fd = sec.notify_fd()
-                    chan.send_fd(protocol.SECCOMP_FD, fd)
-                    os.close(fd)
-                late_seccomp = None
-            _apply_user(proc)
-            if proc.no_new_privileges:
-                shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
-            try:
-                os.chdir(proc.cwd)
-            except OSError as e:
-                raise SetupError(f"cannot enter process.cwd {proc.cwd}: {e.strerror}")
-            if proc.user.umask is not None:
-                os.umask(proc.user.umask)
-            argv0 = _find_program(proc)
+        argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan)
         chan.send(protocol.READY)
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state)
-        for s in _FORWARDED:
-            _signal.signal(s, _signal.SIG_DFL)
-        if affinity.get("final"):
-            sched.set_affinity(affinity["final"], "$.process.execCPUAffinity.final")
-        _close_fds(plan.preserve_fds)
-        if argv0 is None:
-            raise SetupError("config.json has no process to start")
-        env = dict(e.split("=", 1) for e in proc.env)
-        args = list(proc.args)
-        if late_seccomp is not None:
-            _load_seccomp(late_seccomp)  # as late as possible: only execve follows
-        os.execve(argv0, args, env)
+        execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity)
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
         conn = getattr(plan, "start_conn", None)
@@ -232,6 +189,65 @@ def stage2(plan):
                 pass
             os._exit(127)
         _die(chan, err)
+
+
+def become(cfg, proc, seccomp, chan):
+    """Give this process the attributes of `proc` (a config.Process), up to the
+    exec: rlimits, scheduling, personality, seccomp (when it must load before
+    the capabilities go), user, capabilities, no_new_privs, cwd, umask.
+
+    Returns (program path, the seccomp filter still to load just before
+    execve, or None). Shared by the container's init and by `exec`."""
+    if proc is None:
+        return None, seccomp
+    raw_proc = cfg.raw.get("process") or {}
+    _apply_rlimits(proc)
+    if raw_proc.get("scheduler"):
+        sched.apply_scheduler(raw_proc["scheduler"])
+    if raw_proc.get("ioPriority"):
+        sched.apply_io_priority(raw_proc["ioPriority"])
+    if (cfg.raw.get("linux") or {}).get("personality"):
+        sched.apply_personality(cfg.raw["linux"]["personality"])
+    late = seccomp
+    if seccomp is not None and (not proc.no_new_privileges or seccomp.notify):
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,
+        # before the capabilities go. A filter with a listener is loaded
+        # now too: its fd must reach the listener before the process runs.
+        if proc.no_new_privileges:
+            shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
+        _load_seccomp(seccomp)
+        if seccomp.notify:
+            fd = seccomp.notify_fd()
+            chan.send_fd(protocol.SECCOMP_FD, fd)
+            os.close(fd)
+        late = None
+    _apply_user(proc)
+    if proc.no_new_privileges:
+        shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
+    try:
+        os.chdir(proc.cwd)
+    except OSError as e:
+        raise SetupError(f"cannot enter process.cwd {proc.cwd}: {e.strerror}")
+    if proc.user.umask is not None:
+        os.umask(proc.user.umask)
+    return _find_program(proc), late
+
+
+def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None):
+    """The last steps: default signals, final CPU affinity, no stray fds, the
+    late seccomp filter, execve. Never returns."""
+    for s in _FORWARDED:
+        _signal.signal(s, _signal.SIG_DFL)
+    if affinity and affinity.get("final"):
+        sched.set_affinity(affinity["final"], "$.process.execCPUAffinity.final")
+    _close_fds(preserve_fds)
+    if argv0 is None:
+        raise SetupError("config.json has no process to start")
+    env = dict(e.split("=", 1) for e in proc.env)
+    args = list(proc.args)
+    if late_seccomp is not None:
+        _load_seccomp(late_seccomp)  # as late as possible: only execve follows
+    os.execve(argv0, args, env)
 
 
 def _load_seccomp(f):
