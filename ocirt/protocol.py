@@ -42,6 +42,25 @@ Creation forks twice, without re-executing the interpreter:
                                                               reads EOF; on failure stage-2 sends
                                                               b"E" + message, then exits 127
 
+`ocirt exec` (ocirt.tenant) has a shorter conversation on its own channel:
+
+    parent (ocirt exec)         stage-1                       the process
+    -------------------         -------                       -----------
+    subreaper (unless -d)
+    fork (born in the cgroup2
+    directory) --------------> joins the v1 cgroups,
+                                setns() into the init's
+                                namespaces, user first
+                                fork ------------------------> (inside the pid namespace)
+                    <---------- PID {pid}                      its attributes: rlimits,
+                                exits 0                        user, caps, seccomp, ...
+                    <------------------------------------------ SECCOMP_FD + fd (listener)
+                    <------------------------------------------ READY (paused container only:
+    moves it into the frozen                                  the parent places it, it
+    cgroup, GO ----------------------------------------------> freezes until resume)
+    EOF: it has exec'd (the channel is close-on-exec)          execve
+    waits for it (it became the parent's child when stage-1 exited)
+
 Any stage may send ERROR {cls, msg} instead and exit; the parent re-raises
 it as the ocirt.errors class of that name. EOF on the channel before READY
 means a stage died. Messages are JSON objects, one per SOCK_SEQPACKET

@@ -167,6 +167,33 @@ def _refuse(g, err):
     raise err
 
 
+@cli.command("exec", context_settings=dict(CONTEXT, ignore_unknown_options=True,
+                                            allow_interspersed_args=False))
+@click.option("--process", "-p", default=None, metavar="FILE",
+              help="a JSON process object to run ('-' reads stdin)")
+@click.option("--detach", "-d", is_flag=True, help="do not wait for the process")
+@click.option("--pid-file", default=None, help="write the process's host pid here")
+@click.option("--console-socket", default=None, help="send the terminal's master here")
+@click.option("--tty", "-t", is_flag=True, help="give the process a terminal")
+@click.option("--cwd", default=None, help="working directory in the container")
+@click.option("--env", "-e", multiple=True, help="KEY=VALUE to add to the environment")
+@click.option("--user", "-u", default=None, help="uid[:gid] to run as")
+@click.option("--additional-gids", "-g", multiple=True, help="a supplementary gid")
+@click.option("--cap", "-c", multiple=True, help="a capability to add")
+@click.option("--no-new-privs", is_flag=True, help="set no_new_privs")
+@click.option("--apparmor", default=None, help="AppArmor profile")
+@click.option("--process-label", default=None, help="SELinux label")
+@click.option("--preserve-fds", default=0, type=int, help="pass N more fds (from 3)")
+@click.option("--cgroup", default=None, help="a sub-cgroup of the container to run in")
+@click.option("--ignore-paused", is_flag=True, help="exec even into a paused container")
+@_id_arg
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def exec_cmd(ctx, container_id, command, **kwargs):
+    """Run a new process in a running container."""
+    _invoke(ctx, commands.exec_, container_id, command=command, **kwargs)
+
+
 @cli.command(context_settings=CONTEXT)
 @click.option("--interval", default="5s", show_default=True, help="time between stats events")
 @click.option("--stats", is_flag=True, help="print one stats event and exit")

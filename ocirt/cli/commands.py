@@ -213,6 +213,44 @@ def parse_duration(text):
     return total
 
 
+def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserve_fds=0,
+          ignore_paused=False, cgroup=None, console_socket=None, tty=False, cwd=None, env=(),
+          user=None, additional_gids=(), cap=(), no_new_privs=False, apparmor=None,
+          process_label=None):
+    """runc's exec: a new process in the container; exits with its status."""
+    from ocirt import jsonio, state as store, tenant
+    from ocirt.errors import UsageError
+    if process is not None:
+        try:
+            if process == "-":
+                data = sys.stdin.buffer.read()
+            else:
+                with open(process, "rb") as f:
+                    data = f.read()
+            proc = jsonio.loads(data)
+        except OSError as e:
+            raise UsageError(f"--process {process}: {e.strerror}")
+        except ValueError as e:
+            raise UsageError(f"--process {process}: invalid JSON: {e}")
+        if not isinstance(proc, dict):
+            raise UsageError(f"--process {process}: expected a process object")
+    else:
+        if not command:
+            raise UsageError("exec needs a command to run (or --process FILE)")
+        try:
+            gids = [int(x) for x in additional_gids]
+        except ValueError:
+            raise UsageError("--additional-gids: expected numbers")
+        base = store.load(g.root, cid).load_config().get("process")
+        proc = tenant.process_from_flags(base, command, cwd=cwd, env=env, user=user,
+                                         additional_gids=gids, caps=cap,
+                                         no_new_privs=no_new_privs, apparmor=apparmor,
+                                         label=process_label, tty=tty)
+    return tenant.run(g.root, cid, proc, detach=detach, pid_file=pid_file,
+                      preserve_fds=preserve_fds, ignore_paused=ignore_paused,
+                      sub_cgroup=cgroup, console_socket=console_socket)
+
+
 def ps(g, cid, fmt="table", ps_args=()):
     """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
     from ocirt import container

@@ -102,6 +102,13 @@ class Cgroup:
                 os.close(fd)
         return os.fork(), False
 
+    def move(self, pid):
+        """Move a (single-threaded) process into every hierarchy: cgroup.procs,
+        the slow path (see fork and join_self), for the rare cases that need it."""
+        for path in self.paths.values():
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+
     def join_self(self, placed_in_unified=False):
         """Move the calling (single-threaded) process into every hierarchy.
 

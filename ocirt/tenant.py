@@ -1,0 +1,304 @@
+"""`exec`: start another process in a running container.
+
+The new process joins the container's cgroups and every namespace of its
+init, and gets the attributes of its own process spec (the container's
+`process` with runc's exec flags applied, or a whole process object from
+--process): user, capabilities, rlimits, no_new_privs, LSM labels and the
+container's seccomp filter. The conversation with the forked processes is
+described in ocirt.protocol ("exec").
+"""
+import os
+
+from ocirt import errors, protocol, state
+from ocirt.state import Status
+
+# config namespace type -> name under /proc/<pid>/ns, in the order they are
+# joined: the user namespace first, since it owns the others
+NS_FILES = (("user", "user"), ("mount", "mnt"), ("cgroup", "cgroup"), ("ipc", "ipc"),
+            ("uts", "uts"), ("network", "net"), ("time", "time"), ("pid", "pid"))
+
+
+def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=(),
+                       caps=(), no_new_privs=False, apparmor=None, label=None, tty=False):
+    """The container's process object with runc's exec flags applied."""
+    import copy
+    proc = copy.deepcopy(base or {})
+    proc["args"] = list(args)
+    proc["terminal"] = bool(tty)
+    if cwd is not None:
+        proc["cwd"] = cwd
+    if env:
+        merged = {}
+        for e in list(proc.get("env") or ()) + list(env):
+            key = e.split("=", 1)[0]
+            merged.pop(key, None)
+            merged[key] = e
+        proc["env"] = list(merged.values())
+    u = dict(proc.get("user") or {"uid": 0, "gid": 0})
+    if user is not None:
+        uid, _, gid = user.partition(":")
+        try:
+            u["uid"] = int(uid)
+            if gid:
+                u["gid"] = int(gid)
+        except ValueError:
+            raise errors.UsageError(f"--user {user!r}: expected uid[:gid] (numbers)")
+    if additional_gids:
+        u["additionalGids"] = [int(g) for g in additional_gids]
+    proc["user"] = u
+    if caps:
+        c = dict(proc.get("capabilities") or {})
+        for key in ("bounding", "effective", "permitted", "inheritable", "ambient"):
+            have = list(c.get(key) or ())
+            c[key] = have + [x for x in caps if x not in have]
+        proc["capabilities"] = c
+    if no_new_privs:
+        proc["noNewPrivileges"] = True
+    if apparmor is not None:
+        proc["apparmorProfile"] = apparmor
+    if label is not None:
+        proc["selinuxLabel"] = label
+    return proc
+
+
+def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
+        ignore_paused=False, sub_cgroup=None, console_socket=None):
+    """Start `process` (a spec process object) in container cid. Returns the
+    exit status when not detached, else 0 once the process runs."""
+    from ocirt import config, jsonio
+    c = state.load(root, cid)
+    st = c.refresh()
+    if st in (Status.STOPPED, Status.CREATING):
+        raise errors.InvalidState(f"cannot exec in a container that is {st}")
+    if st is Status.PAUSED and not ignore_paused:
+        raise errors.InvalidState(f"container {cid} is paused (use --ignore-paused to exec "
+                                  "anyway; the process stays frozen until resume)")
+    doc = c.load_config()
+    doc["process"] = process
+    bundle = jsonio.loads(c.oci_text).get("bundle", "")
+    cfg = config.parse(doc, bundle, source="exec process")
+    if cfg.process.terminal and console_socket is None:
+        raise errors.UsageError("a terminal process needs --console-socket")
+    if console_socket is not None and not cfg.process.terminal:
+        raise errors.UsageError("--console-socket given but the process has no terminal")
+    if cfg.process.terminal:
+        raise errors.UsageError("terminals are not supported by ocirt exec yet")
+    cg = c.cgroup()
+    if sub_cgroup:
+        cg = _sub_cgroup(cg, sub_cgroup)
+    fds = _open_namespaces(c, cfg)
+    try:
+        seccomp_filter = None
+        sec = (cfg.raw.get("linux") or {}).get("seccomp")
+        if sec is not None:
+            from ocirt import log
+            from ocirt.linux import seccomp
+            seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
+        late_join = st is Status.PAUSED
+        return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,
+                      late_join, sec)
+    finally:
+        for _, fd in fds:
+            os.close(fd)
+
+
+def _sub_cgroup(cg, sub):
+    from ocirt.linux.cgroups import Cgroup
+    rel = sub.split(":", 1)[-1].strip("/")
+    if not rel or ".." in rel.split("/"):
+        raise errors.UsageError(f"--cgroup {sub!r}: expected a path inside the container's "
+                                "cgroup")
+    paths = {k: os.path.join(v, rel) for k, v in cg.paths.items()}
+    for p in paths.values():
+        if not os.path.isdir(p):
+            raise errors.UsageError(f"--cgroup {sub!r}: {p} does not exist")
+    return Cgroup(paths)
+
+
+def _open_namespaces(c, cfg):
+    """fds of the init's namespaces (those the config gives the container)."""
+    from ocirt.linux.proc import is_alive
+    out = []
+    try:
+        for ns_type, name in NS_FILES:
+            if cfg.namespace(ns_type) is None:
+                continue
+            try:
+                fd = os.open(f"/proc/{c.pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                if name == "time":  # a kernel without time namespaces
+                    continue
+                raise errors.InvalidState(f"container {c.id} is not running")
+            out.append((ns_type, fd))
+        # the fds are the init's only if it is still the same process
+        if not is_alive(c.pid, c.starttime):
+            raise errors.InvalidState(f"container {c.id} is not running")
+    except BaseException:
+        for _, fd in out:
+            os.close(fd)
+        raise
+    return out
+
+
+class Plan:
+    def __init__(self, cfg, chan, cgroup_paths, ns_fds, seccomp, preserve_fds, late_join):
+        self.cfg = cfg
+        self.chan = chan
+        self.cgroup_paths = cgroup_paths
+        self.ns_fds = ns_fds
+        self.seccomp = seccomp
+        self.preserve_fds = preserve_fds
+        self.late_join = late_join  # join the (frozen) cgroup as the last step
+        self.in_unified = False
+
+
+def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
+           sec):
+    from ocirt.linux import shim
+    parent_end, child_end = protocol.Channel.pair()
+    plan = Plan(cfg, child_end, cg.paths, ns_fds, seccomp_filter, preserve_fds, late_join)
+    if not detach:
+        # the process is our grandchild: when stage-1 exits it becomes ours
+        shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        if late_join:
+            pid1, plan.in_unified = os.fork(), False
+        else:
+            pid1, plan.in_unified = cg.fork()
+    except OSError as e:
+        raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+    if pid1 == 0:
+        try:
+            parent_end.close()
+            _stage1(plan)
+        finally:
+            os._exit(1)
+    child_end.close()
+    pid = None
+    try:
+        # stage-1 sends PID, the process sends SECCOMP_FD or READY (paused
+        # container), in whatever order they get there; EOF ends it
+        ready = False
+        while True:
+            msg, fds = parent_end.recv_with_fds()
+            if msg is None:
+                break  # EOF: the process has exec'd (the channel is close-on-exec)
+            if msg["t"] == protocol.PID:
+                pid = msg["pid"]
+                os.waitpid(pid1, 0)
+                pid1 = None
+            elif msg["t"] == protocol.SECCOMP_FD:
+                from ocirt.linux import seccomp
+                try:
+                    seccomp.send_to_listener(sec, fds[0], c.oci_state())
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+            else:
+                protocol.check_message(msg, protocol.READY)
+                ready = True
+            if ready and pid is not None:
+                try:
+                    cg.move(pid)
+                except OSError as e:
+                    raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+                parent_end.send(protocol.GO)
+                break
+        if pid is None:
+            raise errors.SetupError("the exec process died before it started")
+    except BaseException:
+        for p in (pid1, pid):
+            if p:
+                _kill_reap(p)
+        raise
+    finally:
+        parent_end.close()
+    if pid_file:
+        from ocirt.container import write_pid_file
+        write_pid_file(pid_file, pid)
+    if detach:
+        return 0
+    return _wait(pid)
+
+
+def _kill_reap(pid):
+    try:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _wait(pid):
+    import _signal
+    from ocirt.container import _forward, _wait_child
+    for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
+              _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
+        _signal.signal(s, lambda signum, frame: _forward(pid, signum))
+    return _wait_child(pid)
+
+
+# ---- in the forked processes ------------------------------------------------------
+
+def _stage1(plan):
+    """Join the cgroups and namespaces, fork the process (inside the pid ns)."""
+    from ocirt.errors import OcirtError, SetupError
+    from ocirt.linux import shim
+    from ocirt.linux.cgroups import Cgroup
+    from ocirt.process import _become_root, _describe, _die
+    chan = plan.chan
+    try:
+        shim.prctl(shim.PR_SET_DUMPABLE, 0)
+        if not plan.late_join:
+            try:
+                Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
+            except OSError as e:
+                raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+        from ocirt.config import NAMESPACES
+        for ns_type, fd in plan.ns_fds:
+            try:
+                shim.setns(fd, NAMESPACES[ns_type][0])
+            except OSError as e:
+                raise SetupError(f"cannot join the container's {ns_type} namespace: "
+                                 f"{e.strerror}")
+            if ns_type == "user":
+                _become_root()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _stage2(plan)
+            finally:
+                os._exit(1)
+        chan.send(protocol.PID, pid=pid)
+        os._exit(0)
+    except BaseException as e:  # noqa: B902 - everything must reach the parent
+        _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
+
+
+def _stage2(plan):
+    """The process itself: its attributes, then execve."""
+    from ocirt.errors import OcirtError, SetupError
+    from ocirt.linux import lsm, sched
+    from ocirt.process import _describe, _die, become, execute
+    chan = plan.chan
+    try:
+        cfg = plan.cfg
+        proc = cfg.process
+        raw_proc = cfg.raw.get("process") or {}
+        affinity = raw_proc.get("execCPUAffinity") or {}
+        if affinity.get("initial"):
+            sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
+        if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
+            lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
+        if proc.oom_score_adj is not None:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(proc.oom_score_adj))
+        argv0, late = become(cfg, proc, plan.seccomp, chan)
+        if plan.late_join:
+            # a paused container: the parent moves this process into the
+            # frozen cgroup, where the kernel stops it until resume
+            chan.send(protocol.READY)
+            chan.expect(protocol.GO)
+        execute(proc, argv0, late, plan.preserve_fds, affinity)
+    except BaseException as e:  # noqa: B902
+        _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
