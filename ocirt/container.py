@@ -15,15 +15,21 @@ SIGKILL = 9
 # ---- create ---------------------------------------------------------------
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           preserve_fds=0, subreaper=False, no_new_keyring=False, systemd=False):
-    """Build the container and leave its init waiting for start. Returns the init pid."""
+           preserve_fds=0, subreaper=False, no_new_keyring=False, systemd=False,
+           console=None):
+    """Build the container and leave its init waiting for start. Returns the init pid.
+
+    console: an already connected console socket (run's own), instead of a path."""
     from ocirt import config as config_mod
     state.check_id(cid)
     bundle = os.path.abspath(bundle)
     cfg = config_mod.load(bundle)
-    _check_runtime_constraints(cfg, console_socket)
+    _check_runtime_constraints(cfg, console_socket if console is None else console)
     if not os.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"root.path: rootfs {cfg.root_path} is not a directory")
+    if cfg.process.terminal and console is None:
+        from ocirt import console as console_mod
+        console = console_mod.connect(console_socket)
     ns_fds = _open_namespaces(cfg)
     c = state.new(root, cid)
     cleanup = _Cleanup(c)
@@ -48,7 +54,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
         pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd,
-                     keyring, oci)
+                     keyring, oci, console)
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
         c.facts = {"pid": pid, "starttime": start_time(pid),
@@ -72,6 +78,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             os.close(fd)
         if lock_fd >= 0:
             os.close(lock_fd)
+        if console is not None:
+            console.close()
 
 
 def _rfc3339(t):
@@ -94,8 +102,6 @@ def _check_runtime_constraints(cfg, console_socket):
         raise errors.UsageError("process.terminal is true: a --console-socket is required")
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but process.terminal is false")
-    if cfg.process.terminal:
-        raise errors.UsageError("terminal containers are not supported yet")
     from ocirt.linux import lsm
     lsm.check(cfg)
 
@@ -263,7 +269,7 @@ def _write_id_maps(pid, cfg):
 
 
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd, keyring,
-           oci):
+           oci, console=None):
     import _socket
     from ocirt import protocol
     from ocirt.process import Plan, stage1
@@ -288,6 +294,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     cleanup.fds.extend(idmap_fds.values())
     plan = Plan(cfg, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths, keyring,
                 seccomp_filter, idmap_fds)
+    plan.console = console
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     if not cg.systemd:
@@ -733,20 +740,38 @@ def pids(root, cid):
 
 def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=False,
         preserve_fds=0, console_socket=None, no_new_keyring=False, systemd=False):
-    """create + start; in the foreground, wait and return the exit status."""
+    """create + start; in the foreground, wait and return the exit status.
+
+    A terminal container in the foreground without --console-socket gets the
+    caller's terminal through a proxy (ocirt.console)."""
+    receiver = None
+    if not detach and console_socket is None:
+        from ocirt import config as config_mod
+        proc = config_mod.load(os.path.abspath(bundle)).process
+        if proc is not None and proc.terminal:
+            from ocirt import console
+            receiver = console.Receiver()
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
-                 no_new_keyring=no_new_keyring, systemd=systemd)
+                 no_new_keyring=no_new_keyring, systemd=systemd,
+                 console=receiver.theirs if receiver else None)
     import _signal
     c = state.load(root, cid)
     if detach:
         begin(c)
         return 0
+    master = receiver.master() if receiver else None
     forward = lambda signum, frame: _forward(pid, signum)  # noqa: E731
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
         _signal.signal(s, forward)
     begin(c)  # on failure the container is already gone
+    if master is not None:
+        from ocirt import console
+        try:
+            console.proxy(master)
+        finally:
+            os.close(master)
     status = _wait_child(pid)
     if not keep:
         _finish_run(c)

@@ -155,6 +155,11 @@ def stage2(plan):
         if proc is not None and proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
+        if proc is not None and proc.terminal:
+            # what the terminal setup needs, loaded while the host's files are
+            # still reachable (after pivot_root they are not)
+            from ocirt import console  # noqa: F401
+            from ocirt.linux import pty  # noqa: F401
         cgroupns = cfg.namespace("cgroup")
         if cgroupns is not None and cgroupns.path is None:
             # born in the container's cgroups (stage-1 joined them), so this
@@ -173,6 +178,9 @@ def stage2(plan):
         rootfs.pivot(cfg.root_path, plan.no_pivot)
         rootfs.finish(cfg)
         _apply_sysctl(cfg)
+        if proc is not None and proc.terminal:
+            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
+                           console_path="/dev/console")
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan)
         chan.send(protocol.READY)
         _wait_for_start(plan)
@@ -189,6 +197,39 @@ def stage2(plan):
                 pass
             os._exit(127)
         _die(chan, err)
+
+
+def setup_terminal(sock, user, size=None, console_path=None):
+    """A pty from the container's devpts becomes this process's controlling
+    terminal and stdio; its master goes out through the console socket.
+    The init also gets it at /dev/console, as runc does."""
+    from ocirt import console
+    from ocirt.linux import pty
+    try:
+        master, slave, name = pty.open_pty()
+    except OSError as e:
+        raise SetupError(f"cannot allocate a terminal in the container: {e.strerror}",
+                         "process.terminal")
+    try:
+        if size:
+            pty.set_size(slave, size.get("height", 0), size.get("width", 0))
+        # the container's own devpts node: let its user own its terminal
+        os.fchown(slave, user.uid, user.gid)
+        if console_path:
+            root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fd = mounts.make_in_root(root_fd, console_path, is_dir=False, mode=0o600)
+            finally:
+                os.close(root_fd)
+            try:
+                shim.mount(mounts.fd_path(slave), mounts.fd_path(fd), None, mounts.MS_BIND)
+            finally:
+                os.close(fd)
+        pty.become_stdio(slave)
+        console.send_master(sock, master, name)
+    finally:
+        os.close(master)
+        sock.close()
 
 
 def become(cfg, proc, seccomp, chan):

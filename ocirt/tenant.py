@@ -77,12 +77,10 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     doc["process"] = process
     bundle = jsonio.loads(c.oci_text).get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
-    if cfg.process.terminal and console_socket is None:
-        raise errors.UsageError("a terminal process needs --console-socket")
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but the process has no terminal")
-    if cfg.process.terminal:
-        raise errors.UsageError("terminals are not supported by ocirt exec yet")
+    if cfg.process.terminal and console_socket is None and detach:
+        raise errors.UsageError("a detached terminal process needs --console-socket")
     cg = c.cgroup()
     if sub_cgroup:
         cg = _sub_cgroup(cg, sub_cgroup)
@@ -95,8 +93,16 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
             from ocirt.linux import seccomp
             seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
         late_join = st is Status.PAUSED
+        receiver = sock = None
+        if cfg.process.terminal:
+            from ocirt import console
+            if console_socket is None:  # foreground: proxy the caller's terminal
+                receiver = console.Receiver()
+                sock = receiver.theirs
+            else:
+                sock = console.connect(console_socket)
         return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,
-                      late_join, sec)
+                      late_join, sec, sock, receiver)
     finally:
         for _, fd in fds:
             os.close(fd)
@@ -153,10 +159,11 @@ class Plan:
 
 
 def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
-           sec):
+           sec, console_sock=None, receiver=None):
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
     plan = Plan(cfg, child_end, cg.paths, ns_fds, seccomp_filter, preserve_fds, late_join)
+    plan.console = console_sock
     if not detach:
         # the process is our grandchild: when stage-1 exits it becomes ours
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
@@ -174,6 +181,8 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         finally:
             os._exit(1)
     child_end.close()
+    if console_sock is not None:
+        console_sock.close()  # the process has its own copy
     pid = None
     try:
         # stage-1 sends PID, the process sends SECCOMP_FD or READY (paused
@@ -218,6 +227,13 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         write_pid_file(pid_file, pid)
     if detach:
         return 0
+    if receiver is not None:
+        from ocirt import console
+        master = receiver.master()
+        try:
+            console.proxy(master)
+        finally:
+            os.close(master)
     return _wait(pid)
 
 
@@ -249,6 +265,12 @@ def _stage1(plan):
     chan = plan.chan
     try:
         shim.prctl(shim.PR_SET_DUMPABLE, 0)
+        # every module the process needs is loaded before setns(mount): the
+        # host's files are out of reach after it
+        from ocirt.linux import lsm, sched  # noqa: F401
+        if plan.cfg.process.terminal:
+            from ocirt import console  # noqa: F401
+            from ocirt.linux import pty  # noqa: F401
         if not plan.late_join:
             try:
                 Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
@@ -279,7 +301,7 @@ def _stage2(plan):
     """The process itself: its attributes, then execve."""
     from ocirt.errors import OcirtError, SetupError
     from ocirt.linux import lsm, sched
-    from ocirt.process import _describe, _die, become, execute
+    from ocirt.process import _describe, _die, become, execute, setup_terminal
     chan = plan.chan
     try:
         cfg = plan.cfg
@@ -293,6 +315,9 @@ def _stage2(plan):
         if proc.oom_score_adj is not None:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write(str(proc.oom_score_adj))
+        if proc.terminal:
+            os.setsid()
+            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
         argv0, late = become(cfg, proc, plan.seccomp, chan)
         if plan.late_join:
             # a paused container: the parent moves this process into the
