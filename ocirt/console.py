@@ -111,6 +111,21 @@ def proxy(master, stdin=0, stdout=1):
             termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
 
 
+def adopt_size(master, stdin=0):
+    """Give the container's terminal the caller's window size, if it has one."""
+    if os.isatty(stdin):
+        _copy_size(stdin, master)
+
+
+def caller_size(stdin=0):
+    """(rows, cols) of the caller's terminal, or None."""
+    from ocirt.linux import pty
+    try:
+        return pty.get_size(stdin) if os.isatty(stdin) else None
+    except OSError:
+        return None
+
+
 def _copy_size(src, dst):
     from ocirt.linux import pty
     try:

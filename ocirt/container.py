@@ -47,6 +47,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         else:
             cg = Cgroup.for_container(cfg.cgroups_path, cid)
             cleanup.cgroup_dirs = cg.create()
+        cleanup.cgroup = cg
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
         oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
@@ -142,6 +143,7 @@ class _Cleanup:
         self.pids = []
         self.cgroup_dirs = []
         self.systemd_unit = None
+        self.cgroup = None
         self._done = False
 
     def done(self):
@@ -163,6 +165,13 @@ class _Cleanup:
             except ProcessLookupError:
                 pass
             _reap_or_wait(pid)
+        if self.cgroup is not None:
+            # whatever reached the container's cgroup (stage-2, a hook's child)
+            for pid in self.cgroup.pids():
+                try:
+                    os.kill(pid, SIGKILL)
+                except ProcessLookupError:
+                    pass
         for d in reversed(self.cgroup_dirs):
             try:
                 from ocirt.linux.cgroups import _rmdir_retry
@@ -325,12 +334,11 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             _start_scope(cg, cfg, c.id, pid1, cleanup)
             _set_devices(cg, cfg)
         parent_end.send(protocol.GO)
-        msg = parent_end.recv()
-        if msg and msg["t"] == protocol.USERNS:
+        if _expects_userns(cfg, ns_fds):
+            protocol.check_message(parent_end.recv(), protocol.USERNS)
             _write_id_maps(pid1, cfg)
             parent_end.send(protocol.MAPPED)
-            msg = parent_end.recv()
-        init_pid = protocol.check_message(msg, protocol.PID)["pid"]
+        init_pid = parent_end.wait_for(protocol.PID)["pid"]
         cleanup.pids.append(init_pid)
         os.waitpid(pid1, 0)
         cleanup.pids.remove(pid1)
@@ -365,6 +373,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         return init_pid
     finally:
         parent_end.close()
+
+
+def _expects_userns(cfg, ns_fds):
+    """stage-1 makes a user namespace (and asks for its maps) unless it joins one."""
+    return (cfg.namespace("user") is not None
+            and not any(ns.type == "user" for ns, _ in ns_fds))
 
 
 def _set_devices(cg, cfg):
@@ -760,7 +774,11 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     if detach:
         begin(c)
         return 0
-    master = receiver.master() if receiver else None
+    master = None
+    if receiver is not None:
+        from ocirt import console
+        master = receiver.master()
+        console.adopt_size(master)  # before the process can ask for it
     forward = lambda signum, frame: _forward(pid, signum)  # noqa: E731
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):

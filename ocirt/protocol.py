@@ -88,6 +88,7 @@ class Channel:
 
     def __init__(self, sock):
         self.sock = sock
+        self.pending = []  # (message, fds) received early (see wait_for)
 
     # The C modules _socket and _json (through ocirt.jsonio) are used instead
     # of socket and json: those import enum and re, too heavy for create.
@@ -125,8 +126,24 @@ class Channel:
                           [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                             fd.to_bytes(4, "little", signed=True))])
 
+    def wait_for(self, kind):
+        """The next message of <kind>; messages of other kinds that come first
+        are kept for the following receives. (stage-2 may report before
+        stage-1 has sent PID: they are separate processes.)"""
+        held = []
+        try:
+            while True:
+                msg, fds = self.recv_with_fds()
+                if msg is None or msg["t"] in (kind, ERROR):
+                    return check_message(msg, kind)
+                held.append((msg, fds))
+        finally:
+            self.pending = held + self.pending
+
     def recv_with_fds(self):
         """(message, [fds]) or (None, [])."""
+        if self.pending:
+            return self.pending.pop(0)
         import _socket
         from ocirt import jsonio
         data, anc, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
@@ -147,6 +164,8 @@ class Channel:
 
     def recv(self):
         """The next message as a dict, or None at EOF."""
+        if self.pending:
+            return self.pending.pop(0)[0]
         from ocirt import jsonio
         data = self.sock.recv(65536)
         if not data:

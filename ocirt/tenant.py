@@ -99,6 +99,9 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
             if console_socket is None:  # foreground: proxy the caller's terminal
                 receiver = console.Receiver()
                 sock = receiver.theirs
+                size = console.caller_size()
+                if size and not cfg.raw["process"].get("consoleSize"):
+                    cfg.raw["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
             else:
                 sock = console.connect(console_socket)
         return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,

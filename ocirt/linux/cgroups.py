@@ -65,7 +65,11 @@ class Cgroup:
         return cls(paths)
 
     def create(self):
-        """mkdir -p each directory; returns the list of directories it made."""
+        """mkdir -p each directory; returns the list of directories it made.
+
+        On a pure cgroup2 host every controller the tree offers is enabled
+        down to the container's parent, as runc does, so that what a
+        container gets does not depend on what came before it."""
         made = []
         for name, path in self.paths.items():
             missing = []
@@ -81,6 +85,8 @@ class Cgroup:
                 made.append(d)
                 if "cpuset" in name.split(","):
                     _inherit_cpuset(d)
+        if layout_is_unified(self.paths):
+            _enable_all(hierarchies().get(UNIFIED), self.paths[UNIFIED])
         return made
 
     def fork(self):
@@ -335,6 +341,31 @@ def _enable(mount, leaf, ctrl, where):
                 raise SetupError(f"cannot enable the {ctrl} controller in {d}: {e.strerror}",
                                  where)
         d = os.path.join(d, part)
+
+
+def _enable_all(mount, leaf):
+    """Enable every offered controller in each directory from the mount down
+    to leaf's parent (errors are ignored: runc does the same)."""
+    if not mount:
+        return
+    rel = os.path.relpath(leaf, mount)
+    d = mount
+    for part in ([] if rel == "." else rel.split("/")[:-1]):
+        _enable_offered(d)
+        d = os.path.join(d, part)
+    if rel != ".":
+        _enable_offered(d)
+
+
+def _enable_offered(d):
+    enabled = _words(os.path.join(d, "cgroup.subtree_control"))
+    for ctrl in _words(os.path.join(d, "cgroup.controllers")):
+        if ctrl not in enabled:
+            try:
+                with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                    f.write("+" + ctrl)
+            except OSError:
+                pass  # e.g. a threaded subtree, or a process in that cgroup
 
 
 def _section_path(ctrl):

@@ -20,7 +20,10 @@ from tests.conftest import ROOT, ocirt_binary
 if os.geteuid() != 0:
     pytest.skip("integration tests run real containers and need root", allow_module_level=True)
 
-CGROUP_PROBE = "/sys/fs/cgroup/memory"
+# where a container's cgroup directory shows up (/sys/fs/cgroup/<x>/ocirt/<id>):
+# the memory hierarchy on v1 and hybrid hosts, the cgroup2 root on pure v2 ones
+CGROUP_PROBE = "/sys/fs/cgroup/memory" if os.path.isdir("/sys/fs/cgroup/memory") \
+    else "/sys/fs/cgroup"
 
 
 @pytest.fixture(scope="session")

@@ -123,7 +123,7 @@ def test_exec_refusals_leave_nothing_behind(rt, tmp_path):
                              (["--user", "nobody"], ["true"], "--user"),
                              (["--cap", "CAP_NOPE"], ["true"], "CAP_NOPE"),
                              (["--cgroup", "nosub"], ["true"], "--cgroup"),
-                             (["--tty"], ["true"], "console-socket")):
+                             (["--tty", "--detach"], ["true"], "console-socket")):
         args = opts + cmd
         p = rt("exec", *opts, cid, *cmd)
         assert p.returncode != 0, args
