@@ -3,8 +3,8 @@
 A terminal container's pty master goes to whoever owns the console socket:
 ocirt connects to the AF_UNIX SOCK_STREAM socket at that path (on the host,
 before the container's init leaves the host's view) and the init sends the
-master in one sendmsg carrying one SCM_RIGHTS fd, with the slave's path as
-the data, as runc does. `run` in the foreground with no console socket is
+master in one sendmsg carrying one SCM_RIGHTS fd, with "/dev/ptmx" as the
+data, as runc does. `run` in the foreground with no console socket is
 its own receiver: it takes the master and proxies the caller's terminal to
 it (raw mode, window size, end when the container closes the terminal).
 """
@@ -30,7 +30,9 @@ def connect(path):
     return s
 
 
-def send_master(sock, master, name):
+def send_master(sock, master, name="/dev/ptmx"):
+    """One sendmsg, one SCM_RIGHTS fd; the data is the name of what was
+    opened (runc sends "/dev/ptmx"; receivers only take the fd)."""
     import _socket
     sock.sendmsg([name.encode()], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                                     master.to_bytes(4, "little"))])

@@ -621,6 +621,8 @@ def update(root, cid, changes):
             raise errors.InvalidState(f"cannot update container {cid} that is {st}")
         doc = c.load_config()
         linux = doc.setdefault("linux", {})
+        from ocirt.linux.resources import without_unset
+        changes = without_unset(changes, also_pids=True)  # engines send 0 for "unchanged"
         merged = merge_resources(linux.get("resources") or {}, changes)
         config.check_resources(merged)
         touched = {k: merged[k] for k in changes if k in merged and k != "devices"}

@@ -226,7 +226,7 @@ def setup_terminal(sock, user, size=None, console_path=None):
             finally:
                 os.close(fd)
         pty.become_stdio(slave)
-        console.send_master(sock, master, name)
+        console.send_master(sock, master)
     finally:
         os.close(master)
         sock.close()

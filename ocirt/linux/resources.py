@@ -39,9 +39,34 @@ class Write:
             other.controller, other.file, other.value)
 
 
+# Fields where 0 means "not set", as in runc (Go engines send zero values):
+# a 0 there is skipped, not written. pids.limit is not among them: since
+# runtime-spec 1.3.0, 0 is a limit.
+ZERO_IS_UNSET = {
+    "memory": ("limit", "reservation", "swap", "kernel", "kernelTCP"),
+    "cpu": ("shares", "quota", "period", "burst", "realtimeRuntime", "realtimePeriod"),
+    "blockIO": ("weight", "leafWeight"),
+}
+
+
+def without_unset(res, also_pids=False):
+    """res without the zero values that mean "not set" (see ZERO_IS_UNSET).
+
+    also_pids: `update` takes pids.limit 0 as "unchanged" too, as runc does."""
+    out = {}
+    for section, value in (res or {}).items():
+        zero = ZERO_IS_UNSET.get(section, ()) + (("limit",) if also_pids and
+                                                 section == "pids" else ())
+        if isinstance(value, dict) and zero:
+            value = {k: v for k, v in value.items()
+                     if not (k in zero and v == 0 and not isinstance(v, bool))}
+        out[section] = value
+    return out
+
+
 def controllers(res):
     """The v1 controller names a resources object needs (devices excluded)."""
-    res = res or {}
+    res = without_unset(res)
     out = []
     mem = res.get("memory") or {}
     if any(k in mem for k in ("limit", "reservation", "swap", "swappiness", "disableOOMKiller",
@@ -82,7 +107,7 @@ def writes(res, v2, current=None, warn=None, hugepage_sizes=()):
     file) reads a file's present value (as a string) when an order depends on
     it; warn(msg) reports settings that this kernel has no file for.
     """
-    res = res or {}
+    res = without_unset(res)
     warn = warn or (lambda msg: None)
     out = []
     mem = res.get("memory") or {}

@@ -115,8 +115,8 @@ class Manager:
         self._addr = DBusAddress(MANAGER_PATH, bus_name=SYSTEM_BUS_NAME, interface=MANAGER)
         try:
             if os.path.exists(PRIVATE_SOCKET) and os.geteuid() == 0:
+                # (the destination is still named, as systemctl names it)
                 self.conn = _private_connection(blocking)
-                self._addr = DBusAddress(MANAGER_PATH, interface=MANAGER)
             else:
                 self.conn = blocking.open_dbus_connection(bus="SYSTEM")
         except (OSError, ValueError) as e:
@@ -125,8 +125,11 @@ class Manager:
     def call(self, method, signature=None, *args, timeout=30):
         from jeepney import new_method_call
         from jeepney.low_level import MessageType
-        msg = new_method_call(self._addr, method, signature, args)
-        reply = self.conn.send_and_get_reply(msg, timeout=timeout)
+        try:
+            msg = new_method_call(self._addr, method, signature, args)
+            reply = self.conn.send_and_get_reply(msg, timeout=timeout)
+        except (OSError, ValueError, TypeError) as e:
+            raise SetupError(f"systemd: {method}: {e}")
         if reply.header.message_type == MessageType.error:
             name = reply.header.fields.get(4, "error")  # HeaderFields.error_name
             text = reply.body[0] if reply.body else ""
@@ -145,7 +148,10 @@ class Manager:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise SetupError(f"systemd did not start {unit} within 30 s")
-            msg = self.conn.receive(timeout=left)
+            try:
+                msg = self.conn.receive(timeout=left)
+            except (OSError, ValueError) as e:  # TimeoutError is an OSError
+                raise SetupError(f"systemd: waiting for {unit}: {e}")
             if (msg.header.message_type == MessageType.signal
                     and msg.header.fields.get(3) == "JobRemoved"  # HeaderFields.member
                     and msg.body[1] == job):

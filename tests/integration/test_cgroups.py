@@ -388,6 +388,23 @@ def test_update_flags_and_resources_file(crt, tmp_path):
     assert cfg["linux"]["resources"]["pids"]["limit"] == 30
 
 
+def test_update_zero_means_unchanged(crt, tmp_path):
+    # docker sends every field, with 0 for what the user did not change
+    r, lay = crt
+    lay.need("memory", "pids")
+    files = [("memory", "memory.limit_in_bytes", "memory.max"), ("pids", "pids.max", "pids.max")]
+    cid, host = _waiting_container(r, lay, tmp_path, files)
+    r("update", "--memory", "200m", cid, check=True)
+    before = ask(host)
+    zeros = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0},
+             "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""},
+             "blockIO": {"weight": 0}, "pids": {"limit": 0}}
+    p = subprocess.run([r.bin, "--root", r.root, "update", "--resources", "-", cid],
+                       input=json.dumps(zeros), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    assert ask(host) == before == [str(200 << 20), "50"]
+
+
 def test_update_memory_and_swap_in_either_direction(crt, tmp_path):
     r, lay = crt
     lay.need("memory")

@@ -177,3 +177,15 @@ def test_any_resources_translate_or_fail_cleanly(res, v2):
         assert x.controller in needed, (x, needed)
         assert x.path.startswith("$.linux.resources.")
         assert "\n" not in x.value
+
+
+def test_zero_means_unset_as_in_runc():
+    res = {"memory": {"limit": 0, "reservation": 0, "swappiness": 0},
+           "cpu": {"shares": 0, "quota": 0, "period": 0}, "blockIO": {"weight": 0},
+           "pids": {"limit": 0}}
+    got, _ = w(res)
+    assert got == [("memory", "memory.swappiness", "0"), ("pids", "pids.max", "0")]
+    assert R.controllers(res) == ["memory", "pids"]
+    assert R.without_unset({"pids": {"limit": 0}}, also_pids=True) == {"pids": {}}
+    assert R.without_unset({"memory": {"disableOOMKiller": False}}) == {
+        "memory": {"disableOOMKiller": False}}

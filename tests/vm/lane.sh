@@ -25,12 +25,21 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-KIT=${VM_LANE:-$ROOT/../shared/vm-lane}
-if [ ! -f "$KIT/run-in-guest.sh" ]; then
-    echo "tests/vm/lane.sh: vm-lane kit not found at $KIT (set VM_LANE to the directory holding run-in-guest.sh)" >&2
+KIT=${VM_LANE:-}
+if [ -z "$KIT" ]; then
+    for d in "$ROOT/../shared/vm-lane" /work/shared/vm-lane; do
+        [ -f "$d/run-in-guest.sh" ] && { KIT=$d; break; }
+    done
+fi
+if [ ! -f "${KIT:-/nonexistent}/run-in-guest.sh" ]; then
+    echo "tests/vm/lane.sh: vm-lane kit not found at ${KIT:-../shared/vm-lane or /work/shared/vm-lane} (set VM_LANE to the directory holding run-in-guest.sh)" >&2
     exit 2
 fi
 KIT=$(cd "$KIT" && pwd)
+if [ "${1:-}" = "--where" ]; then  # print the kit's path, boot nothing
+    echo "$KIT"
+    exit 0
+fi
 # The venv's python by its own path: resolving the symlink would leave the venv.
 PY=$ROOT/.venv/bin/python
 if [ ! -x "$PY" ] || [ ! -x "$ROOT/.venv/bin/ocirt" ]; then
