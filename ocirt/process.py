@@ -176,8 +176,8 @@ def stage2(plan):
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
+        _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
         rootfs.finish(cfg)
-        _apply_sysctl(cfg)
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
@@ -285,10 +285,25 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None):
     if argv0 is None:
         raise SetupError("config.json has no process to start")
     env = dict(e.split("=", 1) for e in proc.env)
+    if "HOME" not in env:
+        env["HOME"] = _home_of(proc.user.uid)  # as runc: programs expect one
     args = list(proc.args)
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
     os.execve(argv0, args, env)
+
+
+def _home_of(uid):
+    """uid's home directory in the container's /etc/passwd, else "/"."""
+    try:
+        with open("/etc/passwd", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid) and fields[5]:
+                    return fields[5]
+    except OSError:
+        pass
+    return "/"
 
 
 def _load_seccomp(f):

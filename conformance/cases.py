@@ -1,0 +1,959 @@
+"""The requirements of runtime-spec v1.3.0, each with a check through the CLI.
+
+Ids are <document>.<field or operation>.<what>. Levels are the spec's words
+(MUST, SHOULD, MAY); "runc" marks behaviour the spec leaves open where runc
+is the reference engines expect.
+"""
+import json
+import os
+import subprocess
+
+from harness import CHECKER, Fail, Skip, eq, mounts, requirement
+
+MASK = (1 << 29) | (1 << 5) | (1 << 10)  # AUDIT_WRITE, KILL, NET_BIND_SERVICE
+
+
+def _edit(**fields):
+    """An edit that sets dotted paths, e.g. _edit(**{"process.cwd": "/tmp"})."""
+    def edit(cfg):
+        for path, value in fields.items():
+            node = cfg
+            keys = path.split(".")
+            for k in keys[:-1]:
+                node = node.setdefault(k, {})
+            node[keys[-1]] = value
+    return edit
+
+
+def _shared(case, name="shared"):
+    d = os.path.join(case.dir, name)
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    return d
+
+
+def _bind(cfg, src, dst, opts=("rbind", "rw")):
+    cfg["mounts"].append({"destination": dst, "type": "bind", "source": src,
+                          "options": list(opts)})
+
+
+# ==== runtime.md: state and lifecycle ===============================================
+
+STATE_KEYS = ("ociVersion", "id", "status", "pid", "bundle")
+
+
+@requirement("runtime.state.fields", "runtime.md", "MUST",
+             "state has ociVersion, id, status, pid (created/running), bundle (absolute), "
+             "annotations when given")
+def _(t):
+    cid = t.create(("sleep", "100"), _edit(annotations={"org.example.k": "v"}))
+    st = t.state(cid)
+    for k in STATE_KEYS:
+        if k not in st:
+            raise Fail(f"state has no {k}")
+    eq(st["id"], cid, "id")
+    eq(st["status"], "created", "status")
+    if not (isinstance(st["pid"], int) and st["pid"] > 0):
+        raise Fail(f"pid {st['pid']!r}")
+    if not os.path.isabs(st["bundle"]):
+        raise Fail(f"bundle {st['bundle']!r} is not absolute")
+    eq(st.get("annotations"), {"org.example.k": "v"}, "annotations")
+
+
+@requirement("runtime.state.schema", "runtime.md", "MUST",
+             "the state validates against the state schema")
+def _(t):
+    import jsonschema
+    with open(os.path.join(os.path.dirname(__file__), "..", "schemas",
+                           "state-schema.json")) as f:
+        schema = json.load(f)
+    cid = t.create(("sleep", "100"))
+    jsonschema.validate(t.state(cid), schema)
+    t.ok("start", cid)
+    jsonschema.validate(t.state(cid), schema)
+
+
+@requirement("runtime.state.status-lifecycle", "runtime.md", "MUST",
+             "status is created after create, running after start, stopped after the "
+             "process exits")
+def _(t):
+    cid = t.create(("sleep", "100"))
+    eq(t.state(cid)["status"], "created", "after create")
+    t.ok("start", cid)
+    eq(t.state(cid)["status"], "running", "after start")
+    t.ok("kill", cid, "KILL")
+    t.wait_stopped(cid)
+    eq(t.state(cid)["status"], "stopped", "after exit")
+
+
+@requirement("runtime.state.unknown-id-errors", "runtime.md", "MUST",
+             "state of a container that does not exist is an error")
+def _(t):
+    t.fails("state", "cf-no-such-container")
+
+
+@requirement("runtime.create.duplicate-id-errors", "runtime.md", "MUST",
+             "create with an id already in use is an error, and the first is unaffected")
+def _(t):
+    cid = t.create(("sleep", "100"))
+    pid = t.state(cid)["pid"]
+    t.fails("create", "--bundle", t.bundle(("sleep", "100")), cid)
+    st = t.state(cid)
+    eq((st["status"], st["pid"]), ("created", pid), "the first container")
+
+
+@requirement("runtime.create.process-not-run", "runtime.md", "MUST",
+             "create does not run process.args; start does")
+def _(t):
+    d = _shared(t)
+    cid = t.create(("touch", "/shared/ran"), lambda c: _bind(c, d, "/shared"))
+    if os.path.exists(os.path.join(d, "ran")):
+        raise Fail("process.args ran before start")
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    if not os.path.exists(os.path.join(d, "ran")):
+        raise Fail("process.args did not run after start")
+
+
+@requirement("runtime.create.config-changes-ignored", "runtime.md", "MUST",
+             "changes to config.json after create do not affect the container")
+def _(t):
+    d = _shared(t)
+    bundle = t.bundle(("touch", "/shared/original"), lambda c: _bind(c, d, "/shared"))
+    cid = t.new_id()
+    t.ok("create", "--bundle", bundle, cid)
+    with open(os.path.join(bundle, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["process"]["args"] = ["touch", "/shared/changed"]
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    eq(sorted(os.listdir(d)), ["original"], "files made by the process")
+
+
+@requirement("runtime.create.invalid-config-errors", "runtime.md", "MUST",
+             "create with a config the runtime cannot apply is an error and leaves no "
+             "container")
+def _(t):
+    cid = t.new_id()
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"linux.namespaces": [
+        {"type": "mount"}, {"type": "no-such-namespace"}]})), cid)
+    t.fails("state", cid)
+
+
+@requirement("runtime.create.missing-rootfs-errors", "runtime.md", "MUST",
+             "create with a root.path that does not exist is an error")
+def _(t):
+    cid = t.new_id()
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"root.path": "/no/such/rootfs"})),
+            cid)
+    t.fails("state", cid)
+
+
+@requirement("runtime.start.not-created-errors", "runtime.md", "MUST",
+             "start of a container that is not created (running, stopped) is an error")
+def _(t):
+    cid = t.create(("sleep", "100"))
+    t.ok("start", cid)
+    t.fails("start", cid)
+    t.ok("kill", cid, "KILL")
+    t.wait_stopped(cid)
+    t.fails("start", cid)
+
+
+@requirement("runtime.start.unknown-id-errors", "runtime.md", "MUST",
+             "start of a container that does not exist is an error")
+def _(t):
+    t.fails("start", "cf-no-such-container")
+
+
+@requirement("runtime.kill.delivers-signal", "runtime.md", "MUST",
+             "kill sends the signal to the container's process")
+def _(t):
+    d = _shared(t)
+    cid = t.create(("sh", "-c", "trap 'echo got-term > /shared/out; exit 0' TERM; "
+                                "sleep 1000 & wait"), lambda c: _bind(c, d, "/shared"))
+    t.ok("start", cid)
+    t.ok("kill", cid, "TERM")
+    t.wait_stopped(cid)
+    with open(os.path.join(d, "out")) as f:
+        eq(f.read(), "got-term\n", "the process's trap")
+
+
+@requirement("runtime.kill.not-running-errors", "runtime.md", "MUST",
+             "kill of a stopped container is an error")
+def _(t):
+    cid = t.create(("true",))
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    t.fails("kill", cid, "KILL")
+
+
+@requirement("runtime.kill.created", "runtime.md", "MUST",
+             "kill of a created container signals its process (it stops)")
+def _(t):
+    cid = t.create(("sleep", "100"))
+    t.ok("kill", cid, "KILL")
+    t.wait_stopped(cid)
+    eq(t.state(cid)["status"], "stopped", "status")
+
+
+@requirement("runtime.delete.running-errors", "runtime.md", "MUST",
+             "delete of a container that is not stopped is an error and it keeps running")
+def _(t):
+    cid = t.create(("sleep", "100"))
+    t.ok("start", cid)
+    t.fails("delete", cid)
+    eq(t.state(cid)["status"], "running", "after the refused delete")
+
+
+@requirement("runtime.delete.removes-everything", "runtime.md", "MUST",
+             "delete removes the container: its id is unknown after, its processes and "
+             "cgroup are gone")
+def _(t):
+    cg = f"/cf-delete-{os.getpid()}-{t.name}"
+    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": cg}))
+    pid = t.state(cid)["pid"]
+    t.ok("kill", cid, "KILL")
+    t.wait_stopped(cid)
+    t.ok("delete", cid)
+    t.fails("state", cid)
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read().rsplit(")", 1)[1].split()[0]
+        if st not in ("Z", "X"):  # a zombie waits for its reaper: it is gone
+            raise Fail(f"the process is still there (state {st})")
+    except FileNotFoundError:
+        pass
+    for base in ("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
+        if os.path.isdir(base + cg):
+            raise Fail(f"cgroup {base + cg} is left")
+
+
+@requirement("runtime.delete.unknown-id-errors", "runtime.md", "MUST",
+             "delete of a container that does not exist is an error")
+def _(t):
+    t.fails("delete", "cf-no-such-container")
+
+
+@requirement("runtime.lifecycle.exit-makes-stopped", "runtime.md", "MUST",
+             "when the process exits the container is stopped and can be deleted")
+def _(t):
+    cid = t.create(("true",))
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    eq(t.state(cid)["status"], "stopped", "status")
+    t.ok("delete", cid)
+
+
+# ==== hooks (config.md, runtime.md) ============================================
+
+def _hook_script(t, name, body):
+    path = os.path.join(t.dir, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def _hooks(**points):
+    def edit(cfg):
+        cfg["hooks"] = {k: v for k, v in points.items()}
+    return edit
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+@requirement("config.hooks.prestart-and-createRuntime", "config.md", "MUST",
+             "prestart and createRuntime hooks run during create, with the state on stdin "
+             "(status creating)")
+def _(t):
+    out = os.path.join(t.dir, "out")
+    hook = _hook_script(t, "h", f'cat >> {out}; echo >> {out}')
+    cid = t.create(("sleep", "100"), _hooks(prestart=[{"path": hook}],
+                                            createRuntime=[{"path": hook}]))
+    states = [json.loads(x) for x in _read(out).splitlines() if x.strip()]
+    eq(len(states), 2, "hook runs")
+    for st in states:
+        eq(st["id"], cid, "id on stdin")
+        eq(st["status"], "creating", "status on stdin")
+        eq(st["pid"], t.state(cid)["pid"], "pid on stdin")
+
+
+@requirement("config.hooks.createContainer-in-container-ns", "config.md", "MUST",
+             "createContainer hooks run in the container's mount namespace, during create")
+def _(t):
+    out = os.path.join(t.dir, "out")
+    hook = _hook_script(t, "h", f"readlink /proc/self/ns/mnt > {out}")
+    cid = t.create(("sleep", "100"), _hooks(createContainer=[{"path": hook}]))
+    if not os.path.exists(out):
+        raise Skip("the hook could not write to the host path from the container's "
+                   "mount namespace")
+    ns = _read(out).strip()
+    pid = t.state(cid)["pid"]
+    eq(ns, os.readlink(f"/proc/{pid}/ns/mnt"), "the hook's mount namespace")
+
+
+@requirement("config.hooks.startContainer-before-process", "config.md", "MUST",
+             "startContainer hooks run after start is called, before process.args")
+def _(t):
+    d = _shared(t)
+    hook = _hook_script(t, "h", "[ -e /shared/process ] || touch /shared/hook-first")
+    cid = t.create(("touch", "/shared/process"),
+                   lambda c: (_bind(c, d, "/shared"),
+                              _hooks(startContainer=[{"path": "/shared/h"}])(c)))
+    os.rename(hook, os.path.join(d, "h"))
+    if os.listdir(d) != ["h"]:
+        raise Fail(f"something ran before start: {os.listdir(d)}")
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    eq(sorted(os.listdir(d)), ["h", "hook-first", "process"], "files")
+
+
+@requirement("config.hooks.poststart-after-start", "config.md", "MUST",
+             "poststart hooks run after the process has started, before start returns")
+def _(t):
+    out = os.path.join(t.dir, "out")
+    hook = _hook_script(t, "h", f"cat > {out}")
+    cid = t.create(("sleep", "100"), _hooks(poststart=[{"path": hook}]))
+    if os.path.exists(out):
+        raise Fail("poststart ran during create")
+    t.ok("start", cid)
+    st = json.loads(_read(out))
+    eq(st["id"], cid, "id")
+
+
+@requirement("config.hooks.poststop-on-delete", "config.md", "MUST",
+             "poststop hooks run when the container is deleted")
+def _(t):
+    out = os.path.join(t.dir, "out")
+    hook = _hook_script(t, "h", f"cat > {out}")
+    cid = t.create(("true",), _hooks(poststop=[{"path": hook}]))
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    if os.path.exists(out):
+        raise Fail("poststop ran before delete")
+    t.ok("delete", cid)
+    eq(json.loads(_read(out))["id"], cid, "id on stdin")
+
+
+@requirement("config.hooks.order-args-env", "config.md", "MUST",
+             "hooks of one point run in order, with their args and env")
+def _(t):
+    out = os.path.join(t.dir, "out")
+    hook = _hook_script(t, "h", f'echo "$1 $2 $X" >> {out}')
+    t.create(("sleep", "100"), _hooks(prestart=[
+        {"path": hook, "args": ["h", "first", "a"], "env": ["X=1"]},
+        {"path": hook, "args": ["h", "second", "b"], "env": ["X=2"]}]))
+    eq(_read(out), "first a 1\nsecond b 2\n", "hook output")
+
+
+@requirement("config.hooks.prestart-failure", "runtime.md", "MUST",
+             "a failing prestart hook makes create fail, and no container is left")
+def _(t):
+    cid = t.new_id()
+    hook = _hook_script(t, "h", "exit 3")
+    t.fails("create", "--bundle", t.bundle(("sleep", "100"),
+                                           _hooks(prestart=[{"path": hook}])), cid)
+    p = t.call("state", cid)
+    if p.returncode == 0 and json.loads(p.stdout)["status"] != "stopped":
+        raise Fail("the container is still there after the failed create")
+
+
+@requirement("config.hooks.poststart-failure", "runtime.md", "MUST",
+             "v1.3.0: a failing poststart hook is an error (start fails, container stopped)")
+def _(t):
+    hook = _hook_script(t, "h", "exit 3")
+    cid = t.create(("sleep", "100"), _hooks(poststart=[{"path": hook}]))
+    t.fails("start", cid)
+    p = t.call("state", cid)
+    if p.returncode == 0 and json.loads(p.stdout)["status"] == "running":
+        raise Fail("the container still runs")
+
+
+@requirement("config.hooks.poststop-failure-is-a-warning", "runtime.md", "MUST",
+             "a failing poststop hook does not fail delete")
+def _(t):
+    hook = _hook_script(t, "h", "exit 3")
+    cid = t.create(("true",), _hooks(poststop=[{"path": hook}]))
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    t.ok("delete", cid)
+    t.fails("state", cid)
+
+
+@requirement("config.hooks.timeout", "config.md", "MUST",
+             "a hook that outlives its timeout fails")
+def _(t):
+    hook = _hook_script(t, "h", "sleep 30")
+    cid = t.new_id()
+    t.fails("create", "--bundle", t.bundle(("sleep", "100"), _hooks(
+        prestart=[{"path": hook, "timeout": 1}])), cid, timeout=25)
+
+
+# ==== config.md: root, mounts, process ================================================
+
+@requirement("config.root.readonly", "config.md", "MUST",
+             "root.readonly: the root filesystem is read-only in the container")
+def _(t):
+    m = mounts(t.check())
+    if "ro" not in m["/"][0]:
+        raise Fail(f"/ is mounted {m['/'][0]}")
+
+
+@requirement("config.root.writable", "config.md", "MUST",
+             "root.readonly false: the root filesystem is writable")
+def _(t):
+    import shutil
+    rootfs = os.path.join(t.dir, "rw-rootfs")
+    shutil.copytree(t.world.rootfs, rootfs, symlinks=True)
+    out = t.run(("sh", "-c", "touch /written && echo ok"),
+                _edit(**{"root.path": rootfs, "root.readonly": False}))
+    eq(out, "ok\n", "output")
+
+
+@requirement("config.root.relative-path", "config.md", "MUST",
+             "a relative root.path is relative to the bundle")
+def _(t):
+    bundle = t.bundle((CHECKER,))
+    with open(os.path.join(bundle, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["root"]["path"] = os.path.relpath(t.world.rootfs, bundle)  # ../../rootfs
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    if '"pid"' not in t.run(bundle=bundle):
+        raise Fail("the process did not run")
+
+
+@requirement("config.mounts.in-order-and-created", "config.md", "MUST",
+             "mounts are made in order; a missing destination is created")
+def _(t):
+    d = _shared(t)
+    with open(os.path.join(d, "marker"), "w") as f:
+        f.write("bound")
+
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/mnt/deep/a", "type": "tmpfs",
+                              "source": "tmpfs", "options": ["mode=755"]})
+        _bind(cfg, d, "/mnt/deep/a/b")
+    r = t.check(edit, ("--file", "/mnt/deep/a/b/marker"))
+    eq(r["files"]["/mnt/deep/a/b/marker"], "bound", "the later mount, over the earlier")
+
+
+@requirement("config.mounts.options", "config.md", "MUST",
+             "mount options (ro, nosuid, nodev, noexec, noatime) are applied")
+def _(t):
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/opts", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["ro", "nosuid", "nodev", "noexec", "noatime"]})
+    opts = mounts(t.check(edit))["/opts"][0]
+    for o in ("ro", "nosuid", "nodev", "noexec", "noatime"):
+        if o not in opts:
+            raise Fail(f"/opts has {opts}, not {o}")
+
+
+@requirement("config.mounts.data", "config.md", "MUST",
+             "filesystem data options are passed to the mount (tmpfs size, mode)")
+def _(t):
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["size=1m", "mode=700"]})
+    r = t.check(edit, ("--stat", "/data"))
+    sup = mounts(r)["/data"][3]
+    if "size=1024k" not in sup:
+        raise Fail(f"tmpfs options {sup}")
+    eq(r["stat"]["/data"]["mode"], 0o700, "mode")
+
+
+@requirement("config.mounts.bind-readonly", "config.md", "MUST",
+             "a read-only bind mount shows the source and cannot be written")
+def _(t):
+    d = _shared(t)
+    with open(os.path.join(d, "f"), "w") as f:
+        f.write("x")
+    out = t.run(("sh", "-c", "cat /b/f; touch /b/g 2>/dev/null && echo wrote || echo ro"),
+                lambda c: _bind(c, d, "/b", ("rbind", "ro")))
+    eq(out, "xro\n", "output")
+
+
+@requirement("config.mounts.propagation", "config.md", "MUST",
+             "rshared / rslave / rprivate bind options set the mount's propagation")
+def _(t):
+    d = _shared(t)
+
+    def edit(cfg):
+        _bind(cfg, d, "/priv", ("rbind", "rprivate"))
+        _bind(cfg, d, "/shr", ("rbind", "rshared"))
+    m = mounts(t.check(edit))
+    if any(x.startswith(("shared:", "master:")) for x in m["/priv"][1]):
+        raise Fail(f"/priv: {m['/priv'][1]}")
+    if not any(x.startswith("shared:") for x in m["/shr"][1]):
+        raise Fail(f"/shr: {m['/shr'][1]}")
+
+
+@requirement("config-linux.rootfsPropagation", "config-linux.md", "MUST",
+             "rootfsPropagation sets the propagation of the root mount")
+def _(t):
+    m = mounts(t.check(_edit(**{"linux.rootfsPropagation": "shared"})))
+    if not any(x.startswith("shared:") for x in m["/"][1]):
+        raise Fail(f"/ has {m['/'][1]}")
+
+
+@requirement("config.process.args-env-cwd", "config.md", "MUST",
+             "process.args run with process.env (plus HOME when it lacks one, as runc), "
+             "in process.cwd")
+def _(t):
+    r = t.check(_edit(**{"process.env": ["A=1", "B=two"], "process.cwd": "/tmp"}))
+    eq(sorted(e for e in r["env"] if not e.startswith("HOME=")), ["A=1", "B=two"], "env")
+    eq(r["cwd"], "/tmp", "cwd")
+
+
+@requirement("config.process.env-home", "config.md", "MAY",
+             "HOME is set from the container's /etc/passwd when process.env has none (runc)")
+def _(t):
+    r = t.check(_edit(**{"process.env": ["PATH=/bin"]}))
+    eq([e for e in r["env"] if e.startswith("HOME=")], ["HOME=/root"], "HOME")
+    r = t.check(_edit(**{"process.env": ["PATH=/bin", "HOME=/mine"]}))
+    eq([e for e in r["env"] if e.startswith("HOME=")], ["HOME=/mine"], "HOME given")
+
+
+@requirement("config.process.cwd-created", "config.md", "MAY",
+             "a missing process.cwd is created (runc does)")
+def _(t):
+    eq(t.check(_edit(**{"process.cwd": "/tmp/new/dir"}))["cwd"], "/tmp/new/dir", "cwd")
+
+
+@requirement("config.process.user", "config.md", "MUST",
+             "uid, gid, additionalGids and umask are those of process.user")
+def _(t):
+    r = t.check(_edit(**{"process.user": {"uid": 1000, "gid": 1001, "umask": 0o27,
+                                          "additionalGids": [5, 6]}}))
+    eq((r["uid"], r["gid"], r["ruid"], r["suid"]), (1000, 1001, 1000, 1000), "ids")
+    eq(sorted(r["groups"]), [5, 6], "groups")
+    eq(r["umask"], 0o27, "umask")
+
+
+@requirement("config.process.rlimits", "config.md", "MUST",
+             "each rlimit is set (soft and hard)")
+def _(t):
+    r = t.check(_edit(**{"process.rlimits": [
+        {"type": "RLIMIT_NOFILE", "soft": 300, "hard": 400},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 1024},
+        {"type": "RLIMIT_NPROC", "soft": 500, "hard": 600}]}))
+    eq(r["rlimits"]["RLIMIT_NOFILE"], [300, 400], "NOFILE")
+    eq(r["rlimits"]["RLIMIT_CORE"], [0, 1024], "CORE")
+    eq(r["rlimits"]["RLIMIT_NPROC"], [500, 600], "NPROC")
+
+
+@requirement("config.process.rlimits-unknown-errors", "config.md", "MUST",
+             "an rlimit type the runtime cannot map is an error")
+def _(t):
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"process.rlimits": [
+        {"type": "RLIMIT_NOSUCH", "soft": 1, "hard": 1}]})), t.new_id())
+
+
+@requirement("config.process.rlimits-duplicate-errors", "config.md", "MUST",
+             "duplicate rlimit types are an error")
+def _(t):
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"process.rlimits": [
+        {"type": "RLIMIT_NOFILE", "soft": 10, "hard": 10},
+        {"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20}]})), t.new_id())
+
+
+@requirement("config.process.capabilities", "config.md", "MUST",
+             "the bounding, effective, permitted (and ambient) sets are those of the config")
+def _(t):
+    r = t.check()
+    for field in ("cap_bnd", "cap_eff", "cap_prm"):
+        eq(int(r[field], 16), MASK, field)
+    eq(int(r["cap_amb"], 16), 0, "cap_amb")
+
+
+@requirement("config.process.capabilities-ambient", "config.md", "MUST",
+             "ambient capabilities reach a non-root process")
+def _(t):
+    caps = ["CAP_NET_BIND_SERVICE"]
+    r = t.check(_edit(**{"process.user": {"uid": 1000, "gid": 1000},
+                         "process.capabilities": {k: caps for k in (
+                             "bounding", "effective", "permitted", "inheritable", "ambient")}}))
+    eq(int(r["cap_amb"], 16), 1 << 10, "cap_amb")
+    eq(int(r["cap_eff"], 16), 1 << 10, "cap_eff")
+
+
+@requirement("config.process.capabilities-unknown-errors", "config.md", "MUST",
+             "a capability the runtime cannot map is an error")
+def _(t):
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"process.capabilities": {
+        "bounding": ["CAP_NO_SUCH_THING"]}})), t.new_id())
+
+
+@requirement("config.process.noNewPrivileges", "config.md", "MUST",
+             "noNewPrivileges sets no_new_privs (and false leaves it unset)")
+def _(t):
+    eq(t.check()["no_new_privs"], 1, "with true")
+    eq(t.check(_edit(**{"process.noNewPrivileges": False}))["no_new_privs"], 0, "with false")
+
+
+@requirement("config.process.oomScoreAdj", "config.md", "MUST",
+             "oomScoreAdj is written to the process's oom_score_adj")
+def _(t):
+    eq(t.check(_edit(**{"process.oomScoreAdj": 123}))["oom_score_adj"].strip(), "123", "")
+
+
+@requirement("config.process.scheduler", "config.md", "MUST",
+             "process.scheduler sets the scheduling policy")
+def _(t):
+    r = t.check(_edit(**{"process.scheduler": {"policy": "SCHED_BATCH", "nice": 0}}))
+    eq(r["sched_policy"], 3, "policy (SCHED_BATCH = 3)")
+
+
+@requirement("config.process.ioPriority", "config.md", "MUST",
+             "process.ioPriority sets the I/O priority")
+def _(t):
+    r = t.check(_edit(**{"process.ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 6}}))
+    eq(r["ioprio"], (2 << 13) | 6, "ioprio")
+
+
+@requirement("config.hostname", "config.md", "MUST",
+             "hostname and domainname are set in the container's UTS namespace")
+def _(t):
+    r = t.check(_edit(hostname="cf-host", domainname="cf.example"))
+    eq((r["hostname"], r["domainname"]), ("cf-host", "cf.example"), "uts names")
+
+
+# ==== config-linux.md ==================================================================
+
+NS_PROC = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
+           "cgroup": "cgroup", "user": "user", "time": "time"}
+
+
+@requirement("config-linux.namespaces.new", "config-linux.md", "MUST",
+             "each listed namespace without a path is new")
+def _(t):
+    types = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+    r = t.check(_edit(**{"linux.namespaces": [{"type": x} for x in types]}))
+    for x in types:
+        if r["namespaces"][NS_PROC[x]] == t.world.host_ns[NS_PROC[x]]:
+            raise Fail(f"the {x} namespace is the runtime's")
+
+
+@requirement("config-linux.namespaces.absent-is-shared", "config-linux.md", "MUST",
+             "a namespace type not listed is the runtime's")
+def _(t):
+    def edit(cfg):
+        cfg["linux"]["namespaces"] = [{"type": "mount"}, {"type": "pid"}]
+        cfg.pop("hostname")  # a hostname needs a UTS namespace of its own
+    r = t.check(edit)
+    for x in ("net", "ipc", "uts"):
+        eq(r["namespaces"][x], t.world.host_ns[x], f"{x} namespace")
+
+
+@requirement("config-linux.namespaces.join-path", "config-linux.md", "MUST",
+             "a namespace with a path is joined")
+def _(t):
+    holder = subprocess.Popen(["unshare", "--net", "--uts", "sleep", "60"])
+    try:
+        import time
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{holder.pid}/ns/net") == t.world.host_ns["net"]:
+            if time.monotonic() > deadline:
+                raise Skip("unshare(1) did not make a network namespace")
+            time.sleep(0.01)
+        want = os.readlink(f"/proc/{holder.pid}/ns/net")
+        want_uts = os.readlink(f"/proc/{holder.pid}/ns/uts")
+        r = t.check(_edit(**{"linux.namespaces": [
+            {"type": "mount"}, {"type": "pid"},
+            {"type": "network", "path": f"/proc/{holder.pid}/ns/net"},
+            {"type": "uts", "path": f"/proc/{holder.pid}/ns/uts"}]}))
+        eq(r["namespaces"]["net"], want, "network namespace")
+        eq(r["namespaces"]["uts"], want_uts, "uts namespace")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@requirement("config-linux.namespaces.path-type-mismatch", "config-linux.md", "MUST",
+             "a namespace path of another type is an error")
+def _(t):
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"linux.namespaces": [
+        {"type": "mount"}, {"type": "network", "path": "/proc/self/ns/uts"}]})), t.new_id())
+
+
+@requirement("config-linux.namespaces.duplicate-errors", "config-linux.md", "MUST",
+             "a namespace type listed twice is an error")
+def _(t):
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"linux.namespaces": [
+        {"type": "mount"}, {"type": "pid"}, {"type": "pid"}]})), t.new_id())
+
+
+@requirement("config-linux.user-namespace.mappings", "config-linux.md", "MUST",
+             "uidMappings/gidMappings map the container's ids")
+def _(t):
+    import shutil
+    rootfs = os.path.join(t.dir, "userns-rootfs")
+    shutil.copytree(t.world.rootfs, rootfs, symlinks=True)
+    for dirpath, dirnames, filenames in os.walk(rootfs):
+        for n in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, n), 100000, 100000)
+    os.lchown(rootfs, 100000, 100000)
+
+    def edit(cfg):
+        cfg["root"]["path"] = rootfs
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys"]
+    r = t.check(edit, ("--file", "/proc/self/uid_map"))
+    eq(r["uid"], 0, "uid inside")
+    eq(r["files"]["/proc/self/uid_map"].split(), ["0", "100000", "65536"], "uid_map")
+
+
+@requirement("config-linux.sysctl", "config-linux.md", "MUST",
+             "linux.sysctl values are set in the container")
+def _(t):
+    r = t.check(_edit(**{"linux.sysctl": {"net.ipv4.ip_forward": "1",
+                                          "kernel.shmmni": "1234"}}),
+                ("--sysctl", "net.ipv4.ip_forward", "--sysctl", "kernel.shmmni"))
+    eq(r["sysctl"], {"net.ipv4.ip_forward": "1\n", "kernel.shmmni": "1234\n"}, "sysctls")
+
+
+@requirement("config-linux.maskedPaths", "config-linux.md", "MUST",
+             "masked paths cannot be read (files read empty, directories are empty)")
+def _(t):
+    r = t.check(_edit(**{"linux.maskedPaths": ["/proc/kcore", "/sys/firmware",
+                                               "/proc/cmdline"]}),
+                ("--file", "/proc/cmdline"))
+    eq(r["files"]["/proc/cmdline"], "", "/proc/cmdline")
+    out = t.run(("ls", "-A", "/sys/firmware"), _edit(**{"linux.maskedPaths": ["/sys/firmware"]}))
+    eq(out, "", "/sys/firmware listing")
+
+
+@requirement("config-linux.readonlyPaths", "config-linux.md", "MUST",
+             "read-only paths are read-only")
+def _(t):
+    m = mounts(t.check(_edit(**{"linux.readonlyPaths": ["/proc/sys", "/tmp"]})))
+    for p in ("/proc/sys", "/tmp"):
+        if "ro" not in m[p][0]:
+            raise Fail(f"{p} is {m[p][0]}")
+
+
+@requirement("runtime-linux.default-devices", "runtime-linux.md", "MUST",
+             "/dev/null, zero, full, random, urandom, tty, console (terminal), ptmx are "
+             "supplied")
+def _(t):
+    dev = t.check()["dev"]
+    want = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
+            "urandom": (1, 9), "tty": (5, 0)}
+    for name, (ma, mi) in want.items():
+        d = dev.get(name)
+        if not d or d["type"] != "char" or (d["major"], d["minor"]) != (ma, mi):
+            raise Fail(f"/dev/{name}: {d}")
+    if "ptmx" not in dev:
+        raise Fail("/dev/ptmx is missing")
+
+
+@requirement("runtime-linux.dev-symlinks", "runtime-linux.md", "MUST",
+             "/dev/fd, /dev/stdin, /dev/stdout, /dev/stderr symlinks exist")
+def _(t):
+    dev = t.check()["dev"]
+    want = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+            "stderr": "/proc/self/fd/2"}
+    for name, target in want.items():
+        d = dev.get(name)
+        if not d or d["type"] != "symlink" or d.get("target") != target:
+            raise Fail(f"/dev/{name}: {d}")
+
+
+@requirement("config-linux.devices", "config-linux.md", "MUST",
+             "linux.devices are created with their type, numbers, mode, uid and gid")
+def _(t):
+    devs = [{"path": "/dev/cf-char", "type": "c", "major": 1, "minor": 3,
+             "fileMode": 0o640, "uid": 10, "gid": 20},
+            {"path": "/dev/cf-block", "type": "b", "major": 7, "minor": 0,
+             "fileMode": 0o600, "uid": 0, "gid": 0},
+            {"path": "/dev/cf-fifo", "type": "p", "fileMode": 0o644}]
+    dev = t.check(_edit(**{"linux.devices": devs}))["dev"]
+    c, b, p = dev.get("cf-char"), dev.get("cf-block"), dev.get("cf-fifo")
+    if not c or (c["type"], c["major"], c["minor"], c["mode"], c["uid"], c["gid"]) != (
+            "char", 1, 3, 0o640, 10, 20):
+        raise Fail(f"/dev/cf-char: {c}")
+    if not b or (b["type"], b["major"], b["minor"]) != ("block", 7, 0):
+        raise Fail(f"/dev/cf-block: {b}")
+    if not p or p["type"] != "fifo":
+        raise Fail(f"/dev/cf-fifo: {p}")
+
+
+@requirement("config-linux.personality", "config-linux.md", "MUST",
+             "linux.personality LINUX32 is set")
+def _(t):
+    r = t.check(_edit(**{"linux.personality": {"domain": "LINUX32"}}))
+    eq(r["personality"] & 0xFF, 0x0008, "execution domain PER_LINUX32")
+
+
+@requirement("config-linux.seccomp.errno", "config-linux.md", "MUST",
+             "a seccomp rule with SCMP_ACT_ERRNO returns its errno")
+def _(t):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+    out = t.run(("sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"), _edit(**{"linux.seccomp": sec}))
+    if "Permission denied" not in out:
+        raise Fail(f"output {out!r}")
+
+
+@requirement("config-linux.seccomp.kill", "config-linux.md", "MUST",
+             "SCMP_ACT_KILL kills the process at the call (SIGSYS)")
+def _(t):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]}
+    out = t.run(("sh", "-c", "mkdir /tmp/x; echo rc=$?"), _edit(**{"linux.seccomp": sec}))
+    if "rc=159" not in out:  # 128 + SIGSYS
+        raise Fail(f"output {out!r}")
+
+
+@requirement("config-linux.seccomp.filter-mode", "config-linux.md", "MUST",
+             "the process runs with a seccomp filter (mode 2)")
+def _(t):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["acct"], "action": "SCMP_ACT_ERRNO"}]}
+    eq(t.check(_edit(**{"linux.seccomp": sec}))["seccomp"], "2", "Seccomp in status")
+
+
+@requirement("config-linux.seccomp.unknown-action-errors", "config-linux.md", "MUST",
+             "an unknown seccomp action is an error")
+def _(t):
+    sec = {"defaultAction": "SCMP_ACT_NOPE"}
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"linux.seccomp": sec})), t.new_id())
+
+
+# ---- cgroups -------------------------------------------------------------------------
+
+def _cgroup_file(ctrl, path, name):
+    for base in (f"/sys/fs/cgroup/{ctrl}", "/sys/fs/cgroup"):
+        f = f"{base}{path}/{name}"
+        if os.path.exists(f):
+            with open(f) as h:
+                return h.read().strip()
+    raise Fail(f"no {name} for {path}")
+
+
+def _cgroup_case(t, res, ctrl, name):
+    cg = f"/cf-cg-{os.getpid()}-{t.name}-{t.new_id()}"
+    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": cg,
+                                              "linux.resources": res}))
+    try:
+        return _cgroup_file(ctrl, cg, name), cid
+    finally:
+        t.call("delete", "--force", cid)
+
+
+@requirement("config-linux.cgroupsPath.absolute", "config-linux.md", "MUST",
+             "an absolute cgroupsPath is where the container's processes are")
+def _(t):
+    cg = f"/cf-abs-{os.getpid()}-{t.name}"
+    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": cg}))
+    pid = t.state(cid)["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    if not any(line.endswith(":" + cg) for line in lines):
+        raise Fail(f"/proc/{pid}/cgroup: {lines}")
+
+
+@requirement("config-linux.cgroupsPath.relative", "config-linux.md", "MAY",
+             "a relative cgroupsPath is relative to the runtime's cgroup (runc)")
+def _(t):
+    rel = f"cf-rel-{os.getpid()}-{t.name}"
+    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": rel}))
+    pid = t.state(cid)["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    if not any(line.endswith("/" + rel) for line in lines):
+        raise Fail(f"/proc/{pid}/cgroup: {lines}")
+
+
+@requirement("config-linux.resources.memory", "config-linux.md", "MUST",
+             "memory.limit is applied")
+def _(t):
+    v, _ = _cgroup_case(t, {"memory": {"limit": 64 << 20}}, "memory", "memory.limit_in_bytes"
+                        if os.path.isdir("/sys/fs/cgroup/memory") else "memory.max")
+    eq(v, str(64 << 20), "memory limit")
+
+
+@requirement("config-linux.resources.pids", "config-linux.md", "MUST",
+             "pids.limit is applied")
+def _(t):
+    v, _ = _cgroup_case(t, {"pids": {"limit": 42}}, "pids", "pids.max")
+    eq(v, "42", "pids.max")
+
+
+@requirement("config-linux.resources.pids-zero", "config-linux.md", "MUST",
+             "v1.3.0: pids.limit 0 is a limit of zero new tasks")
+def _(t):
+    v, _ = _cgroup_case(t, {"pids": {"limit": 0}}, "pids", "pids.max")
+    eq(v, "0", "pids.max")
+
+
+@requirement("config-linux.resources.cpu", "config-linux.md", "MUST",
+             "cpu shares, quota and period are applied")
+def _(t):
+    if os.path.isdir("/sys/fs/cgroup/cpu"):
+        v, _ = _cgroup_case(t, {"cpu": {"shares": 512, "quota": 50000, "period": 100000}},
+                            "cpu", "cpu.cfs_quota_us")
+        eq(v, "50000", "cfs_quota_us")
+    else:
+        v, _ = _cgroup_case(t, {"cpu": {"quota": 50000, "period": 100000}}, "cpu", "cpu.max")
+        eq(v, "50000 100000", "cpu.max")
+
+
+@requirement("config-linux.resources.devices", "config-linux.md", "MUST",
+             "device rules decide which devices the container can open")
+def _(t):
+    dev = {"path": "/dev/cf-fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}
+    probe = ("sh", "-c", "(exec 3</dev/cf-fuse) 2>/dev/null && echo open || echo refused")
+    denied = t.run(probe, _edit(**{"linux.devices": [dev], "linux.resources": {
+        "devices": [{"allow": False, "access": "rwm"}]}}))
+    allowed = t.run(probe, _edit(**{"linux.devices": [dev], "linux.resources": {
+        "devices": [{"allow": False, "access": "rwm"},
+                    {"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rw"}]}}))
+    eq((denied, allowed), ("refused\n", "open\n"), "without and with an allow rule")
+
+
+# ==== features.md ===============================================================
+
+@requirement("features.schema", "features.md", "MUST",
+             "`features` prints a document valid against the features schema")
+def _(t):
+    import jsonschema
+    p = subprocess.run([t.runtime, "features"], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise Fail(f"features exited {p.returncode}: {p.stderr.strip()[:200]}")
+    with open(os.path.join(os.path.dirname(__file__), "..", "schemas",
+                           "features-schema.json")) as f:
+        jsonschema.validate(json.loads(p.stdout), json.load(f))
+
+
+@requirement("features.matches-behaviour", "features.md", "MUST",
+             "what `features` lists is supported: every namespace and seccomp action it "
+             "names works")
+def _(t):
+    p = subprocess.run([t.runtime, "features"], capture_output=True, text=True, timeout=60)
+    doc = json.loads(p.stdout)
+    nss = (doc.get("linux") or {}).get("namespaces") or []
+    if not nss:
+        raise Fail("no namespaces listed")
+    r = t.check(_edit(**{"linux.namespaces": [{"type": x} for x in nss if x != "user"]}))
+    for x in nss:
+        if x != "user" and r["namespaces"][NS_PROC[x]] == t.world.host_ns[NS_PROC[x]]:
+            raise Fail(f"features lists {x}, but it was not made")
+    actions = ((doc.get("linux") or {}).get("seccomp") or {}).get("actions") or []
+    for a in actions:
+        if a in ("SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD",
+                 "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP"):
+            continue  # need a listener / a tracer / end the checker
+        sec = {"defaultAction": "SCMP_ACT_ALLOW",
+               "syscalls": [{"names": ["acct"], "action": a}]}
+        t.check(_edit(**{"linux.seccomp": sec}))
+
