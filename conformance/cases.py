@@ -832,7 +832,7 @@ def _(t):
 # ---- cgroups -------------------------------------------------------------------------
 
 def _cgroup_file(ctrl, path, name):
-    for base in (f"/sys/fs/cgroup/{ctrl}", "/sys/fs/cgroup"):
+    for base in (f"/sys/fs/cgroup/{ctrl}", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
         f = f"{base}{path}/{name}"
         if os.path.exists(f):
             with open(f) as h:
@@ -957,3 +957,227 @@ def _(t):
                "syscalls": [{"names": ["acct"], "action": a}]}
         t.check(_edit(**{"linux.seccomp": sec}))
 
+
+
+# ==== more: mounts, paths, seccomp actions, resources ============================
+
+@requirement("config.mounts.atime-and-sync-options", "config.md", "MUST",
+             "strictatime, nodiratime, sync, dirsync, nosymfollow are applied")
+def _(t):
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/o1", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["strictatime", "nodiratime", "nosymfollow"]})
+        cfg["mounts"].append({"destination": "/o2", "type": "tmpfs", "source": "tmpfs",
+                              "options": ["sync", "dirsync"]})
+    m = mounts(t.check(edit))
+    o1, o2 = m["/o1"], m["/o2"]
+    for o in ("nodiratime", "nosymfollow"):
+        if o not in o1[0]:
+            raise Fail(f"/o1 has {o1[0]}, not {o}")
+    if "relatime" in o1[0] or "noatime" in o1[0]:
+        raise Fail(f"/o1 is not strictatime: {o1[0]}")
+    for o in ("sync", "dirsync"):
+        if o not in o2[3] and o not in o2[0]:
+            raise Fail(f"/o2 has {o2[0]} {o2[3]}, not {o}")
+
+
+@requirement("config.mounts.recursive-readonly", "config.md", "MUST",
+             "v1.1: rro makes a bind mount and its submounts read-only")
+def _(t):
+    d = _shared(t)
+    sub = os.path.join(d, "sub")
+    os.mkdir(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", sub], check=True)
+    try:
+        m = mounts(t.check(lambda c: _bind(c, d, "/r", ("rbind", "rro"))))
+        for p in ("/r", "/r/sub"):
+            if p not in m or "ro" not in m[p][0]:
+                raise Fail(f"{p}: {m.get(p)}")
+    finally:
+        subprocess.run(["umount", "-l", sub])
+
+
+@requirement("config.mounts.rslave", "config.md", "MUST",
+             "rslave bind mounts receive propagation from the host (master:N)")
+def _(t):
+    d = _shared(t)
+    subprocess.run(["mount", "--bind", d, d], check=True)
+    subprocess.run(["mount", "--make-shared", d], check=True)
+    try:
+        m = mounts(t.check(lambda c: _bind(c, d, "/s", ("rbind", "rslave"))))
+        if not any(x.startswith("master:") for x in m["/s"][1]):
+            raise Fail(f"/s: {m['/s'][1]}")
+    finally:
+        subprocess.run(["umount", "-l", d])
+
+
+@requirement("config.mounts.filesystems", "config.md", "MUST",
+             "proc, sysfs, tmpfs, devpts and mqueue mounts are made with their types")
+def _(t):
+    m = mounts(t.check())
+    want = {"/proc": "proc", "/sys": "sysfs", "/dev": "tmpfs", "/dev/pts": "devpts",
+            "/dev/mqueue": "mqueue", "/dev/shm": "tmpfs"}
+    for p, fs in want.items():
+        if p not in m or m[p][2] != fs:
+            raise Fail(f"{p}: {m.get(p)}")
+
+
+@requirement("config-linux.maskedPaths.nested-and-devices", "config-linux.md", "MUST",
+             "a masked file below a directory, and a masked device node, cannot be read")
+def _(t):
+    r = t.check(_edit(**{"linux.maskedPaths": ["/proc/sys/kernel/hostname", "/dev/zero"]}),
+                ("--file", "/proc/sys/kernel/hostname", "--file", "/dev/zero"))
+    eq(r["files"]["/proc/sys/kernel/hostname"], "", "masked file")
+    eq(r["files"]["/dev/zero"], "", "masked device")
+
+
+@requirement("config-linux.paths.relative-rejected", "config-linux.md", "MUST",
+             "masked and read-only paths must be absolute: a relative one is an error")
+def _(t):
+    for key in ("linux.maskedPaths", "linux.readonlyPaths"):
+        t.fails("create", "--bundle", t.bundle(edit=_edit(**{key: ["proc/kcore"]})),
+                t.new_id())
+
+
+@requirement("config-linux.cgroup-namespace", "config-linux.md", "MUST",
+             "a new cgroup namespace is rooted at the container's cgroup")
+def _(t):
+    r = t.check(lambda c: c["linux"]["namespaces"].append({"type": "cgroup"}))
+    for line in r["cgroup"].splitlines():
+        if not line.endswith(":/"):
+            raise Fail(f"/proc/self/cgroup: {line}")
+
+
+@requirement("config-linux.timeOffsets", "config-linux.md", "MUST",
+             "v1.2: timeOffsets shift the clocks of a new time namespace")
+def _(t):
+    if not os.path.exists("/proc/self/ns/time"):
+        raise Skip("no time namespaces in this kernel")
+
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "time"})
+        cfg["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365}}
+    r = t.check(edit, ("--file", "/proc/uptime"))
+    up = float(r["files"]["/proc/uptime"].split()[0])
+    if up < 86400 * 365:
+        raise Fail(f"uptime {up}")
+
+
+@requirement("config.process.args-empty-errors", "config.md", "MUST",
+             "process.args needs an entry: an empty list is an error")
+def _(t):
+    cid = t.new_id()
+    p = t.call("create", "--bundle", t.bundle(edit=_edit(**{"process.args": []})), cid)
+    if p.returncode == 0:
+        t.fails("start", cid)
+
+
+SECCOMP_ACTIONS = [
+    ("SCMP_ACT_TRAP", "rc=159"),            # SIGSYS
+    ("SCMP_ACT_KILL_PROCESS", "rc=159"),
+    ("SCMP_ACT_KILL_THREAD", "rc=159"),
+    ("SCMP_ACT_TRACE", "Function not implemented"),  # no tracer: ENOSYS
+    ("SCMP_ACT_LOG", "rc=0"),
+    ("SCMP_ACT_ALLOW", "rc=0"),
+]
+
+
+def _seccomp_action(action, expect):
+    @requirement(f"config-linux.seccomp.{action.lower()[9:]}", "config-linux.md", "MUST",
+                 f"{action} on a syscall acts as the kernel defines it")
+    def _(t):
+        sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": action}]}
+        out = t.run(("sh", "-c", "mkdir /tmp/x 2>&1; echo rc=$?"), _edit(**{"linux.seccomp": sec}))
+        if expect not in out:
+            raise Fail(f"output {out!r}")
+
+
+for _a, _e in SECCOMP_ACTIONS:
+    _seccomp_action(_a, _e)
+
+
+@requirement("config-linux.seccomp.errno-default-eperm", "config-linux.md", "MUST",
+             "an ERRNO rule without errnoRet returns EPERM")
+def _(t):
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}
+    out = t.run(("sh", "-c", "mkdir /tmp/x 2>&1"), _edit(**{"linux.seccomp": sec}))
+    if "Operation not permitted" not in out:
+        raise Fail(f"output {out!r}")
+
+
+@requirement("config-linux.seccomp.args", "config-linux.md", "MUST",
+             "a rule with args matches only calls whose arguments compare as given")
+def _(t):
+    # personality(0xffffffff) queries; personality(8) sets LINUX32: deny only the latter
+    sec = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+         "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}]}
+    r = t.check(_edit(**{"linux.seccomp": sec}))
+    if r["personality"] == -1:
+        raise Fail("the query personality(0xffffffff) was refused too")
+
+
+@requirement("config-linux.resources.cpuset", "config-linux.md", "MUST",
+             "cpu.cpus / cpu.mems pin the container")
+def _(t):
+    r = t.check(_edit(**{"linux.resources": {"cpu": {"cpus": "0", "mems": "0"}}}))
+    eq(r["cpus_allowed"], "0", "Cpus_allowed_list")
+
+
+@requirement("config-linux.resources.memory-swap", "config-linux.md", "MUST",
+             "memory.swap (memory+swap) and reservation are applied")
+def _(t):
+    if os.path.isdir("/sys/fs/cgroup/memory"):
+        v, _ = _cgroup_case(t, {"memory": {"limit": 64 << 20, "swap": 128 << 20}}, "memory",
+                            "memory.memsw.limit_in_bytes")
+        eq(v, str(128 << 20), "memsw limit")
+        v, _ = _cgroup_case(t, {"memory": {"reservation": 32 << 20}}, "memory",
+                            "memory.soft_limit_in_bytes")
+        eq(v, str(32 << 20), "soft limit")
+    else:
+        v, _ = _cgroup_case(t, {"memory": {"limit": 64 << 20, "swap": 128 << 20}}, "memory",
+                            "memory.swap.max")
+        eq(v, str(64 << 20), "swap.max (swap alone)")
+
+
+@requirement("config-linux.resources.hugepageLimits", "config-linux.md", "MUST",
+             "hugepageLimits are applied for a page size of the host")
+def _(t):
+    if not os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        raise Skip("no 2 MB huge pages on this host")
+    name = ("hugetlb.2MB.limit_in_bytes" if os.path.isdir("/sys/fs/cgroup/hugetlb")
+            else "hugetlb.2MB.max")
+    v, _ = _cgroup_case(t, {"hugepageLimits": [{"pageSize": "2MB", "limit": 4 << 20}]},
+                        "hugetlb", name)
+    eq(v, str(4 << 20), name)
+
+
+@requirement("config-linux.resources.blockIO-throttle", "config-linux.md", "MUST",
+             "blockIO throttle rates are applied to the device")
+def _(t):
+    devs = [n for n in sorted(os.listdir("/sys/block"))
+            if not n.startswith(("loop", "ram", "zram"))]
+    if not devs:
+        raise Skip("no block device on this machine")
+    with open(f"/sys/block/{devs[0]}/dev") as f:
+        major, minor = (int(x) for x in f.read().split(":"))
+    res = {"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor,
+                                                  "rate": 1048576}]}}
+    if os.path.isdir("/sys/fs/cgroup/blkio"):
+        v, _ = _cgroup_case(t, res, "blkio", "blkio.throttle.read_bps_device")
+        eq(v, f"{major}:{minor} 1048576", "read_bps_device")
+    else:
+        v, _ = _cgroup_case(t, res, "io", "io.max")
+        if f"{major}:{minor} rbps=1048576" not in v:
+            raise Fail(f"io.max: {v!r}")
+
+
+@requirement("config-linux.resources.unavailable-errors", "config-linux.md", "MUST",
+             "a resource the host cannot apply (no such controller) is an error")
+def _(t):
+    if os.path.isdir("/sys/fs/cgroup/net_cls") or os.path.isdir("/sys/fs/cgroup/net_cls,net_prio"):
+        raise Skip("net_cls is mounted here")
+    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"linux.resources": {
+        "network": {"classID": 1048577}}})), t.new_id())
