@@ -4,9 +4,8 @@ Each operation loads the container from the state store, asks its derived
 Status whether the operation is allowed, and only then acts, so that a
 refused call leaves everything as it was.
 """
-import os
-
 from ocirt import errors, state
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET, Status
 
 SIGKILL = 9

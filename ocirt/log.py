@@ -4,9 +4,10 @@ runc writes fatal errors both to stderr and to its log file; engines
 (containerd's shim, conmon) read the log file's last JSON line for the
 message. Successful calls print nothing on stderr.
 """
-import os
 import sys
 import time
+
+from ocirt import posixos as os  # os without its import cost (see there)
 
 _log_path = None
 _log_format = "text"

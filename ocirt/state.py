@@ -16,9 +16,9 @@ trusted from disk: it is derived on every load from the init's pid *and*
 start time (a reused pid reads as stopped), the exec socket, and the freezer.
 """
 import fcntl
-import os
 
 from ocirt import errors
+from ocirt import posixos as os  # os without its import cost (see there)
 
 DEFAULT_ROOT = "/run/ocirt"
 STATE_FILE = "state.json"

@@ -7,7 +7,8 @@ cgroup2) to the absolute directory; the state store keeps that map so that
 later commands need not detect the layout again.
 """
 import errno
-import os
+
+from ocirt import posixos as os  # os without its import cost (see there)
 
 UNIFIED = "unified"
 

@@ -1,5 +1,5 @@
 """Facts about processes read from /proc."""
-import os
+from ocirt import posixos as os  # os without its import cost (see there)
 
 
 def stat_fields(pid):

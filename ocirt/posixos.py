@@ -1,0 +1,93 @@
+"""os for the hot commands, without the cost of importing os.
+
+`import os` takes about 1 ms (it builds os.environ on _collections_abc, and
+posixpath with it), and `state`, `start`, `kill` and `delete`, which engines
+call several times per container, have a budget of a few ms in all. The
+modules on that path do `from ocirt import posixos as os`: the functions
+come straight from the posix C module (os re-exports the same ones), os.path
+offers the handful of helpers they use, and anything else falls through to
+the real os module, imported on first use (so a rare path is slower, never
+wrong).
+"""
+import posix
+from posix import *  # noqa: F401,F403 - what os re-exports from posix
+
+del environ  # noqa: F821 - posix.environ has bytes keys; os.environ (str) via __getattr__
+
+sep = "/"
+
+
+def __getattr__(name):
+    import os
+    return getattr(os, name)
+
+
+class _Path:
+    """The os.path functions the hot commands use (POSIX semantics, str only)."""
+
+    @staticmethod
+    def join(a, *parts):
+        out = a
+        for p in parts:
+            if p.startswith("/"):
+                out = p
+            elif not out or out.endswith("/"):
+                out += p
+            else:
+                out += "/" + p
+        return out
+
+    @staticmethod
+    def dirname(p):
+        i = p.rfind("/") + 1
+        head = p[:i]
+        if head and head != "/" * len(head):
+            head = head.rstrip("/")
+        return head
+
+    @staticmethod
+    def basename(p):
+        return p[p.rfind("/") + 1:]
+
+    @staticmethod
+    def exists(p):
+        try:
+            posix.stat(p)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    @staticmethod
+    def isdir(p):
+        try:
+            return (posix.stat(p).st_mode & 0o170000) == 0o040000
+        except (OSError, ValueError):
+            return False
+
+    @staticmethod
+    def normpath(p):
+        if not p:
+            return "."
+        initial = 2 if p.startswith("//") and not p.startswith("///") else int(
+            p.startswith("/"))
+        out = []
+        for part in p.split("/"):
+            if part in ("", "."):
+                continue
+            if part != ".." or (not initial and not out) or (out and out[-1] == ".."):
+                out.append(part)
+            elif out:
+                out.pop()
+        return ("/" * initial + "/".join(out)) or "."
+
+    def abspath(self, p):
+        if not p.startswith("/"):
+            p = self.join(posix.getcwd(), p)
+        return self.normpath(p)
+
+    def __getattr__(self, name):
+        import os
+        return getattr(os.path, name)
+
+
+path = _Path()
