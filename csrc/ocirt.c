@@ -6,9 +6,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -236,6 +239,30 @@ int ocirt_seccomp_load(void *filter)
 int ocirt_personality(unsigned long persona)
 {
     return personality(persona) < 0 ? -errno : 0;
+}
+
+/* Set IFF_UP on the network interface `name` of this network namespace. */
+int ocirt_link_up(const char *name)
+{
+    struct ifreq ifr;
+    int fd, ret = 0;
+
+    if (strlen(name) >= IFNAMSIZ)
+        return -EINVAL;
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    memset(&ifr, 0, sizeof(ifr));
+    strcpy(ifr.ifr_name, name);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+        ret = -errno;
+    } else if (!(ifr.ifr_flags & IFF_UP)) {
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+            ret = -errno;
+    }
+    close(fd);
+    return ret;
 }
 
 int ocirt_ioprio_set(int ioprio)

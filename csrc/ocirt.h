@@ -38,6 +38,7 @@ int ocirt_open_tree(int dirfd, const char *path, unsigned int flags);
 int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
                      unsigned int flags);
 int ocirt_ioprio_set(int ioprio);
+int ocirt_link_up(const char *name);
 int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
                         unsigned int priority, unsigned long long runtime,
                         unsigned long long deadline, unsigned long long period);

@@ -139,6 +139,14 @@ def stage2(plan):
             _socket.sethostname(cfg.hostname)
         if cfg.domainname is not None:
             shim.setdomainname(cfg.domainname)
+        netns = cfg.namespace("network")
+        if netns is not None and netns.path is None:
+            # a new network namespace has only lo, and it starts down: bring
+            # it up, as runc does (engines count on it with --network none)
+            try:
+                shim.link_up("lo")
+            except OSError as e:
+                raise SetupError(f"cannot bring up the loopback interface: {e.strerror}")
         if plan.keyring is not None:
             try:
                 shim.join_session_keyring(plan.keyring)

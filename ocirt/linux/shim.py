@@ -162,6 +162,11 @@ def personality(persona):
     _check(lib.ocirt_personality(persona), "personality")
 
 
+def link_up(name):
+    """Bring the network interface `name` of this network namespace up."""
+    _check(lib.ocirt_link_up(_b(name)), name)
+
+
 def ioprio_set(ioprio):
     _check(lib.ocirt_ioprio_set(ioprio), "ioprio_set")
 

@@ -79,6 +79,23 @@ def test_joining_a_namespace_of_the_wrong_type_is_an_error(rt):
     rt.assert_nothing_left()
 
 
+@pytest.mark.parametrize("userns", [False, True])
+def test_a_new_network_namespace_has_its_loopback_up(rt, userns):
+    # podman --network none counts on it (runc brings lo up too)
+    def edit(cfg):
+        if userns:
+            cfg["linux"]["namespaces"].append({"type": "user"})
+            cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+            cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    # the server gives no sign that it listens: tries, for at most 30 s
+    text = out(rt, "cat /sys/class/net/lo/flags; nc -l -p 7 -e echo pong & "
+                   "end=$(($(date +%s) + 30)); until nc 127.0.0.1 7 </dev/null 2>/dev/null; "
+                   "do [ $(date +%s) -lt $end ] || break; done", edit)
+    flags, reply = text.split()
+    assert int(flags, 16) & 1, text  # IFF_UP
+    assert reply == "pong"
+
+
 def test_user_namespace_maps_root(rt, public_tmp):
     shared = public_tmp / "shared"
     shared.mkdir()
