@@ -480,6 +480,12 @@ def kill(root, cid, sig, all_processes=False):
     c = state.load(root, cid)
     if all_processes:
         st = c.status
+        if st is Status.STOPPED:
+            # The init is gone, but processes may be left in the cgroup (a
+            # container in the host's pid namespace): they get the signal, as
+            # with runc. containerd's shim sends KILL so when such an init exits.
+            _signal_all(c, sig, init_alive=False)
+            return
         if not Status.can_kill(st):
             raise errors.InvalidState(f"container {cid} is not running ({st})")
         _signal_all(c, sig)
@@ -508,7 +514,7 @@ def send_signal(c, sig):
         os.close(pfd)
 
 
-def _signal_all(c, sig):
+def _signal_all(c, sig, init_alive=True):
     cg = c.cgroup()
     pids = cg.pids()
     for pid in pids:
@@ -516,7 +522,7 @@ def _signal_all(c, sig):
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
-    if not pids:
+    if not pids and init_alive:
         send_signal(c, sig)
 
 

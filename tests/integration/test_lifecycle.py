@@ -103,6 +103,32 @@ def test_kill_of_a_stopped_container_is_an_error(rt):
     assert p.returncode == 1 and "not running" in p.stderr
 
 
+def test_kill_all_of_a_stopped_container_reaches_what_outlives_the_init(rt, tmp_path):
+    # Without a pid namespace the init's children outlive it, and containerd's
+    # shim then sends `kill --all ID KILL` to the stopped container: what is
+    # left in its cgroup gets the signal, without an error (as with runc).
+    host, share = shared_dir(tmp_path, "/s")
+
+    def edit(cfg):
+        share(cfg)
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                      if n["type"] != "pid"]
+    cid = rt.running(["sh", "-c", "sleep 1000 & echo $! > /s/fifo"], edit)
+    child = int(read_fifo(host / "fifo"))
+    wait_stopped(rt, cid)
+    fd = os.pidfd_open(child)
+    try:
+        import select
+        assert not select.select([fd], [], [], 0)[0], "the child died with the init"
+        rt("kill", "--all", cid, "KILL", check=True)
+        assert select.select([fd], [], [], 20)[0], "the child outlived kill --all"
+    finally:
+        os.close(fd)
+    rt("kill", "--all", cid, "KILL", check=True)  # nothing left: still no error
+    assert rt("kill", cid, "KILL").returncode == 1  # the init alone: not running
+    rt("delete", cid, check=True)
+
+
 @pytest.mark.parametrize("sig", ["KILL", "SIGKILL", "9", "kill"])
 def test_kill_accepts_signal_forms(rt, sig):
     cid = rt.running()
