@@ -219,7 +219,27 @@ class Case:
     def cleanup(self):
         for cid in self.ids:
             self.call("delete", "--force", cid)
+            _remove_cgroups(cid)  # what a runtime left after a failed create
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _remove_cgroups(cid):
+    """Kill what is left in a container's default cgroups and remove them
+    (runc's default is /<id>, ocirt's /ocirt/<id>, in every hierarchy)."""
+    import glob
+    import signal
+    for d in glob.glob(f"/sys/fs/cgroup/*/{cid}") + glob.glob(f"/sys/fs/cgroup/*/ocirt/{cid}") \
+            + glob.glob(f"/sys/fs/cgroup/{cid}") + glob.glob(f"/sys/fs/cgroup/ocirt/{cid}"):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def run_one(world, req, runtime, name):

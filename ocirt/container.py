@@ -43,8 +43,10 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             slice_, unit = sd.parse_path(cfg.cgroups_path, cid)
             cg = Cgroup({UNIFIED: sd.scope_dir(slice_, unit)})
             cg.systemd = (slice_, unit)
+            c.record_cgroup(cg.paths, [], unit)
         else:
             cg = Cgroup.for_container(cfg.cgroups_path, cid)
+            c.record_cgroup(cg.paths, cg.missing())
             cleanup.cgroup_dirs = cg.create()
         cleanup.cgroup = cg
         keyring = None if no_new_keyring else f"_ses.{cid}"
@@ -516,6 +518,8 @@ def send_signal(c, sig):
 
 def _signal_all(c, sig, init_alive=True):
     cg = c.cgroup()
+    if sig == SIGKILL and cg.kill_all():
+        return
     pids = cg.pids()
     for pid in pids:
         try:
@@ -565,17 +569,28 @@ def destroy(c):
         from ocirt import log
         # the spec: a failing poststop hook is a warning; the others still run
         _run_recorded_hooks(c, "poststop", Status.STOPPED, warn=log.warning)
-    if c.cgroup_paths:
-        cg = c.cgroup()
-        if cg.pids():
-            _signal_all(c, SIGKILL)
-        if c.facts.get("systemd"):
-            _stop_unit(c.facts["systemd"])
+    paths, made, unit = c.cgroup_record()
+    if paths:
+        from ocirt.linux.cgroups import Cgroup
+        cg = Cgroup(paths)
+        for pid in cg.pids():  # no private pid namespace, or a create killed halfway
+            try:
+                os.kill(pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+        if unit:
+            _stop_unit(unit)
         try:
             cg.destroy()
         except OSError as e:
             from ocirt import log
             log.warning(f"cannot remove cgroup of {c.id}: {e.strerror}")
+        for d in reversed(made):  # the parents create made, if nothing else uses them
+            if d not in paths.values():
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
     c.remove()
 
 

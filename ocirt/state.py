@@ -25,6 +25,7 @@ STATE_FILE = "state.json"
 INIT_FILE = "init"
 CONFIG_COPY = "config.json"
 EXEC_SOCKET = "exec.sock"
+CGROUP_FILE = "cgroup"  # where create put the container, written before it makes anything
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
 
@@ -168,6 +169,34 @@ class Container:
         head = f'{{"pid": {self.pid}, "status": "{Status.CREATED}"'
         self.oci_text = head + (", " + rest[1:] if len(rest) > 2 else "}")
         write_atomic(os.path.join(self.dir, STATE_FILE), self.oci_text.encode())
+
+    def record_cgroup(self, paths, made, unit=None):
+        """Record the cgroup directories (and those create makes for them, and
+        a systemd unit) before they exist: a create killed halfway still leaves
+        delete the means to remove them."""
+        lines = [f"path {k} {v}" for k, v in paths.items()]
+        lines += [f"made {d}" for d in made]
+        if unit:
+            lines.append(f"systemd {unit}")
+        write_atomic(os.path.join(self.dir, CGROUP_FILE), ("\n".join(lines) + "\n").encode())
+
+    def cgroup_record(self):
+        """(paths, directories create made, systemd unit or None)."""
+        paths, made, unit = {}, [], None
+        try:
+            text = _read(os.path.join(self.dir, CGROUP_FILE))
+        except FileNotFoundError:
+            return dict(self.cgroup_paths), [], self.facts.get("systemd")
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "path":
+                name, _, path = value.partition(" ")
+                paths[name] = path
+            elif key == "made":
+                made.append(value)
+            elif key == "systemd":
+                unit = value
+        return paths, made, unit
 
     def load_config(self):
         from ocirt import jsonio

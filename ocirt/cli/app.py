@@ -143,6 +143,7 @@ def resume(ctx, container_id):
 @click.option("--cpu-share", default=None, help="CPU shares (relative weight)")
 @click.option("--cpu-rt-period", default=None, help="realtime period in microseconds")
 @click.option("--cpu-rt-runtime", default=None, help="realtime runtime in microseconds")
+@click.option("--cpu-idle", default=None, help="1: the cgroup gets only idle CPU time")
 @click.option("--cpuset-cpus", default=None, help="CPUs to run on (0-3, 0,1)")
 @click.option("--cpuset-mems", default=None, help="memory nodes to use (0-3, 0,1)")
 @click.option("--kernel-memory", default=None, help="kernel memory limit (ignored)")

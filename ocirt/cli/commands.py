@@ -125,6 +125,7 @@ UPDATE_FLAGS = {
     "cpu_share": ("cpu", "shares", "int"),
     "cpu_rt_period": ("cpu", "realtimePeriod", "int"),
     "cpu_rt_runtime": ("cpu", "realtimeRuntime", "int"),
+    "cpu_idle": ("cpu", "idle", "int"),
     "cpuset_cpus": ("cpu", "cpus", "str"),
     "cpuset_mems": ("cpu", "mems", "str"),
     "kernel_memory": ("memory", "kernel", "bytes"),

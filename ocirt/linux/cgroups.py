@@ -65,6 +65,34 @@ class Cgroup:
             paths[name] = os.path.join(mp, full)
         return cls(paths)
 
+    @staticmethod
+    def _mkdir_p(name, path, made):
+        missing = []
+        p = path
+        while not os.path.isdir(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for d in reversed(missing):
+            try:
+                os.mkdir(d, 0o755)
+            except FileExistsError:
+                continue
+            made.append(d)
+            if "cpuset" in name.split(","):
+                _inherit_cpuset(d)
+
+    def missing(self):
+        """The directories create() would make, parents first."""
+        out = []
+        for path in self.paths.values():
+            chain = []
+            p = path
+            while not os.path.isdir(p):
+                chain.append(p)
+                p = os.path.dirname(p)
+            out += [d for d in reversed(chain) if d not in out]
+        return out
+
     def create(self):
         """mkdir -p each directory; returns the list of directories it made.
 
@@ -73,19 +101,14 @@ class Cgroup:
         container gets does not depend on what came before it."""
         made = []
         for name, path in self.paths.items():
-            missing = []
-            p = path
-            while not os.path.isdir(p):
-                missing.append(p)
-                p = os.path.dirname(p)
-            for d in reversed(missing):
+            for _ in range(5):  # a parent that another delete removes meanwhile: again
                 try:
-                    os.mkdir(d, 0o755)
-                except FileExistsError:
+                    self._mkdir_p(name, path, made)
+                    break
+                except FileNotFoundError:
                     continue
-                made.append(d)
-                if "cpuset" in name.split(","):
-                    _inherit_cpuset(d)
+            else:
+                self._mkdir_p(name, path, made)
         if layout_is_unified(self.paths):
             _enable_all(hierarchies().get(UNIFIED), self.paths[UNIFIED])
         return made
@@ -136,6 +159,22 @@ class Cgroup:
                 os.write(fd, b"0")
             finally:
                 os.close(fd)
+
+    def kill_all(self):
+        """SIGKILL every process at once with cgroup2's cgroup.kill; False where
+        there is none (v1, or a kernel before 5.14): the caller signals each pid."""
+        d = self.paths.get(UNIFIED)
+        if d is None or not layout_is_unified(self.paths):
+            return False
+        try:
+            fd = os.open(os.path.join(d, "cgroup.kill"), os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            os.write(fd, b"1")
+        finally:
+            os.close(fd)
+        return True
 
     def pids(self):
         for name in (UNIFIED, "pids", "freezer", "memory"):

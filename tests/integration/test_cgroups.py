@@ -589,3 +589,84 @@ def test_device_rule_errors(crt):
         p = r("create", "--bundle", r.bundle(("true",), _devices([rule])), r.new_id())
         assert p.returncode == 1 and where in p.stderr and "Traceback" not in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
+
+
+# ---- kill --all, delete after a killed create -----------------------------------------
+
+def _wait_pids_gone(pids, timeout=20):
+    import select
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            assert select.select([fd], [], [], timeout)[0], f"pid {pid} still alive"
+        finally:
+            os.close(fd)
+
+
+def test_kill_all_without_a_pid_namespace(crt):
+    r, lay = crt
+
+    def edit(cfg):
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                      if n["type"] != "pid"]
+    cid = r.running(("sh", "-c", "sleep 1000 & sleep 1000 & wait"), edit=edit)
+    pids = json.loads(r("ps", "--format", "json", cid, check=True).stdout)
+    assert len(pids) >= 3
+    r("kill", "--all", cid, "KILL", check=True)
+    _wait_pids_gone(pids)
+    r("delete", cid, check=True)
+
+
+def test_update_cpu_idle(crt, tmp_path):
+    r, lay = crt
+    lay.need("cpu")
+    d = os.path.dirname(lay.host_dir("cpu", "x"))
+    if not os.path.exists(os.path.join(d, "cpu.idle")):
+        pytest.skip("this kernel has no cpu.idle")
+    cid, host = _waiting_container(r, lay, tmp_path, [("cpu", "cpu.idle", "cpu.idle")])
+    r("update", "--cpu-idle", "1", cid, check=True)
+    assert ask(host) == ["1"]
+
+
+def test_delete_cleans_up_after_a_create_killed_halfway(crt, tmp_path):
+    # a createRuntime hook holds create; create is SIGKILLed there; delete
+    # --force must still remove the cgroups create made (parents included)
+    # and the state, and leave no process
+    import signal
+    r, lay = crt
+    lay.need("pids")
+    started, release = tmp_path / "started", tmp_path / "release"
+    os.mkfifo(started)
+    os.mkfifo(release)
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\necho up > {started}\ncat {release} > /dev/null\n")
+    hook.chmod(0o755)
+    parent = f"/ocirt-it-made-{os.getpid()}-{lay.name}"
+    cid = r.new_id()
+
+    def edit(cfg):
+        cfg["linux"]["cgroupsPath"] = f"{parent}/{cid}"
+        cfg["hooks"] = {"createRuntime": [{"path": str(hook)}]}
+    bundle = r.bundle(("sleep", "1000"), edit)
+    proc = subprocess.Popen([r.bin, "--root", r.root, "create", "--bundle", bundle, cid],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert read_fifo(started) == "up\n"
+        leaf = lay.host_dir("pids", cid).replace("/ocirt/", parent + "/")
+        assert os.path.isdir(leaf)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        try:  # the hook may be gone with create's process group: do not wait for it
+            os.close(os.open(release, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    p = r("delete", "--force", cid)
+    assert p.returncode == 0, p.stderr
+    assert not os.path.exists(os.path.join(r.root, cid))
+    assert not os.path.exists(leaf)
+    assert not os.path.exists(os.path.dirname(leaf)), "the parent create made is left"
