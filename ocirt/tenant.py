@@ -21,8 +21,8 @@ NS_FILES = (("user", "user"), ("mount", "mnt"), ("cgroup", "cgroup"), ("ipc", "i
 def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=(),
                        caps=(), no_new_privs=False, apparmor=None, label=None, tty=False):
     """The container's process object with runc's exec flags applied."""
-    import copy
-    proc = copy.deepcopy(base or {})
+    from ocirt import jsonio
+    proc = jsonio.loads(jsonio.dumps(base or {}))  # a deep copy, without the copy module
     proc["args"] = list(args)
     proc["terminal"] = bool(tty)
     if cwd is not None:

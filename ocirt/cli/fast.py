@@ -3,8 +3,10 @@
 Accepts the forms engines use: global flags before the command
 (``--root DIR``, ``--root=DIR``, ``--log F``, ``--log-format json``,
 ``--debug``, ``--systemd-cgroup``), then ``state ID``, ``start ID``,
-``kill [--all|-a] ID [SIGNAL]``, ``delete [--force|-f] ID``, and ``create``
-and ``run`` with their flags. Returns None for anything else (other
+``kill [--all|-a] ID [SIGNAL]``, ``delete [--force|-f] ID``, ``pause``,
+``resume``, ``create`` and ``run`` with their flags, ``exec`` with its flags,
+``ps [--format F] ID``, ``list [--format F] [--quiet]`` and
+``update --resources FILE ID``. Returns None for anything else (other
 commands, --help, unusual forms), and the click application handles it
 with the same meaning: tests/unit/test_cli.py checks that both agree.
 """
@@ -28,7 +30,57 @@ _COMMANDS = {
     "create": (commands.create, _CREATE_BOOL, _CREATE_VALUE, 1, 1),
     "run": (commands.run, dict(_CREATE_BOOL, **{"--detach": "detach", "-d": "detach",
                                                 "--keep": "keep"}), _CREATE_VALUE, 1, 1),
+    "ps": (commands.ps, {}, {"--format": "fmt", "-f": "fmt"}, 1, 1),
+    "list": (commands.list_, {"--quiet": "quiet", "-q": "quiet"},
+             {"--format": "fmt", "-f": "fmt"}, 0, 0),
+    "update": (commands.update, {}, {"--resources": "resources", "-r": "resources"}, 1, 1),
 }
+
+
+_EXEC_BOOL = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
+              "--no-new-privs": "no_new_privs", "--ignore-paused": "ignore_paused"}
+_EXEC_VALUE = {"--process": "process", "-p": "process", "--pid-file": "pid_file",
+               "--console-socket": "console_socket", "--cwd": "cwd", "--user": "user",
+               "-u": "user", "--apparmor": "apparmor", "--process-label": "process_label",
+               "--cgroup": "cgroup", "--preserve-fds": "preserve_fds"}
+_EXEC_MULTI = {"--env": "env", "-e": "env", "--additional-gids": "additional_gids",
+               "-g": "additional_gids", "--cap": "cap", "-c": "cap"}
+
+
+def _parse_exec(rest):
+    """exec [flags] ID [COMMAND...]: options end at the id, as in click's
+    parser with interspersed arguments off; "--" or an unknown flag: None."""
+    kwargs = {"env": (), "additional_gids": (), "cap": ()}
+    j = 0
+    while j < len(rest):
+        a = rest[j]
+        j += 1
+        if a == "--" or not a.startswith("-") or a == "-":
+            if a == "--":
+                return None
+            return [a], dict(kwargs, command=tuple(rest[j:]))
+        name, eq, value = a.partition("=")
+        if name in _EXEC_VALUE or name in _EXEC_MULTI:
+            if not eq:
+                if j >= len(rest):
+                    return None
+                value = rest[j]
+                j += 1
+            if name in _EXEC_MULTI:
+                key = _EXEC_MULTI[name]
+                kwargs[key] = kwargs[key] + (value,)
+                continue
+            key = _EXEC_VALUE[name]
+            if key == "preserve_fds":
+                if not value.isdigit():
+                    return None
+                value = int(value)
+            kwargs[key] = value
+        elif a in _EXEC_BOOL:
+            kwargs[_EXEC_BOOL[a]] = True
+        else:
+            return None
+    return None  # no id
 
 
 def parse(argv):
@@ -52,6 +104,11 @@ def parse(argv):
         else:
             return None
         i += 1
+    if i < n and argv[i] == "exec":
+        parsed = _parse_exec(argv[i + 1:])
+        if parsed is None:
+            return None
+        return g, commands.exec_, parsed[0], parsed[1]
     if i >= n or argv[i] not in _COMMANDS:
         return None
     func, bools, values, lo, hi = _COMMANDS[argv[i]]
@@ -73,6 +130,8 @@ def parse(argv):
                 value = rest[j]
                 j += 1
             key = values[name]
+            if key == "fmt" and value not in ("table", "json"):
+                return None
             if key == "preserve_fds":
                 if not value.isdigit():
                     return None
@@ -84,4 +143,6 @@ def parse(argv):
             return None
     if not lo <= len(pos) <= hi:
         return None
+    if func is commands.update:  # click passes every flag, None when not given
+        kwargs = dict({k: None for k in commands.UPDATE_FLAGS}, **kwargs)
     return g, func, pos, kwargs

@@ -17,7 +17,7 @@ import ocirt.cli
 from ocirt.cli import app, commands, fast
 
 HOT = ("state", "start", "kill", "delete", "pause", "resume")
-ALL_COMMANDS = HOT + ("create", "run", "list_", "spec", "version", "ps")
+ALL_COMMANDS = HOT + ("create", "run", "list_", "spec", "version", "ps", "exec_", "update")
 ORIGINAL = {name: getattr(commands, name) for name in ALL_COMMANDS}
 GLOBAL_FIELDS = ("root", "log", "log_format", "debug", "systemd_cgroup")
 
@@ -239,7 +239,6 @@ def test_kill_defaults():
     ["kill", "c1", "KILL", "extra"],
     ["delete", "c1", "c2"],
     ["frob", "c1"],
-    ["list"],
     ["spec"],
     ["State", "c1"],
     ["--log-format", "xml", "state", "c1"],
@@ -345,4 +344,72 @@ def test_delete_force_of_missing_container_succeeds(tmp_path, capsys):
 @settings(max_examples=200, deadline=None)
 @given(create_argv())
 def test_fast_and_click_agree_on_create_and_run(argv):
+    assert_parsers_agree(argv)
+
+
+# ---- exec, ps, list, update: the forms engines use ------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["exec", "--process", "/b/p.json", "--detach", "--pid-file", "/b/pid", "c1"],
+    ["--root", "/r", "--log", "/b/log.json", "--log-format", "json", "exec", "--process",
+     "/b/p.json", "--detach", "--pid-file", "/b/pid", "--console-socket", "/s", "c1"],
+    ["exec", "--tty", "--console-socket=/s", "-p", "/p", "-d", "c1"],
+    ["exec", "c1", "sh", "-c", "echo hi"],
+    ["exec", "-e", "A=1", "--env", "B=2", "-u", "1000:1000", "-g", "5", "--cap", "CAP_KILL",
+     "--cwd", "/tmp", "--no-new-privs", "--preserve-fds", "2", "c1", "ls", "-l", "--", "x"],
+    ["exec", "--ignore-paused", "--cgroup", "sub", "--apparmor", "p", "--process-label", "l",
+     "c1", "true"],
+    ["exec", "c1", "--detach"],  # after the id: the command's own words
+    ["ps", "--format", "json", "c1"],
+    ["ps", "-f", "table", "c1"],
+    ["ps", "c1"],
+    ["list"],
+    ["list", "--format", "json"],
+    ["list", "-q", "-f", "table"],
+    ["--root", "/r", "update", "--resources", "-", "c1"],
+    ["update", "-r", "/b/res.json", "c1"],
+])
+def test_parsers_agree_on_more_engine_forms(argv):
+    assert_parsers_agree(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["exec", "--", "c1", "true"], ["exec", "--bogus", "c1"], ["exec", "-dt", "c1", "x"],
+    ["exec", "--preserve-fds", "x", "c1"], ["exec"], ["exec", "-p"],
+    ["ps", "--format", "yaml", "c1"], ["ps", "c1", "-ef"], ["list", "c1"],
+    ["update", "--memory", "1m", "c1"],
+])
+def test_fast_parse_refuses_other_forms(argv):
+    assert fast.parse(argv) is None
+
+
+EXEC_BOOLS = ["--detach", "-d", "--tty", "-t", "--no-new-privs", "--ignore-paused"]
+EXEC_VALUES = ["--process", "-p", "--pid-file", "--console-socket", "--cwd", "--user", "-u",
+               "--apparmor", "--process-label", "--cgroup", "--preserve-fds", "--env", "-e",
+               "--additional-gids", "-g", "--cap", "-c"]
+
+
+@st.composite
+def exec_argv(draw):
+    argv = []
+    for item in draw(st.lists(global_flag(), max_size=3)):
+        argv += item
+    opts = []
+    for _ in range(draw(st.integers(0, 6))):
+        if draw(st.booleans()):
+            opts.append(draw(st.sampled_from(EXEC_BOOLS)))
+        else:
+            flag = draw(st.sampled_from(EXEC_VALUES))
+            value = (str(draw(st.integers(0, 5))) if flag == "--preserve-fds"
+                     else draw(paths.filter(lambda p: not p.startswith("-"))))
+            opts += [f"{flag}={value}"] if flag.startswith("--") and draw(st.booleans()) \
+                else [flag, value]
+    command = draw(st.lists(st.sampled_from(["sh", "-c", "echo", "--", "-d", "x y", "--env"]),
+                            max_size=4))
+    return argv + ["exec"] + opts + [draw(ids)] + command
+
+
+@settings(max_examples=300, deadline=None)
+@given(exec_argv())
+def test_fast_and_click_agree_on_exec(argv):
     assert_parsers_agree(argv)
