@@ -302,9 +302,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
     idmap_fds = _idmap_namespaces(cfg)
     cleanup.fds.extend(idmap_fds.values())
-    plan = Plan(cfg, child_end, exec_sock, ns_fds, preserve_fds, no_pivot, cg.paths, keyring,
-                seccomp_filter, idmap_fds)
+    listen = listen_fds()
+    plan = Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
+                keyring, seccomp_filter, idmap_fds)
     plan.console = console
+    if listen:
+        plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     if not cg.systemd:
@@ -374,6 +377,17 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         return init_pid
     finally:
         parent_end.close()
+
+
+def listen_fds():
+    """systemd socket activation, as runc passes it on: LISTEN_FDS=N for this
+    process (LISTEN_PID is ours) means fds 3..3+N-1 go to the container,
+    before the --preserve-fds ones, and the container's process gets
+    LISTEN_FDS=N and LISTEN_PID=1 (it is pid 1 in its namespace)."""
+    n = os.environ.get("LISTEN_FDS", "")
+    if not n.isdigit() or os.environ.get("LISTEN_PID", "") != str(os.getpid()):
+        return 0
+    return int(n)
 
 
 def _expects_userns(cfg, ns_fds):

@@ -35,6 +35,7 @@ class Plan:
         self.no_pivot = no_pivot
         self.cgroup_paths = cgroup_paths or {}
         self.in_unified = False     # set after fork: born in the cgroup2 directory
+        self.extra_env = {}         # added to process.env (LISTEN_FDS)
         self.keyring = keyring      # name of a new session keyring, or None
         self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
         self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
@@ -194,7 +195,7 @@ def stage2(plan):
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state)
-        execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity)
+        execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env)
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
         conn = getattr(plan, "start_conn", None)
@@ -282,7 +283,7 @@ def become(cfg, proc, seccomp, chan):
     return _find_program(proc), late
 
 
-def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None):
+def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None):
     """The last steps: default signals, final CPU affinity, no stray fds, the
     late seccomp filter, execve. Never returns."""
     for s in _FORWARDED:
@@ -293,8 +294,11 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None):
     if argv0 is None:
         raise SetupError("config.json has no process to start")
     env = dict(e.split("=", 1) for e in proc.env)
-    if "HOME" not in env:
-        env["HOME"] = _home_of(proc.user.uid)  # as runc: programs expect one
+    if not env.get("HOME"):
+        # unset or empty (podman exec gives a uid without a passwd entry
+        # "HOME="): the user's home, as runc; programs expect one
+        env["HOME"] = _home_of(proc.user.uid)
+    env.update(extra_env or {})
     args = list(proc.args)
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
