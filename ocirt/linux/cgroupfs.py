@@ -46,11 +46,13 @@ def _one(root_fd, dest, name, host_dir, cgroupns, flags, ro):
             return
     finally:
         os.close(fd)
-    if ro:
+    if ro or flags:
+        # a bind mount has the host mount's flags: the config's (nosuid,
+        # nodev, noexec, ...) come with a remount, as runc does
         fd = mounts.open_in_root(root_fd, dest)
         try:
             target = mounts.fd_path(fd)
-            shim.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY
-                       | mounts.locked_flags(target))
+            shim.mount(None, target, None, MS_BIND | MS_REMOUNT | flags
+                       | (MS_RDONLY if ro else 0) | mounts.locked_flags(target))
         finally:
             os.close(fd)

@@ -358,6 +358,23 @@ def test_mount_flags_reach_the_kernel(rt):
     assert "sync" in opts | sup and "dirsync" in opts | sup
 
 
+@pytest.mark.parametrize("cgroupns", [True, False], ids=["cgroupns", "host-cgroupns"])
+def test_cgroup_mount_options_reach_every_hierarchy(rt, cgroupns):
+    # podman's and the default spec's cgroup mount: nosuid, noexec, nodev, ro.
+    # Without a cgroup namespace each hierarchy is a bind mount of the host's,
+    # which has its own flags: the config's must be applied too (as runc does).
+    def edit(cfg):
+        if not cgroupns:
+            cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                          if n["type"] != "cgroup"]
+    text = out(rt, "cat /proc/self/mountinfo", edit)
+    found = [f for f in (line.split() for line in text.splitlines())
+             if f[4] == "/sys/fs/cgroup" or f[4].startswith("/sys/fs/cgroup/")]
+    assert found, text
+    for f in found:
+        assert {"ro", "nosuid", "nodev", "noexec"} <= set(f[5].split(",")), f
+
+
 def test_recursive_mount_attributes(rt, tmp_path):
     src = tmp_path / "tree"
     (src / "sub").mkdir(parents=True)
