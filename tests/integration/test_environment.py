@@ -579,6 +579,11 @@ def test_home_comes_from_the_containers_passwd_when_env_has_none(rt):
         cfg["process"]["user"] = {"uid": 1234, "gid": 1234}
     assert out(rt, "echo $HOME", uid_1234) == "/\n"  # no passwd entry
 
+    def empty(cfg):
+        no_home(cfg)
+        cfg["process"]["env"].append("HOME=")  # podman exec --user 1000 gives that
+    assert out(rt, "echo $HOME", empty) == "/root\n"
+
     def given(cfg):
         cfg["process"]["env"].append("HOME=/mine")
     assert out(rt, "echo $HOME", given) == "/mine\n"

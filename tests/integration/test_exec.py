@@ -73,6 +73,18 @@ def test_exec_process_file(rt, tmp_path):
     assert p.stdout.split() == ["33", "/etc", "from-file", "123", "0027"]
 
 
+def test_exec_with_an_empty_home_gets_the_users(rt, tmp_path):
+    # what podman exec --user 1000 sends for a uid without a passwd entry
+    cid = rt.running()
+    f = tmp_path / "process.json"
+    for uid, home in ((1000, "/"), (0, "/root")):
+        f.write_text(json.dumps({"args": ["sh", "-c", "echo [$HOME]"], "cwd": "/",
+                                 "env": ["PATH=/bin", "HOME="],
+                                 "user": {"uid": uid, "gid": 0}}))
+        p = rt("exec", "--process", f, cid)
+        assert (p.returncode, p.stdout) == (0, f"[{home}]\n"), p.stderr
+
+
 def test_exec_gets_the_containers_seccomp_filter(rt):
     def edit(cfg):
         cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
