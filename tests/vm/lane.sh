@@ -49,11 +49,13 @@ fi
 
 # A clean environment for the guest (the kit exports its caller's whole
 # environment into the guest): the kit's knobs and a few test knobs pass.
-# TMPDIR=/tmp: a fresh tmpfs in the guest (see GUEST_PRE), not the 9p share.
+# TMPDIR: a fresh tmpfs of the lane's own in the guest (see GUEST_PRE), not the
+# 9p share and not /tmp (in systemd mode that is the host's /tmp, and the repo
+# itself may live there: a CI clone often does).
 envv=(
     "PATH=$ROOT/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     "HOME=${HOME:-/root}"
-    "TMPDIR=/tmp"
+    "TMPDIR=/run/ocirt-lane-tmp"
     "LANG=C.UTF-8"
     # tests/conftest.py: CI loads the hypothesis "ci" profile (derandomized,
     # hence no example database writes to the shared repo)
@@ -67,15 +69,11 @@ while IFS= read -r v; do
     esac
 done < <(compgen -e)
 
-# In the guest, before pytest: in systemd mode /tmp is not a mount of its own
-# but the overlay over the host's /tmp (the host's files show through); give
-# the tests a fresh tmpfs there, as the default mode has.  Bash builtins only:
-# every exec costs ~40 ms under TCG.
-GUEST_PRE='fs=
-while read -r _ mp t _; do [ "$mp" = /tmp ] && fs=$t; done < /proc/mounts
-if [ "$fs" != tmpfs ]; then
-    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || exit 125
-fi
+# In the guest, before pytest: a fresh tmpfs for TMPDIR (in systemd mode /tmp
+# is the overlay over the host's /tmp, and mounting over it would hide a repo
+# that lives there).
+GUEST_PRE='mkdir -p /run/ocirt-lane-tmp &&
+    mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /run/ocirt-lane-tmp || exit 125
 exec "$@"'
 
 cd "$ROOT"
