@@ -398,10 +398,15 @@ def _find_program(proc):
     for c in candidates:
         if os.path.isfile(c) and os.access(c, os.X_OK):
             return c
-    if "/" in name:
-        raise SetupError(f"exec: {name!r}: no such executable file in the container",
+    # runc's words: engines map them to exit codes (podman and docker: 127
+    # for "no such file or directory" and "not found", 126 for "permission denied")
+    if "/" not in name:
+        raise SetupError(f"exec: {name!r}: executable file not found in $PATH",
                          "process.args[0]")
-    raise SetupError(f"exec: {name!r}: executable file not found in $PATH", "process.args[0]")
+    if not os.path.exists(name):
+        raise SetupError(f"exec: {name!r}: stat {name}: no such file or directory",
+                         "process.args[0]")
+    raise SetupError(f"exec: {name!r}: permission denied", "process.args[0]")
 
 
 def _wait_for_start(plan):

@@ -87,6 +87,19 @@ def test_late_failures_clean_up_everything(rt, edit, needles):
     check_clean_error(rt, create_with(rt, cfg_text(rt, edit)), *needles)
 
 
+@pytest.mark.parametrize("program,words", [
+    ("nosuchprogram", "exec: 'nosuchprogram': executable file not found in $PATH"),
+    ("/no/such/binary", "exec: '/no/such/binary': stat /no/such/binary: no such file or directory"),
+    ("/etc/passwd", "exec: '/etc/passwd': permission denied"),
+    ("/bin", "exec: '/bin': permission denied"),
+])
+def test_a_program_that_cannot_run_is_told_in_runcs_words(rt, program, words):
+    # podman and docker turn them into exit codes: 127 for "not found" and "no
+    # such file or directory", 126 for "permission denied"
+    p = create_with(rt, cfg_text(rt, lambda c: c["process"].update(args=[program])))
+    check_clean_error(rt, p, "process.args[0]", words)
+
+
 def test_json_log_gets_the_error(rt, tmp_path):
     log = tmp_path / "log.json"
     d = tmp_path / "b"
