@@ -1181,3 +1181,111 @@ def _(t):
         raise Skip("net_cls is mounted here")
     t.fails("create", "--bundle", t.bundle(edit=_edit(**{"linux.resources": {
         "network": {"classID": 1048577}}})), t.new_id())
+
+
+# ==== more hooks: order across points, namespaces ===================================
+
+@requirement("config.hooks.lifecycle-order", "runtime.md", "MUST",
+             "hooks run in lifecycle order: prestart, createRuntime, createContainer (create), "
+             "startContainer, poststart (start), poststop (delete)")
+def _(t):
+    log = os.path.join(t.dir, "log")
+    d = _shared(t)
+    host = _hook_script(t, "h", f'echo "$1" >> {log}')
+    inside = os.path.join(d, "h")
+    with open(inside, "w") as f:
+        f.write(f'#!/bin/sh\necho "$1" >> /shared/log\n')
+    os.chmod(inside, 0o755)
+
+    def edit(cfg):
+        _bind(cfg, d, "/shared")
+        cfg["hooks"] = {
+            "prestart": [{"path": host, "args": ["h", "prestart"]}],
+            "createRuntime": [{"path": host, "args": ["h", "createRuntime"]}],
+            "createContainer": [{"path": host, "args": ["h", "createContainer"]}],
+            "startContainer": [{"path": "/shared/h", "args": ["h", "startContainer"]}],
+            "poststart": [{"path": host, "args": ["h", "poststart"]}],
+            "poststop": [{"path": host, "args": ["h", "poststop"]}],
+        }
+    cid = t.create(("true",), edit)
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    t.ok("delete", cid)
+    got = _read(log).split()
+    inner = _read(os.path.join(d, "log")).split() if os.path.exists(
+        os.path.join(d, "log")) else []
+    eq(inner, ["startContainer"], "in the container")
+    eq(got, ["prestart", "createRuntime", "createContainer", "poststart", "poststop"],
+       "on the host")
+
+
+@requirement("config.hooks.runtime-namespace", "config.md", "MUST",
+             "prestart, createRuntime, poststart and poststop hooks run in the runtime's "
+             "namespaces")
+def _(t):
+    out = os.path.join(t.dir, "out")
+    hook = _hook_script(t, "h", f"readlink /proc/self/ns/mnt /proc/self/ns/net >> {out}")
+    cid = t.create(("true",), _hooks(createRuntime=[{"path": hook}],
+                                     poststop=[{"path": hook}]))
+    t.ok("start", cid)
+    t.wait_stopped(cid)
+    t.ok("delete", cid)
+    lines = _read(out).split()
+    eq(lines, [t.world.host_ns["mnt"], t.world.host_ns["net"]] * 2, "namespaces")
+
+
+@requirement("config.hooks.startContainer-in-container", "config.md", "MUST",
+             "startContainer hooks run in the container's namespaces")
+def _(t):
+    d = _shared(t)
+    inside = os.path.join(d, "h")
+    with open(inside, "w") as f:
+        f.write("#!/bin/sh\n(readlink /proc/self/ns/mnt; readlink /proc/self/ns/net) "
+                "> /shared/out\n")
+    os.chmod(inside, 0o755)
+
+    def edit(cfg):
+        _bind(cfg, d, "/shared")
+        cfg["hooks"] = {"startContainer": [{"path": "/shared/h"}]}
+    cid = t.create(("sleep", "100"), edit)
+    pid = t.state(cid)["pid"]
+    want = [os.readlink(f"/proc/{pid}/ns/mnt"), os.readlink(f"/proc/{pid}/ns/net")]
+    t.ok("start", cid)
+    eq(_read(os.path.join(d, "out")).split(), want, "namespaces")
+
+
+# ==== idmapped mounts, device rules per type ====================================
+
+@requirement("config.mounts.idmap", "config.md", "MUST",
+             "v1.2: an idmap bind mount shows files with the mount's mapping")
+def _(t):
+    d = _shared(t)
+    f = os.path.join(d, "f")
+    with open(f, "w") as h:
+        h.write("x")
+    os.chown(f, 0, 0)
+
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/idm", "type": "bind", "source": d,
+                              "options": ["bind", "idmap"],
+                              "uidMappings": [{"containerID": 0, "hostID": 4000, "size": 1}],
+                              "gidMappings": [{"containerID": 0, "hostID": 5000, "size": 1}]})
+    st = t.check(edit, ("--stat", "/idm/f"))["stat"]["/idm/f"]
+    if st is None:
+        raise Fail("/idm/f is not there")
+    eq((st["uid"], st["gid"]), (4000, 5000), "owner through the idmapped mount")
+
+
+@requirement("config-linux.resources.devices-by-type", "config-linux.md", "MUST",
+             "device rules distinguish types: a char rule does not open a block device "
+             "with the same numbers")
+def _(t):
+    devs = [{"path": "/dev/cf-b", "type": "b", "major": 7, "minor": 0, "fileMode": 0o666},
+            {"path": "/dev/cf-c", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]
+    probe = ("sh", "-c", "for d in /dev/cf-b /dev/cf-c; do (exec 3</$d) 2>/dev/null && "
+                         "echo $d open || echo $d refused; done")
+    out = t.run(probe, _edit(**{"linux.devices": devs, "linux.resources": {"devices": [
+        {"allow": False, "access": "rwm"},
+        {"allow": True, "type": "c", "major": 7, "minor": 0, "access": "rw"}]}}))
+    eq(out, "/dev/cf-b refused\n/dev/cf-c open\n", "b 7:0 (only c 7:0 allowed), c 1:3 "
+       "(a default device)")
