@@ -84,16 +84,22 @@ def stage1(plan):
         offsets = (cfg.raw.get("linux") or {}).get("timeOffsets")
         if offsets:
             _write_time_offsets(offsets)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                stage2(plan)  # never returns
-            finally:
-                os._exit(1)
-        chan.send(protocol.PID, pid=pid)
-        os._exit(0)
+        hand_over(chan, stage2, plan)
     except BaseException as e:  # noqa: B902 - everything must reach the parent
         _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
+
+
+def hand_over(chan, next_stage, plan):
+    """stage-1's last step (create's and exec's): fork next_stage(plan), which
+    never returns, report its pid to the parent, exit."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            next_stage(plan)
+        finally:
+            os._exit(1)
+    chan.send(protocol.PID, pid=pid)
+    os._exit(0)
 
 
 def _write_time_offsets(offsets):

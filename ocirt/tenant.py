@@ -264,7 +264,7 @@ def _stage1(plan):
     from ocirt.errors import OcirtError, SetupError
     from ocirt.linux import shim
     from ocirt.linux.cgroups import Cgroup
-    from ocirt.process import _become_root, _describe, _die
+    from ocirt.process import _become_root, _describe, _die, hand_over
     chan = plan.chan
     try:
         shim.prctl(shim.PR_SET_DUMPABLE, 0)
@@ -288,14 +288,7 @@ def _stage1(plan):
                                  f"{e.strerror}")
             if ns_type == "user":
                 _become_root()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _stage2(plan)
-            finally:
-                os._exit(1)
-        chan.send(protocol.PID, pid=pid)
-        os._exit(0)
+        hand_over(chan, _stage2, plan)
     except BaseException as e:  # noqa: B902 - everything must reach the parent
         _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
 

@@ -90,23 +90,10 @@ def resume(g, cid):
 
 def update(g, cid, resources=None, **flags):
     """runc's update: resources from -r FILE (or - for stdin) and/or flags."""
-    from ocirt import container, jsonio
-    from ocirt.errors import UsageError
+    from ocirt import container
     changes = {}
     if resources is not None:
-        try:
-            if resources == "-":
-                data = sys.stdin.buffer.read()
-            else:
-                with open(resources, "rb") as f:
-                    data = f.read()
-            changes = jsonio.loads(data)
-        except OSError as e:
-            raise UsageError(f"--resources {resources}: {e.strerror}")
-        except ValueError as e:
-            raise UsageError(f"--resources {resources}: invalid JSON: {e}")
-        if not isinstance(changes, dict):
-            raise UsageError(f"--resources {resources}: expected a linux.resources object")
+        changes = _json_object_arg("--resources", resources, "a linux.resources object")
     for flag, value in flags.items():
         if value is None:
             continue
@@ -114,6 +101,26 @@ def update(g, cid, resources=None, **flags):
         changes.setdefault(section, {})[key] = _flag_value(flag, value, kind)
     container.update(g.root, cid, changes)
     return 0
+
+
+def _json_object_arg(flag, path, what):
+    """The JSON object in file `path` ("-": stdin), or a UsageError naming the flag."""
+    from ocirt import jsonio
+    from ocirt.errors import UsageError
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+        doc = jsonio.loads(data)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: {e.strerror}")
+    except ValueError as e:
+        raise UsageError(f"{flag} {path}: invalid JSON: {e}")
+    if not isinstance(doc, dict):
+        raise UsageError(f"{flag} {path}: expected {what}")
+    return doc
 
 
 # flag -> (linux.resources section, key, kind)
@@ -220,22 +227,10 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
           user=None, additional_gids=(), cap=(), no_new_privs=False, apparmor=None,
           process_label=None):
     """runc's exec: a new process in the container; exits with its status."""
-    from ocirt import jsonio, state as store, tenant
+    from ocirt import state as store, tenant
     from ocirt.errors import UsageError
     if process is not None:
-        try:
-            if process == "-":
-                data = sys.stdin.buffer.read()
-            else:
-                with open(process, "rb") as f:
-                    data = f.read()
-            proc = jsonio.loads(data)
-        except OSError as e:
-            raise UsageError(f"--process {process}: {e.strerror}")
-        except ValueError as e:
-            raise UsageError(f"--process {process}: invalid JSON: {e}")
-        if not isinstance(proc, dict):
-            raise UsageError(f"--process {process}: expected a process object")
+        proc = _json_object_arg("--process", process, "a process object")
     else:
         if not command:
             raise UsageError("exec needs a command to run (or --process FILE)")
