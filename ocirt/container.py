@@ -496,22 +496,23 @@ def kill(root, cid, sig, all_processes=False):
     c = state.load(root, cid)
     if all_processes:
         st = c.status
-        if st is Status.STOPPED:
-            # The init is gone, but processes may be left in the cgroup (a
-            # container in the host's pid namespace): they get the signal, as
-            # with runc. containerd's shim sends KILL so when such an init exits.
-            _signal_all(c, sig, init_alive=False)
-            return
-        if not Status.can_kill(st):
+        if st is not Status.STOPPED and not Status.can_kill(st):
             raise errors.InvalidState(f"container {cid} is not running ({st})")
-        _signal_all(c, sig)
-        return
-    # created, running and paused may all be signalled: what matters is that the
-    # init is alive, which send_signal checks through a pidfd (no full status
-    # derivation on this hot path).
-    if not c.recorded:
-        raise errors.InvalidState(f"container {cid} is still being created")
-    send_signal(c, sig)
+        # A stopped container's init is gone, but processes may be left in the
+        # cgroup (a container in the host's pid namespace): they get the signal,
+        # as with runc. containerd's shim sends KILL so when such an init exits.
+        _signal_all(c, sig, init_alive=st is not Status.STOPPED)
+    else:
+        # created, running and paused may all be signalled: what matters is that
+        # the init is alive, which send_signal checks through a pidfd (no full
+        # status derivation on this hot path).
+        if not c.recorded:
+            raise errors.InvalidState(f"container {cid} is still being created")
+        send_signal(c, sig)
+    if sig == SIGKILL and c.cgroup().frozen():
+        # a killed process of a frozen (paused) cgroup v1 dies only once thawed:
+        # thaw, as runc does (podman kill/rm of a paused container count on it)
+        thaw(c)
 
 
 def send_signal(c, sig):
