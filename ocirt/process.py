@@ -228,8 +228,9 @@ def setup_terminal(sock, user, size=None, console_path=None):
     try:
         if size:
             pty.set_size(slave, size.get("height", 0), size.get("width", 0))
-        # the container's own devpts node: let its user own its terminal
-        os.fchown(slave, user.uid, user.gid)
+        # the container's own devpts node: let its user own its terminal; the
+        # group stays devpts' (gid=5, tty), as runc
+        os.fchown(slave, user.uid, -1)
         if console_path:
             root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:

@@ -92,7 +92,9 @@ def test_create_sends_the_pty_master_to_the_console_socket(rt, tmp_path):
 def test_terminal_belongs_to_the_process_user(rt, tmp_path):
     cs = ConsoleSocket(tmp_path / "c.sock")
     cid = rt.new_id()
-    bundle = rt.bundle(("sh",), terminal(("sh", "-c", "id -u; stat -c %u $(tty)"), user=1000))
+    # the group stays the one devpts gives (gid=5 in the config), as runc
+    bundle = rt.bundle(("sh",), terminal(("sh", "-c", "id -u; stat -c '%u %g' $(tty)"),
+                                         user=1000))
     create = subprocess.Popen([rt.bin, "--root", rt.root, "create", "--bundle", bundle,
                                "--console-socket", cs.path, cid], stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -103,7 +105,7 @@ def test_terminal_belongs_to_the_process_user(rt, tmp_path):
         cs.close()
     try:
         rt("start", cid, check=True)
-        assert read_until_closed(master).split() == ["1000", "1000"]
+        assert read_until_closed(master).split() == ["1000", "1000", "5"]
     finally:
         os.close(master)
 
