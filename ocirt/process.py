@@ -278,6 +278,7 @@ def become(cfg, proc, seccomp, chan):
             chan.send_fd(protocol.SECCOMP_FD, fd)
             os.close(fd)
         late = None
+    _give_stdio_pipes(proc.user.uid)
     _apply_user(proc)
     if proc.no_new_privileges:
         shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
@@ -362,6 +363,26 @@ def _apply_rlimits(proc):
                 f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: the host's hard "
                 f"limit is {cur[1]} and raising it needs CAP_SYS_RESOURCE ({e})",
                 "process.rlimits")
+
+
+def _give_stdio_pipes(uid):
+    """The engine's pipes on fds 0-2 become the process user's (the uid only,
+    as runc), so that it can also reopen them: /dev/stdout, /dev/stdin,
+    /proc/self/fd/N. Only anonymous pipes: a host file, a terminal or
+    /dev/null never changes owner."""
+    if uid == 0:
+        return
+    r, w = os.pipe()
+    pipefs = os.fstat(r).st_dev  # every anonymous pipe lives on the one pipefs
+    os.close(r)
+    os.close(w)
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+            if st.st_dev == pipefs and st.st_uid != uid:
+                os.fchown(fd, uid, -1)
+        except OSError:  # not open, or the uid is not mapped (user namespace)
+            pass
 
 
 def _apply_user(proc):

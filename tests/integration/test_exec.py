@@ -180,6 +180,23 @@ def test_non_root_exec_uses_the_callers_stdio_without_touching_host_files(rt, tm
         f.write("x")
 
 
+def test_a_non_root_process_can_reopen_its_stdio_pipes(rt):
+    # Engines give pipes, and programs reopen them (/dev/stdout, /dev/stdin):
+    # the pipes become the user's (the uid only, as runc); host files never
+    # do (above).
+    script = "cat /dev/stdin; echo out > /dev/stdout; echo err > /dev/stderr; id -u"
+
+    def as_1000(cfg):
+        cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+    run = [rt.bin, "--root", rt.root, "run", "--bundle", rt.bundle(["sh", "-c", script],
+                                                                   as_1000), rt.new_id()]
+    cid = rt.running()
+    exec_ = [rt.bin, "--root", rt.root, "exec", "--user", "1000:1000", cid, "sh", "-c", script]
+    for argv in (run, exec_):
+        p = subprocess.run(argv, input=b"in\n", capture_output=True, timeout=60)
+        assert (p.returncode, p.stdout, p.stderr) == (0, b"in\nout\n1000\n", b"err\n"), argv
+
+
 def test_exec_preserve_fds(rt, tmp_path):
     cid = rt.running()
     extra = tmp_path / "extra.txt"
