@@ -49,6 +49,17 @@ def read_until_closed(fd, timeout=30):
         out += chunk
 
 
+def read_until(fd, marker, timeout=30):
+    """What fd gives until marker has come (and the rest of that line)."""
+    out = b""
+    while marker not in out or not out.endswith(b"\n"):
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            raise TimeoutError(out)
+        out += os.read(fd, 4096)
+    return out.decode().replace("\r\n", "\n")
+
+
 def terminal(args, size=None, user=None):
     def edit(cfg):
         cfg["process"]["terminal"] = True
@@ -78,8 +89,11 @@ def test_create_sends_the_pty_master_to_the_console_socket(rt, tmp_path):
         assert rc == 0, create.stderr.read()
         assert name == "/dev/ptmx"  # what runc sends
         rt("start", cid, check=True)
+        # type only once the shell waits for input (else the echo of what was
+        # typed can come before the earlier output)
+        early = read_until(master, b"/dev/console")
         os.write(master, b"ping\n")
-        out = read_until_closed(master)
+        out = early + read_until_closed(master)
     finally:
         os.close(master)
     lines = out.splitlines()
