@@ -1289,3 +1289,80 @@ def _(t):
         {"allow": True, "type": "c", "major": 7, "minor": 0, "access": "rw"}]}}))
     eq(out, "/dev/cf-b refused\n/dev/cf-c open\n", "b 7:0 (only c 7:0 allowed), c 1:3 "
        "(a default device)")
+
+
+# ==== propagation modes, path checks, joins, unified =================================
+
+@requirement("config.mounts.propagation-non-recursive", "config.md", "MUST",
+             "private, shared, slave and unbindable bind options set the mount's propagation")
+def _(t):
+    d = _shared(t)
+    subprocess.run(["mount", "--bind", d, d], check=True)
+    subprocess.run(["mount", "--make-shared", d], check=True)
+    try:
+        def edit(cfg):
+            for dest, prop in (("/p", "private"), ("/s", "shared"), ("/l", "slave"),
+                               ("/u", "unbindable")):
+                _bind(cfg, d, dest, ("bind", prop))
+        m = mounts(t.check(edit))
+        fields = {p: m[p][1] for p in ("/p", "/s", "/l", "/u")}
+        if any(x.startswith(("shared:", "master:")) for x in fields["/p"]):
+            raise Fail(f"/p: {fields['/p']}")
+        if not any(x.startswith("shared:") for x in fields["/s"]):
+            raise Fail(f"/s: {fields['/s']}")
+        if not any(x.startswith("master:") for x in fields["/l"]):
+            raise Fail(f"/l: {fields['/l']}")
+        if "unbindable" not in fields["/u"]:
+            raise Fail(f"/u: {fields['/u']}")
+    finally:
+        subprocess.run(["umount", "-l", d])
+
+
+@requirement("config-linux.paths.symlink-rejected", "config-linux.md", "SHOULD",
+             "a masked or read-only path that is a symlink in the rootfs is refused (it "
+             "could lead out of the container)")
+def _(t):
+    import shutil
+    rootfs = os.path.join(t.dir, "link-rootfs")
+    shutil.copytree(t.world.rootfs, rootfs, symlinks=True)
+    os.symlink("/etc", os.path.join(rootfs, "link"))
+    for key in ("linux.maskedPaths", "linux.readonlyPaths"):
+        t.fails("create", "--bundle", t.bundle(edit=_edit(**{"root.path": rootfs,
+                                                              key: ["/link"]})), t.new_id())
+
+
+@requirement("config-linux.namespaces.join-path-each-type", "config-linux.md", "MUST",
+             "ipc and cgroup namespaces given by path are joined")
+def _(t):
+    holder = subprocess.Popen(["unshare", "--ipc", "--cgroup", "sleep", "60"])
+    try:
+        import time
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{holder.pid}/ns/ipc") == t.world.host_ns["ipc"]:
+            if time.monotonic() > deadline:
+                raise Skip("unshare(1) did not make the namespaces")
+            time.sleep(0.01)
+        want = {n: os.readlink(f"/proc/{holder.pid}/ns/{n}") for n in ("ipc", "cgroup")}
+        r = t.check(_edit(**{"linux.namespaces": [
+            {"type": "mount"}, {"type": "pid"}, {"type": "uts"},
+            {"type": "ipc", "path": f"/proc/{holder.pid}/ns/ipc"},
+            {"type": "cgroup", "path": f"/proc/{holder.pid}/ns/cgroup"}]}))
+        for n in ("ipc", "cgroup"):
+            eq(r["namespaces"][n], want[n], f"{n} namespace")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@requirement("config-linux.resources.unified", "config-linux.md", "MUST",
+             "unified keys are written as-is to the container's cgroup2 files (on a hybrid "
+             "host: for a controller that lives in cgroup2)")
+def _(t):
+    if not os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"):
+        raise Skip("no 2 MB huge pages to use as the key")
+    hybrid = os.path.isdir("/sys/fs/cgroup/unified")
+    if not hybrid and not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        raise Skip("no cgroup2 here")
+    v, _ = _cgroup_case(t, {"unified": {"hugetlb.2MB.max": str(8 << 20)}}, "unified",
+                        "hugetlb.2MB.max")
+    eq(v, str(8 << 20), "hugetlb.2MB.max")
