@@ -850,28 +850,29 @@ def _cgroup_case(t, res, ctrl, name):
         t.call("delete", "--force", cid)
 
 
+def _placed_in(t, cgroups_path, suffix):
+    """Run a container with this cgroupsPath; fail unless a line of its
+    /proc/<pid>/cgroup ends with suffix."""
+    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": cgroups_path}))
+    pid = t.state(cid)["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    if not any(line.endswith(suffix) for line in lines):
+        raise Fail(f"/proc/{pid}/cgroup: {lines}")
+
+
 @requirement("config-linux.cgroupsPath.absolute", "config-linux.md", "MUST",
              "an absolute cgroupsPath is where the container's processes are")
 def _(t):
     cg = f"/cf-abs-{os.getpid()}-{t.name}"
-    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": cg}))
-    pid = t.state(cid)["pid"]
-    with open(f"/proc/{pid}/cgroup") as f:
-        lines = f.read().splitlines()
-    if not any(line.endswith(":" + cg) for line in lines):
-        raise Fail(f"/proc/{pid}/cgroup: {lines}")
+    _placed_in(t, cg, ":" + cg)
 
 
 @requirement("config-linux.cgroupsPath.relative", "config-linux.md", "MAY",
              "a relative cgroupsPath is relative to the runtime's cgroup (runc)")
 def _(t):
     rel = f"cf-rel-{os.getpid()}-{t.name}"
-    cid = t.create(("sleep", "100"), _edit(**{"linux.cgroupsPath": rel}))
-    pid = t.state(cid)["pid"]
-    with open(f"/proc/{pid}/cgroup") as f:
-        lines = f.read().splitlines()
-    if not any(line.endswith("/" + rel) for line in lines):
-        raise Fail(f"/proc/{pid}/cgroup: {lines}")
+    _placed_in(t, rel, "/" + rel)
 
 
 @requirement("config-linux.resources.memory", "config-linux.md", "MUST",
