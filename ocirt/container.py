@@ -699,6 +699,8 @@ def events(root, cid, interval, once, emit):
     if once:
         emit({"type": "stats", "id": cid, "data": stats(c)})
         return
+    import gc
+    gc.enable()  # the launcher turns it off for short commands; this one may run for days
     try:
         pidfd = os.pidfd_open(c.pid)
     except ProcessLookupError:

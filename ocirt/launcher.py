@@ -15,8 +15,8 @@ TEMPLATE = """#!{python} -IS
 # Written by ocirt.launcher: {python} without the site module (see there).
 import sys
 sys.path[:0] = {paths!r}
-from ocirt.cli import main
-sys.exit(main())
+from ocirt.cli import launch
+launch()
 """
 
 
