@@ -30,6 +30,8 @@ if ! "$VENV/bin/pip" install --disable-pip-version-check ".[test]" >"$log" 2>&1;
     exit 1
 fi
 rm -f "$log"
-# A launcher that starts without the site module (see ocirt/launcher.py).
-"$VENV/bin/python" -I -m ocirt.launcher "$VENV/bin/ocirt"
+# The compiled launcher (csrc/launcher.c, built by ocirt/launcher.py): the
+# interpreter embedded, started isolated and without the site module, with
+# ocirt's modules precompiled into it.
+"$VENV/bin/python" -I -m ocirt.launcher --source csrc/launcher.c "$VENV/bin/ocirt"
 echo "setup: ocirt installed at $VENV/bin/ocirt" >&2

@@ -318,9 +318,9 @@ def features(g):
 
 
 def version():
-    from ocirt import SPEC_VERSION, __version__
+    from ocirt import LAUNCHER, SPEC_VERSION, __version__
     lines = [f"ocirt version {__version__}", f"spec: {SPEC_VERSION}",
-             f"python: {sys.version.split()[0]}"]
+             f"python: {sys.version.split()[0]}", f"launcher: {LAUNCHER}"]
     try:
         from ocirt.linux.shim import seccomp_version
         lines.append(f"libseccomp: {seccomp_version()}")

@@ -76,3 +76,160 @@ def test_closed_stdout_is_not_a_traceback(big_root):
     finally:
         os.close(w)
     assert b"Traceback" not in p.stderr, p.stderr
+
+
+# ------------------------------------------------------------ the image finder
+
+class FakeImage:
+    """An image as _ocirt_image presents it, of modules written to a directory."""
+
+    def __init__(self, site, modules):
+        self.site = site
+        self.table = {}
+        for name, (source, is_package) in modules.items():
+            rel = name.replace(".", "/") + ("/__init__.py" if is_package else ".py")
+            path = os.path.join(site, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write("raise AssertionError('read from the file, not the image')\n")
+            self.table[name] = (is_package, path, compile(source, path, "exec"))
+
+    def find(self, name):
+        e = self.table.get(name)
+        return None if e is None else e[:2]
+
+    def code(self, name):
+        return self.table[name][2]
+
+
+@pytest.fixture
+def finder_on_path(tmp_path):
+    from ocirt.boot import ImageFinder
+    site = str(tmp_path)
+    image = FakeImage(site, {"imgpkg": ("X = 1\n", True),
+                             "imgpkg.sub": ("import imgpkg\nY = imgpkg.X + 1\n", False)})
+    # a module of the package that is not in the image: found on disk
+    with open(os.path.join(site, "imgpkg", "ondisk.py"), "w") as f:
+        f.write("Z = 3\n")
+    finder = ImageFinder(image)
+    sys.meta_path.insert(0, finder)
+    sys.path.insert(0, site)
+    yield site
+    sys.meta_path.remove(finder)
+    sys.path.remove(site)
+    for name in ("imgpkg", "imgpkg.sub", "imgpkg.ondisk"):
+        sys.modules.pop(name, None)
+
+
+def test_finder_serves_the_image_with_real_locations(finder_on_path):
+    import imgpkg.sub
+    site = finder_on_path
+    assert imgpkg.sub.Y == 2
+    assert imgpkg.__file__ == os.path.join(site, "imgpkg", "__init__.py")
+    assert imgpkg.__path__ == [os.path.join(site, "imgpkg")]
+    assert imgpkg.sub.__file__ == os.path.join(site, "imgpkg", "sub.py")
+    import imgpkg.ondisk  # not in the image: from the package's real directory
+    assert imgpkg.ondisk.Z == 3
+
+
+def test_finder_ignores_other_modules(tmp_path):
+    from ocirt.boot import ImageFinder
+    finder = ImageFinder(FakeImage(str(tmp_path), {"imgpkg": ("", True)}))
+    assert finder.find_spec("json") is None
+    assert finder.find_spec("imgpkg.nothere") is None
+
+
+def test_image_is_current_compares_the_packages_init(tmp_path):
+    from ocirt.boot import image_is_current
+    os.makedirs(tmp_path / "ocirt")
+    init = tmp_path / "ocirt" / "__init__.py"
+    init.write_text("x = 1\n")
+    st = os.stat(init)
+
+    class Image:
+        site = str(tmp_path)
+        stamp = (st.st_mtime_ns, st.st_size)
+    assert image_is_current(Image, os.stat)
+    init.write_text("x = 22\n")  # reinstalled since
+    os.utime(init, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
+    assert not image_is_current(Image, os.stat)
+    init.unlink()
+    assert not image_is_current(Image, os.stat)
+
+
+def test_frozen_encodings_get_their_directory(monkeypatch):
+    import types
+    from ocirt import boot
+    enc = types.ModuleType("encodings")
+    enc.__path__ = []
+    monkeypatch.setitem(sys.modules, "encodings", enc)
+    boot.place_encodings("/usr/lib/pythonX")
+    assert enc.__path__ == ["/usr/lib/pythonX/encodings"]
+    assert enc.__file__ == "/usr/lib/pythonX/encodings/__init__.py"
+
+
+# ---------------------------------------------------------- the compiled launcher
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """A launcher built from csrc/launcher.c for the installed package, the way
+    scripts/setup.sh builds it."""
+    dest = str(tmp_path_factory.mktemp("launcher") / "ocirt")
+    p = subprocess.run([sys.executable, "-I", "-m", "ocirt.launcher", "--source",
+                        os.path.join(ROOT, "csrc", "launcher.c"), dest],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "", p.stderr  # not the script fallback
+    with open(dest, "rb") as f:
+        assert f.read(4) == b"\x7fELF"
+    return dest
+
+
+def test_compiled_launcher_uses_its_image(compiled):
+    p = subprocess.run([compiled, "--version"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "launcher: compiled, with its image of ocirt's modules" in p.stdout
+
+
+def test_compiled_launcher_errors_and_output(compiled, big_root):
+    p = subprocess.run([compiled, "--root", big_root, "state", "missing"], capture_output=True,
+                       timeout=60)
+    assert (p.returncode, p.stderr, p.stdout) == (1, b"container does not exist: missing\n", b"")
+    p = subprocess.run([compiled, "--root", big_root, "state", "c1"], capture_output=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["annotations"] == BIG
+
+
+def test_compiled_launcher_ignores_the_environment(compiled, tmp_path):
+    """Isolated like python -I: PYTHONPATH and friends cannot swap ocirt's modules."""
+    evil = tmp_path / "evil"
+    (evil / "ocirt").mkdir(parents=True)
+    (evil / "ocirt" / "__init__.py").write_text("raise SystemExit('evil ocirt imported')\n")
+    (evil / "encodings").mkdir()
+    (evil / "encodings" / "__init__.py").write_text("raise SystemExit('evil encodings')\n")
+    env = dict(os.environ, PYTHONPATH=str(evil), PYTHONHOME=str(evil), PYTHONSTARTUP=str(evil),
+               PYTHONINSPECT="1")
+    p = subprocess.run([compiled, "--root", str(tmp_path), "state", "missing"], env=env,
+                       cwd=str(evil), capture_output=True, timeout=60)
+    assert (p.returncode, p.stderr) == (1, b"container does not exist: missing\n")
+
+
+def test_without_a_compiler_the_script_launcher(tmp_path):
+    dest = str(tmp_path / "ocirt")
+    env = dict(os.environ, CC="/nonexistent/cc")
+    p = subprocess.run([sys.executable, "-I", "-m", "ocirt.launcher", "--source",
+                        os.path.join(ROOT, "csrc", "launcher.c"), dest], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "writing the script launcher instead: cannot run /nonexistent/cc" in p.stderr
+    p = subprocess.run([dest, "--version"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "launcher: the Python interpreter" in p.stdout
+
+
+def test_installed_launcher_is_the_compiled_one():
+    """What scripts/setup.sh installs (and every integration test runs)."""
+    from tests.conftest import ocirt_binary
+    p = subprocess.run([ocirt_binary(), "--version"], capture_output=True, text=True, timeout=60)
+    assert "launcher: compiled, with its image of ocirt's modules" in p.stdout, p.stdout

@@ -1,0 +1,207 @@
+/* The compiled `ocirt` command: CPython embedded, started the short way.
+ *
+ * Every ocirt call is a fresh process and engines make several per
+ * container, so interpreter start-up is most of a hot command's time. This
+ * program is the interpreter ocirt was installed with (its static libpython
+ * linked in, as Debian links /usr/bin/python3.11), started
+ *   - isolated (no PYTHON* variables, no user site), without the site
+ *     module, and with the module search path fixed when it was built;
+ *   - with the three modules every interpreter imports before it runs any
+ *     code (encodings, encodings.aliases, encodings.utf_8) frozen in, rather
+ *     than looked up and read from the standard library;
+ *   - with ocirt's own modules precompiled into an image, served by the
+ *     builtin module _ocirt_image to the finder in ocirt/boot.py.
+ * It then runs ocirt.boot (from the image) as __main__, which hands over to
+ * ocirt.cli.launch(); that never returns.
+ *
+ * ocirt/launcher.py writes image.c (the tables declared below, for the
+ * installed package and interpreter) and compiles both files.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <marshal.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ocirt_module {
+    const char *name;          /* "ocirt.cli.fast" */
+    const char *path;          /* the source file it was compiled from */
+    int is_package;
+    const unsigned char *code; /* marshalled code object */
+    int size;
+};
+
+/* image.c */
+extern const struct _frozen ocirt_frozen[];      /* the encodings modules */
+extern const struct ocirt_module ocirt_modules[]; /* sorted by name */
+extern const int ocirt_module_count;
+extern const char *const ocirt_search_path[];    /* NULL-terminated */
+extern const char ocirt_executable[], ocirt_prefix[], ocirt_base_prefix[];
+extern const char ocirt_stdlib[], ocirt_site[];
+extern const long long ocirt_stamp_mtime_ns, ocirt_stamp_size;
+
+static int by_name(const void *key, const void *entry)
+{
+    return strcmp(key, ((const struct ocirt_module *)entry)->name);
+}
+
+static const struct ocirt_module *lookup(PyObject *name)
+{
+    const char *s = PyUnicode_AsUTF8(name);
+    if (s == NULL)
+        return NULL;
+    return bsearch(s, ocirt_modules, ocirt_module_count, sizeof(ocirt_modules[0]), by_name);
+}
+
+/* _ocirt_image.find(name) -> (is_package, path), or None */
+static PyObject *image_find(PyObject *self, PyObject *name)
+{
+    const struct ocirt_module *m = lookup(name);
+    if (m == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(Os)", m->is_package ? Py_True : Py_False, m->path);
+}
+
+/* _ocirt_image.code(name) -> the module's code object */
+static PyObject *image_code(PyObject *self, PyObject *name)
+{
+    const struct ocirt_module *m = lookup(name);
+    if (m == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetObject(PyExc_ImportError, name);
+        return NULL;
+    }
+    return PyMarshal_ReadObjectFromString((const char *)m->code, m->size);
+}
+
+/* _ocirt_image.names() -> the names of the modules in the image */
+static PyObject *image_names(PyObject *self, PyObject *unused)
+{
+    PyObject *t = PyTuple_New(ocirt_module_count);
+    for (int i = 0; t != NULL && i < ocirt_module_count; i++) {
+        PyObject *s = PyUnicode_FromString(ocirt_modules[i].name);
+        if (s == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
+static PyMethodDef image_methods[] = {
+    {"find", image_find, METH_O, "find(name) -> (is_package, path) or None"},
+    {"code", image_code, METH_O, "code(name) -> the code object of a module in the image"},
+    {"names", image_names, METH_NOARGS, "names() -> the modules in the image"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef image_def = {
+    PyModuleDef_HEAD_INIT, "_ocirt_image",
+    "ocirt's modules, compiled into this launcher (see csrc/launcher.c).", -1, image_methods,
+};
+
+static PyObject *image_init(void)
+{
+    PyObject *m = PyModule_Create(&image_def);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddStringConstant(m, "site", ocirt_site) < 0
+        || PyModule_AddStringConstant(m, "stdlib", ocirt_stdlib) < 0
+        || PyModule_AddObject(m, "stamp", Py_BuildValue("(LL)", ocirt_stamp_mtime_ns,
+                                                        ocirt_stamp_size)) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int set(PyConfig *c, wchar_t **field, const char *value)
+{
+    return PyStatus_Exception(PyConfig_SetBytesString(c, field, value));
+}
+
+static void fail(PyStatus st)
+{
+    if (PyStatus_IsExit(st))
+        exit(st.exitcode);
+    fprintf(stderr, "ocirt: cannot start the interpreter: %s\n",
+            st.err_msg ? st.err_msg : "unknown error");
+    exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    PyStatus st;
+    PyPreConfig pre;
+    PyPreConfig_InitIsolatedConfig(&pre);
+    /* UTF-8 for file names and stdio whatever the locale; no setlocale(). */
+    pre.utf8_mode = 1;
+    pre.configure_locale = 0;
+    st = Py_PreInitialize(&pre);
+    if (PyStatus_Exception(st))
+        fail(st);
+
+    PyImport_FrozenModules = ocirt_frozen;
+    if (PyImport_AppendInittab("_ocirt_image", image_init) < 0) {
+        fputs("ocirt: cannot register _ocirt_image\n", stderr);
+        return 1;
+    }
+
+    PyConfig c;
+    PyConfig_InitIsolatedConfig(&c);
+    c.site_import = 0;
+    c.parse_argv = 0; /* argv is ocirt's, not the interpreter's */
+    c.pathconfig_warnings = 0;
+    st = PyConfig_SetBytesArgv(&c, argc, argv);
+    if (PyStatus_Exception(st))
+        goto failed;
+    if (set(&c, &c.program_name, ocirt_executable) || set(&c, &c.executable, ocirt_executable)
+        || set(&c, &c.prefix, ocirt_prefix) || set(&c, &c.exec_prefix, ocirt_prefix)
+        || set(&c, &c.base_prefix, ocirt_base_prefix)
+        || set(&c, &c.base_exec_prefix, ocirt_base_prefix)) {
+        st = PyStatus_Error("cannot set the interpreter's paths");
+        goto failed;
+    }
+    c.module_search_paths_set = 1;
+    for (const char *const *p = ocirt_search_path; *p != NULL; p++) {
+        wchar_t *w = Py_DecodeLocale(*p, NULL);
+        if (w == NULL) {
+            st = PyStatus_NoMemory();
+            goto failed;
+        }
+        st = PyWideStringList_Append(&c.module_search_paths, w);
+        PyMem_RawFree(w);
+        if (PyStatus_Exception(st))
+            goto failed;
+    }
+    st = Py_InitializeFromConfig(&c);
+    PyConfig_Clear(&c);
+    if (PyStatus_Exception(st))
+        fail(st);
+
+    PyObject *name = PyUnicode_FromString("ocirt.boot");
+    PyObject *code = name ? image_code(NULL, name) : NULL;
+    Py_XDECREF(name);
+    PyObject *main_module = PyImport_AddModule("__main__"); /* borrowed */
+    PyObject *result = NULL;
+    if (code != NULL && main_module != NULL) {
+        PyObject *globals = PyModule_GetDict(main_module);
+        result = PyEval_EvalCode(code, globals, globals);
+    }
+    Py_XDECREF(code);
+    if (result == NULL) {
+        PyErr_Print(); /* SystemExit leaves with its status here */
+        return 1;
+    }
+    Py_DECREF(result);
+    return Py_FinalizeEx() < 0 ? 120 : 0;
+
+failed:
+    PyConfig_Clear(&c);
+    fail(st);
+    return 1;
+}
