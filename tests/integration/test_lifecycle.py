@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import sysconfig
 import threading
 
 import pytest
@@ -309,6 +310,12 @@ def test_works_with_an_empty_environment(rt):
     assert p.returncode == 0 and p.stderr == ""
 
 
+# the installed package, as the launcher starts it (the compiled launcher
+# itself cannot take -X importtime)
+LAUNCH = (f"import sys; sys.path.insert(0, {sysconfig.get_paths()['purelib']!r}); "
+          "from ocirt.cli import launch; launch()")
+
+
 def test_create_and_run_import_only_what_they_need(rt, tmp_path):
     """create/run are called for every container: no click, json, re, enum, socket."""
     import sys
@@ -318,9 +325,9 @@ def test_create_and_run_import_only_what_they_need(rt, tmp_path):
         cid = rt.new_id()
         err = tmp_path / "imports.txt"
         with open(err, "w") as f:
-            p = subprocess.run([sys.executable, "-X", "importtime", rt.bin, "--root", rt.root]
-                               + cmd + [cid], stderr=f, stdout=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL, timeout=60)
+            p = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", "-c", LAUNCH,
+                                "--root", rt.root] + cmd + [cid], stderr=f,
+                               stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL, timeout=60)
         assert p.returncode == 0, err.read_text()[-2000:]
         names = {line.split("|")[-1].strip() for line in err.read_text().splitlines()
                  if line.startswith("import time:") and "|" in line}
