@@ -431,9 +431,10 @@ def begin(c):
     runtime-spec 1.3.0: when startContainer or poststart hooks fail (or the
     process cannot be executed), the container is stopped and destroyed, and
     its poststop hooks run."""
+    poststart = "poststart" in c.hook_points
     try:
-        release(c)
-        if "poststart" in c.hook_points:
+        release(c, until_exec=poststart)
+        if poststart:
             _run_recorded_hooks(c, "poststart", Status.RUNNING)
     except errors.OcirtError:
         _kill_and_wait(c)
@@ -449,15 +450,16 @@ def _run_recorded_hooks(c, point, status, warn=None):
     hooks.run(point, hs, c.state_json(), warn, info=log.info)
 
 
-def release(c):
-    """Tell the waiting init to exec process.args; wait until it has.
+def release(c, until_exec=False):
+    """Tell the waiting init to exec process.args; wait until it is about to
+    (until it has, with until_exec).
 
     The init holds the listening end of <state>/exec.sock (see ocirt.protocol).
     The socket module is not imported here: `start` is a hot command and its
     import graph stays minimal, so the C module _socket is used directly.
     """
     import _socket
-    from ocirt.protocol import EXEC_FAILED, START
+    from ocirt.protocol import EXEC_FAILED, EXECUTING, START
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
     try:
@@ -478,8 +480,12 @@ def release(c):
             if not chunk:
                 break
             reply += chunk
+            if reply == EXECUTING and not until_exec:
+                break
     finally:
         s.close()
+    if reply.startswith(EXECUTING):
+        reply = reply[1:]
     if reply.startswith(EXEC_FAILED):
         raise errors.SetupError(reply[1:].decode(errors="replace"))
 

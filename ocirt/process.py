@@ -201,7 +201,8 @@ def stage2(plan):
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state)
-        execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env)
+        execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
+                executing=lambda: _tell_start(plan.start_conn))
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
         conn = getattr(plan, "start_conn", None)
@@ -291,9 +292,14 @@ def become(cfg, proc, seccomp, chan):
     return _find_program(proc), late
 
 
-def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None):
+def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None,
+            executing=None):
     """The last steps: default signals, final CPU affinity, no stray fds, the
-    late seccomp filter, execve. Never returns."""
+    late seccomp filter, execve. Never returns.
+
+    executing() is called once nothing is left that can fail but loading
+    the filter (built and checked at create) and execve itself; before the
+    filter, which may forbid the syscalls it makes."""
     for s in _FORWARDED:
         _signal.signal(s, _signal.SIG_DFL)
     if affinity and affinity.get("final"):
@@ -308,6 +314,8 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         env["HOME"] = _home_of(proc.user.uid)
     env.update(extra_env or {})
     args = list(proc.args)
+    if executing is not None:
+        executing()
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
     os.execve(argv0, args, env)
@@ -448,6 +456,16 @@ def _wait_for_start(plan):
             sock.close()
             return
         conn.close()
+
+
+def _tell_start(conn):
+    """`start` may return now (see ocirt.protocol): EXECUTING. Should the
+    exec still fail, start hears of it only if it waits for the exec (it does
+    when there are poststart hooks); the container stops either way."""
+    try:
+        conn.send(protocol.EXECUTING)
+    except OSError:
+        pass  # start is gone: the container runs all the same
 
 
 def _close_fds(preserve):
