@@ -22,6 +22,8 @@ import tempfile
 
 SCRIPT = """#!{python} -IS
 # Written by ocirt.launcher: {python} without the site module (see there).
+import gc
+gc.disable()  # no ocirt command lives long enough to need it (events turns it on)
 import sys
 sys.path[:0] = {paths!r}
 from ocirt.cli import launch

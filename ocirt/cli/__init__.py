@@ -32,11 +32,7 @@ def launch():
     down (freeing every module, a last garbage collection) costs 1 to 3 ms
     that nobody waits for; a command never leaves work to that teardown
     (files are closed where they are written, forked children _exit by
-    themselves). The garbage collector is off for the same reason: no ocirt
-    command lives long enough to need it, and its passes over the freshly
-    imported modules are pure cost."""
-    import gc
-    gc.disable()
+    themselves)."""
     try:
         code = dispatch(sys.argv[1:])
     except SystemExit as e:  # sys.exit() deep inside a command (click does it)
