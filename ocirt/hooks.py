@@ -18,6 +18,15 @@ class HookError(OcirtError):
     pass
 
 
+def run_recorded(c, point, status, warn=None):
+    """Run the hooks of <point> from the config recorded at create, with the
+    state of c (an ocirt.state.Container) as it is now <status>."""
+    from ocirt import config, log
+    hs = config.parse_hooks(c.load_config()).get(point, ())
+    c._status = status
+    run(point, hs, c.state_json(), warn, info=log.info)
+
+
 def run(point, hooks, state_json, warn=None, info=None):
     """Run each hook of <point> in order. At the first failure raise HookError;
     with warn(msg) given (poststop), report each failure and go on. info(msg),

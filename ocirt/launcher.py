@@ -79,6 +79,10 @@ def image_modules():
             if is_package:
                 parts.pop()
             out.append((".".join(parts), path, is_package))
+    names = [name for name, _, _ in out]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # a module and a package of one name: the package wins, the module is stale
+        raise BuildError(f"modules installed twice (as a module and a package): {twice}")
     return sorted(out)
 
 

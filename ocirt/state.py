@@ -132,8 +132,10 @@ class Container:
             return Status.STOPPED
         if os.path.exists(os.path.join(self.dir, EXEC_SOCKET)):
             return Status.CREATED
-        if self.cgroup_paths and self.cgroup().frozen():
-            return Status.PAUSED
+        if self.cgroup_paths:
+            from ocirt.linux import freezer
+            if freezer.is_frozen(self.cgroup_paths):
+                return Status.PAUSED
         return Status.RUNNING
 
     def state_json(self):

@@ -226,7 +226,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
     finally:
         parent_end.close()
     if pid_file:
-        from ocirt.container import write_pid_file
+        from ocirt.container.create import write_pid_file
         write_pid_file(pid_file, pid)
     if detach:
         return 0
@@ -250,11 +250,11 @@ def _kill_reap(pid):
 
 def _wait(pid):
     import _signal
-    from ocirt.container import _forward, _wait_child
+    from ocirt.container.run import forward, wait_child
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
-        _signal.signal(s, lambda signum, frame: _forward(pid, signum))
-    return _wait_child(pid)
+        _signal.signal(s, lambda signum, frame: forward(pid, signum))
+    return wait_child(pid)
 
 
 # ---- in the forked processes ------------------------------------------------------

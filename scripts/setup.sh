@@ -23,6 +23,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 log=$(mktemp)
+# setuptools builds in ./build and keeps what is there: a module since
+# removed from the tree would be installed again
+rm -rf build
 if ! "$VENV/bin/pip" install --disable-pip-version-check ".[test]" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"

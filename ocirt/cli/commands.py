@@ -38,29 +38,29 @@ def state(g, cid):
 
 
 def start(g, cid):
-    from ocirt import container
-    container.start(g.root, cid)
+    from ocirt.container.start import start
+    start(g.root, cid)
     return 0
 
 
 def kill(g, cid, sig="SIGTERM", all_processes=False):
-    from ocirt import container
+    from ocirt.container.kill import kill
     from ocirt.linux.signals import parse
-    container.kill(g.root, cid, parse(sig), all_processes)
+    kill(g.root, cid, parse(sig), all_processes)
     return 0
 
 
 def delete(g, cid, force=False):
-    from ocirt import container
-    container.delete(g.root, cid, force)
+    from ocirt.container.delete import delete
+    delete(g.root, cid, force)
     return 0
 
 
 def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
            no_new_keyring=False, preserve_fds=0):
-    from ocirt import container
+    from ocirt.container.create import create
     _systemd_check(g)
-    container.create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
+    create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                      no_pivot=no_pivot, preserve_fds=preserve_fds,
                      no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup)
     return 0
@@ -68,29 +68,29 @@ def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=Fals
 
 def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
         no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
-    from ocirt import container
+    from ocirt.container.run import run
     _systemd_check(g)
-    return container.run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
+    return run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
                          no_pivot=no_pivot, preserve_fds=preserve_fds,
                          console_socket=console_socket, no_new_keyring=no_new_keyring,
                          systemd=g.systemd_cgroup)
 
 
 def pause(g, cid):
-    from ocirt import container
-    container.pause(g.root, cid)
+    from ocirt.container.pause import pause
+    pause(g.root, cid)
     return 0
 
 
 def resume(g, cid):
-    from ocirt import container
-    container.resume(g.root, cid)
+    from ocirt.container.pause import resume
+    resume(g.root, cid)
     return 0
 
 
 def update(g, cid, resources=None, **flags):
     """runc's update: resources from -r FILE (or - for stdin) and/or flags."""
-    from ocirt import container
+    from ocirt.container import update as op
     changes = {}
     if resources is not None:
         changes = _json_object_arg("--resources", resources, "a linux.resources object")
@@ -99,7 +99,7 @@ def update(g, cid, resources=None, **flags):
             continue
         section, key, kind = UPDATE_FLAGS[flag]
         changes.setdefault(section, {})[key] = _flag_value(flag, value, kind)
-    container.update(g.root, cid, changes)
+    op.update(g.root, cid, changes)
     return 0
 
 
@@ -178,7 +178,8 @@ def parse_bytes(text):
 
 def events(g, cid, interval="5s", stats=False):
     """runc's events: JSON lines of stats (and oom) events."""
-    from ocirt import container, jsonio
+    from ocirt import jsonio
+    from ocirt.container import events as op
     from ocirt.errors import UsageError
     try:
         seconds = parse_duration(interval)
@@ -191,7 +192,7 @@ def events(g, cid, interval="5s", stats=False):
         sys.stdout.write(jsonio.dumps(event) + "\n")
         sys.stdout.flush()
     try:
-        container.events(g.root, cid, seconds, stats, emit)
+        op.events(g.root, cid, seconds, stats, emit)
     except BrokenPipeError:
         pass
     return 0
@@ -250,8 +251,8 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
 
 def ps(g, cid, fmt="table", ps_args=()):
     """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
-    from ocirt import container
-    pids = container.pids(g.root, cid)
+    from ocirt.container.ps import pids as container_pids
+    pids = container_pids(g.root, cid)
     if fmt == "json":
         _out("[" + ",".join(str(p) for p in pids) + "]\n")
         return 0

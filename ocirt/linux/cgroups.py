@@ -6,11 +6,9 @@ controller list such as "cpu,cpuacct", "name=systemd", or "unified" for
 cgroup2) to the absolute directory; the state store keeps that map so that
 later commands need not detect the layout again.
 """
-import errno
-
 from ocirt import posixos as os  # os without its import cost (see there)
-
-UNIFIED = "unified"
+from ocirt.linux import freezer
+from ocirt.linux.freezer import UNIFIED
 
 
 def hierarchies():
@@ -126,6 +124,7 @@ class Cgroup:
             try:
                 return shim.fork_into_cgroup(fd), True
             except OSError as e:
+                import errno
                 if e.errno not in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
                     raise OSError(e.errno, e.strerror, path)
             finally:
@@ -193,55 +192,15 @@ class Cgroup:
                 return v
         return None
 
+    # the freezer (ocirt.linux.freezer)
     def frozen(self):
-        """True when frozen or freezing (a pause has been asked for)."""
-        f = self._freezer_file()
-        try:
-            if f is not None:
-                with open(f[0]) as fh:
-                    return fh.read().strip() != f[2]
-        except OSError:
-            pass
-        return False
-
-    def _freezer_file(self):
-        """(path, frozen value, thawed value) of this cgroup's freezer."""
-        d = self._dir("freezer")
-        if d:
-            return os.path.join(d, "freezer.state"), "FROZEN", "THAWED"
-        d = self._dir(UNIFIED)
-        if d and layout_is_unified(self.paths):
-            return os.path.join(d, "cgroup.freeze"), "1", "0"
-        return None
+        return freezer.is_frozen(self.paths)
 
     def freeze(self):
-        """Freeze every process; returns once the kernel reports them frozen."""
-        f = self._freezer_file()
-        if f is None:
-            raise OSError(95, "no freezer controller for this cgroup")
-        path, frozen, _ = f
-        import time
-        for _ in range(2000):  # at most ~2 s, as runc allows
-            with open(path, "w") as out:
-                out.write(frozen)
-            if self._is_frozen(path):
-                return
-            time.sleep(0.001)  # v1 goes through FREEZING; v2 sets "frozen 1" in cgroup.events
-        self.thaw()
-        raise OSError(16, "the container's processes did not freeze")
-
-    def _is_frozen(self, path):
-        if path.endswith("freezer.state"):
-            with open(path) as f:
-                return f.read().strip() == "FROZEN"
-        with open(os.path.join(os.path.dirname(path), "cgroup.events")) as f:
-            return "frozen 1" in f.read()
+        freezer.freeze(self.paths)
 
     def thaw(self):
-        f = self._freezer_file()
-        if f is not None:
-            with open(f[0], "w") as out:
-                out.write(f[2])
+        freezer.thaw(self.paths)
 
     # ---- resources ---------------------------------------------------------
 
@@ -461,6 +420,7 @@ def _rmdir_retry(path):
         except FileNotFoundError:
             return
         except OSError as e:
+            import errno  # here: delete, a hot command, seldom gets this far
             if e.errno != errno.EBUSY:
                 raise
             # Processes still leaving: give the kernel a moment.

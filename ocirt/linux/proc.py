@@ -28,3 +28,16 @@ def is_alive(pid, starttime):
     if fields is None or int(fields[19]) != starttime:
         return False
     return fields[0] not in (b"Z", b"X")
+
+
+def wait_gone(pid, timeout=10):
+    """Block until <pid> has exited (its pidfd becomes readable), at most timeout s."""
+    try:
+        pfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        import select
+        select.select([pfd], [], [], timeout)
+    finally:
+        os.close(pfd)

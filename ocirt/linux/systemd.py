@@ -13,7 +13,7 @@ bus (dbus-daemon) is the fallback.
 """
 import os
 
-from ocirt.errors import ConfigError, SetupError
+from ocirt.errors import ConfigError, OcirtError, SetupError
 
 SYSTEMD = "org.freedesktop.systemd1"
 MANAGER_PATH = "/org/freedesktop/systemd1"
@@ -191,3 +191,15 @@ def scope_dir(slice_, unit):
     if mount is None or not cgroups.layout_is_unified(cgroups.hierarchies()):
         raise SetupError("the systemd cgroup driver of ocirt needs a cgroup v2 host")
     return mount + expand_slice(slice_) + "/" + unit
+
+
+def stop_unit(unit, warn):
+    """Stop a unit (the container's scope); a failure is only a warning."""
+    try:
+        mgr = Manager()
+        try:
+            mgr.stop(unit)
+        finally:
+            mgr.close()
+    except OcirtError as e:
+        warn(f"cannot stop {unit}: {e}")

@@ -1,0 +1,388 @@
+"""create: build the container and leave its init waiting for start.
+
+The parent's side of the conversation in ocirt.protocol; the children's side
+is ocirt.process.
+"""
+from ocirt import errors, state
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.state import EXEC_SOCKET
+
+SIGKILL = 9
+
+
+def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
+           preserve_fds=0, subreaper=False, no_new_keyring=False, systemd=False,
+           console=None):
+    """Build the container and leave its init waiting for start. Returns the init pid.
+
+    console: an already connected console socket (run's own), instead of a path."""
+    from ocirt import config as config_mod
+    state.check_id(cid)
+    bundle = os.path.abspath(bundle)
+    cfg = config_mod.load(bundle)
+    _check_runtime_constraints(cfg, console_socket if console is None else console)
+    if not os.path.isdir(cfg.root_path):
+        raise errors.ConfigError(f"root.path: rootfs {cfg.root_path} is not a directory")
+    if cfg.process.terminal and console is None:
+        from ocirt import console as console_mod
+        console = console_mod.connect(console_socket)
+    ns_fds = _open_namespaces(cfg)
+    c = state.new(root, cid)
+    cleanup = _Cleanup(c)
+    lock_fd = -1
+    try:
+        lock_fd = c.lock()
+        with open(os.path.join(bundle, "config.json"), "rb") as src:
+            state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), src.read())
+        from ocirt.linux.cgroups import UNIFIED, Cgroup
+        if systemd:
+            from ocirt.linux import systemd as sd
+            slice_, unit = sd.parse_path(cfg.cgroups_path, cid)
+            cg = Cgroup({UNIFIED: sd.scope_dir(slice_, unit)})
+            cg.systemd = (slice_, unit)
+            c.record_cgroup(cg.paths, [], unit)
+        else:
+            cg = Cgroup.for_container(cfg.cgroups_path, cid)
+            c.record_cgroup(cg.paths, cg.missing())
+            cleanup.cgroup_dirs = cg.create()
+        cleanup.cgroup = cg
+        keyring = None if no_new_keyring else f"_ses.{cid}"
+        import time
+        oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
+               "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
+        if cfg.annotations:
+            oci["annotations"] = dict(cfg.annotations)
+        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd,
+                     keyring, oci, console)
+        from ocirt.linux.proc import start_time
+        pidns = cfg.namespace("pid")
+        c.facts = {"pid": pid, "starttime": start_time(pid),
+                   "pidns": int(bool(pidns and pidns.path is None))}
+        later = [p for p in ("poststart", "poststop") if p in cfg.hooks]
+        if later:
+            c.facts["hooks"] = ",".join(later)
+        c.cgroup_paths = cg.paths
+        if cg.systemd:
+            c.facts["systemd"] = cg.systemd[1]
+        c.save(oci)
+        if pid_file:
+            write_pid_file(pid_file, pid)
+        cleanup.done()
+        return pid
+    except BaseException:
+        cleanup.run()
+        raise
+    finally:
+        for _, fd in ns_fds:
+            os.close(fd)
+        if lock_fd >= 0:
+            os.close(lock_fd)
+        if console is not None:
+            console.close()
+
+
+def _rfc3339(t):
+    import time
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int((t % 1) * 1e9)
+
+
+def write_pid_file(path, pid):
+    path = os.path.abspath(path)
+    state.write_atomic(path, str(pid).encode(), mode=0o644)
+
+
+def _check_runtime_constraints(cfg, console_socket):
+    if cfg.process is None:
+        raise errors.ConfigError("config.json has no process to run", "$.process")
+    if cfg.namespace("mount") is None:
+        raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
+                                 "$.linux.namespaces")
+    if cfg.process.terminal and console_socket is None:
+        raise errors.UsageError("process.terminal is true: a --console-socket is required")
+    if console_socket is not None and not cfg.process.terminal:
+        raise errors.UsageError("--console-socket given but process.terminal is false")
+    from ocirt.linux import lsm
+    lsm.check(cfg)
+
+
+def _open_namespaces(cfg):
+    """Open each namespace given by path and check its type (ioctl NS_GET_NSTYPE)."""
+    import fcntl
+    out = []
+    try:
+        for i, ns in enumerate(cfg.namespaces):
+            if ns.path is None:
+                continue
+            where = f"$.linux.namespaces[{i}].path"
+            try:
+                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise errors.ConfigError(f"cannot open {ns.path}: {e.strerror}", where)
+            out.append((ns, fd))
+            try:
+                kind = fcntl.ioctl(fd, 0xB703)  # NS_GET_NSTYPE
+            except OSError:
+                raise errors.ConfigError(f"{ns.path} is not a namespace", where)
+            if kind != ns.flag:
+                raise errors.ConfigError(f"{ns.path} is not a {ns.type} namespace", where)
+    except BaseException:
+        for _, fd in out:
+            os.close(fd)
+        raise
+    return out
+
+
+class _Cleanup:
+    """Undo a half-done create: processes, cgroup directories, the state dir."""
+
+    def __init__(self, c):
+        self.c = c
+        self.fds = []
+        self.pids = []
+        self.cgroup_dirs = []
+        self.systemd_unit = None
+        self.cgroup = None
+        self._done = False
+
+    def done(self):
+        self._done = True
+        self._close_fds()
+
+    def _close_fds(self):
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+    def run(self):
+        if self._done:
+            return
+        self._close_fds()
+        for pid in self.pids:
+            try:
+                os.kill(pid, SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap_or_wait(pid)
+        if self.cgroup is not None:
+            # whatever reached the container's cgroup (stage-2, a hook's child)
+            for pid in self.cgroup.pids():
+                try:
+                    os.kill(pid, SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for d in reversed(self.cgroup_dirs):
+            try:
+                from ocirt.linux.cgroups import _rmdir_retry
+                _rmdir_retry(d)
+            except OSError:
+                pass
+        if self.systemd_unit:
+            from ocirt import log
+            from ocirt.linux.systemd import stop_unit
+            stop_unit(self.systemd_unit, log.warning)
+        self.c.remove()
+
+
+def _reap_or_wait(pid):
+    try:
+        os.waitpid(pid, 0)
+        return
+    except ChildProcessError:
+        pass
+    from ocirt.linux.proc import wait_gone
+    wait_gone(pid)
+
+
+def _idmap_namespaces(cfg):
+    """{mount index: fd of a user namespace with that mount's mappings} for
+    idmapped mounts (mappings of the mount, else the container's)."""
+    out = {}
+    made = {}
+    for i, m in enumerate(cfg.mounts):
+        if not m.idmapped:
+            continue
+        maps = (m.uid_mappings or cfg.uid_mappings, m.gid_mappings or cfg.gid_mappings)
+        if maps not in made:
+            made[maps] = _user_namespace_fd(*maps, where=f"$.mounts[{i}]")
+        out[i] = made[maps]
+    return out
+
+
+def _user_namespace_fd(uid_maps, gid_maps, where):
+    """A new user namespace with these mappings, held by an fd (its process is gone)."""
+    from ocirt.linux import shim
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(ready_r)
+            os.close(go_w)
+            shim.unshare(shim.CLONE_NEWUSER)
+            os.write(ready_w, b"1")
+            os.read(go_r, 1)  # keep the namespace alive until the parent holds it
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(go_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise errors.ConfigError("cannot make the idmap user namespace", where)
+        for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps))
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise errors.ConfigError(f"cannot make the idmap user namespace: {e.strerror}", where)
+    finally:
+        os.close(ready_r)
+        os.close(go_w)
+        os.waitpid(pid, 0)
+
+
+def _write_id_maps(pid, cfg):
+    for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
+        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        try:
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(text)
+        except OSError as e:
+            raise errors.ConfigError(f"cannot write {name}: {e.strerror}",
+                                     "$.linux." + ("uidMappings" if name == "uid_map"
+                                                   else "gidMappings"))
+
+
+def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd, keyring,
+           oci, console=None):
+    import _socket
+    from ocirt import protocol
+    from ocirt.process import Plan, stage1
+    from ocirt.linux import shim
+    parent_end, child_end = protocol.Channel.pair()
+    exec_sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(c.dir)
+        exec_sock.bind(EXEC_SOCKET)
+        exec_sock.listen(1)
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+    sec = (cfg.raw.get("linux") or {}).get("seccomp")
+    seccomp_filter = None
+    if sec is not None:
+        from ocirt import log
+        from ocirt.linux import seccomp
+        seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
+    idmap_fds = _idmap_namespaces(cfg)
+    cleanup.fds.extend(idmap_fds.values())
+    listen = listen_fds()
+    plan = Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
+                keyring, seccomp_filter, idmap_fds)
+    plan.console = console
+    if listen:
+        plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
+    if subreaper:
+        shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
+    if not cg.systemd:
+        # before any process is in the cgroup: stage-2 makes its device nodes
+        # under the final rules
+        _set_devices(cg, cfg)
+    try:
+        if cg.systemd:
+            plan.in_unified = True  # systemd puts stage-1 in the scope before GO
+            pid1 = os.fork()
+        else:
+            pid1, plan.in_unified = cg.fork()
+    except OSError as e:
+        raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+    if pid1 == 0:
+        try:
+            # The lock belongs to this create call, not to the container.
+            os.close(lock_fd)
+            parent_end.close()
+            stage1(plan)  # never returns...
+        finally:
+            os._exit(1)  # ...and a child must never run the parent's code
+    cleanup.pids.append(pid1)
+    child_end.close()
+    exec_sock.close()
+    try:
+        if cg.systemd:
+            _start_scope(cg, cfg, c.id, pid1, cleanup)
+            _set_devices(cg, cfg)
+        parent_end.send(protocol.GO)
+        if _expects_userns(cfg, ns_fds):
+            protocol.check_message(parent_end.recv(), protocol.USERNS)
+            _write_id_maps(pid1, cfg)
+            parent_end.send(protocol.MAPPED)
+        init_pid = parent_end.wait_for(protocol.PID)["pid"]
+        cleanup.pids.append(init_pid)
+        os.waitpid(pid1, 0)
+        cleanup.pids.remove(pid1)
+        res = (cfg.raw.get("linux") or {}).get("resources")
+        if res:
+            # Now that stage-1 is gone (pids.max counts it) and while stage-2
+            # builds the rootfs: nothing of the container has run yet.
+            from ocirt import log
+            cg.set_resources(res, log.warning)
+        from ocirt import jsonio
+        creating = dict(oci, pid=init_pid, status="creating")
+        msg, fds = parent_end.recv_with_fds()
+        while msg is not None and msg["t"] in (protocol.HOOKS, protocol.SECCOMP_FD):
+            if msg["t"] == protocol.HOOKS:
+                from ocirt import hooks
+                hook_state = jsonio.dumps(creating)
+                from ocirt import log
+                for point in ("prestart", "createRuntime"):
+                    hooks.run(point, cfg.hooks.get(point, ()), hook_state, info=log.info)
+                parent_end.send(protocol.HOOKS_DONE, state=hook_state)
+            else:
+                from ocirt.linux import seccomp
+                try:
+                    if not fds:
+                        raise errors.SetupError("no seccomp notify fd came with SECCOMP_FD")
+                    seccomp.send_to_listener(sec, fds[0], creating)
+                finally:
+                    for fd in fds:
+                        os.close(fd)
+            msg, fds = parent_end.recv_with_fds()
+        protocol.check_message(msg, protocol.READY)
+        return init_pid
+    finally:
+        parent_end.close()
+
+
+def listen_fds():
+    """systemd socket activation, as runc passes it on: LISTEN_FDS=N for this
+    process (LISTEN_PID is ours) means fds 3..3+N-1 go to the container,
+    before the --preserve-fds ones, and the container's process gets
+    LISTEN_FDS=N and LISTEN_PID=1 (it is pid 1 in its namespace)."""
+    n = os.environ.get("LISTEN_FDS", "")
+    if not n.isdigit() or os.environ.get("LISTEN_PID", "") != str(os.getpid()):
+        return 0
+    return int(n)
+
+
+def _expects_userns(cfg, ns_fds):
+    """stage-1 makes a user namespace (and asks for its maps) unless it joins one."""
+    return (cfg.namespace("user") is not None
+            and not any(ns.type == "user" for ns, _ in ns_fds))
+
+
+def _set_devices(cg, cfg):
+    res = (cfg.raw.get("linux") or {}).get("resources") or {}
+    cg.set_devices(res.get("devices") or ())
+
+
+def _start_scope(cg, cfg, cid, pid, cleanup):
+    """The systemd driver: a transient scope holding stage-1."""
+    from ocirt.linux import systemd as sd
+    slice_, unit = cg.systemd
+    res = (cfg.raw.get("linux") or {}).get("resources")
+    mgr = sd.Manager()
+    try:
+        cleanup.systemd_unit = unit
+        mgr.start_scope(unit, sd.properties(res, slice_, cid), pid)
+    finally:
+        mgr.close()

@@ -1,0 +1,103 @@
+"""events: runc's stats and OOM events, until the container stops."""
+from ocirt import errors, state
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.state import Status
+
+
+def stats(c):
+    from ocirt.linux import cgroups, stats as stats_mod
+    return stats_mod.collect(c.cgroup(), cgroups.hugepage_sizes())
+
+
+def events(root, cid, interval, once, emit):
+    """runc's events: a stats event now (once) or every `interval` seconds, an
+    "oom" event whenever the kernel's OOM killer acts in the container, until
+    the container stops. emit(dict) prints one event."""
+    import select
+    c = state.load(root, cid)
+    st = c.refresh()
+    if st not in (Status.RUNNING, Status.PAUSED, Status.CREATED):
+        raise errors.InvalidState(f"container {cid} is not running ({st})")
+    if once:
+        emit({"type": "stats", "id": cid, "data": stats(c)})
+        return
+    import gc
+    gc.enable()  # the launcher turns it off for short commands; this one may run for days
+    try:
+        pidfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        raise errors.InvalidState(f"container {cid} is not running")
+    oom = _OomWatch(c.cgroup())
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    if oom.fd is not None:
+        poller.register(oom.fd, oom.events)
+    try:
+        while True:
+            ready = poller.poll(interval * 1000)
+            if not ready:
+                emit({"type": "stats", "id": cid, "data": stats(c)})
+                continue
+            for fd, _ in ready:
+                if fd == oom.fd and oom.fired():
+                    emit({"type": "oom", "id": cid})
+            if any(fd == pidfd for fd, _ in ready):
+                return
+    finally:
+        os.close(pidfd)
+        oom.close()
+
+
+class _OomWatch:
+    """An fd that wakes poll() when the OOM killer acts in the memory cgroup:
+    a v1 eventfd registered on memory.oom_control, or cgroup2's memory.events
+    (POLLPRI on change; the oom_kill count tells whether it was a kill)."""
+
+    def __init__(self, cg):
+        import select
+        self.fd = None
+        self._keep = []
+        self._count = 0
+        d, v2 = cg._dir("memory"), False
+        if d is None and cg.paths.get("unified"):
+            d, v2 = cg.paths["unified"], True
+        if d is None:
+            return
+        try:
+            if v2:
+                self.fd = os.open(os.path.join(d, "memory.events"), os.O_RDONLY | os.O_CLOEXEC)
+                self.events = select.POLLPRI | select.POLLERR
+                self._count = self._kills()
+            else:
+                efd = os.eventfd(0, os.EFD_CLOEXEC)
+                ctl = os.open(os.path.join(d, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+                self._keep.append(ctl)
+                with open(os.path.join(d, "cgroup.event_control"), "w") as f:
+                    f.write(f"{efd} {ctl}")
+                self.fd, self.events = efd, select.POLLIN
+        except OSError:
+            self.close()
+            self.fd = None
+
+    def _kills(self):
+        data = os.pread(self.fd, 4096, 0).decode()
+        for line in data.splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
+        return 0
+
+    def fired(self):
+        if self.events & 1:  # POLLIN: the v1 eventfd
+            os.eventfd_read(self.fd)
+            return True
+        n = self._kills()
+        fired, self._count = n > self._count, n
+        return fired
+
+    def close(self):
+        for fd in self._keep + ([self.fd] if self.fd is not None else []):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._keep = []

@@ -1,0 +1,77 @@
+"""run: create + start; in the foreground, wait and return the exit status."""
+from ocirt import state
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.container.create import create
+from ocirt.container.delete import destroy
+from ocirt.container.kill import kill_and_wait
+from ocirt.container.start import begin
+from ocirt.state import Status
+
+
+def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=False,
+        preserve_fds=0, console_socket=None, no_new_keyring=False, systemd=False):
+    """create + start; in the foreground, wait and return the exit status.
+
+    A terminal container in the foreground without --console-socket gets the
+    caller's terminal through a proxy (ocirt.console)."""
+    receiver = None
+    if not detach and console_socket is None:
+        from ocirt import config as config_mod
+        proc = config_mod.load(os.path.abspath(bundle)).process
+        if proc is not None and proc.terminal:
+            from ocirt import console
+            receiver = console.Receiver()
+    pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
+                 no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
+                 no_new_keyring=no_new_keyring, systemd=systemd,
+                 console=receiver.theirs if receiver else None)
+    import _signal
+    c = state.load(root, cid)
+    if detach:
+        begin(c)
+        return 0
+    master = None
+    if receiver is not None:
+        from ocirt import console
+        master = receiver.master()
+        console.adopt_size(master)  # before the process can ask for it
+    on_signal = lambda signum, frame: forward(pid, signum)  # noqa: E731
+    for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
+              _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
+        _signal.signal(s, on_signal)
+    begin(c)  # on failure the container is already gone
+    if master is not None:
+        from ocirt import console
+        try:
+            console.proxy(master)
+        finally:
+            os.close(master)
+    status = wait_child(pid)
+    if not keep:
+        _finish_run(c)
+    return status
+
+
+def forward(pid, signum):
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def wait_child(pid):
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return 255
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+
+
+def _finish_run(c):
+    c.lock()
+    c.refresh()
+    if c.status is not Status.STOPPED:
+        kill_and_wait(c)
+    destroy(c)

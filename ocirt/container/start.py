@@ -1,0 +1,73 @@
+"""start: release the waiting init, then run poststart hooks."""
+from ocirt import errors, state
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.state import EXEC_SOCKET, Status
+
+
+def start(root, cid):
+    c = state.load(root, cid)
+    c.lock()
+    st = c.refresh()
+    if not Status.can_start(st):
+        raise errors.InvalidState(f"cannot start a container that is {st}")
+    begin(c)
+
+
+def begin(c):
+    """Release the init, then run poststart hooks.
+
+    runtime-spec 1.3.0: when startContainer or poststart hooks fail (or the
+    process cannot be executed), the container is stopped and destroyed, and
+    its poststop hooks run."""
+    poststart = "poststart" in c.hook_points
+    try:
+        release(c, until_exec=poststart)
+        if poststart:
+            from ocirt import hooks
+            hooks.run_recorded(c, "poststart", Status.RUNNING)
+    except errors.OcirtError:
+        from ocirt.container.delete import destroy
+        from ocirt.container.kill import kill_and_wait
+        kill_and_wait(c)
+        destroy(c)
+        raise
+
+
+def release(c, until_exec=False):
+    """Tell the waiting init to exec process.args; wait until it is about to
+    (until it has, with until_exec).
+
+    The init holds the listening end of <state>/exec.sock (see ocirt.protocol).
+    The socket module is not imported here: `start` is a hot command and its
+    import graph stays minimal, so the C module _socket is used directly.
+    """
+    import _socket
+    from ocirt.protocol import EXEC_FAILED, EXECUTING, START
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(c.dir)  # the socket's path may be longer than sun_path allows
+        s.connect(EXEC_SOCKET)
+        os.unlink(EXEC_SOCKET)
+    except OSError as e:
+        s.close()
+        raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+    try:
+        s.sendall(START)
+        reply = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+            if reply == EXECUTING and not until_exec:
+                break
+    finally:
+        s.close()
+    if reply.startswith(EXECUTING):
+        reply = reply[1:]
+    if reply.startswith(EXEC_FAILED):
+        raise errors.SetupError(reply[1:].decode(errors="replace"))

@@ -1,0 +1,40 @@
+"""update: runc's update, new linux.resources for a running container."""
+from ocirt import errors, state
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.state import Status
+
+
+def update(root, cid, changes):
+    """runc's update: merge `changes` (a linux.resources object) into the
+    container's resources, apply the sections it touches, and record them."""
+    from ocirt import config, jsonio, log
+    c = state.load(root, cid)
+    lock = c.lock()
+    try:
+        st = c.refresh()
+        if st in (Status.STOPPED, Status.CREATING):
+            raise errors.InvalidState(f"cannot update container {cid} that is {st}")
+        doc = c.load_config()
+        linux = doc.setdefault("linux", {})
+        from ocirt.linux.resources import without_unset
+        changes = without_unset(changes, also_pids=True)  # engines send 0 for "unchanged"
+        merged = merge_resources(linux.get("resources") or {}, changes)
+        config.check_resources(merged)
+        touched = {k: merged[k] for k in changes if k in merged and k != "devices"}
+        c.cgroup().set_resources(touched, log.warning, update=True)
+        linux["resources"] = merged
+        state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), jsonio.dumps(doc).encode())
+    finally:
+        os.close(lock)
+
+
+def merge_resources(old, changes):
+    """Resources with `changes` laid over `old`: objects merge key by key,
+    anything else (lists, numbers) is replaced."""
+    out = dict(old)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_resources(out[key], value)
+        else:
+            out[key] = value
+    return out
