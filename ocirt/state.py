@@ -15,8 +15,6 @@ Every file is written to a temporary name and renamed. Status is never
 trusted from disk: it is derived on every load from the init's pid *and*
 start time (a reused pid reads as stopped), the exec socket, and the freezer.
 """
-import fcntl
-
 from ocirt import errors
 from ocirt import posixos as os  # os without its import cost (see there)
 
@@ -157,6 +155,7 @@ class Container:
     # --- writing ---
     def lock(self):
         """Take the container's exclusive lock; returns the fd that holds it."""
+        import fcntl  # here: `state` never locks
         fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd

@@ -53,17 +53,20 @@ def launch():
 
 def run_command(g, func, args, kwargs):
     """Configure logging, run one command, turn errors into one line and a status."""
-    from ocirt import log
     from ocirt.errors import OcirtError
-    log.configure(g.log, g.log_format, g.debug)
+    if g.log or g.debug:  # else ocirt.log's defaults, and no import until it is needed
+        from ocirt import log
+        log.configure(g.log, g.log_format, g.debug)
     try:
         return func(g, *args, **kwargs)
     except OcirtError as e:
+        from ocirt import log
         log.error(str(e))
         return e.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # a bug: still one line, the traceback only with --debug
+        from ocirt import log
         if g.debug:
             import traceback
             log.error(traceback.format_exc())
