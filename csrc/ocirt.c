@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -239,6 +240,24 @@ int ocirt_seccomp_load(void *filter)
 int ocirt_personality(unsigned long persona)
 {
     return personality(persona) < 0 ? -errno : 0;
+}
+
+/* rlimits without Python's resource module (an extension to load on every
+   create). RLIM_INFINITY is ~0ULL, as in the kernel. */
+int ocirt_setrlimit(int resource, unsigned long long soft, unsigned long long hard)
+{
+    struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
+    return setrlimit(resource, &rl) < 0 ? -errno : 0;
+}
+
+int ocirt_getrlimit(int resource, unsigned long long limits[2])
+{
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) < 0)
+        return -errno;
+    limits[0] = rl.rlim_cur;
+    limits[1] = rl.rlim_max;
+    return 0;
 }
 
 /* Set IFF_UP on the network interface `name` of this network namespace. */

@@ -34,6 +34,8 @@ int ocirt_last_cap(void);
 int ocirt_seccomp_version(unsigned int out[3]);
 int ocirt_join_session_keyring(const char *name);
 int ocirt_personality(unsigned long persona);
+int ocirt_setrlimit(int resource, unsigned long long soft, unsigned long long hard);
+int ocirt_getrlimit(int resource, unsigned long long limits[2]);
 int ocirt_open_tree(int dirfd, const char *path, unsigned int flags);
 int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
                      unsigned int flags);

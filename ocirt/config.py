@@ -5,8 +5,8 @@ The flow is: parse JSON -> validate against schemas/config-schema.json
 JSON path it rejects) -> build the immutable records the rest of ocirt uses.
 Unknown properties are ignored, as the runtime-spec demands.
 """
-import os
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")

@@ -8,9 +8,9 @@ data, as runc does. `run` in the foreground with no console socket is
 its own receiver: it takes the master and proxies the caller's terminal to
 it (raw mode, window size, end when the container closes the terminal).
 """
-import os
 
 from ocirt import errors
+from ocirt import posixos as os  # os without its import cost (see there)
 
 
 def connect(path):

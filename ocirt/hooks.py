@@ -4,9 +4,9 @@ Runs with os primitives only (fork, execve, a pidfd for the timeout): the
 container's init calls this after pivot_root for startContainer hooks, when
 no module can be imported any more.
 """
-import os
 import select
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import OcirtError
 
 # The hook points of runtime-spec v1.3.0, in lifecycle order.

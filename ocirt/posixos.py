@@ -13,11 +13,14 @@ import posix
 # What the hot-path modules use, named: `from posix import *` would copy all
 # ~300 names (40 us). Anything else comes from os itself (see __getattr__).
 from posix import (  # noqa: F401
-    EFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH,
-    O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, WNOHANG, _exit, chdir, close, dup, eventfd,
-    eventfd_read, fchdir, fork, fstat, getpid, kill, listdir, lstat, mkdir, open, pidfd_open,
-    pipe, pread, read, readlink, rename, rmdir, stat, unlink, waitpid, waitstatus_to_exitcode,
-    write)
+    EFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
+    O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, ST_NOATIME, ST_NODEV, ST_NODIRATIME,
+    ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, WNOHANG, X_OK, _exit, access, chdir, chmod,
+    chown, chroot, close, dup, dup2, eventfd, eventfd_read, execve, fchdir, fchown, fork, fstat,
+    getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open, pidfd_open, pipe, pread,
+    read, readlink, rename, rmdir, sched_setaffinity, set_inheritable, setresgid, setresuid,
+    setsid, stat, statvfs, strerror, symlink, times, umask, unlink, waitpid,
+    waitstatus_to_exitcode, write)
 
 sep = "/"
 
@@ -61,6 +64,25 @@ class _Path:
         except (OSError, ValueError):
             return False
         return True
+
+    @staticmethod
+    def isabs(p):
+        return p.startswith("/")
+
+    @staticmethod
+    def split(p):
+        i = p.rfind("/") + 1
+        head, tail = p[:i], p[i:]
+        if head and head != "/" * len(head):
+            head = head.rstrip("/")
+        return head, tail
+
+    @staticmethod
+    def isfile(p):
+        try:
+            return (posix.stat(p).st_mode & 0o170000) == 0o100000
+        except (OSError, ValueError):
+            return False
 
     @staticmethod
     def isdir(p):

@@ -7,10 +7,9 @@ becomes an ERROR message on the channel followed by _exit.
 import _signal
 import _socket
 import errno
-import os
-import resource
 
 from ocirt import hooks, protocol
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
 from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, sched, shim
 from ocirt.linux.cgroups import Cgroup
@@ -364,13 +363,17 @@ def _apply_sysctl(cfg):
 def _apply_rlimits(proc):
     for rl in proc.rlimits:
         try:
-            resource.setrlimit(rl.resource, (rl.soft, rl.hard))
-        except (ValueError, OSError) as e:
-            cur = resource.getrlimit(rl.resource)
+            shim.setrlimit(rl.resource, rl.soft, rl.hard)
+        except (OverflowError, OSError) as e:
+            cur = shim.getrlimit(rl.resource)
             raise ConfigError(
                 f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: the host's hard "
-                f"limit is {cur[1]} and raising it needs CAP_SYS_RESOURCE ({e})",
-                "process.rlimits")
+                f"limit is {_limit(cur[1])} and raising it needs CAP_SYS_RESOURCE "
+                f"({e.strerror if isinstance(e, OSError) else e})", "process.rlimits")
+
+
+def _limit(value):
+    return "unlimited" if value == (1 << 64) - 1 else value
 
 
 def _give_stdio_pipes(uid):

@@ -68,7 +68,14 @@ def check_id(cid):
 
 def ensure_root(root):
     try:
-        os.makedirs(root, 0o700, exist_ok=True)
+        try:
+            os.mkdir(root, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(root):
+                raise NotADirectoryError(20, "Not a directory")
+        except FileNotFoundError:  # a parent is missing too: the first create on a host
+            import os as full_os
+            full_os.makedirs(root, 0o700, exist_ok=True)
     except OSError as e:
         raise errors.OcirtError(f"cannot create state root {root}: {e.strerror}")
 

@@ -7,9 +7,9 @@ init, and gets the attributes of its own process spec (the container's
 container's seccomp filter. The conversation with the forked processes is
 described in ocirt.protocol ("exec").
 """
-import os
 
 from ocirt import errors, protocol, state
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.state import Status
 
 # config namespace type -> name under /proc/<pid>/ns, in the order they are

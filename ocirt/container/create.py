@@ -12,14 +12,16 @@ SIGKILL = 9
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
            preserve_fds=0, subreaper=False, no_new_keyring=False, systemd=False,
-           console=None):
+           console=None, cfg=None):
     """Build the container and leave its init waiting for start. Returns the init pid.
 
-    console: an already connected console socket (run's own), instead of a path."""
-    from ocirt import config as config_mod
+    console: an already connected console socket (run's own), instead of a path;
+    cfg: the bundle's config, when the caller has loaded it already (run)."""
     state.check_id(cid)
     bundle = os.path.abspath(bundle)
-    cfg = config_mod.load(bundle)
+    if cfg is None:
+        from ocirt import config as config_mod
+        cfg = config_mod.load(bundle)
     _check_runtime_constraints(cfg, console_socket if console is None else console)
     if not os.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"root.path: rootfs {cfg.root_path} is not a directory")
@@ -358,8 +360,9 @@ def listen_fds():
     process (LISTEN_PID is ours) means fds 3..3+N-1 go to the container,
     before the --preserve-fds ones, and the container's process gets
     LISTEN_FDS=N and LISTEN_PID=1 (it is pid 1 in its namespace)."""
-    n = os.environ.get("LISTEN_FDS", "")
-    if not n.isdigit() or os.environ.get("LISTEN_PID", "") != str(os.getpid()):
+    import posix  # its environ, with bytes: os.environ would import os
+    n = posix.environ.get(b"LISTEN_FDS", b"")
+    if not n.isdigit() or posix.environ.get(b"LISTEN_PID", b"") != str(os.getpid()).encode():
         return 0
     return int(n)
 

@@ -14,17 +14,18 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
 
     A terminal container in the foreground without --console-socket gets the
     caller's terminal through a proxy (ocirt.console)."""
+    from ocirt import config as config_mod
+    state.check_id(cid)
+    cfg = config_mod.load(os.path.abspath(bundle))
     receiver = None
-    if not detach and console_socket is None:
-        from ocirt import config as config_mod
-        proc = config_mod.load(os.path.abspath(bundle)).process
-        if proc is not None and proc.terminal:
-            from ocirt import console
-            receiver = console.Receiver()
+    if not detach and console_socket is None and cfg.process is not None \
+            and cfg.process.terminal:
+        from ocirt import console
+        receiver = console.Receiver()
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
                  no_new_keyring=no_new_keyring, systemd=systemd,
-                 console=receiver.theirs if receiver else None)
+                 console=receiver.theirs if receiver else None, cfg=cfg)
     import _signal
     c = state.load(root, cid)
     if detach:

@@ -1,6 +1,6 @@
 """The `cgroup` mount type: what a container sees at /sys/fs/cgroup."""
-import os
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.linux import cgroups, mounts, shim
 from ocirt.linux.mounts import MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT
 

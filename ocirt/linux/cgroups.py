@@ -325,9 +325,17 @@ def _words(path):
         return []
 
 
+def _below(path, top):
+    """path relative to top, a directory above it (os.path.relpath without os)."""
+    path, top = os.path.normpath(path), os.path.normpath(top)
+    if path == top:
+        return "."
+    return path[len(top):].lstrip("/") if top != "/" else path.lstrip("/")
+
+
 def _enable(mount, leaf, ctrl, where):
     """Enable a cgroup2 controller in every ancestor of leaf below the mount."""
-    rel = os.path.relpath(leaf, mount)
+    rel = _below(leaf, mount)
     parts = [] if rel == "." else rel.split("/")
     d = mount
     for part in parts:
@@ -347,7 +355,7 @@ def _enable_all(mount, leaf):
     to leaf's parent (errors are ignored: runc does the same)."""
     if not mount:
         return
-    rel = os.path.relpath(leaf, mount)
+    rel = _below(leaf, mount)
     d = mount
     for part in ([] if rel == "." else rel.split("/")[:-1]):
         _enable_offered(d)

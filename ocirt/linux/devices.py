@@ -1,7 +1,7 @@
 """Device nodes and the standard /dev links a container expects."""
-import os
 import stat
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.linux import mounts, shim
 
 # (path, type, major, minor, mode)

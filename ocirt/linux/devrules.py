@@ -32,7 +32,6 @@ it). Both writers start from effective(), so v1 and v2 agree.
 
 Pure Python: no shim, usable from unit tests.
 """
-import struct
 
 from ocirt.errors import ConfigError
 
@@ -267,7 +266,8 @@ def _insn(code, dst=0, src=0, off=0, imm=0):
     """struct bpf_insn {u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm;}"""
     if imm > 0x7FFFFFFF:
         imm -= 1 << 32  # the kernel reads imm as s32; JMP32 compares the low 32 bits
-    return struct.pack("<BBhi", code, (src << 4) | dst, off, imm)
+    return (bytes((code, (src << 4) | dst)) + off.to_bytes(2, "little", signed=True)
+            + imm.to_bytes(4, "little", signed=True))
 
 
 def bpf_program(rules, strict=False):

@@ -5,8 +5,8 @@ container would otherwise run unconfined while the caller believes it is
 confined). The attribute directory is a parameter so that the writing code
 is tested without an LSM (tests/unit/test_lsm.py).
 """
-import os
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 
 

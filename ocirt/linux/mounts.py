@@ -1,8 +1,8 @@
 """mount(2) options, and paths resolved inside a root without escaping it."""
 import errno
-import os
 import stat
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.linux import shim
 
 MS_RDONLY = 1

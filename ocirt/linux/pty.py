@@ -6,8 +6,9 @@ the container's init (or exec's process) after it has entered the
 container's mount namespace, never by the runtime on the host.
 """
 import fcntl
-import os
 import struct
+
+from ocirt import posixos as os  # os without its import cost (see there)
 
 TIOCSPTLCK = 0x40045431   # _IOW('T', 0x31, int): (un)lock the slave
 TIOCGPTN = 0x80045430     # _IOR('T', 0x30, unsigned int): pts number

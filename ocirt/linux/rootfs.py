@@ -6,9 +6,9 @@ bind the rootfs onto itself, mount config.mounts in order, populate /dev,
 pivot_root (or MS_MOVE + chroot), then masked and read-only paths, then a
 read-only root.
 """
-import os
 import stat
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import SetupError
 from ocirt.linux import devices, lsm, mounts, shim
 from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC,

@@ -1,8 +1,8 @@
 """Scheduling attributes of a process: policy, I/O priority, CPU affinity,
 personality (runtime-spec process.scheduler, process.ioPriority,
 process.execCPUAffinity, linux.personality)."""
-import os
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 from ocirt.linux import shim
 

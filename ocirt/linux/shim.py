@@ -3,8 +3,8 @@
 Each wrapper turns the shim's -errno convention into OSError carrying the
 errno and the path the call was about.
 """
-import os
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt._shim import ffi, lib
 
 # clone(2) namespace flags
@@ -160,6 +160,17 @@ def join_session_keyring(name):
 
 def personality(persona):
     _check(lib.ocirt_personality(persona), "personality")
+
+
+def setrlimit(resource, soft, hard):
+    _check(lib.ocirt_setrlimit(resource, soft, hard), "setrlimit")
+
+
+def getrlimit(resource):
+    """(soft, hard); RLIM_INFINITY is 2**64 - 1."""
+    out = ffi.new("unsigned long long[2]")
+    _check(lib.ocirt_getrlimit(resource, out), "getrlimit")
+    return out[0], out[1]
 
 
 def link_up(name):
