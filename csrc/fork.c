@@ -1,6 +1,7 @@
 /*
- * ocirt_fork_into_cgroup: os.fork(), but the child is born in a cgroup v2
- * directory (clone3 with CLONE_INTO_CGROUP).
+ * ocirt_fork_into_cgroup: os.fork(), but by clone3: the child is born in a
+ * cgroup v2 directory (CLONE_INTO_CGROUP, when cgroup_fd >= 0) and in new
+ * namespaces (the CLONE_NEW* flags given).
  *
  * This is the one shim function that touches the Python runtime, and only
  * to do what os.fork() does around the system call: cffi calls it without
@@ -11,7 +12,9 @@
  * Why: moving a process by writing cgroup.procs takes the kernel's global
  * cgroup_threadgroup_rwsem for writing, and the first writer after a quiet
  * spell waits for an RCU grace period (5-20 ms here). A child created in
- * its cgroup only takes that lock for reading.
+ * its cgroup only takes that lock for reading. And a child cloned into its
+ * namespaces saves create a process: without it, an intermediate process
+ * unshares them and forks the container's init (see ocirt.process).
  *
  * The caller must be single-threaded, as for any fork that continues in
  * Python. Returns the child's pid in the parent, 0 in the child, -errno.
@@ -41,7 +44,7 @@ struct ocirt_clone_args {
     uint64_t stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-long ocirt_fork_into_cgroup(int cgroup_fd)
+long ocirt_fork_into_cgroup(int cgroup_fd, unsigned long long ns_flags)
 {
     struct ocirt_clone_args args;
     PyGILState_STATE gil;
@@ -49,9 +52,12 @@ long ocirt_fork_into_cgroup(int cgroup_fd)
     int saved;
 
     memset(&args, 0, sizeof args);
-    args.flags = CLONE_INTO_CGROUP;
+    args.flags = ns_flags;
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
     args.exit_signal = SIGCHLD;
-    args.cgroup = (uint64_t)cgroup_fd;
 
     gil = PyGILState_Ensure();
     PyOS_BeforeFork();

@@ -9,7 +9,7 @@
 #ifndef OCIRT_H
 #define OCIRT_H
 
-long ocirt_fork_into_cgroup(int cgroup_fd);
+long ocirt_fork_into_cgroup(int cgroup_fd, unsigned long long ns_flags);
 int ocirt_unshare(int flags);
 int ocirt_setns(int fd, int nstype);
 int ocirt_mount(const char *source, const char *target, const char *fstype,

@@ -51,29 +51,8 @@ def stage1(plan):
     """Join/unshare namespaces, fork the init, report its pid, exit."""
     chan = plan.chan
     try:
-        shim.prctl(shim.PR_SET_DUMPABLE, 0)
-        chan.expect(protocol.GO)
+        _join(plan)
         cfg = plan.cfg
-        try:
-            # As host root, before any user namespace: stage-2 inherits it.
-            Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
-        except OSError as e:
-            raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
-        joined = dict((ns.type, fd) for ns, fd in plan.ns_fds)
-        if "user" in joined:
-            shim.setns(joined.pop("user"), shim.CLONE_NEWUSER)
-            _become_root()
-        elif cfg.namespace("user"):
-            shim.unshare(shim.CLONE_NEWUSER)
-            chan.send(protocol.USERNS)
-            chan.expect(protocol.MAPPED)
-            _become_root()
-        for ns, fd in plan.ns_fds:
-            if ns.type in joined:
-                try:
-                    shim.setns(fd, ns.flag)
-                except OSError as e:
-                    raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}")
         flags = 0
         for ns in cfg.namespaces:
             if ns.path is None and ns.type not in ("user", "cgroup"):
@@ -86,6 +65,45 @@ def stage1(plan):
         hand_over(chan, stage2, plan)
     except BaseException as e:  # noqa: B902 - everything must reach the parent
         _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
+
+
+def cloned_init(plan):
+    """The init when clone3 made its new namespaces itself (see
+    ocirt.container.create): stage-1's joins, then stage-2 in this process."""
+    try:
+        _join(plan)
+    except BaseException as e:  # noqa: B902 - everything must reach the parent
+        _die(plan.chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
+    stage2(plan)
+
+
+def _join(plan):
+    """Non-dumpable, GO, then the cgroups and the namespaces given by path
+    (a user namespace first, joined or new)."""
+    chan = plan.chan
+    shim.prctl(shim.PR_SET_DUMPABLE, 0)
+    chan.expect(protocol.GO)
+    cfg = plan.cfg
+    try:
+        # As host root, before any user namespace: stage-2 inherits it.
+        Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
+    except OSError as e:
+        raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+    joined = dict((ns.type, fd) for ns, fd in plan.ns_fds)
+    if "user" in joined:
+        shim.setns(joined.pop("user"), shim.CLONE_NEWUSER)
+        _become_root()
+    elif cfg.namespace("user"):
+        shim.unshare(shim.CLONE_NEWUSER)
+        chan.send(protocol.USERNS)
+        chan.expect(protocol.MAPPED)
+        _become_root()
+    for ns, fd in plan.ns_fds:
+        if ns.type in joined:
+            try:
+                shim.setns(fd, ns.flag)
+            except OSError as e:
+                raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}")
 
 
 def hand_over(chan, next_stage, plan):

@@ -258,7 +258,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
            oci, console=None):
     import _socket
     from ocirt import protocol
-    from ocirt.process import Plan, stage1
+    from ocirt.process import Plan, cloned_init, stage1
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
     exec_sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
@@ -290,20 +290,31 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         # before any process is in the cgroup: stage-2 makes its device nodes
         # under the final rules
         _set_devices(cg, cfg)
+    ns_flags = None if cg.systemd else _clone_flags(cfg, ns_fds)
     try:
         if cg.systemd:
             plan.in_unified = True  # systemd puts stage-1 in the scope before GO
             pid1 = os.fork()
+        elif ns_flags is not None:
+            try:
+                pid1, plan.in_unified = cg.fork(ns_flags)
+            except NotImplementedError:  # no clone3: stage-1 makes them
+                ns_flags = None
+                pid1, plan.in_unified = cg.fork()
         else:
             pid1, plan.in_unified = cg.fork()
     except OSError as e:
-        raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+        raise errors.SetupError(f"cannot create the container's first process: {e.strerror} "
+                                f"({e.filename})")
     if pid1 == 0:
         try:
             # The lock belongs to this create call, not to the container.
             os.close(lock_fd)
             parent_end.close()
-            stage1(plan)  # never returns...
+            if ns_flags is None:
+                stage1(plan)  # never returns...
+            else:
+                cloned_init(plan)
         finally:
             os._exit(1)  # ...and a child must never run the parent's code
     cleanup.pids.append(pid1)
@@ -318,10 +329,13 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             protocol.check_message(parent_end.recv(), protocol.USERNS)
             _write_id_maps(pid1, cfg)
             parent_end.send(protocol.MAPPED)
-        init_pid = parent_end.wait_for(protocol.PID)["pid"]
-        cleanup.pids.append(init_pid)
-        os.waitpid(pid1, 0)
-        cleanup.pids.remove(pid1)
+        if ns_flags is not None:
+            init_pid = pid1  # cloned in place: there is no stage-1
+        else:
+            init_pid = parent_end.wait_for(protocol.PID)["pid"]
+            cleanup.pids.append(init_pid)
+            os.waitpid(pid1, 0)
+            cleanup.pids.remove(pid1)
         res = (cfg.raw.get("linux") or {}).get("resources")
         if res:
             # Now that stage-1 is gone (pids.max counts it) and while stage-2
@@ -365,6 +379,24 @@ def listen_fds():
     if not n.isdigit() or posix.environ.get(b"LISTEN_PID", b"") != str(os.getpid()).encode():
         return 0
     return int(n)
+
+
+def _clone_flags(cfg, ns_fds):
+    """The CLONE_NEW* flags with which clone3 can make the container's init
+    in its new namespaces straight away, or None when stage-1 must come
+    between (ocirt.protocol): a user namespace (its maps are written between
+    its making and the rest), a pid namespace given by path (setns only moves
+    the children), or a new time namespace (its offsets are written before
+    any process enters it). The cgroup namespace is stage-2's in both cases."""
+    if cfg.namespace("user") is not None or any(ns.type == "pid" for ns, _ in ns_fds):
+        return None
+    flags = 0
+    for ns in cfg.namespaces:
+        if ns.path is None and ns.type not in ("user", "cgroup"):
+            if ns.type == "time":
+                return None
+            flags |= ns.flag
+    return flags
 
 
 def _expects_userns(cfg, ns_fds):

@@ -111,23 +111,30 @@ class Cgroup:
             _enable_all(hierarchies().get(UNIFIED), self.paths[UNIFIED])
         return made
 
-    def fork(self):
-        """Fork; the child is born in this cgroup's v2 directory when it can be.
+    def fork(self, ns_flags=0):
+        """Fork; the child is born in this cgroup's v2 directory when it can be,
+        and in new namespaces for the CLONE_NEW* ns_flags.
 
         Returns (pid, placed): placed tells the child whether the kernel put
         it in the unified hierarchy already (clone3 CLONE_INTO_CGROUP).
+        NotImplementedError: ns_flags were asked for, and this kernel has no
+        clone3 to make them with.
         """
+        from ocirt.linux import shim
         path = self.paths.get(UNIFIED)
-        if path is not None:
-            from ocirt.linux import shim
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                return shim.fork_into_cgroup(fd), True
-            except OSError as e:
-                import errno
-                if e.errno not in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
-                    raise OSError(e.errno, e.strerror, path)
-            finally:
+        fd = -1 if path is None else os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            if fd >= 0 or ns_flags:
+                try:
+                    return shim.fork_into_cgroup(fd, ns_flags), fd >= 0
+                except OSError as e:
+                    import errno
+                    if e.errno not in (errno.ENOSYS, errno.E2BIG, errno.EINVAL):
+                        raise OSError(e.errno, e.strerror, path)
+                    if ns_flags:
+                        raise NotImplementedError("clone3")
+        finally:
+            if fd >= 0:
                 os.close(fd)
         return os.fork(), False
 

@@ -73,12 +73,13 @@ def _b(s):
     return s.encode() if isinstance(s, str) else s
 
 
-def fork_into_cgroup(cgroup_fd):
-    """os.fork(), with the child born in the cgroup v2 directory cgroup_fd.
+def fork_into_cgroup(cgroup_fd, ns_flags=0):
+    """os.fork(), with the child born in the cgroup v2 directory cgroup_fd
+    (none if < 0) and in new namespaces (CLONE_NEW* flags).
 
-    OSError(ENOSYS/E2BIG/EINVAL) means the kernel lacks clone3's
+    OSError(ENOSYS/E2BIG/EINVAL) means the kernel lacks clone3 or its
     CLONE_INTO_CGROUP; the caller falls back to os.fork()."""
-    return _check(lib.ocirt_fork_into_cgroup(cgroup_fd), "clone3")
+    return _check(lib.ocirt_fork_into_cgroup(cgroup_fd, ns_flags), "clone3")
 
 
 def unshare(flags):
