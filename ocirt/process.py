@@ -20,26 +20,6 @@ _FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2)
 
 
-class Plan:
-    """What the parent prepared before forking (inherited by the children)."""
-
-    def __init__(self, cfg, chan, exec_sock, ns_fds, preserve_fds=0,
-                 no_pivot=False, cgroup_paths=None, keyring=None, seccomp=None,
-                 idmap_fds=None):
-        self.cfg = cfg
-        self.chan = chan            # child end of the protocol.Channel
-        self.exec_sock = exec_sock  # listening socket for `start`
-        self.ns_fds = ns_fds        # [(Namespace, fd)] for namespaces joined by path
-        self.preserve_fds = preserve_fds
-        self.no_pivot = no_pivot
-        self.cgroup_paths = cgroup_paths or {}
-        self.in_unified = False     # set after fork: born in the cgroup2 directory
-        self.extra_env = {}         # added to process.env (LISTEN_FDS)
-        self.keyring = keyring      # name of a new session keyring, or None
-        self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
-        self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
-
-
 def _die(chan, err):
     try:
         chan.send_error(err)

@@ -201,3 +201,27 @@ def check_message(msg, kind):
     if msg["t"] != kind:
         raise errors.SetupError(f"protocol error: expected {kind}, got {msg['t']}")
     return msg
+
+
+class Plan:
+    """What create prepared for its children before forking (they inherit it).
+
+    Here rather than in ocirt.process so that the parent need not import
+    the container side: its children do, after the fork, while the parent
+    sets the device rules."""
+
+    def __init__(self, cfg, chan, exec_sock, ns_fds, preserve_fds=0,
+                 no_pivot=False, cgroup_paths=None, keyring=None, seccomp=None,
+                 idmap_fds=None):
+        self.cfg = cfg
+        self.chan = chan            # child end of the protocol.Channel
+        self.exec_sock = exec_sock  # listening socket for `start`
+        self.ns_fds = ns_fds        # [(Namespace, fd)] for namespaces joined by path
+        self.preserve_fds = preserve_fds
+        self.no_pivot = no_pivot
+        self.cgroup_paths = cgroup_paths or {}
+        self.in_unified = False     # set after fork: born in the cgroup2 directory
+        self.extra_env = {}         # added to process.env (LISTEN_FDS)
+        self.keyring = keyring      # name of a new session keyring, or None
+        self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
+        self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd

@@ -258,7 +258,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
            oci, console=None):
     import _socket
     from ocirt import protocol
-    from ocirt.process import Plan, cloned_init, stage1
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
     exec_sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
@@ -279,17 +278,13 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     idmap_fds = _idmap_namespaces(cfg)
     cleanup.fds.extend(idmap_fds.values())
     listen = listen_fds()
-    plan = Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
+    plan = protocol.Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
                 keyring, seccomp_filter, idmap_fds)
     plan.console = console
     if listen:
         plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
-    if not cg.systemd:
-        # before any process is in the cgroup: stage-2 makes its device nodes
-        # under the final rules
-        _set_devices(cg, cfg)
     ns_flags = None if cg.systemd else _clone_flags(cfg, ns_fds)
     try:
         if cg.systemd:
@@ -311,6 +306,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             # The lock belongs to this create call, not to the container.
             os.close(lock_fd)
             parent_end.close()
+            # the container side, imported here while the parent sets the
+            # device rules; the child waits for GO before it does anything
+            from ocirt.process import cloned_init, stage1
             if ns_flags is None:
                 stage1(plan)  # never returns...
             else:
@@ -323,7 +321,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     try:
         if cg.systemd:
             _start_scope(cg, cfg, c.id, pid1, cleanup)
-            _set_devices(cg, cfg)
+        # before GO: stage-2 makes its device nodes under the final rules
+        _set_devices(cg, cfg)
         parent_end.send(protocol.GO)
         if _expects_userns(cfg, ns_fds):
             protocol.check_message(parent_end.recv(), protocol.USERNS)
