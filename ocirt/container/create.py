@@ -285,19 +285,16 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
     if subreaper:
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
-    ns_flags = None if cg.systemd else _clone_flags(cfg, ns_fds)
+    ns_flags = _clone_flags(cfg, ns_fds)
+    place = not cg.systemd  # else the scope's directory comes later: systemd makes it
     try:
+        try:
+            pid1, plan.in_unified = cg.fork(ns_flags or 0, place)
+        except NotImplementedError:  # no clone3: stage-1 makes the namespaces
+            ns_flags = None
+            pid1, plan.in_unified = cg.fork(0, place)
         if cg.systemd:
-            plan.in_unified = True  # systemd puts stage-1 in the scope before GO
-            pid1 = os.fork()
-        elif ns_flags is not None:
-            try:
-                pid1, plan.in_unified = cg.fork(ns_flags)
-            except NotImplementedError:  # no clone3: stage-1 makes them
-                ns_flags = None
-                pid1, plan.in_unified = cg.fork()
-        else:
-            pid1, plan.in_unified = cg.fork()
+            plan.in_unified = True  # systemd puts the child in the scope before GO
     except OSError as e:
         raise errors.SetupError(f"cannot create the container's first process: {e.strerror} "
                                 f"({e.filename})")

@@ -16,8 +16,8 @@ Kernels >= 5.11 charge a program's memory to the memory cgroup rather than
 to RLIMIT_MEMLOCK; ocirt never touches that limit.
 """
 import errno
-import os
 
+from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt._shim import ffi, lib
 
 BPF_CGROUP_DEVICE = 6     # enum bpf_attach_type

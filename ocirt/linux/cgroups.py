@@ -111,9 +111,10 @@ class Cgroup:
             _enable_all(hierarchies().get(UNIFIED), self.paths[UNIFIED])
         return made
 
-    def fork(self, ns_flags=0):
-        """Fork; the child is born in this cgroup's v2 directory when it can be,
-        and in new namespaces for the CLONE_NEW* ns_flags.
+    def fork(self, ns_flags=0, place=True):
+        """Fork; the child is born in this cgroup's v2 directory when it can be
+        (and place: not when systemd is to make the directory), and in new
+        namespaces for the CLONE_NEW* ns_flags.
 
         Returns (pid, placed): placed tells the child whether the kernel put
         it in the unified hierarchy already (clone3 CLONE_INTO_CGROUP).
@@ -121,7 +122,7 @@ class Cgroup:
         clone3 to make them with.
         """
         from ocirt.linux import shim
-        path = self.paths.get(UNIFIED)
+        path = self.paths.get(UNIFIED) if place else None
         fd = -1 if path is None else os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             if fd >= 0 or ns_flags:

@@ -95,8 +95,8 @@ def send_to_listener(sec, notify_fd, state):
 
 
 def _strerror(n):
-    import os
-    return os.strerror(n)
+    import posix
+    return posix.strerror(n)
 
 
 def _check(r, msg, where):
