@@ -61,8 +61,8 @@ def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=Fals
     from ocirt.container.create import create
     _systemd_check(g)
     create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
-                     no_pivot=no_pivot, preserve_fds=preserve_fds,
-                     no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup)
+           no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring,
+           systemd=g.systemd_cgroup)
     return 0
 
 
@@ -71,9 +71,8 @@ def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
     from ocirt.container.run import run
     _systemd_check(g)
     return run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
-                         no_pivot=no_pivot, preserve_fds=preserve_fds,
-                         console_socket=console_socket, no_new_keyring=no_new_keyring,
-                         systemd=g.systemd_cgroup)
+               no_pivot=no_pivot, preserve_fds=preserve_fds, console_socket=console_socket,
+               no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup)
 
 
 def pause(g, cid):
