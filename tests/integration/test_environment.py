@@ -326,6 +326,17 @@ def test_rlimits_and_capabilities_from_inside(rt):
     assert "NoNewPrivs:\t1" in lines
 
 
+def test_an_unlimited_rlimit(rt):
+    """RLIM_INFINITY is the largest uint64 in the config (as runc takes it)."""
+    inf = (1 << 64) - 1
+
+    def edit(cfg):
+        cfg["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "soft": inf, "hard": inf},
+                                     {"type": "RLIMIT_STACK", "soft": 8 << 20, "hard": inf}]
+    assert out(rt, "ulimit -c; ulimit -Hc; ulimit -s; ulimit -Hs", edit).split() == [
+        "unlimited", "unlimited", "8192", "unlimited"]
+
+
 def test_raising_a_hard_rlimit_above_the_host_is_a_clear_error(rt):
     import resource
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -343,6 +354,7 @@ def test_raising_a_hard_rlimit_above_the_host_is_a_clear_error(rt):
         return
     assert p.returncode == 1
     assert "RLIMIT_NOFILE" in p.stderr and len(p.stderr.splitlines()) == 1
+    assert f"the host's hard limit is {hard}" in p.stderr
     rt.assert_nothing_left()
 
 
