@@ -1,19 +1,21 @@
 """The conversation between ``ocirt create`` and the processes it forks.
 
-Creation forks twice, without re-executing the interpreter:
+Creation forks once or twice, without re-executing the interpreter. Usually
+once: clone3 makes the container's init in its new namespaces and its cgroup2
+directory (CLONE_NEW* and CLONE_INTO_CGROUP), and that child is stage-2 at
+once: it does stage-1's joins itself (GO, its v1 cgroups, the namespaces given
+by path), and there is no PID message (the parent has the pid from clone3).
+A user namespace (its maps come between its making and the rest), a pid
+namespace given by path (setns only moves the children) or a time namespace
+(its offsets are written before any process enters it) need stage-1 between
+them. The whole conversation, with stage-1:
 
     parent (ocirt create)       stage-1 (ns setup)            stage-2 (container init, pid 1)
     ---------------------       ------------------            -------------------------------
     fork (clone3 with CLONE_INTO_CGROUP: the child is born in the container's
-    cgroup2 directory) ------> waits for GO
-
-    Without a user namespace, a pid namespace given by path or a time
-    namespace, clone3 also makes the new namespaces, and its child is
-    stage-2 at once: it does stage-1's joins (GO, cgroups, namespaces by
-    path) itself, and there is no PID message (the parent has the pid from
-    clone3). One process and one fork fewer on every create. The full
-    conversation, with stage-1:
-
+    cgroup2 directory) ------> imports the container side
+                                (ocirt.process), waits for GO
+    sets the device rules
     GO -----------------------> joins its v1 cgroups ("0" into each `tasks`)
                                 joins namespaces by path
                                 (user namespace first)

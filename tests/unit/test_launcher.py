@@ -233,3 +233,19 @@ def test_installed_launcher_is_the_compiled_one():
     from tests.conftest import ocirt_binary
     p = subprocess.run([ocirt_binary(), "--version"], capture_output=True, text=True, timeout=60)
     assert "launcher: compiled, with its image of ocirt's modules" in p.stdout, p.stdout
+
+
+def test_a_stale_module_beside_its_package_stops_the_build(tmp_path, monkeypatch):
+    """ocirt/container.py left over beside ocirt/container/ (a reinstall over
+    an older tree): the image would hold one of the two at random."""
+    from ocirt import launcher
+    pkg = tmp_path / "ocirt"
+    (pkg / "container").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "container" / "__init__.py").write_text("")
+    (pkg / "container.py").write_text("")
+    monkeypatch.setattr(launcher, "package_dir", lambda: str(pkg))
+    with pytest.raises(launcher.BuildError, match=r"\['ocirt.container'\]"):
+        launcher.image_modules()
+    (pkg / "container.py").unlink()
+    assert [m[0] for m in launcher.image_modules()] == ["ocirt", "ocirt.container"]
