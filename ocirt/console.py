@@ -14,20 +14,11 @@ from ocirt import posixos as os  # os without its import cost (see there)
 
 
 def connect(path):
-    import _socket
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    from ocirt.protocol import connect_unix
     try:
-        # a long path may not fit sun_path: connect relative to its directory
-        os.chdir(os.path.dirname(os.path.abspath(path)))
-        s.connect(os.path.basename(path))
+        return connect_unix(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
     except OSError as e:
-        s.close()
         raise errors.UsageError(f"--console-socket {path}: cannot connect: {e.strerror}")
-    finally:
-        os.fchdir(cwd)
-        os.close(cwd)
-    return s
 
 
 def send_master(sock, master, name="/dev/ptmx"):

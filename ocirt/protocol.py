@@ -194,6 +194,26 @@ class Channel:
         return check_message(self.recv(), kind)
 
 
+def connect_unix(directory, name):
+    """A stream socket connected to the unix socket <directory>/<name>, named
+    relative to its directory: a long path may not fit sun_path (108 bytes).
+    OSError as connect(2) gives it; the socket is close-on-exec."""
+    import _socket
+    from ocirt import posixos as os
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    try:
+        os.chdir(directory)
+        s.connect(name)
+    except OSError:
+        s.close()
+        raise
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
+    return s
+
+
 def check_message(msg, kind):
     """<msg> if it is of <kind>; else the error it carries, or a death notice (None)."""
     if msg is None:

@@ -41,20 +41,15 @@ def release(c, until_exec=False):
     The socket module is not imported here: `start` is a hot command and its
     import graph stays minimal, so the C module _socket is used directly.
     """
-    import _socket
-    from ocirt.protocol import EXEC_FAILED, EXECUTING, START
-    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    from ocirt.protocol import EXEC_FAILED, EXECUTING, START, connect_unix
+    s = None
     try:
-        os.chdir(c.dir)  # the socket's path may be longer than sun_path allows
-        s.connect(EXEC_SOCKET)
-        os.unlink(EXEC_SOCKET)
+        s = connect_unix(c.dir, EXEC_SOCKET)
+        os.unlink(os.path.join(c.dir, EXEC_SOCKET))
     except OSError as e:
-        s.close()
+        if s is not None:
+            s.close()
         raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
-    finally:
-        os.fchdir(cwd)
-        os.close(cwd)
     try:
         s.sendall(START)
         reply = b""
