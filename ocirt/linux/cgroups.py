@@ -4,10 +4,10 @@ A container's cgroup is a set of directories, one per mounted hierarchy,
 at the same relative path. ``Cgroup.paths`` maps a hierarchy name (a v1
 controller list such as "cpu,cpuacct", "name=systemd", or "unified" for
 cgroup2) to the absolute directory; the state store keeps that map so that
-later commands need not detect the layout again.
+later commands need not detect the layout again. Pausing and resuming are
+ocirt.linux.freezer's.
 """
 from ocirt import posixos as os  # os without its import cost (see there)
-from ocirt.linux import freezer
 from ocirt.linux.freezer import UNIFIED
 
 
@@ -199,16 +199,6 @@ class Cgroup:
             if k == ctrl or ctrl in k.split(","):
                 return v
         return None
-
-    # the freezer (ocirt.linux.freezer)
-    def frozen(self):
-        return freezer.is_frozen(self.paths)
-
-    def freeze(self):
-        freezer.freeze(self.paths)
-
-    def thaw(self):
-        freezer.thaw(self.paths)
 
     # ---- resources ---------------------------------------------------------
 
