@@ -1,6 +1,7 @@
 /* See ocirt.h for the conventions. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
 #include <stdint.h>
@@ -378,4 +379,46 @@ int ocirt_seccomp_load_flags(void *filter, unsigned int flags)
         ret = -errno;
     free(buf);
     return ret;
+}
+
+/* The exec stub (execstub.c), compiled when the package is built; build.py
+   puts its bytes into the module's own source. */
+extern const unsigned char ocirt_exec_stub_image[];
+extern const unsigned int ocirt_exec_stub_size;
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
+int ocirt_exec_stub_fd(void)
+{
+    /* A sealed, close-on-exec memfd holding the exec stub: nothing can write
+       to it, grow it, shrink it or change its mode once this returns. */
+    unsigned int done = 0;
+    int fd, seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+    fd = (int)syscall(SYS_memfd_create, "ocirt-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (fd < 0 && errno == EINVAL) /* before Linux 6.3: no MFD_EXEC, executable anyway */
+        fd = (int)syscall(SYS_memfd_create, "ocirt-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    while (done < ocirt_exec_stub_size) {
+        ssize_t n = write(fd, ocirt_exec_stub_image + done, ocirt_exec_stub_size - done);
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            close(fd);
+            return -e;
+        }
+        done += (unsigned int)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, seals | F_SEAL_EXEC) < 0 &&
+        (errno != EINVAL || fcntl(fd, F_ADD_SEALS, seals) < 0)) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }

@@ -41,6 +41,9 @@ int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
                      unsigned int flags);
 int ocirt_ioprio_set(int ioprio);
 int ocirt_link_up(const char *name);
+/* A sealed memfd (close-on-exec) holding the exec stub (execstub.c): every
+   program run inside a container is executed through it. */
+int ocirt_exec_stub_fd(void);
 int ocirt_sched_setattr(unsigned int policy, unsigned long long flags, int nice,
                         unsigned int priority, unsigned long long runtime,
                         unsigned long long deadline, unsigned long long period);

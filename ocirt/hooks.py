@@ -27,13 +27,15 @@ def run_recorded(c, point, status, warn=None):
     run(point, hs, c.state_json(), warn, info=log.info)
 
 
-def run(point, hooks, state_json, warn=None, info=None):
+def run(point, hooks, state_json, warn=None, info=None, stub_fd=None):
     """Run each hook of <point> in order. At the first failure raise HookError;
     with warn(msg) given (poststop), report each failure and go on. info(msg),
-    where given, receives what a successful hook printed."""
+    where given, receives what a successful hook printed. stub_fd: for hooks
+    run inside the container, the sealed exec stub to run them through
+    (ocirt.linux.execstub)."""
     for i, hook in enumerate(hooks):
         where = f"$.hooks.{point}[{i}]"
-        status, output = _run_one(hook, state_json.encode())
+        status, output = _run_one(hook, state_json.encode(), stub_fd)
         if status == 0:
             if output and info is not None:
                 info(f"{point} hook {hook.path}: {output}")
@@ -55,7 +57,7 @@ def _describe(code):
 _MAX_OUTPUT = 4096
 
 
-def _run_one(hook, data):
+def _run_one(hook, data, stub_fd=None):
     """(exit code, negative for a signal, or None on timeout; the hook's output).
 
     The hook's stdout and stderr are collected, never passed to the container's
@@ -71,7 +73,12 @@ def _run_one(hook, data):
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
             env = dict(e.split("=", 1) for e in hook.env)
-            os.execve(hook.path, list(hook.args) or [hook.path], env)
+            args = list(hook.args) or [hook.path]
+            if stub_fd is not None:
+                # already imported by the init, which may have pivoted
+                from ocirt.linux.execstub import execve
+                execve(stub_fd, hook.path, args, env)
+            os.execve(hook.path, args, env)
         finally:
             os._exit(127)
     os.close(r)

@@ -11,7 +11,7 @@ import errno
 from ocirt import hooks, protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, sched, shim
+from ocirt.linux import capabilities, cgroupfs, execstub, lsm, mounts, rootfs, sched, shim
 from ocirt.linux.cgroups import Cgroup
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -136,6 +136,9 @@ def stage2(plan):
         for s in _FORWARDED:
             _signal.signal(s, _exit_on_signal)
         os.setsid()
+        # every program this process runs in the container goes through the
+        # sealed stub (ocirt.linux.execstub): the hooks and the process
+        plan.stub_fd = execstub.stub()
         cfg = plan.cfg
         proc = cfg.process
         in_userns = cfg.namespace("user") is not None
@@ -184,7 +187,8 @@ def stage2(plan):
                                         "startContainer")):
             chan.send(protocol.HOOKS)
             hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
-            hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state)
+            hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state,
+                      stub_fd=plan.stub_fd)
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
@@ -197,9 +201,12 @@ def stage2(plan):
         chan.send(protocol.READY)
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
-            hooks.run("startContainer", cfg.hooks["startContainer"], hook_state)
+            hooks.run("startContainer", cfg.hooks["startContainer"], hook_state,
+                      stub_fd=plan.stub_fd)
         execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
-                executing=lambda: _tell_start(plan.start_conn))
+                executing=lambda: _tell_start(plan.start_conn),
+                report=(plan.start_conn.fileno(), protocol.exec_failed_frame),
+                stub_fd=plan.stub_fd)
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
         conn = getattr(plan, "start_conn", None)
@@ -290,13 +297,18 @@ def become(cfg, proc, seccomp, chan):
 
 
 def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None,
-            executing=None):
+            executing=None, report=None, stub_fd=None):
     """The last steps: default signals, final CPU affinity, no stray fds, the
-    late seccomp filter, execve. Never returns.
+    late seccomp filter, execve through the sealed stub (ocirt.linux.execstub).
+    Never returns.
 
     executing() is called once nothing is left that can fail but loading
     the filter (built and checked at create) and execve itself; before the
-    filter, which may forbid the syscalls it makes."""
+    filter, which may forbid the syscalls it makes. report: (fd, frame) to
+    tell of a failed execve of the program on fd, framed by
+    frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
+    if stub_fd is None:
+        stub_fd = execstub.stub()
     for s in _FORWARDED:
         _signal.signal(s, _signal.SIG_DFL)
     if affinity and affinity.get("final"):
@@ -313,9 +325,13 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     args = list(proc.args)
     if executing is not None:
         executing()
+    report_fd, prefix, suffix = -1, "", ""
+    if report is not None:
+        report_fd = report[0]
+        prefix, suffix = report[1](f"exec {argv0}: ")
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
-    os.execve(argv0, args, env)
+    execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
 
 
 def _home_of(uid):

@@ -100,6 +100,12 @@ EXECUTING = b"X"
 EXEC_FAILED = b"E"
 
 
+def exec_failed_frame(head):
+    """How the exec stub reports a failed execve on start's stream:
+    EXEC_FAILED, head, the error's text (ocirt.linux.execstub)."""
+    return EXEC_FAILED.decode() + head, ""
+
+
 class Channel:
     """One end of the parent/child socketpair."""
 
@@ -170,6 +176,16 @@ class Channel:
                 fds += [int.from_bytes(raw[i:i + 4], "little", signed=True)
                         for i in range(0, len(raw) - len(raw) % 4, 4)]
         return (jsonio.loads(data) if data else None), fds
+
+    @staticmethod
+    def exec_failed_frame(head):
+        """How the exec stub reports a failed execve on this channel: an
+        ERROR message whose msg is head and the error's text, which the
+        stub writes between the two halves (ocirt.linux.execstub)."""
+        from ocirt import jsonio
+        text = jsonio.dumps({"t": ERROR, "cls": "SetupError", "msg": head + "\0"})
+        prefix, suffix = text.split("\\u0000")
+        return prefix, suffix
 
     def send_error(self, err):
         cls = type(err).__name__ if isinstance(err, errors.OcirtError) else "SetupError"
@@ -247,3 +263,4 @@ class Plan:
         self.keyring = keyring      # name of a new session keyring, or None
         self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
         self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
+        self.stub_fd = -1           # stage-2's sealed exec stub (ocirt.linux.execstub)

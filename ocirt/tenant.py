@@ -320,6 +320,7 @@ def _stage2(plan):
             # frozen cgroup, where the kernel stops it until resume
             chan.send(protocol.READY)
             chan.expect(protocol.GO)
-        execute(proc, argv0, late, plan.preserve_fds, affinity)
+        execute(proc, argv0, late, plan.preserve_fds, affinity,
+                report=(chan.fileno(), protocol.Channel.exec_failed_frame))
     except BaseException as e:  # noqa: B902
         _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))

@@ -194,3 +194,8 @@ def open_tree(dirfd, path, flags):
 
 def move_mount(from_fd, from_path, to_fd, to_path, flags):
     _check(lib.ocirt_move_mount(from_fd, _b(from_path), to_fd, _b(to_path), flags), to_path)
+
+
+def exec_stub_fd():
+    """A sealed close-on-exec memfd holding the exec stub (ocirt.linux.execstub)."""
+    return _check(lib.ocirt_exec_stub_fd(), "memfd_create(ocirt-exec)")
