@@ -17,7 +17,7 @@ from posix import (  # noqa: F401
     O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, ST_NOATIME, ST_NODEV, ST_NODIRATIME,
     ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, WNOHANG, X_OK, _exit, access, chdir, chmod,
     chown, chroot, close, dup, dup2, eventfd, eventfd_read, execve, fchdir, fchown, fork, fstat,
-    getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open, pidfd_open, pipe, pread,
+    getcwd, getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open, pidfd_open, pipe, pread,
     read, readlink, rename, rmdir, sched_setaffinity, set_inheritable, setresgid, setresuid,
     setsid, stat, statvfs, strerror, symlink, times, umask, unlink, waitpid,
     waitstatus_to_exitcode, write)

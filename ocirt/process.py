@@ -197,7 +197,8 @@ def stage2(plan):
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
-        argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan)
+        argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
+                                     keep=(plan.exec_sock.fileno(), plan.stub_fd))
         chan.send(protocol.READY)
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
@@ -253,10 +254,13 @@ def setup_terminal(sock, user, size=None, console_path=None):
         sock.close()
 
 
-def become(cfg, proc, seccomp, chan):
+def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
     """Give this process the attributes of `proc` (a config.Process), up to the
     exec: rlimits, scheduling, personality, seccomp (when it must load before
     the capabilities go), user, capabilities, no_new_privs, cwd, umask.
+
+    Every fd but stdio, the <preserve_fds> after them, the channel and <keep> is closed
+    before the chdir (see _enter_cwd).
 
     Returns (program path, the seccomp filter still to load just before
     execve, or None). Shared by the container's init and by `exec`."""
@@ -287,13 +291,39 @@ def become(cfg, proc, seccomp, chan):
     _apply_user(proc)
     if proc.no_new_privileges:
         shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
-    try:
-        os.chdir(proc.cwd)
-    except OSError as e:
-        raise SetupError(f"cannot enter process.cwd {proc.cwd}: {e.strerror}")
+    _enter_cwd(proc.cwd, preserve_fds, keep + (chan.fileno(),))
     if proc.user.umask is not None:
         os.umask(proc.user.umask)
     return _find_program(proc), late
+
+
+def _enter_cwd(cwd, preserve_fds, keep):
+    """chdir to process.cwd, from which no host directory can be reached.
+
+    A directory fd that reached this process (an engine's fd that was not
+    close-on-exec, a cgroup directory of ours) would make a cwd such as
+    /proc/self/fd/N a host directory (CVE-2024-21626): every fd other than
+    stdio, the preserved ones (the caller's choice) and <keep> is closed
+    first. Then the cwd must be reachable from the root: a preserved
+    directory fd could still lead out, and getcwd(3) fails for a cwd outside
+    the root ("(unreachable)")."""
+    first = 3 + preserve_fds
+    for fd in sorted(f for f in keep if f >= first):
+        if fd > first:
+            shim.close_range(first, fd - 1)
+        first = fd + 1
+    shim.close_range(first, 0xFFFFFFFF)
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise SetupError(f"chdir({cwd}): {e.strerror}", "$.process.cwd")
+    try:
+        inside = os.getcwd().startswith("/")
+    except OSError:
+        inside = False
+    if not inside:
+        raise SetupError(f"chdir({cwd}): the directory is outside the container's root",
+                         "$.process.cwd")
 
 
 def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None,

@@ -314,7 +314,7 @@ def _stage2(plan):
         if proc.terminal:
             os.setsid()
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
-        argv0, late = become(cfg, proc, plan.seccomp, chan)
+        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds)
         if plan.late_join:
             # a paused container: the parent moves this process into the
             # frozen cgroup, where the kernel stops it until resume

@@ -1,0 +1,93 @@
+"""CVE-2024-21626: a working directory that is a host directory.
+
+An engine that runs the runtime with a directory fd that is not
+close-on-exec (or preserves one on purpose) hands the container a way out:
+a cwd of /proc/self/fd/N is that host directory, and everything under it is
+reachable by relative paths. The runtime closes every fd that is not
+preserved before any chdir, and refuses a cwd that lies outside the
+container's root (a preserved directory fd).
+"""
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+SECRET = "host secret 5f1c"
+
+
+@pytest.fixture
+def host_dir(tmp_path):
+    d = tmp_path / "hostdir"
+    d.mkdir()
+    (d / "secret").write_text(SECRET)
+    return d
+
+
+def _ocirt_with_fd(rt, fd_path, at, *args):
+    """Run ocirt with a directory fd of fd_path open at number <at>, inheritable,
+    as a careless engine would leave it."""
+    cmd = [rt.bin, "--root", rt.root] + [str(a) for a in args]
+
+    def place():
+        fd = os.open(fd_path, os.O_RDONLY | os.O_DIRECTORY)
+        if fd != at:
+            os.dup2(fd, at)  # inheritable
+            os.close(fd)
+        else:
+            os.set_inheritable(fd, True)
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        rc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            preexec_fn=place, close_fds=False, timeout=60).returncode
+        out.seek(0)
+        err.seek(0)
+        return rc, out.read().decode(), err.read().decode()
+
+
+def _one_line_error(rc, err):
+    assert rc != 0
+    assert len(err.strip().splitlines()) == 1, err
+    assert "internal error" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("fd", [7, 42])
+def test_exec_cwd_through_a_leaked_fd(rt, host_dir, fd):
+    cid = rt.running()
+    rc, out, err = _ocirt_with_fd(rt, host_dir, fd, "exec", "--cwd", f"/proc/self/fd/{fd}",
+                                  cid, "cat", "secret")
+    assert SECRET not in out
+    _one_line_error(rc, err)
+    assert "process.cwd" in err or "cwd" in err, err
+
+
+def test_exec_cwd_through_a_preserved_fd(rt, host_dir):
+    """The engine preserved the directory on purpose: it stays open, but the
+    cwd it leads to is outside the root."""
+    cid = rt.running()
+    rc, out, err = _ocirt_with_fd(rt, host_dir, 3, "exec", "--preserve-fds", "1",
+                                  "--cwd", "/proc/self/fd/3", cid, "cat", "secret")
+    assert SECRET not in out
+    _one_line_error(rc, err)
+    assert "outside the container's root" in err, err
+
+
+def test_exec_relative_escape_from_a_leaked_fd(rt, host_dir):
+    """A process that walks up from /proc/self/fd/N finds nothing of the host
+    either: the fd is gone by the time it runs."""
+    cid = rt.running()
+    rc, out, err = _ocirt_with_fd(rt, host_dir, 9, "exec", cid, "sh", "-c",
+                                  "cat /proc/self/fd/9/secret; ls -l /proc/self/fd")
+    assert SECRET not in out
+    assert "9 ->" not in out, out
+
+
+def test_create_cwd_through_a_leaked_fd(rt, host_dir):
+    def edit(cfg):
+        cfg["process"]["cwd"] = "/proc/self/fd/5"
+    b = rt.bundle(["cat", "secret"], edit)
+    cid = rt.new_id()
+    rc, out, err = _ocirt_with_fd(rt, host_dir, 5, "run", "--bundle", b, cid)
+    assert SECRET not in out
+    _one_line_error(rc, err)
+    assert not os.path.exists(os.path.join(rt.root, cid))
