@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 
 #ifndef MADV_POPULATE_WRITE
@@ -209,6 +210,14 @@ int main(int argc, char **argv)
         fputs("ocirt: cannot register _ocirt_image\n", stderr);
         return 1;
     }
+
+    /* What the python command does (an isolated config installs no signal
+       handlers): a write to a closed pipe or socket is an EPIPE error that
+       ocirt handles, not a SIGPIPE that kills it halfway through create,
+       leaving the container's pieces behind. The container's processes
+       get the default dispositions back before they are executed. */
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
 
     PyConfig c;
     PyConfig_InitIsolatedConfig(&c);

@@ -4,6 +4,7 @@ Runs with os primitives only (fork, execve, a pidfd for the timeout): the
 container's init calls this after pivot_root for startContainer hooks, when
 no module can be imported any more.
 """
+import _signal
 import select
 
 from ocirt import posixos as os  # os without its import cost (see there)
@@ -72,6 +73,8 @@ def _run_one(hook, data, stub_fd=None):
             os.dup2(r, 0)
             os.dup2(out_w, 1)
             os.dup2(out_w, 2)
+            for s in (_signal.SIGPIPE, _signal.SIGXFSZ):  # ignored by the runtime
+                _signal.signal(s, _signal.SIG_DFL)
             env = dict(e.split("=", 1) for e in hook.env)
             args = list(hook.args) or [hook.path]
             if stub_fd is not None:

@@ -18,6 +18,9 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
 _FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2)
+# the runtime ignores these, as the python command does (csrc/launcher.c);
+# a program it executes gets them back at their defaults
+IGNORED = (_signal.SIGPIPE, _signal.SIGXFSZ)
 
 
 def _die(chan, err):
@@ -339,7 +342,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
     if stub_fd is None:
         stub_fd = execstub.stub()
-    for s in _FORWARDED:
+    for s in _FORWARDED + IGNORED:
         _signal.signal(s, _signal.SIG_DFL)
     if affinity and affinity.get("final"):
         sched.set_affinity(affinity["final"], "$.process.execCPUAffinity.final")
@@ -358,7 +361,8 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     report_fd, prefix, suffix = -1, "", ""
     if report is not None:
         report_fd = report[0]
-        prefix, suffix = report[1](f"exec {argv0}: ")
+        shown = argv0 if len(argv0) <= 1024 else argv0[:1024] + "[...]"  # the stub's buffer
+        prefix, suffix = report[1](f"exec {shown}: ")
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
     execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
@@ -389,7 +393,7 @@ def _make_cwd(root, cwd):
     try:
         os.close(mounts.make_in_root(root_fd, cwd))
     except OSError as e:
-        raise SetupError(f"cannot create process.cwd {cwd}: {e.strerror}")
+        raise SetupError(f"cannot create process.cwd {cwd}: {e.strerror}", "$.process.cwd")
     finally:
         os.close(root_fd)
 

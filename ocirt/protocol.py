@@ -79,8 +79,9 @@ them. The whole conversation, with stage-1:
 
 Any stage may send ERROR {cls, msg} instead and exit; the parent re-raises
 it as the ocirt.errors class of that name. EOF on the channel before READY
-means a stage died. Messages are JSON objects, one per SOCK_SEQPACKET
-datagram; the children never print by themselves.
+means a stage died. Messages are JSON objects, framed over SOCK_SEQPACKET
+datagrams (MORE and LAST below), so that no size truncates one; the children
+never print by themselves.
 """
 from ocirt import errors
 from ocirt.state import EXEC_SOCKET  # noqa: F401 - part of the protocol
@@ -94,6 +95,17 @@ HOOKS_DONE = "HOOKS_DONE"
 SECCOMP_FD = "SECCOMP_FD"
 READY = "READY"
 ERROR = "ERROR"
+
+# Framing: each datagram is a flag byte and up to FRAGMENT bytes of the
+# message's JSON text; MORE on all but the last. A message (the state with
+# its annotations goes to the hooks) may be as large as MAX_MESSAGE; an
+# error's text is cut to MAX_ERROR characters.
+MORE = b"+"
+LAST = b"."
+FRAGMENT = 32768
+MAX_MESSAGE = 64 << 20
+MAX_ERROR = 4096
+_MSG_TRUNC = 0x20
 
 START = b"S"
 EXECUTING = b"X"
@@ -132,20 +144,39 @@ class Channel:
         from ocirt import jsonio
         fields["t"] = kind
         try:
-            self.sock.send(jsonio.dumps(fields).encode())
+            self._send_framed(jsonio.dumps(fields).encode())
         except OSError:
             # The other side is gone; if it said why before leaving, say that.
             try:
                 msg = self.recv()
-            except OSError:
+            except (OSError, errors.OcirtError):
                 msg = None
             check_message(msg, ERROR)
             raise
 
+    def _send_framed(self, data, ancillary=()):
+        """<data> as datagrams of at most FRAGMENT bytes after their flag byte:
+        MORE on every one but the last, LAST on the last; ancillary data
+        (an fd) goes with the first."""
+        if len(data) > MAX_MESSAGE:
+            raise errors.SetupError(f"protocol: a message of {len(data)} bytes is over "
+                                    f"the limit of {MAX_MESSAGE}")
+        view = memoryview(data)
+        while True:
+            chunk, view = view[:FRAGMENT], view[FRAGMENT:]
+            flag = MORE if len(view) else LAST
+            if ancillary:
+                self.sock.sendmsg([flag, chunk], ancillary)
+                ancillary = ()
+            else:
+                self.sock.sendmsg([flag, chunk])
+            if flag is LAST:
+                return
+
     def send_fd(self, kind, fd):
         import _socket
         from ocirt import jsonio
-        self.sock.sendmsg([jsonio.dumps({"t": kind}).encode()],
+        self._send_framed(jsonio.dumps({"t": kind}).encode(),
                           [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                             fd.to_bytes(4, "little", signed=True))])
 
@@ -164,18 +195,35 @@ class Channel:
             self.pending = held + self.pending
 
     def recv_with_fds(self):
-        """(message, [fds]) or (None, [])."""
+        """(message, [fds]) or (None, []) at EOF."""
         if self.pending:
             return self.pending.pop(0)
         import _socket
         from ocirt import jsonio
-        data, anc, _flags, _addr = self.sock.recvmsg(65536, _socket.CMSG_SPACE(4 * 4))
+        parts = []
+        size = 0
         fds = []
-        for level, typ, raw in anc:
-            if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
-                fds += [int.from_bytes(raw[i:i + 4], "little", signed=True)
-                        for i in range(0, len(raw) - len(raw) % 4, 4)]
-        return (jsonio.loads(data) if data else None), fds
+        while True:
+            data, anc, flags, _addr = self.sock.recvmsg(FRAGMENT + 1, _socket.CMSG_SPACE(4 * 4))
+            for level, typ, raw in anc:
+                if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
+                    fds += [int.from_bytes(raw[i:i + 4], "little", signed=True)
+                            for i in range(0, len(raw) - len(raw) % 4, 4)]
+            if not data:
+                if parts:
+                    raise errors.SetupError("protocol: the other side left in the middle "
+                                            "of a message")
+                return None, fds
+            if flags & _MSG_TRUNC or data[:1] not in (MORE, LAST):
+                raise errors.SetupError("protocol: a malformed message")
+            size += len(data) - 1
+            if size > MAX_MESSAGE:
+                raise errors.SetupError(f"protocol: a message over the limit of "
+                                        f"{MAX_MESSAGE} bytes")
+            parts.append(data[1:])
+            if data[:1] == LAST:
+                break
+        return jsonio.loads(b"".join(parts)), fds
 
     @staticmethod
     def exec_failed_frame(head):
@@ -185,11 +233,13 @@ class Channel:
         from ocirt import jsonio
         text = jsonio.dumps({"t": ERROR, "cls": "SetupError", "msg": head + "\0"})
         prefix, suffix = text.split("\\u0000")
-        return prefix, suffix
+        return LAST.decode() + prefix, suffix
 
     def send_error(self, err):
         cls = type(err).__name__ if isinstance(err, errors.OcirtError) else "SetupError"
         msg = str(err)  # with its JSON path, if it has one
+        if len(msg) > MAX_ERROR:  # a 1 MB path in a message helps nobody
+            msg = msg[:MAX_ERROR // 2] + " [...] " + msg[-MAX_ERROR // 2:]
         try:
             self.send(ERROR, cls=cls, msg=msg)
         except OSError:
@@ -197,13 +247,7 @@ class Channel:
 
     def recv(self):
         """The next message as a dict, or None at EOF."""
-        if self.pending:
-            return self.pending.pop(0)[0]
-        from ocirt import jsonio
-        data = self.sock.recv(65536)
-        if not data:
-            return None
-        return jsonio.loads(data)
+        return self.recv_with_fds()[0]
 
     def expect(self, kind):
         """Receive a message of <kind>; raise the child's error or a death notice."""
