@@ -7,7 +7,8 @@ Files in it:
                importing the json module)
   init         facts the runtime needs later, one "key value" per line:
                pid, starttime, pidns (1 if the container has its own pid
-               namespace), and "cgroup <hierarchy> <directory>" lines
+               namespace), exe (the runtime executable the waiting init
+               runs, as dev:ino), and "cgroup <hierarchy> <directory>" lines
   config.json  the config as it was at create (later edits have no effect)
   exec.sock    while the container is created: its init waits here for start
 
@@ -135,13 +136,27 @@ class Container:
         from ocirt.linux.proc import is_alive
         if not self.pid or not is_alive(self.pid, self.starttime):
             return Status.STOPPED
-        if os.path.exists(os.path.join(self.dir, EXEC_SOCKET)):
+        if os.path.exists(os.path.join(self.dir, EXEC_SOCKET)) and self._init_waits():
             return Status.CREATED
         if self.cgroup_paths:
             from ocirt.linux import freezer
             if freezer.is_frozen(self.cgroup_paths):
                 return Status.PAUSED
         return Status.RUNNING
+
+    def _init_waits(self):
+        """The init has not executed the container's process: it still runs
+        the runtime's own executable (recorded at create as "exe dev:ino").
+        The exec socket alone would say created after a start that was
+        killed once the init had gone on (start unlinks the socket last)."""
+        exe = self.facts.get("exe")
+        if not exe:
+            return True
+        try:
+            st = os.stat(f"/proc/{self.pid}/exe")
+        except OSError:
+            return False
+        return exe == f"{st.st_dev}:{st.st_ino}"
 
     def state_json(self):
         """The runtime-spec state as JSON text, with the live pid and status."""

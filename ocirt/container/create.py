@@ -58,8 +58,10 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                      keyring, oci, console)
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
+        exe = os.stat("/proc/self/exe")  # what the init runs until start (state._init_waits)
         c.facts = {"pid": pid, "starttime": start_time(pid),
-                   "pidns": int(bool(pidns and pidns.path is None))}
+                   "pidns": int(bool(pidns and pidns.path is None)),
+                   "exe": f"{exe.st_dev}:{exe.st_ino}"}
         later = [p for p in ("poststart", "poststop") if p in cfg.hooks]
         if later:
             c.facts["hooks"] = ",".join(later)

@@ -42,16 +42,20 @@ def release(c, until_exec=False):
     import graph stays minimal, so the C module _socket is used directly.
     """
     from ocirt.protocol import EXEC_FAILED, EXECUTING, START, connect_unix
-    s = None
     try:
         s = connect_unix(c.dir, EXEC_SOCKET)
-        os.unlink(os.path.join(c.dir, EXEC_SOCKET))
     except OSError as e:
-        if s is not None:
-            s.close()
         raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
     try:
-        s.sendall(START)
+        # Killed before the init has START, this start leaves the container
+        # as it was (created, the socket in place, the init back in accept);
+        # killed after, the init goes on, and the socket left behind no
+        # longer makes it read as created (state.Container._init_waits).
+        try:
+            s.sendall(START)
+        except OSError as e:
+            raise errors.InvalidState(f"container {c.id} is not waiting to start: "
+                                      f"{e.strerror}")
         reply = b""
         while True:
             chunk = s.recv(4096)
@@ -62,6 +66,10 @@ def release(c, until_exec=False):
                 break
     finally:
         s.close()
+    try:
+        os.unlink(os.path.join(c.dir, EXEC_SOCKET))
+    except FileNotFoundError:
+        pass
     if reply.startswith(EXECUTING):
         reply = reply[1:]
     if reply.startswith(EXEC_FAILED):
