@@ -16,7 +16,10 @@ class OcirtError(Exception):
     def __init__(self, msg, path=None):
         super().__init__(msg)
         self.msg = msg
-        self.path = path  # JSON path such as "$.linux.namespaces[2].type"
+        # JSON path such as "$.linux.namespaces[2].type", spelt one way: "$."-rooted
+        if path and not path.startswith("$"):
+            path = "$." + path
+        self.path = path
 
     def __str__(self):
         if self.path:

@@ -122,10 +122,7 @@ def _become_root():
 
 
 def _describe(e):
-    if isinstance(e, OSError):
-        where = f" {e.filename}" if e.filename else ""
-        return f"{e.strerror or e}{where}"
-    return f"{type(e).__name__}: {e}"
+    return shim.describe(e)
 
 
 def _exit_on_signal(signum, frame):

@@ -274,10 +274,15 @@ def connect_unix(directory, name):
     return s
 
 
+class SetupProcessDied(errors.SetupError):
+    """EOF on the channel where a message was due: the other side is gone
+    (the caller can tell how it died: ocirt.container.create)."""
+
+
 def check_message(msg, kind):
     """<msg> if it is of <kind>; else the error it carries, or a death notice (None)."""
     if msg is None:
-        raise errors.SetupError("container setup process exited unexpectedly")
+        raise SetupProcessDied("container setup process exited unexpectedly")
     if msg["t"] == ERROR:
         raise errors.BY_NAME.get(msg.get("cls"), errors.SetupError)(msg.get("msg", "?"))
     if msg["t"] != kind:

@@ -65,6 +65,16 @@ def run_command(g, func, args, kwargs):
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as e:
+        # a system call that failed where no code gave it context: still the
+        # call or the file, and the error (the traceback only with --debug)
+        from ocirt import log
+        if g.debug:
+            import traceback
+            log.error(traceback.format_exc())
+        where = f"{e.filename}: " if e.filename else ""
+        log.error(f"{where}{e.strerror or e}")
+        return 1
     except Exception as e:  # a bug: still one line, the traceback only with --debug
         from ocirt import log
         if g.debug:

@@ -285,8 +285,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     plan.console = console
     if listen:
         plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
-    if subreaper:
-        shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
+    # a subreaper: should the init die before it is ready, it is ours to
+    # reap (and to say how it ended), also when stage-1 forked it
+    shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     ns_flags = _clone_flags(cfg, ns_fds)
     place = not cg.systemd  # else the scope's directory comes later: systemd makes it
     try:
@@ -363,8 +364,37 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
             msg, fds = parent_end.recv_with_fds()
         protocol.check_message(msg, protocol.READY)
         return init_pid
+    except protocol.SetupProcessDied:
+        raise errors.SetupError(_death_notice(cleanup.pids, cg)) from None
     finally:
         parent_end.close()
+
+
+def _death_notice(pids, cg):
+    """What to say when a setup process left without a word: how the last
+    one we know of ended (reaped here), and whether the OOM killer took it."""
+    what = "exited"
+    for pid in reversed(pids):
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:
+            import _signal
+            names = {_signal.SIGKILL: "SIGKILL", _signal.SIGSEGV: "SIGSEGV",
+                     _signal.SIGTERM: "SIGTERM", _signal.SIGABRT: "SIGABRT",
+                     _signal.SIGBUS: "SIGBUS"}
+            what = f"was killed by signal {-code} ({names.get(-code, 'signal')})"
+        else:
+            what = f"exited with status {code}"
+        break
+    msg = f"the container's init {what} before it was ready"
+    from ocirt.linux.stats import oom_kills
+    if oom_kills(cg.paths):
+        msg += (": the OOM killer killed it ($.linux.resources.memory.limit is too low "
+                "for the container's setup)")
+    return msg
 
 
 def listen_fds():

@@ -62,9 +62,73 @@ AT_FDCWD = -100
 
 
 def _check(ret, what=None):
+    """ret, or OSError(errno, strerror, what) for -errno: <what> is the call
+    with its arguments ("prctl(PR_SET_NO_NEW_PRIVS, 1)"), or the path."""
     if ret < 0:
         raise OSError(-ret, os.strerror(-ret), what)
     return ret
+
+
+def describe(e):
+    """An OSError as one line: the call or path first, as the runtime's
+    errors say it ("mount(proc, /proc, proc, MS_NOSUID): Operation not
+    permitted")."""
+    if isinstance(e, OSError) and e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    if isinstance(e, OSError):
+        return str(e.strerror or e)
+    return f"{type(e).__name__}: {e}"
+
+
+_CLONE_NAMES = ((CLONE_NEWNS, "CLONE_NEWNS"), (CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+                (CLONE_NEWUTS, "CLONE_NEWUTS"), (CLONE_NEWIPC, "CLONE_NEWIPC"),
+                (CLONE_NEWUSER, "CLONE_NEWUSER"), (CLONE_NEWPID, "CLONE_NEWPID"),
+                (CLONE_NEWNET, "CLONE_NEWNET"), (CLONE_NEWTIME, "CLONE_NEWTIME"))
+
+
+def clone_flag_names(flags):
+    return _names(flags, _CLONE_NAMES)
+
+
+_MOUNT_NAMES = tuple((1 << i, n) for i, n in enumerate((
+    "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_SYNCHRONOUS", "MS_REMOUNT",
+    "MS_MANDLOCK", "MS_DIRSYNC", "MS_NOSYMFOLLOW", "", "MS_NOATIME", "MS_NODIRATIME",
+    "MS_BIND", "MS_MOVE", "MS_REC", "MS_SILENT", "", "MS_UNBINDABLE", "MS_PRIVATE",
+    "MS_SLAVE", "MS_SHARED", "MS_RELATIME", "", "MS_I_VERSION", "MS_STRICTATIME",
+    "MS_LAZYTIME")) if n)
+
+
+def mount_flag_names(flags):
+    return _names(flags, _MOUNT_NAMES)
+
+
+def _names(flags, table):
+    out = [name for bit, name in table if flags & bit]
+    rest = flags & ~sum(bit for bit, _ in table)
+    if rest:
+        out.append(hex(rest))
+    return "|".join(out) or "0"
+
+
+_PRCTL_NAMES = {1: "PR_SET_PDEATHSIG", 4: "PR_SET_DUMPABLE", 8: "PR_SET_KEEPCAPS",
+                23: "PR_CAPBSET_READ", 24: "PR_CAPBSET_DROP", 36: "PR_SET_CHILD_SUBREAPER",
+                38: "PR_SET_NO_NEW_PRIVS", 47: "PR_CAP_AMBIENT"}
+_AMBIENT_OPS = {1: "PR_CAP_AMBIENT_IS_SET", 2: "PR_CAP_AMBIENT_RAISE",
+                3: "PR_CAP_AMBIENT_LOWER", 4: "PR_CAP_AMBIENT_CLEAR_ALL"}
+
+
+def _prctl_call(option, a2, a3):
+    if option == PR_CAP_AMBIENT:
+        op = _AMBIENT_OPS.get(a2, str(a2))
+        return f"prctl({op}" + (f", {_cap_name(a3)})" if a2 in (1, 2, 3) else ")")
+    if option in (PR_CAPBSET_DROP, PR_CAPBSET_READ):
+        return f"prctl({_PRCTL_NAMES[option]}, {_cap_name(a2)})"
+    return f"prctl({_PRCTL_NAMES.get(option, option)}, {a2})"
+
+
+def _cap_name(n):
+    from ocirt.linux.capabilities import NAMES
+    return NAMES[n] if 0 <= n < len(NAMES) else f"capability {n}"
 
 
 def _b(s):
@@ -83,23 +147,25 @@ def fork_into_cgroup(cgroup_fd, ns_flags=0):
 
 
 def unshare(flags):
-    _check(lib.ocirt_unshare(flags), "unshare")
+    _check(lib.ocirt_unshare(flags), f"unshare({clone_flag_names(flags)})")
 
 
 def setns(fd, nstype=0):
-    _check(lib.ocirt_setns(fd, nstype), "setns")
+    _check(lib.ocirt_setns(fd, nstype), f"setns({fd}, {clone_flag_names(nstype)})")
 
 
 def mount(source, target, fstype, flags=0, data=None):
-    _check(lib.ocirt_mount(_b(source), _b(target), _b(fstype), flags, _b(data)), target)
+    _check(lib.ocirt_mount(_b(source), _b(target), _b(fstype), flags, _b(data)),
+           f"mount({source}, {target}, {fstype}, {mount_flag_names(flags)}"
+           + (f", {data})" if data else ")"))
 
 
 def umount2(target, flags=0):
-    _check(lib.ocirt_umount2(_b(target), flags), target)
+    _check(lib.ocirt_umount2(_b(target), flags), f"umount2({target}, {flags})")
 
 
 def pivot_root(new_root, put_old):
-    _check(lib.ocirt_pivot_root(_b(new_root), _b(put_old)), new_root)
+    _check(lib.ocirt_pivot_root(_b(new_root), _b(put_old)), f"pivot_root({new_root}, {put_old})")
 
 
 def openat2(dirfd, path, flags, mode=0, resolve=0):
@@ -112,21 +178,21 @@ def mount_setattr(dirfd, path, flags, attr_set=0, attr_clr=0, propagation=0, use
 
 
 def prctl(option, a2=0, a3=0, a4=0, a5=0):
-    return _check(lib.ocirt_prctl(option, a2, a3, a4, a5), "prctl")
+    return _check(lib.ocirt_prctl(option, a2, a3, a4, a5), _prctl_call(option, a2, a3))
 
 
 def close_range(first, last=0xFFFFFFFF, flags=0):
-    _check(lib.ocirt_close_range(first, last, flags), "close_range")
+    _check(lib.ocirt_close_range(first, last, flags), f"close_range({first}, {last}, {flags})")
 
 
 def setdomainname(name):
     b = name.encode()
-    _check(lib.ocirt_setdomainname(b, len(b)), "setdomainname")
+    _check(lib.ocirt_setdomainname(b, len(b)), f"setdomainname({name})")
 
 
 def setgroups(gids):
     arr = ffi.new("unsigned int[]", list(gids) or [0])
-    _check(lib.ocirt_setgroups(len(gids), arr), "setgroups")
+    _check(lib.ocirt_setgroups(len(gids), arr), f"setgroups({list(gids)})")
 
 
 def capget(pid=0):
@@ -142,7 +208,9 @@ def capset(effective, permitted, inheritable):
     split = lambda v: [v & 0xFFFFFFFF, (v >> 32) & 0xFFFFFFFF]  # noqa: E731
     _check(lib.ocirt_capset(ffi.new("unsigned int[2]", split(effective)),
                             ffi.new("unsigned int[2]", split(permitted)),
-                            ffi.new("unsigned int[2]", split(inheritable))), "capset")
+                            ffi.new("unsigned int[2]", split(inheritable))),
+           f"capset(effective={effective:#x}, permitted={permitted:#x}, "
+           f"inheritable={inheritable:#x})")
 
 
 def last_cap():
@@ -156,44 +224,47 @@ def seccomp_version():
 
 
 def join_session_keyring(name):
-    return _check(lib.ocirt_join_session_keyring(_b(name)), "keyctl")
+    return _check(lib.ocirt_join_session_keyring(_b(name)),
+                  f"keyctl(KEYCTL_JOIN_SESSION_KEYRING, {name})")
 
 
 def personality(persona):
-    _check(lib.ocirt_personality(persona), "personality")
+    _check(lib.ocirt_personality(persona), f"personality({persona:#x})")
 
 
 def setrlimit(resource, soft, hard):
-    _check(lib.ocirt_setrlimit(resource, soft, hard), "setrlimit")
+    _check(lib.ocirt_setrlimit(resource, soft, hard), f"setrlimit({resource}, {soft}, {hard})")
 
 
 def getrlimit(resource):
     """(soft, hard); RLIM_INFINITY is 2**64 - 1."""
     out = ffi.new("unsigned long long[2]")
-    _check(lib.ocirt_getrlimit(resource, out), "getrlimit")
+    _check(lib.ocirt_getrlimit(resource, out), f"getrlimit({resource})")
     return out[0], out[1]
 
 
 def link_up(name):
     """Bring the network interface `name` of this network namespace up."""
-    _check(lib.ocirt_link_up(_b(name)), name)
+    _check(lib.ocirt_link_up(_b(name)), f"ioctl(SIOCSIFFLAGS, {name}, IFF_UP)")
 
 
 def ioprio_set(ioprio):
-    _check(lib.ocirt_ioprio_set(ioprio), "ioprio_set")
+    _check(lib.ocirt_ioprio_set(ioprio), f"ioprio_set({ioprio:#x})")
 
 
 def sched_setattr(policy, flags=0, nice=0, priority=0, runtime=0, deadline=0, period=0):
     _check(lib.ocirt_sched_setattr(policy, flags, nice, priority, runtime, deadline, period),
-           "sched_setattr")
+           f"sched_setattr(policy={policy}, nice={nice}, priority={priority})")
 
 
 def open_tree(dirfd, path, flags):
-    return _check(lib.ocirt_open_tree(dirfd, _b(path), flags | os.O_CLOEXEC), path)
+    return _check(lib.ocirt_open_tree(dirfd, _b(path), flags | os.O_CLOEXEC),
+                  f"open_tree({dirfd}, {path})")
 
 
 def move_mount(from_fd, from_path, to_fd, to_path, flags):
-    _check(lib.ocirt_move_mount(from_fd, _b(from_path), to_fd, _b(to_path), flags), to_path)
+    _check(lib.ocirt_move_mount(from_fd, _b(from_path), to_fd, _b(to_path), flags),
+           f"move_mount({from_fd}, {to_fd}:{to_path})")
 
 
 def exec_stub_fd():

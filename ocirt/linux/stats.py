@@ -10,6 +10,24 @@ import os
 USER_HZ = 100  # the unit of cpuacct.stat (sysconf(_SC_CLK_TCK) on Linux)
 
 
+def oom_kills(paths):
+    """How many processes the OOM killer has killed in the cgroup (paths:
+    {hierarchy: directory}), from cgroup2's memory.events or v1's
+    memory.oom_control; 0 where neither says."""
+    for key, name in (("unified", "memory.events"), ("memory", "memory.oom_control")):
+        d = paths.get(key)
+        if d is None:
+            continue
+        try:
+            with open(os.path.join(d, name)) as f:
+                for line in f:
+                    if line.startswith("oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return 0
+
+
 def collect(cg, hugepage_sizes=()):
     """cg: an ocirt.linux.cgroups.Cgroup. Returns the stats dict."""
     out = {"cpu": {}, "memory": {}, "pids": {}, "blkio": {}, "hugetlb": {}}
