@@ -278,19 +278,27 @@ def ps(g, cid, fmt="table", ps_args=()):
 
 
 def list_(g, fmt="table", quiet=False):
-    from ocirt import state as store
-    items = store.list_all(g.root)
+    """runc's list: what can be read; a container that cannot is a warning line."""
+    from ocirt import log, state as store
+    items = store.list_all(g.root, warn=log.warning)
     if quiet:
         _out("".join(c.id + "\n" for c in items))
         return 0
-    states = [c.oci_state() for c in items]
+    states = []
+    for c in items:
+        try:
+            states.append(c.oci_state())
+        except ValueError as e:
+            log.warning(f"container {c.id}: {store.STATE_FILE}: invalid JSON: {e} "
+                        "(delete --force removes it)")
     if fmt == "json":
         import json
         _out(json.dumps(states) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-    rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"],
-              s["owner"] or "root") for s in states]
+    # a container still being created has no "created" nor "owner" yet
+    rows += [(s["id"], str(s["pid"]), s["status"], s.get("bundle", ""), s.get("created", ""),
+              s.get("owner") or "root") for s in states]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     _out("".join("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n"
                  for r in rows))
@@ -302,9 +310,13 @@ def spec(g, bundle=".", rootless=False):
     from ocirt import defaults
     from ocirt.errors import OcirtError
     path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
+    try:
+        f = open(path, "x")  # O_EXCL: neither an existing file nor a symlink is written through
+    except FileExistsError:
         raise OcirtError(f"File {path} exists. Remove it first")
-    with open(path, "w") as f:
+    except OSError as e:
+        raise OcirtError(f"cannot create {path}: {e.strerror}")
+    with f:
         json.dump(defaults.spec(rootless), f, indent=2)
         f.write("\n")
     return 0

@@ -44,8 +44,8 @@ def release(c, until_exec=False):
     from ocirt.protocol import EXEC_FAILED, EXECUTING, START, connect_unix
     s = None
     try:
-        s = connect_unix(c.dir, EXEC_SOCKET)
-        os.unlink(os.path.join(c.dir, EXEC_SOCKET))
+        s = connect_unix(c.fd, EXEC_SOCKET)  # the state directory's fd
+        os.unlink(EXEC_SOCKET, dir_fd=c.fd)
     except OSError as e:
         if s is not None:
             s.close()

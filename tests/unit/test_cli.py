@@ -268,6 +268,8 @@ def test_fast_parse_refuses(argv):
 # ---------------------------------------------------------- error output
 
 def _run_main(argv):
+    from ocirt import log
+    log.configure()  # not a --log file some earlier in-process run configured
     with pytest.raises(SystemExit) as exc:
         ocirt.cli.main(argv)
     return exc.value.code
@@ -413,3 +415,16 @@ def exec_argv(draw):
 @given(exec_argv())
 def test_fast_and_click_agree_on_exec(argv):
     assert_parsers_agree(argv)
+
+
+def test_spec_does_not_write_through_a_symlink(tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "config.json").symlink_to(victim)
+    assert _run_main(["spec", "--bundle", str(tmp_path)]) == 1
+    assert "exists" in _one_line(capsys.readouterr().err)
+    assert victim.read_text() == "precious"
+    (tmp_path / "config.json").unlink()
+    (tmp_path / "config.json").symlink_to(tmp_path / "dangling")
+    assert _run_main(["spec", "--bundle", str(tmp_path)]) == 1
+    assert not (tmp_path / "dangling").exists()
