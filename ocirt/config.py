@@ -23,6 +23,10 @@ NAMESPACES = {
     "time": (0x00000080, "time"),
 }
 
+# The largest config.json read (README): generous (Kubernetes allows 256 KiB of
+# annotations; runc sets no limit), but bounded: the file is read whole.
+MAX_CONFIG = 16 << 20
+
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
     "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
@@ -155,8 +159,7 @@ def load(bundle):
     """Read <bundle>/config.json and return a checked Config."""
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = os.read_regular(path, MAX_CONFIG)  # a regular file: not /dev/zero, nor a fifo
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (is {bundle} an OCI bundle?)")
     except OSError as e:
@@ -164,7 +167,7 @@ def load(bundle):
     from ocirt import jsonio
     try:
         doc = jsonio.loads(data)
-    except (ValueError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{path}: invalid JSON: {e}")
     return parse(doc, bundle, source=path)
 

@@ -33,6 +33,164 @@ def bundle_with(rt, make_config):
     return b
 
 
+# --------------------------------------------------------------- config.json
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: os.symlink("/dev/zero", p), "not a regular file"),
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: os.mkdir(p), "not a regular file"),
+    (lambda p: open(p, "wb").truncate(MAX_CONFIG + 1), f"larger than {MAX_CONFIG} bytes"),
+])
+@pytest.mark.parametrize("command", ["create", "run"])
+def test_config_json_that_never_ends_or_is_no_file(rt, make, needle, command):
+    b = bundle_with(rt, make)
+    p = rt(command, "--bundle", b, rt.new_id(), timeout=30)
+    one_line_error(p, "config.json", needle)
+    rt.assert_nothing_left()
+
+
+def test_a_large_config_within_the_limit_is_read(rt):
+    """Big annotations (a few MiB) are fine."""
+    cid = rt.new_id()
+    b = rt.bundle(("true",), edit=lambda c: c.update(annotations={"big": "x" * (4 << 20)}))
+    p = rt("run", "--bundle", b, cid)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo", "big"])
+def test_exec_process_file_is_bounded(rt, tmp_path, source):
+    cid = rt.running()
+    path = {"/dev/zero": "/dev/zero", "fifo": str(tmp_path / "fifo"),
+            "big": str(tmp_path / "big.json")}[source]
+    if source == "fifo":
+        os.mkfifo(path)
+    elif source == "big":
+        open(path, "wb").truncate(MAX_CONFIG + 1)
+    one_line_error(rt("exec", "--process", path, cid, timeout=30), "--process", path)
+
+
+def test_update_resources_file_and_stdin_are_bounded(rt):
+    cid = rt.running()
+    one_line_error(rt("update", "-r", "/dev/zero", cid, timeout=30), "--resources",
+                   "not a regular file")
+    with open("/dev/zero", "rb") as zero:
+        one_line_error(rt("update", "-r", "-", cid, stdin=zero, timeout=30), "--resources",
+                       f"larger than {MAX_CONFIG}")
+
+
+# ------------------------------------------------------------- --preserve-fds
+
+def nofile_soft():
+    import resource
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@pytest.mark.parametrize("command", ["create", "run", "exec"])
+def test_preserve_fds_beyond_the_open_file_limit(rt, command):
+    """start spun for ever setting 99999999999 fds inheritable."""
+    n = 99999999999
+    if command == "exec":
+        p = rt("exec", "--preserve-fds", n, rt.running(), "true", timeout=30)
+    else:
+        p = rt(command, "--preserve-fds", n, "--bundle", rt.bundle(), rt.new_id(), timeout=30)
+    one_line_error(p, "--preserve-fds", str(n))
+    if command != "exec":
+        rt.assert_nothing_left()
+
+
+def _not_an_int(s):
+    try:
+        int(s)
+    except ValueError:
+        return True
+    return False
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.integers(max_value=-1).map(str),
+                 st.integers(min_value=nofile_soft() - 2, max_value=10**30).map(str),
+                 st.text(min_size=1, max_size=12).filter(_not_an_int)))
+@example("-1")
+@example(str(nofile_soft() - 2))
+@example("99999999999")
+def test_bad_preserve_fds_values_are_one_line(rt, value):
+    if "\0" in value:
+        return  # no argv can hold it
+    p = rt("create", f"--preserve-fds={value}", "--bundle", rt.bundle(), rt.new_id(),
+           timeout=30)
+    one_line_error(p, "preserve-fds")
+    rt.assert_nothing_left()
+
+
+def test_preserve_fds_within_the_limit_still_works(rt):
+    r, w = os.pipe()
+    try:
+        cid = rt.new_id()
+        b = rt.bundle(("sh", "-c", "echo through-fd-3 >&3"))
+        # ocirt's fd 3 is the pipe's write end; the container writes to it
+        p = subprocess.run([rt.bin, "--root", rt.root, "run", "--preserve-fds", "1",
+                            "--bundle", b, cid], close_fds=False,
+                           preexec_fn=lambda: os.dup2(w, 3), capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, p.stderr
+        os.close(w)
+        w = -1
+        assert os.read(r, 100) == b"through-fd-3\n"
+    finally:
+        os.close(r)
+        if w >= 0:
+            os.close(w)
+
+
+# --------------------------------------------------------------------- ids
+
+@pytest.mark.parametrize("cid,needle", [
+    ("x" * 256, "longer than 255"),
+    ("x" * 1024, "longer than 255"),
+    ("x" * 5000, "longer than 255"),
+    ("..", "invalid container id"),
+    ("a/../b", "invalid container id"),
+    ("/etc", "invalid container id"),
+    (os.fsdecode(b"bad\xff\xfeid"), "invalid container id"),  # not UTF-8: surrogates
+    ("caf\u00e9", "invalid container id"),
+])
+@pytest.mark.parametrize("command", ["create", "run"])
+def test_bad_ids_are_one_line(rt, cid, needle, command):
+    p = rt(command, "--bundle", rt.bundle(), cid)
+    line = one_line_error(p, needle)
+    assert len(line) < 300
+    rt.assert_nothing_left()
+
+
+def test_an_id_of_255_characters_works(rt):
+    cid = "y" * 255
+    rt.ids.append(cid)
+    rt("create", "--bundle", rt.bundle(("sleep", "1000")), cid, check=True)
+    assert rt.state(cid)["status"] == "created"
+    rt("start", cid, check=True)
+    assert rt.state(cid)["status"] == "running"
+    rt("delete", "--force", cid, check=True)
+    rt.assert_nothing_left()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(["", ".", "..", "../x", "a/b", "x" * 1024]),
+    st.binary(min_size=1, max_size=20).map(os.fsdecode)))
+@example("x" * 256)  # over NAME_MAX: was an internal error (File name too long)
+@example("x" * 1024)
+def test_any_id_is_one_line_for_the_hot_commands(rt, cid):
+    if "\0" in cid or cid.startswith("-"):
+        return  # no argv holds a NUL; a leading dash is a flag
+    for args in (["state", cid], ["kill", cid, "KILL"], ["delete", cid], ["start", cid]):
+        p = rt(*args)
+        one_line_error(p)
+    assert not os.path.isdir(rt.root) or os.listdir(rt.root) == []
+
+
 # ------------------------------------------------- broken and partial records
 
 def test_one_corrupt_state_json_does_not_hide_the_others(rt):

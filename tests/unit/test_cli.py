@@ -417,6 +417,35 @@ def test_fast_and_click_agree_on_exec(argv):
     assert_parsers_agree(argv)
 
 
+# ------------------------------------------------- bounds on flags and ids
+
+def _nofile_soft():
+    import resource
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-10**30, max_value=10**30))
+def test_preserve_fds_is_bounded_by_the_open_file_limit(n):
+    limit = _nofile_soft() - 3
+    if 0 <= n <= limit:
+        assert commands.check_preserve_fds(n) == n
+    else:
+        from ocirt.errors import UsageError
+        with pytest.raises(UsageError) as exc:
+            commands.check_preserve_fds(n)
+        assert str(exc.value).startswith(f"--preserve-fds {n}: ")
+
+
+@pytest.mark.parametrize("command", ["create", "run", "exec"])
+def test_huge_preserve_fds_is_one_line_before_anything_happens(tmp_path, capsys, command):
+    tail = ["exec", "--preserve-fds", "99999999999", "x", "true"] if command == "exec" else \
+        [command, "--preserve-fds", "99999999999", "--bundle", str(tmp_path), "x"]
+    assert _run_main(["--root", str(tmp_path / "root")] + tail) == 1
+    assert "--preserve-fds 99999999999" in _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "root").exists()
+
+
 def test_spec_does_not_write_through_a_symlink(tmp_path, capsys):
     victim = tmp_path / "victim"
     victim.write_text("precious")

@@ -617,3 +617,22 @@ def test_parse_semantic_edits_never_crash(which, edits):
     for edit in edits:
         apply_edit(doc, edit)
     parse_or_config_error(doc)
+
+
+# ------------------------------------------------- bounded, regular config.json
+
+@pytest.mark.parametrize("make,word", [
+    (lambda p: os.symlink("/dev/zero", p), "not a regular file"),
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: open(p, "wb").truncate(config.MAX_CONFIG + 1),
+     f"larger than {config.MAX_CONFIG} bytes"),
+])
+def test_load_refuses_what_is_no_file_or_too_big(tmp_path, make, word):
+    make(str(tmp_path / "config.json"))
+    assert word in _load_error(tmp_path)
+
+
+def test_load_follows_a_symlinked_config_to_a_regular_file(tmp_path):
+    (tmp_path / "real.json").write_text(json.dumps(defaults.spec()))
+    os.symlink("real.json", tmp_path / "config.json")
+    assert config.load(str(tmp_path)).process.args == ("sh",)
