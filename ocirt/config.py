@@ -26,6 +26,9 @@ NAMESPACES = {
 # The largest config.json read (README): generous (Kubernetes allows 256 KiB of
 # annotations; runc sets no limit), but bounded: the file is read whole.
 MAX_CONFIG = 16 << 20
+# uids and gids: 0..2^31-1. (uid_t)-1 means "leave unchanged" to setresuid and
+# setgroups' callers, so a uid of 4294967295 would leave the process root.
+MAX_ID = 2**31 - 1
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
@@ -287,6 +290,45 @@ def _check_mounts(doc):
                 return f"$.mounts[{i}].source", "a bind mount needs a source"
 
 
+def _id_problem(value):
+    if not 0 <= value <= MAX_ID:
+        return f"{value} is out of range: uids and gids must be in 0..{MAX_ID}"
+
+
+def _maps_problem(where, maps):
+    """containerID and hostID are ids (0..2^31-1); a range may not reach
+    (uid_t)-1 (the kernel's own identity map, size 4294967295, stays valid)."""
+    for i, m in enumerate(maps or ()):
+        for key in ("containerID", "hostID"):
+            problem = _id_problem(m.get(key, 0))
+            if problem:
+                return f"{where}[{i}].{key}", problem
+        size = m.get("size", 0)
+        if not 1 <= size <= 2**32 - 1 - max(m.get("containerID", 0), m.get("hostID", 0)):
+            return f"{where}[{i}].size", (f"{size} is out of range: a mapping holds at least "
+                                          "one id and ends before 4294967295")
+
+
+def _check_ids(doc):
+    user = (doc.get("process") or {}).get("user") or {}
+    for key in ("uid", "gid"):
+        problem = _id_problem(user.get(key, 0))
+        if problem:
+            return f"$.process.user.{key}", problem
+    for i, gid in enumerate(user.get("additionalGids") or ()):
+        problem = _id_problem(gid)
+        if problem:
+            return f"$.process.user.additionalGids[{i}]", problem
+    linux = _linux(doc)
+    maps = [(f"$.linux.{k}", linux.get(k)) for k in ("uidMappings", "gidMappings")]
+    for i, m in enumerate(doc.get("mounts") or ()):
+        maps += [(f"$.mounts[{i}].{k}", m.get(k)) for k in ("uidMappings", "gidMappings")]
+    for where, items in maps:
+        problem = _maps_problem(where, items)
+        if problem:
+            return problem
+
+
 def _check_idmap(doc):
     linux = _linux(doc)
     for i, m in enumerate(doc.get("mounts") or ()):
@@ -368,9 +410,9 @@ def _check_hooks(doc):
                     return f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
 
 
-CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
-          _check_process, _check_mounts, _check_idmap, _check_paths, _check_sysctl, _check_time_offsets,
-          _check_hooks)
+CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns, _check_process,
+          _check_ids, _check_mounts, _check_idmap, _check_paths, _check_sysctl,
+          _check_time_offsets, _check_hooks)
 
 
 # ---- conversion ---------------------------------------------------------

@@ -266,10 +266,7 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
     else:
         if not command:
             raise UsageError("exec needs a command to run (or --process FILE)")
-        try:
-            gids = [int(x) for x in additional_gids]
-        except ValueError:
-            raise UsageError("--additional-gids: expected numbers")
+        gids = [tenant.parse_id("--additional-gids", x) for x in additional_gids]
         base = store.load(g.root, cid).load_config().get("process")
         proc = tenant.process_from_flags(base, command, cwd=cwd, env=env, user=user,
                                          additional_gids=gids, caps=cap,

@@ -168,3 +168,64 @@ def test_a_state_directory_owned_by_someone_else_is_refused(rt):
         assert os.path.isdir(d) and os.path.isdir(os.path.join(CGROUP_PROBE, "ocirt", cid))
     finally:
         os.chown(d, 0, 0)
+
+
+# --------------------------------------------------- (uid_t)-1 is root
+
+MINUS_ONE = 4294967295  # (uid_t)-1: setresuid(-1, -1, -1) changes nothing
+
+
+def _userns(cfg):
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+@pytest.mark.parametrize("edit,where", [
+    (lambda c: c["process"]["user"].update(uid=MINUS_ONE), "$.process.user.uid"),
+    (lambda c: c["process"]["user"].update(uid=2**31), "$.process.user.uid"),
+    (lambda c: c["process"]["user"].update(uid=1000, gid=MINUS_ONE), "$.process.user.gid"),
+    (lambda c: c["process"]["user"].update(uid=1000, additionalGids=[5, MINUS_ONE]),
+     "$.process.user.additionalGids[1]"),
+    (lambda c: (_userns(c), c["linux"]["uidMappings"][0].update(containerID=MINUS_ONE)),
+     "$.linux.uidMappings[0].containerID"),
+    (lambda c: (_userns(c), c["linux"]["gidMappings"][0].update(hostID=MINUS_ONE)),
+     "$.linux.gidMappings[0].hostID"),
+    (lambda c: (_userns(c), c["linux"]["uidMappings"][0].update(size=MINUS_ONE)),
+     "$.linux.uidMappings[0].size"),
+])
+def test_ids_that_mean_unchanged_are_refused(rt, edit, where):
+    """`id` in the container would print uid=0 (or gid=0): the process kept
+    the runtime's root ids. The config is refused, naming the JSON path."""
+    p = rt.run(["id"], edit=edit)
+    assert "uid=0" not in p.stdout and "gid=0" not in p.stdout, p.stdout
+    one_line_error(p, where, "out of range")
+    rt.assert_nothing_left()
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--user", str(MINUS_ONE)], "--user"),
+    (["--user", f"1000:{MINUS_ONE}"], "--user"),
+    (["--user", "-1"], "--user"),
+    (["--user", "1000", "--additional-gids", str(MINUS_ONE)], "--additional-gids"),
+])
+def test_exec_user_flags_that_mean_unchanged_are_refused(rt, flags, needle):
+    cid = rt.running()
+    p = rt("exec", *flags, cid, "id")
+    assert "uid=0" not in p.stdout and "gid=0" not in p.stdout, p.stdout
+    one_line_error(p, needle)
+
+
+@pytest.mark.parametrize("user,where", [
+    ({"uid": MINUS_ONE, "gid": 0}, "$.process.user.uid"),
+    ({"uid": 1000, "gid": MINUS_ONE}, "$.process.user.gid"),
+    ({"uid": 1000, "gid": 1000, "additionalGids": [MINUS_ONE]},
+     "$.process.user.additionalGids[0]"),
+])
+def test_exec_process_file_with_an_unchanged_id_is_refused(rt, tmp_path, user, where):
+    cid = rt.running()
+    f = tmp_path / "process.json"
+    f.write_text(json.dumps({"args": ["id"], "cwd": "/", "user": user}))
+    p = rt("exec", "--process", f, cid)
+    assert "uid=0" not in p.stdout and "gid=0" not in p.stdout, p.stdout
+    one_line_error(p, where)

@@ -446,6 +446,37 @@ def test_huge_preserve_fds_is_one_line_before_anything_happens(tmp_path, capsys,
     assert not (tmp_path / "root").exists()
 
 
+@given(st.text(max_size=12))
+def test_exec_ids_are_plain_numbers_in_range(text):
+    from ocirt import tenant
+    from ocirt.errors import UsageError
+    ok = text.isascii() and text.isdigit() and int(text) <= 2**31 - 1
+    if ok:
+        assert tenant.parse_id("--user", text) == int(text)
+    else:
+        with pytest.raises(UsageError) as exc:
+            tenant.parse_id("--user", text)
+        assert "\n" not in str(exc.value) and str(exc.value).startswith("--user ")
+
+
+@pytest.mark.parametrize("user,expected", [
+    ("1000", {"uid": 1000, "gid": 0}), ("1000:1001", {"uid": 1000, "gid": 1001}),
+    ("2147483647:0", {"uid": 2**31 - 1, "gid": 0})])
+def test_exec_user_flag(user, expected):
+    from ocirt import tenant
+    proc = tenant.process_from_flags({"user": {"uid": 0, "gid": 0}}, ["id"], user=user)
+    assert proc["user"] == expected
+
+
+@pytest.mark.parametrize("user", ["4294967295", "-1", "1000:4294967295", "1000:", "+5",
+                                  " 5", "1_000", "٣", "root", ""])
+def test_exec_user_flag_refuses(user):
+    from ocirt import tenant
+    from ocirt.errors import UsageError
+    with pytest.raises(UsageError, match="--user"):
+        tenant.process_from_flags({}, ["id"], user=user)
+
+
 def test_spec_does_not_write_through_a_symlink(tmp_path, capsys):
     victim = tmp_path / "victim"
     victim.write_text("precious")
