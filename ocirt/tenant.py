@@ -55,8 +55,11 @@ def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=
         u["additionalGids"] = [parse_id("--additional-gids", str(g)) for g in additional_gids]
     proc["user"] = u
     if caps:
+        # bounding, effective and permitted only: a capability put in the
+        # inheritable (and ambient) sets would pass on through execve to
+        # whatever the process runs next (CVE-2022-29162)
         c = dict(proc.get("capabilities") or {})
-        for key in ("bounding", "effective", "permitted", "inheritable", "ambient"):
+        for key in ("bounding", "effective", "permitted"):
             have = list(c.get(key) or ())
             c[key] = have + [x for x in caps if x not in have]
         proc["capabilities"] = c

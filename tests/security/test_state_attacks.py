@@ -229,3 +229,22 @@ def test_exec_process_file_with_an_unchanged_id_is_refused(rt, tmp_path, user, w
     p = rt("exec", "--process", f, cid)
     assert "uid=0" not in p.stdout and "gid=0" not in p.stdout, p.stdout
     one_line_error(p, where)
+
+
+# ------------------------------------------------ exec --cap (CVE-2022-29162)
+
+def _caps(status, field):
+    line = next(x for x in status.splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1], 16)
+
+
+def test_exec_cap_stays_out_of_the_inheritable_and_ambient_sets(rt):
+    """A capability given with exec --cap must not survive into programs the
+    process runs in turn: it goes to bounding, effective and permitted only."""
+    cid = rt.running()
+    p = rt("exec", "--cap", "CAP_NET_RAW", cid, "cat", "/proc/self/status")
+    assert p.returncode == 0, p.stderr
+    for field in ("CapEff", "CapPrm", "CapBnd"):
+        assert _caps(p.stdout, field) & (1 << CAP_NET_RAW), field
+    for field in ("CapInh", "CapAmb"):
+        assert not _caps(p.stdout, field) & (1 << CAP_NET_RAW), field

@@ -477,6 +477,22 @@ def test_exec_user_flag_refuses(user):
         tenant.process_from_flags({}, ["id"], user=user)
 
 
+def test_exec_cap_goes_to_bounding_effective_and_permitted_only():
+    """CVE-2022-29162: not to inheritable (nor ambient, which needs it)."""
+    from ocirt import tenant
+    base = {"capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                             "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
+                             "ambient": ["CAP_KILL"]}}
+    caps = tenant.process_from_flags(base, ["x"], caps=["CAP_NET_RAW", "CAP_KILL"])
+    caps = caps["capabilities"]
+    for key in ("bounding", "effective", "permitted"):
+        assert caps[key] == ["CAP_KILL", "CAP_NET_RAW"], key
+    for key in ("inheritable", "ambient"):
+        assert caps[key] == ["CAP_KILL"], key
+    bare = tenant.process_from_flags({}, ["x"], caps=["CAP_NET_RAW"])["capabilities"]
+    assert set(bare) == {"bounding", "effective", "permitted"}
+
+
 def test_spec_does_not_write_through_a_symlink(tmp_path, capsys):
     victim = tmp_path / "victim"
     victim.write_text("precious")
