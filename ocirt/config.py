@@ -285,7 +285,7 @@ def _check_mounts(doc):
             return f"$.mounts[{i}].destination", "must not be empty"
         if ".." in dest.split("/"):
             return f"$.mounts[{i}].destination", f"{dest!r} must not contain '..'"
-        if m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or ()):
+        if is_bind(m):
             if not m.get("source"):
                 return f"$.mounts[{i}].source", "a bind mount needs a source"
 
@@ -438,6 +438,21 @@ def _maps(items):
                  for m in items or ())
 
 
+def is_bind(m):
+    """The spec: "a mount is a bind mount if it has either bind or rbind in the
+    options" (and runc takes type "bind" as one too)."""
+    return m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or ())
+
+
+def _mount_source(m, bundle):
+    """The spec: "path values for bind mounts are either absolute or relative
+    to the bundle" (not to the caller's working directory)."""
+    src = m.get("source")
+    if src and is_bind(m) and not os.path.isabs(src):
+        return os.path.join(os.path.abspath(bundle), src)
+    return src
+
+
 def _caps(c):
     if c is None:
         return None
@@ -480,7 +495,7 @@ def _convert(doc, bundle):
         process=process,
         hostname=doc.get("hostname"),
         domainname=doc.get("domainname"),
-        mounts=tuple(Mount(m["destination"], m.get("type"), m.get("source"),
+        mounts=tuple(Mount(m["destination"], m.get("type"), _mount_source(m, bundle),
                            tuple(m.get("options") or ()), _maps(m.get("uidMappings")),
                            _maps(m.get("gidMappings"))) for m in doc.get("mounts") or ()),
         namespaces=tuple(Namespace(ns["type"], ns.get("path"))

@@ -291,3 +291,28 @@ def test_a_create_killed_halfway_reads_as_stopped_and_delete_cleans_it(rt, block
     p = rt("delete", cid)
     assert p.returncode == 0, p.stderr
     rt.assert_nothing_left()  # the state dir, and the cgroup create had made
+
+
+# ------------------------------------------------------ relative bind sources
+
+def test_a_relative_bind_source_is_relative_to_the_bundle(rt, tmp_path):
+    """config.md: "Path values for bind mounts are either absolute or relative
+    to the bundle." ocirt is run from another directory."""
+    def edit(cfg):
+        cfg["mounts"].append({"destination": "/data", "type": "bind", "source": "data",
+                              "options": ["rbind", "ro"]})
+        cfg["mounts"].append({"destination": "/one", "source": "./data/file",
+                              "options": ["bind", "ro"]})
+    b = rt.bundle(("sh", "-c", "cat /data/file /one"), edit=edit)
+    os.mkdir(os.path.join(b, "data"))
+    with open(os.path.join(b, "data", "file"), "w") as f:
+        f.write("from the bundle\n")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "data").mkdir(parents=True)
+    (elsewhere / "data" / "file").write_text("from the caller's cwd\n")
+    cid = rt.new_id()
+    p = subprocess.run([rt.bin, "--root", rt.root, "run", "--bundle", b, cid],
+                       cwd=elsewhere, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "from the bundle\nfrom the bundle\n"

@@ -687,3 +687,21 @@ def test_ids_out_of_range_are_refused_with_their_path(edit, where):
 ])
 def test_ids_at_the_edges_are_accepted(edit):
     config.parse(_with(edit), "/b")
+
+
+# ------------------------------------------------- relative bind-mount sources
+
+def test_relative_bind_sources_are_relative_to_the_bundle():
+    doc = defaults.spec()
+    doc["mounts"] += [
+        {"destination": "/a", "type": "bind", "source": "data"},
+        {"destination": "/b", "source": "./x/../y", "options": ["rbind"]},
+        {"destination": "/c", "type": "bind", "source": "/abs"},
+        {"destination": "/d", "type": "tmpfs", "source": "tmpfs"},  # a name, not a path
+    ]
+    cfg = config.parse(doc, "/bundle")
+    by_dest = {m.destination: m.source for m in cfg.mounts}
+    assert by_dest["/a"] == "/bundle/data"
+    assert by_dest["/b"] == "/bundle/./x/../y"
+    assert by_dest["/c"] == "/abs" and by_dest["/d"] == "tmpfs"
+    assert by_dest["/proc"] == "proc"
