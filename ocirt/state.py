@@ -464,7 +464,11 @@ def list_all(root, warn=None):
                 warn(str(e))
             continue
         try:
-            c.status
+            c.status  # derived now: it may read the record again (a create that ended)
+        except errors.OcirtError as e:
+            if warn is not None:
+                warn(str(e))
+            continue
         finally:
             c.close()
         out.append(c)
