@@ -23,6 +23,13 @@ NAMESPACES = {
     "time": (0x00000080, "time"),
 }
 
+# The largest config.json read (README): generous (Kubernetes allows 256 KiB of
+# annotations; runc sets no limit), but bounded: the file is read whole.
+MAX_CONFIG = 16 << 20
+# uids and gids: 0..2^31-1. (uid_t)-1 means "leave unchanged" to setresuid and
+# setgroups' callers, so a uid of 4294967295 would leave the process root.
+MAX_ID = 2**31 - 1
+
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
     "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
@@ -155,8 +162,7 @@ def load(bundle):
     """Read <bundle>/config.json and return a checked Config."""
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = os.read_regular(path, MAX_CONFIG)  # a regular file: not /dev/zero, nor a fifo
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (is {bundle} an OCI bundle?)")
     except OSError as e:
@@ -164,7 +170,7 @@ def load(bundle):
     from ocirt import jsonio
     try:
         doc = jsonio.loads(data)
-    except (ValueError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{path}: invalid JSON: {e}")
     return parse(doc, bundle, source=path)
 
@@ -279,9 +285,48 @@ def _check_mounts(doc):
             return f"$.mounts[{i}].destination", "must not be empty"
         if ".." in dest.split("/"):
             return f"$.mounts[{i}].destination", f"{dest!r} must not contain '..'"
-        if m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or ()):
+        if is_bind(m):
             if not m.get("source"):
                 return f"$.mounts[{i}].source", "a bind mount needs a source"
+
+
+def _id_problem(value):
+    if not 0 <= value <= MAX_ID:
+        return f"{value} is out of range: uids and gids must be in 0..{MAX_ID}"
+
+
+def _maps_problem(where, maps):
+    """containerID and hostID are ids (0..2^31-1); a range may not reach
+    (uid_t)-1 (the kernel's own identity map, size 4294967295, stays valid)."""
+    for i, m in enumerate(maps or ()):
+        for key in ("containerID", "hostID"):
+            problem = _id_problem(m.get(key, 0))
+            if problem:
+                return f"{where}[{i}].{key}", problem
+        size = m.get("size", 0)
+        if not 1 <= size <= 2**32 - 1 - max(m.get("containerID", 0), m.get("hostID", 0)):
+            return f"{where}[{i}].size", (f"{size} is out of range: a mapping holds at least "
+                                          "one id and ends before 4294967295")
+
+
+def _check_ids(doc):
+    user = (doc.get("process") or {}).get("user") or {}
+    for key in ("uid", "gid"):
+        problem = _id_problem(user.get(key, 0))
+        if problem:
+            return f"$.process.user.{key}", problem
+    for i, gid in enumerate(user.get("additionalGids") or ()):
+        problem = _id_problem(gid)
+        if problem:
+            return f"$.process.user.additionalGids[{i}]", problem
+    linux = _linux(doc)
+    maps = [(f"$.linux.{k}", linux.get(k)) for k in ("uidMappings", "gidMappings")]
+    for i, m in enumerate(doc.get("mounts") or ()):
+        maps += [(f"$.mounts[{i}].{k}", m.get(k)) for k in ("uidMappings", "gidMappings")]
+    for where, items in maps:
+        problem = _maps_problem(where, items)
+        if problem:
+            return problem
 
 
 def _check_idmap(doc):
@@ -365,9 +410,9 @@ def _check_hooks(doc):
                     return f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
 
 
-CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns,
-          _check_process, _check_mounts, _check_idmap, _check_paths, _check_sysctl, _check_time_offsets,
-          _check_hooks)
+CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns, _check_process,
+          _check_ids, _check_mounts, _check_idmap, _check_paths, _check_sysctl,
+          _check_time_offsets, _check_hooks)
 
 
 # ---- conversion ---------------------------------------------------------
@@ -391,6 +436,21 @@ def _int(v):
 def _maps(items):
     return tuple(IDMap(int(m["containerID"]), int(m["hostID"]), int(m["size"]))
                  for m in items or ())
+
+
+def is_bind(m):
+    """The spec: "a mount is a bind mount if it has either bind or rbind in the
+    options" (and runc takes type "bind" as one too)."""
+    return m.get("type") == "bind" or any(o in ("bind", "rbind") for o in m.get("options") or ())
+
+
+def _mount_source(m, bundle):
+    """The spec: "path values for bind mounts are either absolute or relative
+    to the bundle" (not to the caller's working directory)."""
+    src = m.get("source")
+    if src and is_bind(m) and not os.path.isabs(src):
+        return os.path.join(os.path.abspath(bundle), src)
+    return src
 
 
 def _caps(c):
@@ -435,7 +495,7 @@ def _convert(doc, bundle):
         process=process,
         hostname=doc.get("hostname"),
         domainname=doc.get("domainname"),
-        mounts=tuple(Mount(m["destination"], m.get("type"), m.get("source"),
+        mounts=tuple(Mount(m["destination"], m.get("type"), _mount_source(m, bundle),
                            tuple(m.get("options") or ()), _maps(m.get("uidMappings")),
                            _maps(m.get("gidMappings"))) for m in doc.get("mounts") or ()),
         namespaces=tuple(Namespace(ns["type"], ns.get("path"))

@@ -14,15 +14,50 @@ import posix
 # ~300 names (40 us). Anything else comes from os itself (see __getattr__).
 from posix import (  # noqa: F401
     EFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
-    O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, ST_NOATIME, ST_NODEV, ST_NODIRATIME,
-    ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, WNOHANG, X_OK, _exit, access, chdir, chmod,
-    chown, chroot, close, dup, dup2, eventfd, eventfd_read, execve, fchdir, fchown, fork, fstat,
-    getcwd, getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open, pidfd_open, pipe, pread,
-    read, readlink, rename, rmdir, sched_setaffinity, set_inheritable, setresgid, setresuid,
-    setsid, stat, statvfs, strerror, symlink, times, umask, unlink, waitpid,
-    waitstatus_to_exitcode, write)
+    O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, ST_NOATIME, ST_NODEV,
+    ST_NODIRATIME, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, WNOHANG, X_OK, _exit, access,
+    chdir, chmod, chown, chroot, close, dup, dup2, eventfd, eventfd_read, execve, fchdir, fchown,
+    fork, fstat, getcwd, geteuid, getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open,
+    pidfd_open, pipe, pread, read, readlink, rename, rmdir, sched_setaffinity, set_inheritable,
+    setresgid, setresuid, setsid, stat, statvfs, strerror, symlink, times, umask, unlink,
+    urandom, waitpid, waitstatus_to_exitcode, write)
 
 sep = "/"
+
+S_IFMT, S_IFREG = 0o170000, 0o100000
+EINVAL, EFBIG = 22, 27
+
+
+def read_regular(path, limit, dir_fd=None, follow=True):
+    """The bytes of the regular file <path>, at most <limit> of them.
+
+    Anything else is refused before a byte is read: a device such as
+    /dev/zero, which never ends, or a fifo, which open(2) would wait on
+    (O_NONBLOCK; it changes nothing for a regular file). A file over the
+    limit is refused too. OSError: open's own, or EINVAL "not a regular
+    file", or EFBIG "larger than N bytes". follow=False adds O_NOFOLLOW."""
+    flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | (0 if follow else O_NOFOLLOW)
+    fd = posix.open(path, flags, dir_fd=dir_fd)
+    try:
+        st = posix.fstat(fd)
+        if st.st_mode & S_IFMT != S_IFREG:
+            raise OSError(EINVAL, "not a regular file")
+        size = st.st_size
+        if size > limit:
+            raise OSError(EFBIG, f"larger than {limit} bytes")
+        # one read for a file of the size fstat gave; a short read is its end
+        want = size + 1 if size else 65536
+        data = b""
+        while True:
+            chunk = posix.read(fd, want)
+            data += chunk
+            if len(data) > limit:
+                raise OSError(EFBIG, f"larger than {limit} bytes")
+            if not chunk or (size and len(chunk) < want):
+                return data
+            want = 65536
+    finally:
+        posix.close(fd)
 
 
 def __getattr__(name):

@@ -12,9 +12,24 @@ Files in it:
   config.json  the config as it was at create (later edits have no effect)
   exec.sock    while the container is created: its init waits here for start
 
-Every file is written to a temporary name and renamed. Status is never
-trusted from disk: it is derived on every load from the init's pid *and*
-start time (a reused pid reads as stopped), the exec socket, and the freezer.
+Every file is written to a new temporary name (O_EXCL|O_NOFOLLOW) and
+renamed. Status is never trusted from disk: it is derived on every load from
+the init's pid *and* start time (a reused pid reads as stopped), the exec
+socket, and the freezer.
+
+<root>/<id> must be a real directory owned by us: it is opened once with
+O_NOFOLLOW|O_DIRECTORY, and every file in it is read, written and removed
+relative to that fd with O_NOFOLLOW. A symbolic link planted in the state
+root is refused, never followed (delete would otherwise empty whatever
+directory it points to). Reads are bounded (MAX_STATE_FILE).
+
+A directory without a complete record (init and state.json) is a create in
+progress while that create holds the directory's lock (it does from mkdir to
+the end), and "creating"; once no create holds it, the create died halfway:
+the container reads as "stopped" (pid 0), and delete removes what it left
+(the `cgroup` record says what that was). A record that cannot be parsed is
+an error naming the file; `list` skips it with a warning, and `delete
+--force` removes it.
 """
 from ocirt import errors
 from ocirt import posixos as os  # os without its import cost (see there)
@@ -27,6 +42,12 @@ EXEC_SOCKET = "exec.sock"
 CGROUP_FILE = "cgroup"  # where create put the container, written before it makes anything
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
+MAX_ID = 255  # NAME_MAX: the id names the state directory (runc sets no limit of its own)
+# Our own files, in a directory only we can write: they are written from a
+# config.json of at most ocirt.config.MAX_CONFIG (16 MiB), which JSON's
+# escapes can make up to six times larger.
+MAX_STATE_FILE = 128 << 20
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Status:
@@ -60,9 +81,12 @@ class Status:
 
 
 def check_id(cid):
-    if (not cid or cid in (".", "..") or len(cid) > 1024
-            or not _ID_CHARS.issuperset(cid)):
-        raise errors.UsageError(f"invalid container id {cid!r}: use letters, digits and _+.- "
+    if len(cid) > MAX_ID:
+        raise errors.UsageError(f"invalid container id {cid[:32]!r}...: longer than {MAX_ID} "
+                                "characters")
+    if not cid or cid in (".", "..") or not _ID_CHARS.issuperset(cid):
+        shown = repr(cid) if len(cid) <= 64 else f"{cid[:64]!r}..."
+        raise errors.UsageError(f"invalid container id {shown}: use letters, digits and _+.- "
                                 "(not '.' or '..')")
     return cid
 
@@ -82,16 +106,23 @@ def ensure_root(root):
 
 
 class Container:
-    """A container as recorded in the state store."""
+    """A container as recorded in the state store.
 
-    def __init__(self, root, cid, facts=None, oci_text=None):
+    fd is <root>/<id> opened with O_NOFOLLOW|O_DIRECTORY (close-on-exec):
+    every file of the record is reached through it. `problem` says why a
+    record that exists could not be parsed (load(broken=True) only)."""
+
+    def __init__(self, root, cid, fd, facts=None, oci_text=None):
         self.root = root
         self.id = cid
         self.dir = os.path.join(root, cid)
+        self.fd = fd
         self.facts = facts or {}
         self.cgroup_paths = self.facts.pop("cgroups", {})
         self.oci_text = oci_text
+        self.problem = None
         self._status = None
+        self._lock_fd = None
 
     @property
     def pid(self):
@@ -114,6 +145,12 @@ class Container:
         from ocirt.linux.cgroups import Cgroup
         return Cgroup(self.cgroup_paths)
 
+    def close(self):
+        """Close the directory fd (list holds no more than one at a time)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
     # --- derived status ---
     @property
     def status(self):
@@ -132,12 +169,23 @@ class Container:
 
     def _derive(self):
         if not self.recorded:
-            return Status.CREATING
+            if self.problem:
+                return Status.STOPPED  # nothing to trust: delete --force removes it
+            if self._lock_fd is None and self._create_holds_lock():
+                return Status.CREATING
+            # no create holds the directory: it finished since we read it, or died
+            self._read_record()
+            if not self.recorded:
+                return Status.STOPPED
         from ocirt.linux.proc import is_alive
         if not self.pid or not is_alive(self.pid, self.starttime):
             return Status.STOPPED
-        if os.path.exists(os.path.join(self.dir, EXEC_SOCKET)) and self._init_waits():
-            return Status.CREATED
+        try:
+            os.stat(EXEC_SOCKET, dir_fd=self.fd, follow_symlinks=False)
+            if self._init_waits():
+                return Status.CREATED
+        except FileNotFoundError:
+            pass
         if self.cgroup_paths:
             from ocirt.linux import freezer
             if freezer.is_frozen(self.cgroup_paths):
@@ -158,6 +206,31 @@ class Container:
             return False
         return exe == f"{st.st_dev}:{st.st_ino}"
 
+    def _create_holds_lock(self):
+        """True while another process holds the directory's lock: for a
+        directory without a record, that is its create."""
+        import fcntl  # only for a container without a record
+        fd = os.open(".", _DIR_FLAGS, dir_fd=self.fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def _read_record(self):
+        """Read init and state.json (both, or the container has no record yet)."""
+        try:
+            facts = parse_facts(self.read(INIT_FILE))
+            oci_text = self.read(STATE_FILE)
+        except FileNotFoundError:
+            return
+        self.problem = _record_problem(facts, oci_text)
+        if self.problem is None:
+            self.cgroup_paths = facts.pop("cgroups")
+            self.facts, self.oci_text = facts, oci_text
+
     def state_json(self):
         """The runtime-spec state as JSON text, with the live pid and status."""
         st = self.status
@@ -174,24 +247,45 @@ class Container:
         from ocirt import jsonio
         return jsonio.loads(self.state_json())
 
+    # --- files of the record ---
+    def read(self, name):
+        """The text of <name> in the state directory (FileNotFoundError if absent)."""
+        try:
+            return os.read_regular(name, MAX_STATE_FILE, dir_fd=self.fd,
+                                   follow=False).decode()
+        except FileNotFoundError:
+            raise
+        except (OSError, UnicodeDecodeError) as e:
+            raise errors.OcirtError(f"container {self.id}: {name}: "
+                                    f"{getattr(e, 'strerror', None) or e}")
+
+    def write(self, name, data, mode=0o600):
+        write_atomic(self.fd, name, data, mode)
+
     # --- writing ---
     def lock(self):
-        """Take the container's exclusive lock; returns the fd that holds it."""
+        """Take the container's exclusive lock; returns the fd that holds it.
+
+        The lock lives on an open file description of its own (not self.fd,
+        which forked children inherit until they exec)."""
+        if self._lock_fd is not None:
+            return self._lock_fd
         import fcntl  # here: `state` never locks
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(".", _DIR_FLAGS, dir_fd=self.fd)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock_fd = fd
         return fd
 
     def save(self, oci):
         """Record the facts and the OCI state (a dict without pid and status)."""
         lines = [f"{k} {v}" for k, v in self.facts.items()]
         lines += [f"cgroup {k} {v}" for k, v in self.cgroup_paths.items()]
-        write_atomic(os.path.join(self.dir, INIT_FILE), ("\n".join(lines) + "\n").encode())
+        self.write(INIT_FILE, ("\n".join(lines) + "\n").encode())
         from ocirt import jsonio
         rest = jsonio.dumps(oci)
         head = f'{{"pid": {self.pid}, "status": "{Status.CREATED}"'
         self.oci_text = head + (", " + rest[1:] if len(rest) > 2 else "}")
-        write_atomic(os.path.join(self.dir, STATE_FILE), self.oci_text.encode())
+        self.write(STATE_FILE, self.oci_text.encode())
 
     def record_cgroup(self, paths, made, unit=None):
         """Record the cgroup directories (and those create makes for them, and
@@ -201,13 +295,13 @@ class Container:
         lines += [f"made {d}" for d in made]
         if unit:
             lines.append(f"systemd {unit}")
-        write_atomic(os.path.join(self.dir, CGROUP_FILE), ("\n".join(lines) + "\n").encode())
+        self.write(CGROUP_FILE, ("\n".join(lines) + "\n").encode())
 
     def cgroup_record(self):
         """(paths, directories create made, systemd unit or None)."""
         paths, made, unit = {}, [], None
         try:
-            text = _read(os.path.join(self.dir, CGROUP_FILE))
+            text = self.read(CGROUP_FILE)
         except FileNotFoundError:
             return dict(self.cgroup_paths), [], self.facts.get("systemd")
         for line in text.splitlines():
@@ -223,39 +317,66 @@ class Container:
 
     def load_config(self):
         from ocirt import jsonio
-        with open(os.path.join(self.dir, CONFIG_COPY), "rb") as f:
-            return jsonio.loads(f.read())
+        try:
+            return jsonio.loads(self.read(CONFIG_COPY))
+        except FileNotFoundError:
+            raise errors.OcirtError(f"container {self.id}: {CONFIG_COPY}: missing")
+        except ValueError as e:
+            raise errors.OcirtError(f"container {self.id}: {CONFIG_COPY}: invalid JSON: {e}")
 
     def remove(self):
-        """Remove the state directory (it holds only plain files)."""
+        """Remove the state directory (it holds only plain files): its entries
+        relative to its fd, then the directory itself if it is still the one
+        we opened (rmdir never follows a symbolic link, nor removes anything
+        but an empty directory)."""
         try:
-            names = os.listdir(self.dir)
+            names = os.listdir(self.fd)
         except FileNotFoundError:
-            return
+            names = []
         for name in names:
             try:
-                os.unlink(os.path.join(self.dir, name))
+                os.unlink(name, dir_fd=self.fd)
             except FileNotFoundError:
                 pass
+        mine = os.fstat(self.fd)
+        self.close()
         try:
-            os.rmdir(self.dir)
+            st = os.lstat(self.dir)
+            if (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
+                os.rmdir(self.dir)
         except FileNotFoundError:
             pass
 
 
-def write_atomic(path, data, mode=0o600):
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+def write_atomic(dir_fd, name, data, mode=0o600):
+    """Write the file <name> in the directory dir_fd at once: a temporary file
+    of a new random name, made with O_EXCL|O_NOFOLLOW (nothing planted at that
+    name is followed or reused, in a directory others may write too), then
+    renamed over <name> (rename replaces a symbolic link, never follows it)."""
+    for _ in range(8):
+        tmp = f".{name[:200]}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(17, "File exists", tmp)
     try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-
-
-def _read(path):
-    with open(path, "rb") as f:
-        return f.read().decode()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except OSError:
+            pass
+        raise
 
 
 def parse_facts(text):
@@ -272,22 +393,60 @@ def parse_facts(text):
     return facts
 
 
-def load(root, cid):
-    """The container <cid>, or ContainerNotFound."""
-    check_id(cid)
+def _record_problem(facts, oci_text):
+    """Why a record cannot be used, or None. Cheap: `state` prints state.json
+    with the live pid and status spliced in, without parsing it."""
+    for key in ("pid", "starttime"):
+        if not facts.get(key, "").isdigit():
+            return f"{INIT_FILE}: no valid {key}"
+    i = oci_text.find('"status": "')
+    if not oci_text.startswith('{"pid": ') or i < 0 or oci_text.find('"', i + 11) < 0 \
+            or not oci_text.rstrip().endswith("}"):
+        return f"{STATE_FILE}: not a state written by ocirt"
+    return None
+
+
+def _open_dir(root, cid):
+    """<root>/<id> opened with O_NOFOLLOW|O_DIRECTORY, if it is a directory we own."""
     d = os.path.join(root, cid)
     try:
-        facts = parse_facts(_read(os.path.join(d, INIT_FILE)))
-        oci_text = _read(os.path.join(d, STATE_FILE))
+        fd = os.open(d, _DIR_FLAGS)
     except FileNotFoundError:
-        if os.path.isdir(d):
-            return Container(root, cid)  # still being created
         raise errors.ContainerNotFound(cid)
-    return Container(root, cid, facts, oci_text)
+    except NotADirectoryError:
+        what = "a symbolic link" if os.path.islink(d) else "not a directory"
+        raise errors.OcirtError(f"refusing state directory {d}: {what}")
+    except OSError as e:
+        raise errors.OcirtError(f"cannot open state directory {d}: {e.strerror}")
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid():
+        os.close(fd)
+        raise errors.OcirtError(f"refusing state directory {d}: owned by uid {st.st_uid}")
+    return fd
 
 
-def new(root, cid):
-    """Reserve <cid>: mkdir fails if another create got there first."""
+def load(root, cid, broken=False):
+    """The container <cid>, or ContainerNotFound. A record that cannot be
+    parsed is an error, unless `broken` (delete --force removes such a
+    container): then it comes with its `problem` and no facts."""
+    check_id(cid)
+    c = Container(root, cid, _open_dir(root, cid))
+    try:
+        c._read_record()
+    except errors.OcirtError as e:
+        c.problem = str(e)
+    if c.problem and not broken:
+        c.close()
+        problem = c.problem if c.problem.startswith("container ") else \
+            f"container {cid}: {c.problem}"
+        raise errors.OcirtError(f"{problem} (delete --force removes it)")
+    return c
+
+
+def new(root, cid, lock=False):
+    """Reserve <cid>: mkdir fails if another create got there first. With
+    lock, the container's lock is taken at once (create holds it until it is
+    done: until then the directory reads as "creating")."""
     check_id(cid)
     ensure_root(root)
     d = os.path.join(root, cid)
@@ -295,10 +454,18 @@ def new(root, cid):
         os.mkdir(d, 0o700)
     except FileExistsError:
         raise errors.ContainerExists(cid)
-    return Container(root, cid)
+    except OSError as e:
+        raise errors.OcirtError(f"cannot create state directory {d}: {e.strerror}")
+    c = Container(root, cid, _open_dir(root, cid))
+    if lock:
+        c.lock()
+    return c
 
 
-def list_all(root):
+def list_all(root, warn=None):
+    """The containers in root, each with its status derived (and its
+    directory closed). One that cannot be read is left out, and told to
+    warn(message) (runc too lists what it can)."""
     try:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -306,7 +473,20 @@ def list_all(root):
     out = []
     for name in names:
         try:
-            out.append(load(root, name))
-        except errors.OcirtError:
+            c = load(root, name)
+        except (errors.ContainerNotFound, errors.UsageError):
+            continue  # deleted since listdir, or not a container's name
+        except errors.OcirtError as e:
+            if warn is not None:
+                warn(str(e))
             continue
+        try:
+            c.status  # derived now: it may read the record again (a create that ended)
+        except errors.OcirtError as e:
+            if warn is not None:
+                warn(str(e))
+            continue
+        finally:
+            c.close()
+        out.append(c)
     return out

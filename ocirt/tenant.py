@@ -18,6 +18,17 @@ NS_FILES = (("user", "user"), ("mount", "mnt"), ("cgroup", "cgroup"), ("ipc", "i
             ("uts", "uts"), ("network", "net"), ("time", "time"), ("pid", "pid"))
 
 
+MAX_ID = 2**31 - 1  # as ocirt.config: (uid_t)-1 means "unchanged" to setresuid
+
+
+def parse_id(flag, text):
+    """A uid or gid given on the command line: decimal digits, 0..2^31-1."""
+    if not (text and text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+        raise errors.UsageError(f"{flag} {text!r}: uids and gids must be numbers in "
+                                f"0..{MAX_ID}")
+    return int(text)
+
+
 def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=(),
                        caps=(), no_new_privs=False, apparmor=None, label=None, tty=False):
     """The container's process object with runc's exec flags applied."""
@@ -36,19 +47,19 @@ def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=
         proc["env"] = list(merged.values())
     u = dict(proc.get("user") or {"uid": 0, "gid": 0})
     if user is not None:
-        uid, _, gid = user.partition(":")
-        try:
-            u["uid"] = int(uid)
-            if gid:
-                u["gid"] = int(gid)
-        except ValueError:
-            raise errors.UsageError(f"--user {user!r}: expected uid[:gid] (numbers)")
+        uid, colon, gid = user.partition(":")
+        u["uid"] = parse_id("--user", uid)
+        if colon:
+            u["gid"] = parse_id("--user", gid)
     if additional_gids:
-        u["additionalGids"] = [int(g) for g in additional_gids]
+        u["additionalGids"] = [parse_id("--additional-gids", str(g)) for g in additional_gids]
     proc["user"] = u
     if caps:
+        # bounding, effective and permitted only: a capability put in the
+        # inheritable (and ambient) sets would pass on through execve to
+        # whatever the process runs next (CVE-2022-29162)
         c = dict(proc.get("capabilities") or {})
-        for key in ("bounding", "effective", "permitted", "inheritable", "ambient"):
+        for key in ("bounding", "effective", "permitted"):
             have = list(c.get(key) or ())
             c[key] = have + [x for x in caps if x not in have]
         proc["capabilities"] = c

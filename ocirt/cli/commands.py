@@ -56,8 +56,24 @@ def delete(g, cid, force=False):
     return 0
 
 
+def check_preserve_fds(n):
+    """--preserve-fds N passes fds 3..N+2: N beyond the open-file limit
+    (RLIMIT_NOFILE's soft value) names fds that cannot exist."""
+    from ocirt.errors import UsageError
+    if n < 0:
+        raise UsageError(f"--preserve-fds {n}: must not be negative")
+    if n:
+        import resource  # only with the flag: create and run do without it otherwise
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if n > soft - 3:
+            raise UsageError(f"--preserve-fds {n}: more than the {max(soft - 3, 0)} fds "
+                             f"the open-file limit ({soft}) allows after stdio")
+    return n
+
+
 def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
            no_new_keyring=False, preserve_fds=0):
+    check_preserve_fds(preserve_fds)
     from ocirt.container.create import create
     _systemd_check(g)
     create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
@@ -68,6 +84,7 @@ def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=Fals
 
 def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
         no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
+    check_preserve_fds(preserve_fds)
     from ocirt.container.run import run
     _systemd_check(g)
     return run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
@@ -103,19 +120,22 @@ def update(g, cid, resources=None, **flags):
 
 
 def _json_object_arg(flag, path, what):
-    """The JSON object in file `path` ("-": stdin), or a UsageError naming the flag."""
+    """The JSON object in file `path` ("-": stdin), or a UsageError naming the flag.
+
+    A file must be a regular one, and no input may be larger than
+    config.MAX_CONFIG (a process or resources object is part of a config)."""
     from ocirt import jsonio
+    from ocirt.config import MAX_CONFIG
     from ocirt.errors import UsageError
     try:
         if path == "-":
-            data = sys.stdin.buffer.read()
+            data = _read_stdin(MAX_CONFIG)
         else:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = os.read_regular(path, MAX_CONFIG)
         doc = jsonio.loads(data)
     except OSError as e:
         raise UsageError(f"{flag} {path}: {e.strerror}")
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise UsageError(f"{flag} {path}: invalid JSON: {e}")
     if not isinstance(doc, dict):
         raise UsageError(f"{flag} {path}: expected {what}")
@@ -141,6 +161,17 @@ UPDATE_FLAGS = {
     "memory_swap": ("memory", "swap", "bytes"),
     "pids_limit": ("pids", "limit", "int"),
 }
+
+
+def _read_stdin(limit):
+    data = b""
+    while True:
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return data
+        data += chunk
+        if len(data) > limit:
+            raise OSError(27, f"larger than {limit} bytes")  # EFBIG
 
 
 def _flag_value(flag, value, kind):
@@ -229,15 +260,13 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
     """runc's exec: a new process in the container; exits with its status."""
     from ocirt import state as store, tenant
     from ocirt.errors import UsageError
+    check_preserve_fds(preserve_fds)
     if process is not None:
         proc = _json_object_arg("--process", process, "a process object")
     else:
         if not command:
             raise UsageError("exec needs a command to run (or --process FILE)")
-        try:
-            gids = [int(x) for x in additional_gids]
-        except ValueError:
-            raise UsageError("--additional-gids: expected numbers")
+        gids = [tenant.parse_id("--additional-gids", x) for x in additional_gids]
         base = store.load(g.root, cid).load_config().get("process")
         proc = tenant.process_from_flags(base, command, cwd=cwd, env=env, user=user,
                                          additional_gids=gids, caps=cap,
@@ -278,19 +307,27 @@ def ps(g, cid, fmt="table", ps_args=()):
 
 
 def list_(g, fmt="table", quiet=False):
-    from ocirt import state as store
-    items = store.list_all(g.root)
+    """runc's list: what can be read; a container that cannot is a warning line."""
+    from ocirt import log, state as store
+    items = store.list_all(g.root, warn=log.warning)
     if quiet:
         _out("".join(c.id + "\n" for c in items))
         return 0
-    states = [c.oci_state() for c in items]
+    states = []
+    for c in items:
+        try:
+            states.append(c.oci_state())
+        except ValueError as e:
+            log.warning(f"container {c.id}: {store.STATE_FILE}: invalid JSON: {e} "
+                        "(delete --force removes it)")
     if fmt == "json":
         import json
         _out(json.dumps(states) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-    rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"],
-              s["owner"] or "root") for s in states]
+    # a container still being created has no "created" nor "owner" yet
+    rows += [(s["id"], str(s["pid"]), s["status"], s.get("bundle", ""), s.get("created", ""),
+              s.get("owner") or "root") for s in states]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     _out("".join("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n"
                  for r in rows))
@@ -302,9 +339,13 @@ def spec(g, bundle=".", rootless=False):
     from ocirt import defaults
     from ocirt.errors import OcirtError
     path = os.path.join(bundle, "config.json")
-    if os.path.exists(path):
+    try:
+        f = open(path, "x")  # O_EXCL: neither an existing file nor a symlink is written through
+    except FileExistsError:
         raise OcirtError(f"File {path} exists. Remove it first")
-    with open(path, "w") as f:
+    except OSError as e:
+        raise OcirtError(f"cannot create {path}: {e.strerror}")
+    with f:
         json.dump(defaults.spec(rootless), f, indent=2)
         f.write("\n")
     return 0

@@ -29,13 +29,13 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         from ocirt import console as console_mod
         console = console_mod.connect(console_socket)
     ns_fds = _open_namespaces(cfg)
-    c = state.new(root, cid)
+    c = state.new(root, cid, lock=True)
     cleanup = _Cleanup(c)
     lock_fd = -1
     try:
         lock_fd = c.lock()
-        with open(os.path.join(bundle, "config.json"), "rb") as src:
-            state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), src.read())
+        from ocirt import jsonio  # the config as checked, not the file read again
+        c.write(state.CONFIG_COPY, jsonio.dumps(cfg.raw).encode())
         from ocirt.linux.cgroups import UNIFIED, Cgroup
         if systemd:
             from ocirt.linux import systemd as sd
@@ -91,8 +91,21 @@ def _rfc3339(t):
 
 
 def write_pid_file(path, pid):
+    """--pid-file: its directory may be writable by others (/tmp): the file
+    is written to a new random name there with O_EXCL|O_NOFOLLOW and renamed
+    into place (state.write_atomic), relative to the directory's fd."""
     path = os.path.abspath(path)
-    state.write_atomic(path, str(pid).encode(), mode=0o644)
+    parent, name = os.path.split(path)
+    try:
+        if not name:
+            raise IsADirectoryError(21, "Is a directory")
+        dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            state.write_atomic(dfd, name, str(pid).encode(), mode=0o644)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        raise errors.OcirtError(f"--pid-file {path}: {e.strerror}")
 
 
 def _check_runtime_constraints(cfg, console_socket):
@@ -265,7 +278,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
     exec_sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
     try:
-        os.chdir(c.dir)
+        os.chdir(c.fd)
         exec_sock.bind(EXEC_SOCKET)
         exec_sock.listen(1)
     finally:
@@ -305,6 +318,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_
         try:
             # The lock belongs to this create call, not to the container.
             os.close(lock_fd)
+            c.close()
             parent_end.close()
             # the container side, imported here while the parent sets the
             # device rules; the child waits for GO before it does anything

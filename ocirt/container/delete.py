@@ -8,7 +8,7 @@ SIGKILL = 9
 
 def delete(root, cid, force=False):
     try:
-        c = state.load(root, cid)
+        c = state.load(root, cid, broken=force)  # --force removes a corrupt record too
     except errors.ContainerNotFound:
         if force:
             return

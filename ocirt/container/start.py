@@ -43,7 +43,7 @@ def release(c, until_exec=False):
     """
     from ocirt.protocol import EXEC_FAILED, EXECUTING, START, connect_unix
     try:
-        s = connect_unix(c.dir, EXEC_SOCKET)
+        s = connect_unix(c.fd, EXEC_SOCKET)  # the state directory's fd
     except OSError as e:
         raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
     try:
@@ -67,7 +67,7 @@ def release(c, until_exec=False):
     finally:
         s.close()
     try:
-        os.unlink(os.path.join(c.dir, EXEC_SOCKET))
+        os.unlink(EXEC_SOCKET, dir_fd=c.fd)
     except FileNotFoundError:
         pass
     if reply.startswith(EXECUTING):

@@ -23,7 +23,7 @@ def update(root, cid, changes):
         touched = {k: merged[k] for k in changes if k in merged and k != "devices"}
         c.cgroup().set_resources(touched, log.warning, update=True)
         linux["resources"] = merged
-        state.write_atomic(os.path.join(c.dir, state.CONFIG_COPY), jsonio.dumps(doc).encode())
+        c.write(state.CONFIG_COPY, jsonio.dumps(doc).encode())
     finally:
         os.close(lock)
 

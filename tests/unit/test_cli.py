@@ -268,6 +268,8 @@ def test_fast_parse_refuses(argv):
 # ---------------------------------------------------------- error output
 
 def _run_main(argv):
+    from ocirt import log
+    log.configure()  # not a --log file some earlier in-process run configured
     with pytest.raises(SystemExit) as exc:
         ocirt.cli.main(argv)
     return exc.value.code
@@ -413,3 +415,92 @@ def exec_argv(draw):
 @given(exec_argv())
 def test_fast_and_click_agree_on_exec(argv):
     assert_parsers_agree(argv)
+
+
+# ------------------------------------------------- bounds on flags and ids
+
+def _nofile_soft():
+    import resource
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-10**30, max_value=10**30))
+def test_preserve_fds_is_bounded_by_the_open_file_limit(n):
+    limit = _nofile_soft() - 3
+    if 0 <= n <= limit:
+        assert commands.check_preserve_fds(n) == n
+    else:
+        from ocirt.errors import UsageError
+        with pytest.raises(UsageError) as exc:
+            commands.check_preserve_fds(n)
+        assert str(exc.value).startswith(f"--preserve-fds {n}: ")
+
+
+@pytest.mark.parametrize("command", ["create", "run", "exec"])
+def test_huge_preserve_fds_is_one_line_before_anything_happens(tmp_path, capsys, command):
+    tail = ["exec", "--preserve-fds", "99999999999", "x", "true"] if command == "exec" else \
+        [command, "--preserve-fds", "99999999999", "--bundle", str(tmp_path), "x"]
+    assert _run_main(["--root", str(tmp_path / "root")] + tail) == 1
+    assert "--preserve-fds 99999999999" in _one_line(capsys.readouterr().err)
+    assert not (tmp_path / "root").exists()
+
+
+@given(st.text(max_size=12))
+def test_exec_ids_are_plain_numbers_in_range(text):
+    from ocirt import tenant
+    from ocirt.errors import UsageError
+    ok = text.isascii() and text.isdigit() and int(text) <= 2**31 - 1
+    if ok:
+        assert tenant.parse_id("--user", text) == int(text)
+    else:
+        with pytest.raises(UsageError) as exc:
+            tenant.parse_id("--user", text)
+        assert "\n" not in str(exc.value) and str(exc.value).startswith("--user ")
+
+
+@pytest.mark.parametrize("user,expected", [
+    ("1000", {"uid": 1000, "gid": 0}), ("1000:1001", {"uid": 1000, "gid": 1001}),
+    ("2147483647:0", {"uid": 2**31 - 1, "gid": 0})])
+def test_exec_user_flag(user, expected):
+    from ocirt import tenant
+    proc = tenant.process_from_flags({"user": {"uid": 0, "gid": 0}}, ["id"], user=user)
+    assert proc["user"] == expected
+
+
+@pytest.mark.parametrize("user", ["4294967295", "-1", "1000:4294967295", "1000:", "+5",
+                                  " 5", "1_000", "٣", "root", ""])
+def test_exec_user_flag_refuses(user):
+    from ocirt import tenant
+    from ocirt.errors import UsageError
+    with pytest.raises(UsageError, match="--user"):
+        tenant.process_from_flags({}, ["id"], user=user)
+
+
+def test_exec_cap_goes_to_bounding_effective_and_permitted_only():
+    """CVE-2022-29162: not to inheritable (nor ambient, which needs it)."""
+    from ocirt import tenant
+    base = {"capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
+                             "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
+                             "ambient": ["CAP_KILL"]}}
+    caps = tenant.process_from_flags(base, ["x"], caps=["CAP_NET_RAW", "CAP_KILL"])
+    caps = caps["capabilities"]
+    for key in ("bounding", "effective", "permitted"):
+        assert caps[key] == ["CAP_KILL", "CAP_NET_RAW"], key
+    for key in ("inheritable", "ambient"):
+        assert caps[key] == ["CAP_KILL"], key
+    bare = tenant.process_from_flags({}, ["x"], caps=["CAP_NET_RAW"])["capabilities"]
+    assert set(bare) == {"bounding", "effective", "permitted"}
+
+
+def test_spec_does_not_write_through_a_symlink(tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / "config.json").symlink_to(victim)
+    assert _run_main(["spec", "--bundle", str(tmp_path)]) == 1
+    assert "exists" in _one_line(capsys.readouterr().err)
+    assert victim.read_text() == "precious"
+    (tmp_path / "config.json").unlink()
+    (tmp_path / "config.json").symlink_to(tmp_path / "dangling")
+    assert _run_main(["spec", "--bundle", str(tmp_path)]) == 1
+    assert not (tmp_path / "dangling").exists()

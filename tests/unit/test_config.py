@@ -617,3 +617,91 @@ def test_parse_semantic_edits_never_crash(which, edits):
     for edit in edits:
         apply_edit(doc, edit)
     parse_or_config_error(doc)
+
+
+# ------------------------------------------------- bounded, regular config.json
+
+@pytest.mark.parametrize("make,word", [
+    (lambda p: os.symlink("/dev/zero", p), "not a regular file"),
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: open(p, "wb").truncate(config.MAX_CONFIG + 1),
+     f"larger than {config.MAX_CONFIG} bytes"),
+])
+def test_load_refuses_what_is_no_file_or_too_big(tmp_path, make, word):
+    make(str(tmp_path / "config.json"))
+    assert word in _load_error(tmp_path)
+
+
+def test_load_follows_a_symlinked_config_to_a_regular_file(tmp_path):
+    (tmp_path / "real.json").write_text(json.dumps(defaults.spec()))
+    os.symlink("real.json", tmp_path / "config.json")
+    assert config.load(str(tmp_path)).process.args == ("sh",)
+
+
+# ------------------------------------------- ids: 0..2^31-1 ((uid_t)-1 is root)
+
+def _with(edit):
+    doc = defaults.spec()
+    edit(doc)
+    return doc
+
+
+def _userns(doc, **kw):
+    doc["linux"]["namespaces"].append({"type": "user"})
+    m = dict({"containerID": 0, "hostID": 100000, "size": 65536}, **kw)
+    doc["linux"]["uidMappings"] = [m]
+    doc["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def _idmapped(doc, **kw):
+    _userns(doc)
+    m = dict({"containerID": 0, "hostID": 100000, "size": 1000}, **kw)
+    doc["mounts"].append({"destination": "/x", "type": "bind", "source": "/tmp",
+                          "options": ["rbind", "idmap"], "uidMappings": [m],
+                          "gidMappings": [dict(m)]})
+
+
+@pytest.mark.parametrize("edit,where", [
+    (lambda d: d["process"]["user"].update(uid=4294967295), "$.process.user.uid"),
+    (lambda d: d["process"]["user"].update(uid=2**31), "$.process.user.uid"),
+    (lambda d: d["process"]["user"].update(gid=4294967295), "$.process.user.gid"),
+    (lambda d: d["process"]["user"].update(additionalGids=[1, 2**31]),
+     "$.process.user.additionalGids[1]"),
+    (lambda d: _userns(d, containerID=2**31), "$.linux.uidMappings[0].containerID"),
+    (lambda d: _userns(d, hostID=4294967295), "$.linux.uidMappings[0].hostID"),
+    (lambda d: _userns(d, size=0), "$.linux.uidMappings[0].size"),
+    (lambda d: _userns(d, containerID=1, hostID=0, size=4294967295),
+     "$.linux.uidMappings[0].size"),
+    (lambda d: _idmapped(d, hostID=4294967295), "$.mounts[7].uidMappings[0].hostID"),
+    (lambda d: _idmapped(d, size=4294967295), "$.mounts[7].uidMappings[0].size"),
+])
+def test_ids_out_of_range_are_refused_with_their_path(edit, where):
+    rejects(_with(edit), where, "out of range")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["process"]["user"].update(uid=2**31 - 1, gid=2**31 - 1,
+                                          additionalGids=[0, 2**31 - 1]),
+    lambda d: _userns(d, containerID=0, hostID=0, size=4294967295),  # the identity map
+    lambda d: _userns(d, containerID=2**31 - 1, hostID=2**31 - 1, size=2**31),
+])
+def test_ids_at_the_edges_are_accepted(edit):
+    config.parse(_with(edit), "/b")
+
+
+# ------------------------------------------------- relative bind-mount sources
+
+def test_relative_bind_sources_are_relative_to_the_bundle():
+    doc = defaults.spec()
+    doc["mounts"] += [
+        {"destination": "/a", "type": "bind", "source": "data"},
+        {"destination": "/b", "source": "./x/../y", "options": ["rbind"]},
+        {"destination": "/c", "type": "bind", "source": "/abs"},
+        {"destination": "/d", "type": "tmpfs", "source": "tmpfs"},  # a name, not a path
+    ]
+    cfg = config.parse(doc, "/bundle")
+    by_dest = {m.destination: m.source for m in cfg.mounts}
+    assert by_dest["/a"] == "/bundle/data"
+    assert by_dest["/b"] == "/bundle/./x/../y"
+    assert by_dest["/c"] == "/abs" and by_dest["/d"] == "tmpfs"
+    assert by_dest["/proc"] == "proc"

@@ -1,3 +1,4 @@
+import os
 import re
 import string
 
@@ -51,3 +52,22 @@ def test_signal_parse_never_crashes(s):
     except UsageError:
         return
     assert 1 <= n <= 64
+
+
+@given(st.one_of(st.text(min_size=200, max_size=1100, alphabet="ab.-_"),
+                 st.text(max_size=300)))
+@example("x" * 255)
+@example("x" * 256)
+@example("a\0b")
+@example("\ud800")  # a lone surrogate
+@example(os.fsdecode(b"\xff"))
+def test_check_id_bounds_the_length_and_its_errors_are_one_printable_line(s):
+    ok = bool(ID_RE.match(s)) and s not in (".", "..") and len(s) <= 255
+    if ok:
+        assert check_id(s) == s
+        return
+    with pytest.raises(UsageError) as exc:
+        check_id(s)
+    msg = str(exc.value)
+    assert "\n" not in msg and len(msg) < 200
+    msg.encode("utf-8")  # printable: no lone surrogates in it

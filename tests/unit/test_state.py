@@ -1,9 +1,10 @@
 import json
 import os
 
+import pytest
 from hypothesis import given, strategies as st
 
-from ocirt import state
+from ocirt import errors, state
 from ocirt.linux.proc import start_time
 from ocirt.state import Container, Status
 
@@ -46,9 +47,13 @@ def test_exec_socket_means_created(tmp_path):
     assert c.refresh() == Status.CREATED
 
 
-def test_directory_without_state_is_creating(tmp_path):
-    state.new(str(tmp_path), "c2")
+def test_directory_without_state_is_creating_while_its_create_holds_the_lock(tmp_path):
+    c = state.new(str(tmp_path), "c2", lock=True)  # as create does
     assert state.load(str(tmp_path), "c2").status == Status.CREATING
+    os.close(c.lock())  # the create is gone (killed halfway): nothing will come
+    gone = state.load(str(tmp_path), "c2")
+    assert gone.status == Status.STOPPED
+    assert json.loads(gone.state_json())["status"] == "stopped"
 
 
 def test_state_dir_mode_and_atomic_files(tmp_path):
@@ -76,3 +81,129 @@ def test_facts_round_trip_with_spaces_in_paths(tmp_path):
     back = state.load(str(tmp_path), "c3")
     assert back.pid == 5 and back.starttime == 7 and not back.has_pidns
     assert back.cgroup_paths == c.cgroup_paths
+
+
+# ---- the store never follows what others may plant, and reads are bounded
+
+def test_a_symlinked_state_directory_is_refused_and_not_emptied(tmp_path):
+    root, target = tmp_path / "root", tmp_path / "precious"
+    root.mkdir()
+    target.mkdir()
+    (target / "state.json").write_text("x")
+    (root / "victim").symlink_to(target)
+    with pytest.raises(errors.OcirtError, match="symbolic link"):
+        state.load(str(root), "victim", broken=True)
+    warnings = []
+    assert state.list_all(str(root), warn=warnings.append) == []
+    assert len(warnings) == 1 and "victim" in warnings[0]
+    assert os.listdir(target) == ["state.json"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_a_state_directory_of_another_owner_is_refused(tmp_path):
+    c = state.new(str(tmp_path), "c1")
+    os.chown(c.dir, 65534, 65534)
+    with pytest.raises(errors.OcirtError, match="owned by uid 65534"):
+        state.load(str(tmp_path), "c1")
+
+
+def test_files_in_the_state_directory_are_not_followed(tmp_path):
+    c = _make(tmp_path, os.getpid(), start_time(os.getpid()))
+    elsewhere = tmp_path / "elsewhere"
+    os.rename(os.path.join(c.dir, "state.json"), elsewhere)
+    os.symlink(elsewhere, os.path.join(c.dir, "state.json"))
+    with pytest.raises(errors.OcirtError, match="state.json"):
+        state.load(str(tmp_path), "c1")
+    broken = state.load(str(tmp_path), "c1", broken=True)
+    assert broken.problem and broken.status == Status.STOPPED
+    broken.remove()
+    assert not os.path.exists(c.dir) and elsewhere.exists()
+
+
+@pytest.mark.parametrize("init,state_json,word", [
+    ("pid x\nstarttime 1\n", '{"pid": 1, "status": "created", "id": "c1"}', "init"),
+    ("pid 1\n", '{"pid": 1, "status": "created", "id": "c1"}', "starttime"),
+    ("pid 1\nstarttime 1\n", "garbage", "state.json"),
+    ("pid 1\nstarttime 1\n", '{"pid": 1, "status": "crea', "state.json"),
+    ("pid 1\nstarttime 1\n", b"\xff\xfe", "state.json"),
+])
+def test_a_corrupt_record_is_an_error_and_list_goes_on(tmp_path, init, state_json, word):
+    good = _make(tmp_path, os.getpid(), start_time(os.getpid()))
+    bad = state.new(str(tmp_path), "c2")
+    with open(os.path.join(bad.dir, "init"), "w") as f:
+        f.write(init)
+    with open(os.path.join(bad.dir, "state.json"), "wb") as f:
+        f.write(state_json if isinstance(state_json, bytes) else state_json.encode())
+    with pytest.raises(errors.OcirtError) as exc:
+        state.load(str(tmp_path), "c2")
+    msg = str(exc.value)
+    assert "c2" in msg and word in msg and "delete --force" in msg and "\n" not in msg
+    warnings = []
+    assert [c.id for c in state.list_all(str(tmp_path), warn=warnings.append)] == [good.id]
+    assert len(warnings) == 1 and "c2" in warnings[0]
+
+
+def test_write_atomic_never_writes_through_a_planted_name(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    d = tmp_path / "shared"
+    d.mkdir()
+    (d / "out").symlink_to(victim)  # the final name: replaced, not followed
+    dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        state.write_atomic(dfd, "out", b"123")
+    finally:
+        os.close(dfd)
+    assert victim.read_text() == "precious"
+    assert not os.path.islink(d / "out") and (d / "out").read_text() == "123"
+    assert os.listdir(d) == ["out"]  # no temporary left
+
+
+def test_write_atomic_retries_a_taken_temporary_name(tmp_path, monkeypatch):
+    """Every temporary name is new (random), made with O_EXCL|O_NOFOLLOW: one
+    taken (planted) is skipped, never opened."""
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    names = iter([b"\x01" * 6, b"\x02" * 6])
+    monkeypatch.setattr(state.os, "urandom", lambda n: next(names))
+    (tmp_path / ".f.010101010101.tmp").symlink_to(victim)
+    dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        state.write_atomic(dfd, "f", b"data")
+    finally:
+        os.close(dfd)
+    assert victim.read_text() == "precious" and (tmp_path / "f").read_text() == "data"
+
+
+def test_read_regular_refuses_what_never_ends(tmp_path):
+    from ocirt import posixos
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo), str(tmp_path)):
+        with pytest.raises(OSError, match="not a regular file"):
+            posixos.read_regular(path, 1 << 20)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 101)
+    with pytest.raises(OSError, match="larger than 100 bytes"):
+        posixos.read_regular(str(big), 100)
+    assert posixos.read_regular(str(big), 101) == b"x" * 101
+    link = tmp_path / "link"
+    link.symlink_to(big)
+    with pytest.raises(OSError):
+        posixos.read_regular(str(link), 1000, follow=False)
+    assert posixos.read_regular("/proc/self/stat", 1 << 16)  # size 0 in fstat: read to EOF
+
+
+def test_remove_acts_on_the_directory_it_opened(tmp_path):
+    """<root>/<id> swapped for a symlink after load: remove() empties the
+    directory it opened (by fd), and neither follows nor removes the link."""
+    c = _make(tmp_path, 1, 1)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep").write_text("x")
+    moved = tmp_path / "moved"
+    os.rename(c.dir, moved)
+    os.symlink(other, c.dir)
+    c.remove()
+    assert os.listdir(other) == ["keep"] and os.path.islink(c.dir)
+    assert os.listdir(moved) == []
