@@ -56,9 +56,10 @@ def delete(g, cid, force=False):
     return 0
 
 
-def check_preserve_fds(n):
-    """--preserve-fds N passes fds 3..N+2: N beyond the open-file limit
-    (RLIMIT_NOFILE's soft value) names fds that cannot exist."""
+def check_preserve_fds(n, listen=0):
+    """--preserve-fds N passes fds 3..N+2 (after <listen> LISTEN_FDS ones):
+    N beyond the open-file limit (RLIMIT_NOFILE's soft value) names fds that
+    cannot exist."""
     from ocirt.errors import UsageError
     if n < 0:
         raise UsageError(f"--preserve-fds {n}: must not be negative")
@@ -68,12 +69,24 @@ def check_preserve_fds(n):
         if n > soft - 3:
             raise UsageError(f"--preserve-fds {n}: more than the {max(soft - 3, 0)} fds "
                              f"the open-file limit ({soft}) allows after stdio")
+        # Each must be an fd the caller passed (open, and inheritable: ocirt's
+        # own are close-on-exec); a gap would hand one of ocirt's fds (the
+        # state directory, a namespace) to the container.
+        import posix
+        for fd in range(3 + listen, 3 + listen + n):
+            try:
+                passed = posix.get_inheritable(fd)
+            except OSError:
+                passed = False
+            if not passed:
+                raise UsageError(f"--preserve-fds {n}: fd {fd} was not passed by the caller")
     return n
 
 
 def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
            no_new_keyring=False, preserve_fds=0):
-    check_preserve_fds(preserve_fds)
+    from ocirt.container.create import listen_fds
+    check_preserve_fds(preserve_fds, listen_fds())
     from ocirt.container.create import create
     _systemd_check(g)
     create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
@@ -84,7 +97,8 @@ def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=Fals
 
 def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
         no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
-    check_preserve_fds(preserve_fds)
+    from ocirt.container.create import listen_fds
+    check_preserve_fds(preserve_fds, listen_fds())
     from ocirt.container.run import run
     _systemd_check(g)
     return run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,

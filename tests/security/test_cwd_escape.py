@@ -91,3 +91,26 @@ def test_create_cwd_through_a_leaked_fd(rt, host_dir):
     assert SECRET not in out
     _one_line_error(rc, err)
     assert not os.path.exists(os.path.join(rt.root, cid))
+
+
+def test_preserve_fds_with_a_gap_is_refused(rt):
+    """--preserve-fds 2 with fd 4 never passed: ocirt's own fds (the state
+    directory, a namespace) could take that number and reach the container."""
+    cid = rt.running()
+    with open(os.devnull) as f:
+        def place():
+            os.dup2(f.fileno(), 3)
+            os.close(4) if _is_open(4) else None
+        p = subprocess.run([rt.bin, "--root", rt.root, "exec", "--preserve-fds", "2", cid,
+                            "ls", "-l", "/proc/self/fd/"], preexec_fn=place, close_fds=False,
+                           capture_output=True, text=True, timeout=60)
+    _one_line_error(p.returncode, p.stderr)
+    assert "--preserve-fds 2: fd 4 was not passed by the caller" in p.stderr
+
+
+def _is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
