@@ -289,6 +289,10 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
         late = None
     _give_stdio_pipes(proc.user.uid)
     _apply_user(proc)
+    # a change of uid resets dumpability to fs.suid_dumpable, which a host
+    # may set to 1: until it executes the stub, this process is the host's
+    # ocirt and no container process may reach it through /proc/<pid>/exe
+    shim.prctl(shim.PR_SET_DUMPABLE, 0)
     if proc.no_new_privileges:
         shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
     _enter_cwd(proc.cwd, preserve_fds, keep + (chan.fileno(),))
