@@ -470,6 +470,8 @@ def list_all(root, warn=None):
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return []
+    except OSError as e:
+        raise errors.OcirtError(f"cannot list the state root {root}: {e.strerror}")
     out = []
     for name in names:
         try:
