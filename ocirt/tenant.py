@@ -281,7 +281,7 @@ def _stage1(plan):
         shim.prctl(shim.PR_SET_DUMPABLE, 0)
         # every module the process needs is loaded before setns(mount): the
         # host's files are out of reach after it
-        from ocirt.linux import lsm, sched  # noqa: F401
+        from ocirt.linux import execstub, lsm, sched  # noqa: F401
         if plan.cfg.process.terminal:
             from ocirt import console  # noqa: F401
             from ocirt.linux import pty  # noqa: F401
@@ -307,7 +307,7 @@ def _stage1(plan):
 def _stage2(plan):
     """The process itself: its attributes, then execve."""
     from ocirt.errors import OcirtError, SetupError
-    from ocirt.linux import lsm, sched
+    from ocirt.linux import execstub, lsm, sched
     from ocirt.process import _describe, _die, become, execute, setup_terminal
     chan = plan.chan
     try:
@@ -325,13 +325,16 @@ def _stage2(plan):
         if proc.terminal:
             os.setsid()
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
-        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds)
+        # the sealed exec stub (ocirt.linux.execstub), made before become()
+        # may load a seccomp filter that refuses memfd_create
+        stub_fd = execstub.stub()
+        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,))
         if plan.late_join:
             # a paused container: the parent moves this process into the
             # frozen cgroup, where the kernel stops it until resume
             chan.send(protocol.READY)
             chan.expect(protocol.GO)
         execute(proc, argv0, late, plan.preserve_fds, affinity,
-                report=(chan.fileno(), protocol.Channel.exec_failed_frame))
+                report=(chan.fileno(), protocol.Channel.exec_failed_frame), stub_fd=stub_fd)
     except BaseException as e:  # noqa: B902
         _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))

@@ -218,3 +218,19 @@ def test_waiting_init_exe_is_out_of_reach(rt, evil_rootfs, shared, runtime_copy,
     assert _digest(runtime_copy) == before
     assert "wrote" not in _result(shared)
     assert said.startswith("open /proc/1/exe: Permission denied"), said
+
+
+@pytest.mark.parametrize("refused", [["memfd_create"], ["execveat"], ["memfd_create", "execveat"]])
+@pytest.mark.parametrize("nnp", [False, True])
+def test_the_stub_works_under_a_profile_that_refuses_its_syscalls(rt, refused, nnp):
+    """memfd_create is made before any filter loads; a profile refusing
+    execveat gets the stub through execve of /proc/self/fd/N."""
+    def edit(cfg):
+        cfg["process"]["noNewPrivileges"] = nnp
+        cfg["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                   "syscalls": [{"names": refused, "action": "SCMP_ACT_ERRNO"}]}
+    p = rt.run(["sh", "-c", "echo ran"], edit)
+    assert (p.returncode, p.stdout) == (0, "ran\n"), p.stderr
+    cid = rt.running(edit=edit)
+    p = rt("exec", cid, "sh", "-c", "echo ran")
+    assert (p.returncode, p.stdout) == (0, "ran\n"), p.stderr
