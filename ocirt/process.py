@@ -11,7 +11,7 @@ import errno
 from ocirt import hooks, protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, lsm, mounts, rootfs, sched, shim
+from ocirt.linux import capabilities, cgroupfs, devices, lsm, mounts, rootfs, sched, shim
 from ocirt.linux.cgroups import Cgroup
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -177,8 +177,8 @@ def stage2(plan):
             # born in the container's cgroups (stage-1 joined them), so this
             # namespace is rooted there
             shim.unshare(shim.CLONE_NEWCGROUP)
-        rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
-                       plan.idmap_fds)
+        null_fd = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
+                                 plan.idmap_fds)
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
                                         "startContainer")):
@@ -189,7 +189,7 @@ def stage2(plan):
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
-        rootfs.finish(cfg)
+        rootfs.finish(cfg, null_fd)
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
@@ -232,11 +232,15 @@ def setup_terminal(sock, user, size=None, console_path=None):
         if console_path:
             root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                fd = mounts.make_in_root(root_fd, console_path, is_dir=False, mode=0o600)
+                fd = devices.console_target(root_fd, console_path)
             finally:
                 os.close(root_fd)
-            try:
-                shim.mount(mounts.fd_path(slave), mounts.fd_path(fd), None, mounts.MS_BIND)
+            try:  # by fds: this /proc is the rootfs's name (see rootfs.finish)
+                tree = shim.open_tree(slave, "", shim.OPEN_TREE_CLONE | shim.AT_EMPTY_PATH)
+                try:
+                    mounts.attach(tree, fd)
+                finally:
+                    os.close(tree)
             finally:
                 os.close(fd)
         pty.become_stdio(slave)
