@@ -13,6 +13,7 @@ from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
 from ocirt.linux import capabilities, cgroupfs, devices, lsm, mounts, rootfs, sched, shim
 from ocirt.linux.cgroups import Cgroup
+from ocirt.linux.proc import write_proc_file
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
@@ -107,8 +108,7 @@ def _write_time_offsets(offsets):
             raise ConfigError(f"unknown clock {clock!r}", f"$.linux.timeOffsets.{clock}")
         lines.append(f"{clock} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
     try:
-        with open("/proc/self/timens_offsets", "w") as f:
-            f.write("".join(lines))
+        write_proc_file("/proc/self/timens_offsets", "".join(lines))
     except OSError as e:
         raise SetupError(f"cannot set time offsets: {e.strerror}", "$.linux.timeOffsets")
 
@@ -165,8 +165,7 @@ def stage2(plan):
             # take effect at execve; written while the host's /proc is still here
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc is not None and proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
+            write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
@@ -356,8 +355,7 @@ def _apply_sysctl(cfg):
     for key, value in cfg.sysctl:
         path = "/proc/sys/" + key.replace(".", "/")
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            write_proc_file(path, value)  # procfs's own file, nothing mounted over it
         except OSError as e:
             raise SetupError(f"linux.sysctl.{key}: cannot set: {e.strerror}")
 
