@@ -123,13 +123,25 @@ def fd_path(fd):
     return f"/proc/self/fd/{fd}"
 
 
-def open_in_root(root_fd, path, flags=shim.O_PATH):
+def open_in_root(root_fd, path, flags=shim.O_PATH, resolve=0):
     """Open <path> as seen from inside the root that <root_fd> names.
 
-    Symlinks are followed as if root_fd were "/", so nothing can lead out of it.
+    Symlinks are followed as if root_fd were "/", so nothing can lead out of it
+    (resolve: more RESOLVE_* flags). The kernel refuses a ".." walked while any
+    rename or mount happened on the system (EAGAIN: it cannot tell whether
+    ".." left the root); that is retried a few times, as openat2(2) advises.
     """
-    return shim.openat2(root_fd, path.lstrip("/") or ".", flags,
-                        resolve=shim.RESOLVE_IN_ROOT | shim.RESOLVE_NO_MAGICLINKS)
+    path = path.lstrip("/") or "."
+    resolve |= shim.RESOLVE_IN_ROOT | shim.RESOLVE_NO_MAGICLINKS
+    for _ in range(_EAGAIN_TRIES):
+        try:
+            return shim.openat2(root_fd, path, flags, resolve=resolve)
+        except BlockingIOError:
+            pass
+    return shim.openat2(root_fd, path, flags, resolve=resolve)
+
+
+_EAGAIN_TRIES = 16
 
 
 def make_in_root(root_fd, path, is_dir=True, mode=0o755, _links=0):
@@ -245,14 +257,12 @@ def new_fs(fstype, options, source=None):
 
 def _plain_dir(root_fd, dest):
     """An O_PATH fd of the directory <dest>, reached through no symlink (made if missing)."""
-    strict = shim.RESOLVE_IN_ROOT | shim.RESOLVE_NO_MAGICLINKS | shim.RESOLVE_NO_SYMLINKS
-    path = dest.lstrip("/") or "."
     try:
         try:
-            fd = shim.openat2(root_fd, path, shim.O_PATH, resolve=strict)
+            fd = open_in_root(root_fd, dest, resolve=shim.RESOLVE_NO_SYMLINKS)
         except FileNotFoundError:
             os.close(make_in_root(root_fd, dest))
-            fd = shim.openat2(root_fd, path, shim.O_PATH, resolve=strict)
+            fd = open_in_root(root_fd, dest, resolve=shim.RESOLVE_NO_SYMLINKS)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise OSError(e.errno, f"destination {dest} is a symlink in the rootfs") from None
