@@ -367,12 +367,17 @@ def test_sysctl_is_only_written_to_procfs(rt, public_tmp):
 
 def test_mounts_never_land_outside_the_rootfs(rt, public_tmp):
     """CVE-2021-30465: a directory in a volume swapped with a symlink to a host
-    path while mounts under it are made. With the rootfs's propagation shared,
-    a mount that escaped onto the host's (shared) directory would show in the
-    host's mount table; none may, and the ro bind stays read-only."""
+    path (through "..") while mounts under it are made. With the rootfs's
+    propagation shared, a mount that escaped onto the host's (shared)
+    directory would show in the host's mount table; none may, and the ro bind
+    stays read-only. The symlink is followed as if the rootfs were "/": the
+    mounts may land on the rootfs's own copy of the path."""
     shared = public_tmp / "shared"
     victim = shared / "victim"
-    victim.mkdir(parents=True)
+    root = private_rootfs(rt, public_tmp)
+    for where in (victim, root / str(victim).lstrip("/")):
+        (where / "t").mkdir(parents=True)
+        (where / "h").mkdir()
     subprocess.run(["mount", "--bind", str(shared), str(shared)], check=True)
     try:
         subprocess.run(["mount", "--make-shared", str(shared)], check=True)
@@ -384,13 +389,13 @@ def test_mounts_never_land_outside_the_rootfs(rt, public_tmp):
 
         def edit(cfg):
             cfg["linux"]["rootfsPropagation"] = "rshared"
+            cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/tmp"]
             cfg["mounts"] += [bind_entry(vol, "/vol"),
                               {"destination": "/vol/a/t", "type": "tmpfs", "source": "tmpfs",
                                "options": ["size=1m"]},
                               bind_entry(host, "/vol/a/h", ("bind", "ro"))]
-        root = private_rootfs(rt, public_tmp)  # the symlink leads to a path made in it
-        b = bundle(rt, root, ["sh", "-c", "touch /vol/a/h/pwn /vol/b/h/pwn 2>&1; "
-                                          "cat /proc/self/mountinfo"], edit)
+        b = bundle(rt, root, ["sh", "-c", "touch /vol/a/h/pwn /vol/b/h/pwn " + str(victim)
+                                          + "/h/pwn 2>/dev/null; cat /proc/self/mountinfo"], edit)
         followed = 0
         with swapping(vol / "a", vol / "b"):
             for i in attempts():
@@ -399,11 +404,13 @@ def test_mounts_never_land_outside_the_rootfs(rt, public_tmp):
                     escaped = [line for line in f if str(shared) + "/" in line.split()[4]]
                 assert not escaped, f"try {i}: a container mount reached the host: {escaped}"
                 assert os.listdir(host) == [], f"try {i}: wrote through the ro bind"
+                assert os.listdir(victim / "t") == [] and os.listdir(victim / "h") == []
+                if p.returncode != 0:  # the race may break a mount: a clean error
+                    assert len(p.stderr.splitlines()) == 1, p.stderr
                 for line in p.stdout.splitlines():
                     f = line.split()
                     if len(f) > 5 and f[3] == str(host):  # the host dir, wherever it went: ro
                         assert f[5].split(",")[0] == "ro", f"try {i}: {line}"
-                    # the symlink followed as if the rootfs were "/": its own copy of the path
                     followed += len(f) > 5 and f[4].startswith(str(victim) + "/")
         assert followed, "no mount went through the symlink: the attack was not tried"
     finally:
