@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -36,6 +37,15 @@
 #endif
 #ifndef SYS_move_mount
 #define SYS_move_mount 429
+#endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -336,6 +346,35 @@ int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
                      unsigned int flags)
 {
     RET(syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
+}
+
+int ocirt_fsopen(const char *fstype, unsigned int flags)
+{
+    long fd = syscall(SYS_fsopen, fstype, flags);
+
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int ocirt_fsconfig(int fs_fd, unsigned int cmd, const char *key, const char *value, int aux)
+{
+    RET(syscall(SYS_fsconfig, fs_fd, cmd, key, value, aux));
+}
+
+int ocirt_fsmount(int fs_fd, unsigned int flags, unsigned int attr_flags)
+{
+    long fd = syscall(SYS_fsmount, fs_fd, flags, attr_flags);
+
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int ocirt_fstatfs_type(int fd, unsigned long long *type)
+{
+    struct statfs st;
+
+    if (fstatfs(fd, &st) < 0)
+        return -errno;
+    *type = (unsigned long long)st.f_type;
+    return 0;
 }
 
 int ocirt_seccomp_load_flags(void *filter, unsigned int flags)

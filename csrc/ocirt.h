@@ -39,6 +39,10 @@ int ocirt_getrlimit(int resource, unsigned long long limits[2]);
 int ocirt_open_tree(int dirfd, const char *path, unsigned int flags);
 int ocirt_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
                      unsigned int flags);
+int ocirt_fsopen(const char *fstype, unsigned int flags);
+int ocirt_fsconfig(int fs_fd, unsigned int cmd, const char *key, const char *value, int aux);
+int ocirt_fsmount(int fs_fd, unsigned int flags, unsigned int attr_flags);
+int ocirt_fstatfs_type(int fd, unsigned long long *type);
 int ocirt_ioprio_set(int ioprio);
 int ocirt_link_up(const char *name);
 /* A sealed memfd (close-on-exec) holding the exec stub (execstub.c): every

@@ -11,8 +11,9 @@ import errno
 from ocirt import hooks, protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, execstub, lsm, mounts, rootfs, sched, shim
+from ocirt.linux import capabilities, cgroupfs, devices, execstub, lsm, mounts, rootfs, sched, shim
 from ocirt.linux.cgroups import Cgroup
+from ocirt.linux.proc import write_proc_file
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
@@ -110,8 +111,7 @@ def _write_time_offsets(offsets):
             raise ConfigError(f"unknown clock {clock!r}", f"$.linux.timeOffsets.{clock}")
         lines.append(f"{clock} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
     try:
-        with open("/proc/self/timens_offsets", "w") as f:
-            f.write("".join(lines))
+        write_proc_file("/proc/self/timens_offsets", "".join(lines))
     except OSError as e:
         raise SetupError(f"cannot set time offsets: {e.strerror}", "$.linux.timeOffsets")
 
@@ -168,8 +168,7 @@ def stage2(plan):
             # take effect at execve; written while the host's /proc is still here
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc is not None and proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
+            write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
@@ -180,8 +179,8 @@ def stage2(plan):
             # born in the container's cgroups (stage-1 joined them), so this
             # namespace is rooted there
             shim.unshare(shim.CLONE_NEWCGROUP)
-        rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
-                       plan.idmap_fds)
+        null_fd = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
+                                 plan.idmap_fds)
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
                                         "startContainer")):
@@ -193,7 +192,7 @@ def stage2(plan):
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
-        rootfs.finish(cfg)
+        rootfs.finish(cfg, null_fd)
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
@@ -240,11 +239,15 @@ def setup_terminal(sock, user, size=None, console_path=None):
         if console_path:
             root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                fd = mounts.make_in_root(root_fd, console_path, is_dir=False, mode=0o600)
+                fd = devices.console_target(root_fd, console_path)
             finally:
                 os.close(root_fd)
-            try:
-                shim.mount(mounts.fd_path(slave), mounts.fd_path(fd), None, mounts.MS_BIND)
+            try:  # by fds: this /proc is the rootfs's name (see rootfs.finish)
+                tree = shim.open_tree(slave, "", shim.OPEN_TREE_CLONE | shim.AT_EMPTY_PATH)
+                try:
+                    mounts.attach(tree, fd)
+                finally:
+                    os.close(tree)
             finally:
                 os.close(fd)
         pty.become_stdio(slave)
@@ -403,8 +406,7 @@ def _apply_sysctl(cfg):
     for key, value in cfg.sysctl:
         path = "/proc/sys/" + key.replace(".", "/")
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            write_proc_file(path, value)  # procfs's own file, nothing mounted over it
         except OSError as e:
             raise SetupError(f"linux.sysctl.{key}: cannot set: {e.strerror}")
 

@@ -1,4 +1,5 @@
 """Device nodes and the standard /dev links a container expects."""
+import errno
 import stat
 
 from ocirt import posixos as os  # os without its import cost (see there)
@@ -38,14 +39,14 @@ def create_node(root_fd, path, dev_type, major, minor, mode, uid=None, gid=None,
         except FileNotFoundError:
             pass
         if bind:
-            fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         0o644, dir_fd=pfd)
-            os.close(fd)
-            tfd = mounts.open_in_root(root_fd, path)
+            # the host's node (this process still sees the host) onto the file
+            # just made, by its fd
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o644, dir_fd=pfd)
             try:
-                shim.mount(path, mounts.fd_path(tfd), None, mounts.MS_BIND)
+                shim.mount(path, mounts.fd_path(fd), None, mounts.MS_BIND)
             finally:
-                os.close(tfd)
+                os.close(fd)
             return
         old = os.umask(0)
         try:
@@ -58,6 +59,31 @@ def create_node(root_fd, path, dev_type, major, minor, mode, uid=None, gid=None,
                      dir_fd=pfd, follow_symlinks=False)
     finally:
         os.close(pfd)
+
+
+def console_target(root_fd, path="/dev/console"):
+    """An fd of the file the container's terminal is bound onto at <path>:
+    the one there if it is a regular file or a character device, else a new
+    empty file. A symlink (or anything else) there is an error: the terminal
+    would go over what it names (CVE-2025-52565)."""
+    parent, name = os.path.split(path)
+    pfd = mounts.make_in_root(root_fd, parent)
+    try:
+        try:
+            return os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                           | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+        except FileExistsError:
+            pass
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+    finally:
+        os.close(pfd)
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
+        os.close(fd)
+        what = "a symlink" if stat.S_ISLNK(mode) else "not a file or a character device"
+        raise OSError(errno.ELOOP if stat.S_ISLNK(mode) else errno.EINVAL,
+                      f"cannot bind the terminal onto {path}: it is {what} in the rootfs")
+    return fd
 
 
 def create_link(root_fd, target, path):

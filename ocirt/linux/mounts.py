@@ -71,9 +71,9 @@ RECURSIVE = {
     "rrelatime": (_A.MOUNT_ATTR_RELATIME, _A.MOUNT_ATTR__ATIME),
     "rnorelatime": (0, 0),
     "rnoatime": (_A.MOUNT_ATTR_NOATIME, _A.MOUNT_ATTR__ATIME),
-    "ratime": (0, _A.MOUNT_ATTR_NOATIME),
+    "ratime": (_A.MOUNT_ATTR_RELATIME, _A.MOUNT_ATTR__ATIME),
     "rstrictatime": (_A.MOUNT_ATTR_STRICTATIME, _A.MOUNT_ATTR__ATIME),
-    "rnostrictatime": (0, _A.MOUNT_ATTR_STRICTATIME),
+    "rnostrictatime": (_A.MOUNT_ATTR_RELATIME, _A.MOUNT_ATTR__ATIME),
     "rnosymfollow": (_A.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, _A.MOUNT_ATTR_NOSYMFOLLOW),
 }
 
@@ -123,13 +123,25 @@ def fd_path(fd):
     return f"/proc/self/fd/{fd}"
 
 
-def open_in_root(root_fd, path, flags=shim.O_PATH):
+def open_in_root(root_fd, path, flags=shim.O_PATH, resolve=0):
     """Open <path> as seen from inside the root that <root_fd> names.
 
-    Symlinks are followed as if root_fd were "/", so nothing can lead out of it.
+    Symlinks are followed as if root_fd were "/", so nothing can lead out of it
+    (resolve: more RESOLVE_* flags). The kernel refuses a ".." walked while any
+    rename or mount happened on the system (EAGAIN: it cannot tell whether
+    ".." left the root); that is retried a few times, as openat2(2) advises.
     """
-    return shim.openat2(root_fd, path.lstrip("/") or ".", flags,
-                        resolve=shim.RESOLVE_IN_ROOT | shim.RESOLVE_NO_MAGICLINKS)
+    path = path.lstrip("/") or "."
+    resolve |= shim.RESOLVE_IN_ROOT | shim.RESOLVE_NO_MAGICLINKS
+    for _ in range(_EAGAIN_TRIES):
+        try:
+            return shim.openat2(root_fd, path, flags, resolve=resolve)
+        except BlockingIOError:
+            pass
+    return shim.openat2(root_fd, path, flags, resolve=resolve)
+
+
+_EAGAIN_TRIES = 16
 
 
 def make_in_root(root_fd, path, is_dir=True, mode=0o755, _links=0):
@@ -199,85 +211,242 @@ def locked_flags(path):
     return out
 
 
-def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=None):
+def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=None,
+             plain_dir=False):
     """Mount one entry on <dest> inside the root; returns nothing, raises OSError.
 
-    idmap_fd: a user namespace whose mappings an idmapped bind mount uses."""
-    target_fd = make_in_root(root_fd, dest, is_dir=source_is_dir)
+    <dest> is resolved once, to an fd. The new mount is made detached (a clone
+    of the source for a bind, fsopen/fsmount otherwise), filled (tmpcopyup) and
+    given every flag while nothing else can reach it, and only then moved onto
+    that fd: no second lookup that a rename or symlink racing in a shared
+    volume could redirect (a `ro` that lands elsewhere leaves the mount rw).
+
+    idmap_fd: a user namespace whose mappings an idmapped bind mount uses.
+    plain_dir: <dest> must be a directory reached through no symlink at all
+    (proc and sysfs: CVE-2019-16884)."""
+    if plain_dir:
+        target_fd = _plain_dir(root_fd, dest)
+    else:
+        target_fd = make_in_root(root_fd, dest, is_dir=source_is_dir)
     try:
-        target = fd_path(target_fd)
-        if opts.is_bind and idmap_fd is not None:
-            _idmapped_bind(source, target_fd, opts, idmap_fd)
-        elif opts.is_bind:
-            shim.mount(source, target, None, opts.flags & (MS_BIND | MS_REC))
-        if opts.is_bind:
-            os.close(target_fd)
-            target_fd = open_in_root(root_fd, dest)
-            target = fd_path(target_fd)
-            extra = opts.flags & ~(MS_BIND | MS_REC | MS_REMOUNT)
-            if extra or opts.clear & ~MS_REC:
-                keep = locked_flags(target) & ~opts.clear
-                shim.mount(None, target, None, MS_BIND | MS_REMOUNT | extra | keep)
-        else:
-            copy_from = None
-            if "tmpcopyup" in opts.extensions and fstype == "tmpfs":
-                copy_from = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                shim.mount(source or fstype, target, fstype,
-                           opts.flags & ~(MS_REMOUNT | MS_RDONLY), opts.data_string)
-                os.close(target_fd)
-                target_fd = open_in_root(root_fd, dest)
-                target = fd_path(target_fd)
-                if copy_from is not None:
-                    _copy_tree(copy_from, target)
-                if opts.flags & MS_RDONLY:
-                    shim.mount(None, target, None,
-                               MS_REMOUNT | (opts.flags & ~MS_REMOUNT), opts.data_string)
-            finally:
-                if copy_from is not None:
-                    os.close(copy_from)
-        for prop in opts.propagation:
-            shim.mount(None, target, None, prop)
-        if opts.rec_set or opts.rec_clr:
-            shim.mount_setattr(target_fd, "", shim.AT_EMPTY_PATH | shim.AT_RECURSIVE,
-                               opts.rec_set, opts.rec_clr)
+        tree = (_bind_tree(source, opts, idmap_fd) if opts.is_bind
+                else _new_fs(source, fstype, opts, target_fd))
+        try:
+            attach(tree, target_fd)
+            for prop in opts.propagation:  # once attached: relative to the target's peers
+                shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
+                                   (shim.AT_RECURSIVE if prop & MS_REC else 0),
+                                   propagation=prop & ~MS_REC)
+        finally:
+            os.close(tree)
     finally:
         os.close(target_fd)
 
 
-def _idmapped_bind(source, target_fd, opts, userns_fd):
-    """A detached copy of <source>, idmapped through userns_fd, moved onto target_fd."""
+def attach(tree, target_fd):
+    """Move the mount (detached, or attached elsewhere) open at fd tree onto
+    the file or directory open at target_fd: no path on either side."""
+    shim.move_mount(tree, "", target_fd, "",
+                    shim.MOVE_MOUNT_F_EMPTY_PATH | shim.MOVE_MOUNT_T_EMPTY_PATH)
+
+
+def new_fs(fstype, options, source=None):
+    """A new, detached instance of fstype with mount options; an fd of its root."""
+    return _new_fs(source, fstype, Options(options), None)
+
+
+def _plain_dir(root_fd, dest):
+    """An O_PATH fd of the directory <dest>, reached through no symlink (made if missing)."""
+    try:
+        try:
+            fd = open_in_root(root_fd, dest, resolve=shim.RESOLVE_NO_SYMLINKS)
+        except FileNotFoundError:
+            os.close(make_in_root(root_fd, dest))
+            fd = open_in_root(root_fd, dest, resolve=shim.RESOLVE_NO_SYMLINKS)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise OSError(e.errno, f"destination {dest} is a symlink in the rootfs") from None
+        raise
+    if not is_dir_fd(fd):
+        os.close(fd)
+        raise OSError(errno.ENOTDIR, f"destination {dest} is not a directory in the rootfs")
+    return fd
+
+
+_ATTRS = ((MS_RDONLY, shim.MOUNT_ATTR_RDONLY), (MS_NOSUID, shim.MOUNT_ATTR_NOSUID),
+          (MS_NODEV, shim.MOUNT_ATTR_NODEV), (MS_NOEXEC, shim.MOUNT_ATTR_NOEXEC),
+          (MS_NODIRATIME, shim.MOUNT_ATTR_NODIRATIME),
+          (MS_NOSYMFOLLOW, shim.MOUNT_ATTR_NOSYMFOLLOW))
+_ATIME = MS_NOATIME | MS_STRICTATIME | MS_RELATIME
+
+
+def mount_attrs(flags, clear=0):
+    """(attr_set, attr_clr) of mount_setattr for MS_* flags set and cleared.
+
+    Only what an option names changes. The atime mode is one value: named by
+    any atime option, it is strictatime over noatime over relatime, as mount(2)
+    has it."""
+    attr_set = attr_clr = 0
+    for ms, attr in _ATTRS:
+        if flags & ms:
+            attr_set |= attr
+        elif clear & ms:
+            attr_clr |= attr
+    if (flags | clear) & _ATIME:
+        attr_clr |= shim.MOUNT_ATTR__ATIME
+        attr_set |= (shim.MOUNT_ATTR_STRICTATIME if flags & MS_STRICTATIME else
+                     shim.MOUNT_ATTR_NOATIME if flags & MS_NOATIME else
+                     shim.MOUNT_ATTR_RELATIME)
+    return attr_set, attr_clr
+
+
+def _bind_tree(source, opts, userns_fd):
+    """A detached clone of <source> (its submounts too for rbind) with the
+    options' flags, the idmapping and the recursive attributes set on it."""
     rec = shim.AT_RECURSIVE if opts.flags & MS_REC else 0
     tree = shim.open_tree(shim.AT_FDCWD, source, shim.OPEN_TREE_CLONE | rec)
     try:
-        shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
-                           (shim.AT_RECURSIVE if "ridmap" in opts.extensions else 0),
-                           shim.MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
-        shim.move_mount(tree, "", target_fd, "",
-                        shim.MOVE_MOUNT_F_EMPTY_PATH | shim.MOVE_MOUNT_T_EMPTY_PATH)
-    finally:
+        if userns_fd is not None:
+            shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
+                               (shim.AT_RECURSIVE if "ridmap" in opts.extensions else 0),
+                               shim.MOUNT_ATTR_IDMAP, 0, 0, userns_fd)
+        attr_set, attr_clr = mount_attrs(opts.flags, opts.clear)
+        if attr_set or attr_clr:
+            shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH, attr_set, attr_clr)
+        if opts.rec_set or opts.rec_clr:
+            shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH | shim.AT_RECURSIVE,
+                               opts.rec_set, opts.rec_clr)
+    except BaseException:
         os.close(tree)
+        raise
+    return tree
 
 
-def _copy_tree(src_fd, dest):
-    """Copy the directory behind src_fd (now covered by a tmpfs) into dest.
+# superblock flags as fsconfig names them (the per-mount ones are attributes)
+_SB_FLAGS = ((MS_SYNCHRONOUS, "sync"), (MS_DIRSYNC, "dirsync"), (MS_MANDLOCK, "mand"),
+             (MS_LAZYTIME, "lazytime"))
 
-    The rootfs is not trusted: symlinks are copied as links, and fifos, sockets
-    and device nodes are skipped (opening a fifo would block create forever)."""
-    import shutil
-    src = fd_path(src_fd)
+
+def _new_fs(source, fstype, opts, target_fd):
+    """A new, detached instance of <fstype> with the options' data and flags.
+
+    With tmpcopyup, what target_fd (not covered yet) holds is copied in first."""
+    if not fstype:
+        raise OSError(errno.EINVAL, "a mount that is not a bind needs a type")
+    fs = shim.fsopen(fstype)
+    try:
+        shim.fsconfig(fs, shim.FSCONFIG_SET_STRING, "source", source or fstype)
+        for flag, name in _SB_FLAGS:
+            if opts.flags & flag:
+                shim.fsconfig(fs, shim.FSCONFIG_SET_FLAG, name)
+        for opt in opts.data:
+            key, eq, value = opt.partition("=")
+            if not eq:
+                shim.fsconfig(fs, shim.FSCONFIG_SET_FLAG, key)
+            else:
+                if len(value) > 1 and value[0] == value[-1] == '"':
+                    value = value[1:-1]  # context="..." (mount(2) takes the quotes off)
+                shim.fsconfig(fs, shim.FSCONFIG_SET_STRING, key, value)
+        shim.fsconfig(fs, shim.FSCONFIG_CMD_CREATE)
+        attr_set = mount_attrs(opts.flags)[0]
+        copy_up = "tmpcopyup" in opts.extensions and fstype == "tmpfs"
+        mnt = shim.fsmount(fs, attr_set & ~shim.MOUNT_ATTR_RDONLY if copy_up else attr_set)
+    finally:
+        os.close(fs)
+    try:
+        if copy_up:
+            src = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=target_fd)
+            try:
+                dst = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=mnt)
+                try:
+                    _copy_tree(src, dst)
+                finally:
+                    os.close(dst)
+            finally:
+                os.close(src)
+            if attr_set & shim.MOUNT_ATTR_RDONLY:
+                shim.mount_setattr(mnt, "", shim.AT_EMPTY_PATH, shim.MOUNT_ATTR_RDONLY, 0)
+        if opts.rec_set or opts.rec_clr:
+            shim.mount_setattr(mnt, "", shim.AT_EMPTY_PATH | shim.AT_RECURSIVE,
+                               opts.rec_set, opts.rec_clr)
+    except BaseException:
+        os.close(mnt)
+        raise
+    return mnt
+
+
+def _copy_tree(src, dst):
+    """Copy the directory open at fd src into the one open at fd dst (the
+    new tmpfs, still detached: nothing else can reach it).
+
+    The rootfs is not trusted, and can change under the copy: every entry is
+    opened once, with O_PATH|O_NOFOLLOW, and handled by that fd (fstat, the
+    copy, the descent), never by a path. Symlinks are copied as links, never
+    followed; fifos, sockets and device nodes are skipped (opening a fifo
+    would block create forever). Mode, owner, times and xattrs are kept."""
+    import posix  # builtin: fchmod, sendfile, xattrs without importing os
     for name in os.listdir(src):
-        s = os.path.join(src, name)
-        d = os.path.join(dest, name)
-        mode = os.lstat(s).st_mode
-        if stat.S_ISDIR(mode):
-            shutil.copytree(s, d, symlinks=True, copy_function=_copy_plain_file)
-        else:
-            _copy_plain_file(s, d)
+        try:
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+        except FileNotFoundError:  # gone meanwhile
+            continue
+        try:
+            st = os.fstat(fd)
+            kind = stat.S_IFMT(st.st_mode)
+            if kind == stat.S_IFLNK:
+                os.symlink(os.readlink("", dir_fd=fd), name, dir_fd=dst)
+                _own(lambda u, g: os.chown(name, u, g, dir_fd=dst, follow_symlinks=False), st)
+                posix.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst,
+                            follow_symlinks=False)
+                continue
+            if kind == stat.S_IFDIR:
+                rfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+                os.mkdir(name, 0o700, dir_fd=dst)
+                wfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              dir_fd=dst)
+            elif kind == stat.S_IFREG:
+                # reopened through the fd (the magic link of this process's
+                # /proc, the host's): the same inode, whatever the name is now
+                rfd = os.open(fd_path(fd), os.O_RDONLY | os.O_CLOEXEC)
+                wfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, 0o600, dir_fd=dst)
+            else:
+                continue
+            try:
+                if kind == stat.S_IFDIR:
+                    _copy_tree(rfd, wfd)
+                else:
+                    while posix.sendfile(wfd, rfd, None, 1 << 30) > 0:
+                        pass
+                _copy_xattrs(posix, rfd, wfd)
+                _own(lambda u, g: os.fchown(wfd, u, g), st)
+                posix.chmod(wfd, stat.S_IMODE(st.st_mode))
+                posix.utime(wfd, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(wfd)
+                os.close(rfd)
+        finally:
+            os.close(fd)
 
 
-def _copy_plain_file(s, d):
-    mode = os.lstat(s).st_mode
-    if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
-        import shutil
-        shutil.copy2(s, d, follow_symlinks=False)
+def _own(chown, st):
+    try:
+        chown(st.st_uid, st.st_gid)
+    except OSError as e:  # an owner this user namespace does not map
+        if e.errno not in (errno.EINVAL, errno.EPERM):
+            raise
+
+
+def _copy_xattrs(posix, rfd, wfd):
+    """As shutil.copy2: what cannot be read or set (security.*, no support) is skipped."""
+    try:
+        names = posix.listxattr(rfd)
+    except OSError:
+        return
+    for key in names:
+        try:
+            posix.setxattr(wfd, key, posix.getxattr(rfd, key))
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.ENODATA, errno.EINVAL,
+                               errno.EACCES):
+                raise

@@ -41,3 +41,47 @@ def wait_gone(pid, timeout=10):
         select.select([pfd], [], [], timeout)
     finally:
         os.close(pfd)
+
+
+PROC_SUPER_MAGIC = 0x9FA0
+PROC_ROOT_INO = 1
+
+
+def open_proc_file(path, flags):
+    """Open /proc/<...> for the runtime to write to (or read), only if it is
+    procfs's own file: what a racing mount or symlink put over it (a file
+    bound over /proc/sys/..., a tmpfs or a symlink at /proc) is refused.
+
+    /proc must be the root of a procfs, and the rest is resolved inside that
+    one mount (openat2 RESOLVE_NO_XDEV: no crossing onto anything mounted
+    over a part of it; /proc/self, a plain symlink, stays inside). Returns an
+    fd; OSError otherwise (CVE-2019-16884, CVE-2025-52881)."""
+    from ocirt.linux import shim  # not on the hot commands' path
+    if not path.startswith("/proc/"):
+        raise ValueError(path)
+    root = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if shim.fs_type(root) != PROC_SUPER_MAGIC or os.fstat(root).st_ino != PROC_ROOT_INO:
+            raise OSError(18, "/proc is not the root of a procfs", "/proc")  # EXDEV
+        try:
+            fd = shim.openat2(root, path[6:], flags | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              resolve=shim.RESOLVE_NO_XDEV | shim.RESOLVE_NO_MAGICLINKS)
+        except OSError as e:
+            if e.errno == 18:  # EXDEV
+                raise OSError(18, "something is mounted over it in /proc", path) from None
+            raise
+    finally:
+        os.close(root)
+    if shim.fs_type(fd) != PROC_SUPER_MAGIC:  # cannot be, but it is what we rely on
+        os.close(fd)
+        raise OSError(18, "not a procfs file", path)
+    return fd
+
+
+def write_proc_file(path, text):
+    """Write text to a procfs file opened by open_proc_file."""
+    fd = open_proc_file(path, os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)

@@ -6,13 +6,15 @@ bind the rootfs onto itself, mount config.mounts in order, populate /dev,
 pivot_root (or MS_MOVE + chroot), then masked and read-only paths, then a
 read-only root.
 """
+import errno
 import stat
 
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import SetupError
 from ocirt.linux import devices, lsm, mounts, shim
-from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC,
-                                MS_REMOUNT, MS_SLAVE, PROPAGATION)
+from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
+                                MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
+                                PROPAGATION)
 
 
 def _fail(what, err, path=None):
@@ -21,9 +23,11 @@ def _fail(what, err, path=None):
 
 
 def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
-    """Mount everything under cfg.root_path. Returns nothing; raises SetupError.
+    """Mount everything under cfg.root_path; raises SetupError.
 
-    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts."""
+    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts.
+    Returns what finish() needs from the host's view: the host's /dev/null
+    as a detached mount (an fd) if maskedPaths may need it, else None."""
     idmap_fds = idmap_fds or {}
     root = cfg.root_path
     mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
@@ -60,16 +64,19 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                         os.stat(m.source)
                     except OSError as e:
                         raise SetupError(f"mounts[{i}]: bind source {m.source}: {e.strerror}")
+                # procfs or sysfs through a symlink would land where it points
+                plain_dir = fstype in ("proc", "sysfs")
                 try:
                     mounts.mount_at(root_fd, m.destination, m.source, fstype, opts, src_is_dir,
-                                    idmap_fds.get(i))
+                                    idmap_fds.get(i), plain_dir)
                 except PermissionError:
                     if fstype != "sysfs":
                         raise
                     # sysfs without a private network namespace: bind the host's.
                     mounts.mount_at(root_fd, m.destination, "/sys", None,
                                     mounts.Options(["rbind", "nosuid", "nodev", "noexec"]
-                                                   + (["ro"] if opts.flags & MS_RDONLY else [])))
+                                                   + (["ro"] if opts.flags & MS_RDONLY else [])),
+                                    plain_dir=True)
             except OSError as e:
                 raise SetupError(f"mounts[{i}]: cannot mount {m.type or 'bind'} on "
                                  f"{m.destination}: {e.strerror}")
@@ -80,6 +87,31 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                 _fail("cannot populate /dev", e, e.filename)
     finally:
         os.close(root_fd)
+    return _host_null() if cfg.masked_paths else None
+
+
+def _host_null():
+    """The host's /dev/null, cloned as a detached mount: what masks a file.
+
+    Never the container's /dev/null: its rootfs or a volume shared with
+    another container can make that a symlink, or another file, by the time
+    it is bound (CVE-2025-31133)."""
+    try:
+        fd = shim.open_tree(shim.AT_FDCWD, "/dev/null", shim.OPEN_TREE_CLONE)
+    except OSError as e:
+        _fail("maskedPaths: cannot open the null device", e, "/dev/null")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+            raise SetupError("maskedPaths: the host's /dev/null is not the null device (1:3)")
+        shim.mount_setattr(fd, "", shim.AT_EMPTY_PATH,
+                           shim.MOUNT_ATTR_NOSUID | shim.MOUNT_ATTR_NOEXEC)
+    except BaseException as e:
+        os.close(fd)
+        if isinstance(e, OSError):
+            _fail("maskedPaths: cannot prepare the null device", e, "/dev/null")
+        raise
+    return fd
 
 
 # file systems that take an SELinux context= option (as runc labels them)
@@ -109,6 +141,7 @@ def pivot(root, no_pivot=False):
     """Make <root> the process's "/"."""
     os.chdir(root)
     if no_pivot:
+        _hide_host_proc_and_sys(os.readlink("/proc/self/cwd"))
         try:
             shim.mount(root, "/", None, MS_MOVE)
         except OSError as e:
@@ -132,6 +165,59 @@ def pivot(root, no_pivot=False):
     os.chdir("/")
 
 
+def _hide_host_proc_and_sys(root):
+    """Detach the host's procfs and sysfs mounts from this mount namespace
+    (cover them with an empty tmpfs where they are locked), before --no-pivot
+    moves the rootfs over "/": chroot leaves them in the namespace, and a
+    process of the container could then mount a fresh, unmasked procfs or
+    sysfs from a user namespace of its own (the kernel allows one when an
+    instance already fully visible is in the namespace: mount_too_revealing).
+
+    root is the rootfs's real path: the container's own mounts, under it, stay."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            fstype = fields[fields.index("-", 6) + 1]
+            point = _unescape(fields[4])
+            if (fields[3] == "/" and fstype in ("proc", "sysfs") and point != root
+                    and not point.startswith(root.rstrip("/") + "/")):
+                found.append(point)
+    for point in found:
+        try:
+            # no unmount event may reach the host through shared propagation
+            shim.mount(None, point, None, MS_SLAVE | MS_REC)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.EINVAL):
+                continue  # went with a mount above it
+            _fail("--no-pivot: cannot make the host's mount a slave", e, point)
+        try:
+            shim.umount2(point, MNT_DETACH)
+        except OSError as e:
+            if e.errno not in (errno.EINVAL, errno.EPERM):
+                _fail("--no-pivot: cannot detach the host's mount", e, point)
+            try:  # locked into this user namespace's mount namespace
+                shim.mount("tmpfs", point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                           "size=0k")
+            except OSError as e:
+                _fail("--no-pivot: cannot cover the host's mount", e, point)
+
+
+def _unescape(field):
+    """A mountinfo path: space, tab, newline and backslash come as \\ooo."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
 def _existing(root_fd, paths, what):
     """(path, O_PATH fd) for each of <paths> that exists in the root; missing ones
     are skipped, as the spec allows. The fd is closed after the caller's turn."""
@@ -151,34 +237,58 @@ def _existing(root_fd, paths, what):
             os.close(fd)
 
 
-def finish(cfg):
-    """After pivot: masked paths, read-only paths, read-only root, propagation."""
+def finish(cfg, null_fd=None):
+    """After pivot: masked paths, read-only paths, read-only root, propagation.
+
+    null_fd: what prepare() returned (the host's /dev/null), closed here.
+    Every path is resolved once, to an fd, and the mounts go onto that fd: a
+    read-only or masking mount is made (detached) and moved, never looked up
+    again by its path."""
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for p, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
             try:
-                target = mounts.fd_path(fd)
-                shim.mount(target, target, None, MS_BIND | MS_REC)
-                fd2 = mounts.open_in_root(root_fd, p)  # the new mount, not the one below
+                tree = shim.open_tree(fd, "", shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE |
+                                      shim.AT_EMPTY_PATH)
                 try:
-                    target = mounts.fd_path(fd2)
-                    keep = mounts.locked_flags(target)
-                    shim.mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
+                    shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH | shim.AT_RECURSIVE,
+                                       shim.MOUNT_ATTR_RDONLY)
+                    mounts.attach(tree, fd)
                 finally:
-                    os.close(fd2)
+                    os.close(tree)
             except OSError as e:
                 _fail("cannot make read-only", e, p)
+        null_attached = False
         for p, fd in _existing(root_fd, cfg.masked_paths, "maskedPaths"):
             try:
-                target = mounts.fd_path(fd)
                 if mounts.is_dir_fd(fd):
-                    shim.mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0k")
-                else:
-                    shim.mount("/dev/null", target, None, MS_BIND)
+                    # (never through /proc/self/fd: this /proc is the rootfs's
+                    # name, which the rootfs can swap for a symlink to its own tree)
+                    tree = mounts.new_fs("tmpfs", ["ro", "size=0k"])
+                    try:
+                        mounts.attach(tree, fd)
+                    finally:
+                        os.close(tree)
+                    continue
+                if null_fd is None:
+                    raise SetupError(f"maskedPaths: {p}: no null device to mask it with")
+                if not null_attached:
+                    # the first masked file gets the host's clone itself, the
+                    # others a clone of it (a detached mount cannot be cloned)
+                    mounts.attach(null_fd, fd)
+                    null_attached = True
+                    continue
+                tree = shim.open_tree(null_fd, "", shim.OPEN_TREE_CLONE | shim.AT_EMPTY_PATH)
+                try:
+                    mounts.attach(tree, fd)
+                finally:
+                    os.close(tree)
             except OSError as e:
                 _fail("cannot mask", e, p)
     finally:
         os.close(root_fd)
+        if null_fd is not None:
+            os.close(null_fd)
     if cfg.root_readonly:
         try:
             keep = mounts.locked_flags("/")

@@ -60,6 +60,13 @@ MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOVE_MOUNT_T_EMPTY_PATH = 0x40
 AT_FDCWD = -100
 
+# the new mount API: fsopen, fsconfig, fsmount
+FSOPEN_CLOEXEC = 1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+FSMOUNT_CLOEXEC = 1
+
 
 def _check(ret, what=None):
     """ret, or OSError(errno, strerror, what) for -errno: <what> is the call
@@ -270,3 +277,35 @@ def move_mount(from_fd, from_path, to_fd, to_path, flags):
 def exec_stub_fd():
     """A sealed close-on-exec memfd holding the exec stub (ocirt.linux.execstub)."""
     return _check(lib.ocirt_exec_stub_fd(), "memfd_create(ocirt-exec)")
+
+
+def fsopen(fstype):
+    """A file system context for a new instance of fstype (close-on-exec)."""
+    return _check(lib.ocirt_fsopen(_b(fstype), FSOPEN_CLOEXEC), f"fsopen({fstype})")
+
+
+def fsconfig(fs_fd, cmd, key=None, value=None):
+    """One option of the context (FSCONFIG_SET_FLAG/SET_STRING), or CMD_CREATE.
+    The OSError names the option, with what the kernel logged about it."""
+    ret = lib.ocirt_fsconfig(fs_fd, cmd, _b(key), _b(value), 0)
+    if ret < 0:
+        what = key if value is None else f"{key}={value}"
+        try:  # the kernel's message, as "e tmpfs: Bad value for 'mode'"
+            log = os.read(fs_fd, 256).decode(errors="replace").strip()
+        except OSError:
+            log = ""
+        raise OSError(-ret, os.strerror(-ret) + (f" ({log[2:]})" if log[1:2] == " " else ""),
+                      f"fsconfig({what})" if what else "fsconfig(FSCONFIG_CMD_CREATE)")
+
+
+def fsmount(fs_fd, attr_flags=0):
+    """The detached mount of a created context: an fd of its root (close-on-exec)."""
+    return _check(lib.ocirt_fsmount(fs_fd, FSMOUNT_CLOEXEC, attr_flags),
+                  f"fsmount({fs_fd}, {attr_flags:#x})")
+
+
+def fs_type(fd):
+    """The file system magic of what fd is on (statfs f_type)."""
+    out = ffi.new("unsigned long long *")
+    _check(lib.ocirt_fstatfs_type(fd, out), f"fstatfs({fd})")
+    return out[0]
