@@ -359,8 +359,15 @@ def test_sysctl_is_only_written_to_procfs(rt, public_tmp):
             else:  # the race may also break the mount itself: a clean error
                 assert len(p.stderr.splitlines()) == 1, p.stderr
                 refused += "linux.sysctl.net.ipv4.ip_forward: cannot set" in p.stderr
-    assert ran, "no container ran"
     assert refused, "the mount never went over /proc/sys: the attack was not tried"
+    if not ran:  # under load the swapper may win every time: the plain case still works
+        if os.path.islink(vol / "a"):
+            os.rename(vol / "a", vol / "tmp")
+            os.rename(vol / "b", vol / "a")
+            os.rename(vol / "tmp", vol / "b")
+        p = run(rt, b)
+        assert (p.returncode, p.stdout) == (0, "1\n"), p.stderr
+        assert victim.read_text() == "UNTOUCHED\n"
 
 
 # ------------------------------------------------ 5 CVE-2021-30465: mounts escaping
