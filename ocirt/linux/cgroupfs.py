@@ -1,4 +1,9 @@
-"""The `cgroup` mount type: what a container sees at /sys/fs/cgroup."""
+"""The `cgroup` mount type: what a container sees at /sys/fs/cgroup.
+
+As every other mount (ocirt.linux.mounts.mount_at), each piece is made
+detached, given its flags while nothing can reach it, and moved onto an fd
+resolved once: the destination in the rootfs, or a directory made through
+the fd of the container's own tmpfs. Nothing is looked up by path twice."""
 
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.linux import cgroups, mounts, shim
@@ -11,48 +16,50 @@ def mounter(cgroup_paths, cgroupns):
         ro = bool(opts.flags & MS_RDONLY)
         base = opts.flags & ~(MS_RDONLY | MS_BIND | MS_REC | MS_REMOUNT)
         hier = cgroups.hierarchies()
-        dest = m.destination
-        if list(hier) == [cgroups.UNIFIED]:
-            _one(root_fd, dest, cgroups.UNIFIED, cgroup_paths.get(cgroups.UNIFIED),
-                 cgroupns, base, ro)
-            return
-        mounts.mount_at(root_fd, dest, "tmpfs", "tmpfs",
-                        mounts.Options(["nosuid", "nodev", "noexec", "mode=755"]))
-        for name, mp in hier.items():
-            sub = os.path.join(dest, os.path.basename(mp))
-            _one(root_fd, sub, name, cgroup_paths.get(name), cgroupns, base, ro)
-        if ro:
-            fd = mounts.open_in_root(root_fd, dest)
+        target = mounts.make_in_root(root_fd, m.destination)
+        try:
+            if list(hier) == [cgroups.UNIFIED]:
+                _one(target, cgroups.UNIFIED, cgroup_paths.get(cgroups.UNIFIED), cgroupns,
+                     base, ro)
+                return
+            # v1 and hybrid: a tmpfs with one directory per hierarchy
+            tmpfs = mounts.new_fs("tmpfs", ["nosuid", "nodev", "noexec", "mode=755"])
             try:
-                shim.mount(None, mounts.fd_path(fd), None,
-                           MS_REMOUNT | MS_RDONLY | mounts.locked_flags(mounts.fd_path(fd)))
+                mounts.attach(tmpfs, target)
+                for name, mp in hier.items():
+                    sub = os.path.basename(mp)
+                    os.mkdir(sub, 0o755, dir_fd=tmpfs)
+                    sub_fd = os.open(sub, shim.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY |
+                                     os.O_CLOEXEC, dir_fd=tmpfs)
+                    try:
+                        _one(sub_fd, name, cgroup_paths.get(name), cgroupns, base, ro)
+                    finally:
+                        os.close(sub_fd)
+                if ro:  # the tmpfs itself, through its own fd
+                    shim.mount_setattr(tmpfs, "", shim.AT_EMPTY_PATH, shim.MOUNT_ATTR_RDONLY)
             finally:
-                os.close(fd)
+                os.close(tmpfs)
+        finally:
+            os.close(target)
     return mount_cgroups
 
 
-def _one(root_fd, dest, name, host_dir, cgroupns, flags, ro):
-    fd = mounts.make_in_root(root_fd, dest)
+def _one(target_fd, name, host_dir, cgroupns, flags, ro):
+    """Hierarchy <name> onto target_fd: a new cgroup mount with a cgroup
+    namespace (it shows the namespace's root), else a bind of the
+    container's own directory; with the config's flags (nosuid, nodev,
+    noexec, ...) and ro set before it is attached, as runc gives them."""
+    if cgroupns:
+        tree = (mounts.new_fs("cgroup2", []) if name == cgroups.UNIFIED
+                else mounts.new_fs("cgroup", name.split(",")))
+    elif host_dir:
+        tree = shim.open_tree(shim.AT_FDCWD, host_dir, shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE)
+    else:
+        return
     try:
-        target = mounts.fd_path(fd)
-        if cgroupns:
-            if name == cgroups.UNIFIED:
-                shim.mount("cgroup2", target, "cgroup2", flags)
-            else:
-                shim.mount("cgroup", target, "cgroup", flags, name)
-        elif host_dir:
-            shim.mount(host_dir, target, None, MS_BIND | MS_REC)
-        else:
-            return
+        attr_set = mounts.mount_attrs(flags | (MS_RDONLY if ro else 0))[0]
+        if attr_set:
+            shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH, attr_set)
+        mounts.attach(tree, target_fd)
     finally:
-        os.close(fd)
-    if ro or flags:
-        # a bind mount has the host mount's flags: the config's (nosuid,
-        # nodev, noexec, ...) come with a remount, as runc does
-        fd = mounts.open_in_root(root_fd, dest)
-        try:
-            target = mounts.fd_path(fd)
-            shim.mount(None, target, None, MS_BIND | MS_REMOUNT | flags
-                       | (MS_RDONLY if ro else 0) | mounts.locked_flags(target))
-        finally:
-            os.close(fd)
+        os.close(tree)

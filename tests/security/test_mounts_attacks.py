@@ -11,6 +11,7 @@ Races are bounded: ATTEMPTS creates (or SECONDS) per test in CI, many more
 with OCIRT_LONG=1.
 """
 import contextlib
+import glob
 import os
 import shutil
 import subprocess
@@ -152,6 +153,32 @@ def test_read_only_bind_stays_read_only_while_the_volume_renames(rt, public_tmp)
             p = run(rt, b)
             assert sorted(os.listdir(host)) == ["keep"], \
                 f"try {i}: the container wrote to the host through a ro mount: {p.stderr}"
+            erofs += "Read-only file system" in p.stderr
+    assert erofs, "the ro mount was never reached"
+
+
+def test_read_only_cgroup_mount_stays_read_only_while_the_volume_renames(rt, public_tmp):
+    """The same race on a `cgroup` mount (a tmpfs with one mount per hierarchy):
+    each piece is read-only before it is attached, so wherever it lands, the
+    container cannot write to the host's cgroup tree through it."""
+    vol = public_tmp / "vol"
+    (vol / "a").mkdir(parents=True)
+    os.symlink(".", vol / "b")
+
+    def edit(cfg):
+        cfg["mounts"] += [bind_entry(vol, "/vol"),
+                          {"destination": "/vol/a", "type": "cgroup", "source": "cgroup",
+                           "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}]
+    b = rt.bundle(["sh", "-c", "for d in /vol/a /vol/b; do for f in $d/*/x $d/x; do "
+                               "mkdir $f; done; done; true"], edit)
+    erofs = 0
+    with swapping(vol / "a", vol / "b"):
+        for i in attempts(40, 12):
+            cid = rt.new_id()
+            p = rt("run", "--bundle", b, cid)
+            made = [d for d in glob.glob(f"/sys/fs/cgroup/*/ocirt/{cid}/x")
+                    + glob.glob(f"/sys/fs/cgroup/ocirt/{cid}/x")]
+            assert not made, f"try {i}: the container wrote to the host's cgroups: {made}"
             erofs += "Read-only file system" in p.stderr
     assert erofs, "the ro mount was never reached"
 
