@@ -163,8 +163,14 @@ class Container:
     def lock(self):
         """Take the container's exclusive lock; returns the fd that holds it."""
         import fcntl  # here: `state` never locks
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise errors.ContainerNotFound(self.id)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink == 0:  # deleted by the holder we waited for
+            os.close(fd)
+            raise errors.ContainerNotFound(self.id)
         return fd
 
     def save(self, oci):
@@ -187,6 +193,13 @@ class Container:
         if unit:
             lines.append(f"systemd {unit}")
         write_atomic(os.path.join(self.dir, CGROUP_FILE), ("\n".join(lines) + "\n").encode())
+
+    def cgroup_made(self):
+        """A list of the cgroup directories create makes whose append() also
+        adds each to the record at once (one O_APPEND write), so that a create
+        killed at any point leaves delete all it made, and only that."""
+        return _MadeDirs(os.open(os.path.join(self.dir, CGROUP_FILE),
+                                 os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC))
 
     def cgroup_record(self):
         """(paths, directories create made, systemd unit or None)."""
@@ -226,6 +239,21 @@ class Container:
             os.rmdir(self.dir)
         except FileNotFoundError:
             pass
+
+
+class _MadeDirs(list):
+    def __init__(self, fd):
+        super().__init__()
+        self.fd = fd
+
+    def append(self, d):
+        super().append(d)
+        os.write(self.fd, f"made {d}\n".encode())
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def write_atomic(path, data, mode=0o600):
