@@ -358,26 +358,45 @@ class Cgroup:
                                       "here)", w.path)
                 dirs[w.controller] = d
             writes.append(w)
-        for w in writes:
-            target = os.path.join(dirs[w.controller][0], w.file)
-            try:
-                fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
-            except OSError as e:
-                raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
-            try:
-                os.write(fd, w.value.encode())
-            except OSError as e:
-                raise SetupError(f"cannot write {w.value!r} to {w.file}: {e.strerror}", w.path)
-            finally:
-                os.close(fd)
-            if w.file == "cpu.shares":
-                # the kernel clamps silently; runc reports it
-                got = current("cpu", "cpu.shares")
-                if got is not None and got != w.value:
-                    raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
-                                      f"set {got})", w.path)
+        undo = []  # update: (file, its value before) of each file written so far
+        try:
+            for w in writes:
+                target = os.path.join(dirs[w.controller][0], w.file)
+                try:
+                    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
+                except OSError as e:
+                    raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
+                try:
+                    if update:
+                        undo.append((target, _value_to_restore(target, w.value)))
+                    os.write(fd, w.value.encode())
+                except OSError as e:
+                    raise SetupError(f"cannot write {w.value!r} to {w.file}: {e.strerror}",
+                                     w.path)
+                finally:
+                    os.close(fd)
+                if w.file == "cpu.shares":
+                    # the kernel clamps silently; runc reports it
+                    got = current("cpu", "cpu.shares")
+                    if got is not None and got != w.value:
+                        raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
+                                          f"set {got})", w.path)
+        except BaseException:
+            # an update that fails halfway leaves the values as they were, as
+            # runc does: the files written so far get their old values back,
+            # in reverse order (which keeps pairs such as memory and
+            # memory+swap valid at each step)
+            for target, old in reversed(undo):
+                try:
+                    if old is None:
+                        raise OSError(0, "its old value cannot be written back")
+                    with open(target, "w") as f:
+                        f.write(old)
+                except OSError as e:
+                    (warn or (lambda m: None))(f"cannot restore {target}: {e.strerror}")
+            raise
 
     def set_devices(self, rules, update=False):
         """Device access: the spec's rules, then runc's default allow list.
@@ -518,6 +537,38 @@ def _enable_offered(d):
                     f.write("+" + ctrl)
             except OSError:
                 pass  # e.g. a threaded subtree, or a process in that cgroup
+
+
+KEYED = ("io.max", "io.weight", "io.bfq.weight", "blkio.weight_device",
+         "blkio.leaf_weight_device", "blkio.throttle.", "net_prio.ifpriomap", "rdma.max")
+
+
+def _value_to_restore(target, new):
+    """What to write to target to undo writing `new` to it, read before the
+    write; None when that is not possible. A file of one value takes what it
+    reads back; a file of keyed lines (a device, an interface) the old line
+    of the key written, or that key's reset."""
+    try:
+        with open(target) as f:
+            old = f.read().strip()
+    except OSError:
+        return None
+    name = os.path.basename(target)
+    if name == "memory.oom_control":  # reads "oom_kill_disable N\nunder_oom ..."
+        return old.split()[1] if old.startswith("oom_kill_disable") else None
+    if not name.startswith(KEYED):
+        return None if "\n" in old else old
+    key = new.split(" ", 1)[0]
+    for line in old.splitlines():
+        if line.split(" ", 1)[0] == key:
+            return line
+    if name.startswith(("blkio.throttle.", "blkio.weight_device", "blkio.leaf_weight")):
+        return f"{key} 0"
+    if name == "io.max":
+        return f"{key} rbps=max wbps=max riops=max wiops=max"
+    if name in ("io.weight", "io.bfq.weight"):
+        return f"{key} default"
+    return None
 
 
 def _section_path(ctrl):
