@@ -51,7 +51,10 @@ def release(c, until_exec=False):
             s.close()
         raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
     try:
-        s.sendall(START)
+        import _socket  # loaded already (connect_unix)
+        # MSG_NOSIGNAL: the launcher leaves SIGPIPE fatal, and a racing kill
+        # may have closed the other end
+        s.sendall(START, _socket.MSG_NOSIGNAL)
         reply = b""
         while True:
             chunk = s.recv(4096)
@@ -60,6 +63,8 @@ def release(c, until_exec=False):
             reply += chunk
             if reply == EXECUTING and not until_exec:
                 break
+    except OSError as e:  # the init was killed meanwhile (a racing kill)
+        raise errors.InvalidState(f"container {c.id} stopped before it started: {e.strerror}")
     finally:
         s.close()
     if reply.startswith(EXECUTING):
