@@ -271,8 +271,14 @@ class Container:
         if self._lock_fd is not None:
             return self._lock_fd
         import fcntl  # here: `state` never locks
-        fd = os.open(".", _DIR_FLAGS, dir_fd=self.fd)
+        try:
+            fd = os.open(".", _DIR_FLAGS, dir_fd=self.fd)
+        except FileNotFoundError:
+            raise errors.ContainerNotFound(self.id)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_nlink == 0:  # deleted by the holder we waited for
+            os.close(fd)
+            raise errors.ContainerNotFound(self.id)
         self._lock_fd = fd
         return fd
 
@@ -297,9 +303,19 @@ class Container:
             lines.append(f"systemd {unit}")
         self.write(CGROUP_FILE, ("\n".join(lines) + "\n").encode())
 
+    def cgroup_made(self):
+        """A list of the cgroup directories create makes whose append() also
+        adds each to the record at once (one O_APPEND write), so that a create
+        killed at any point leaves delete all it made, and only that."""
+        return _MadeDirs(os.open(CGROUP_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW
+                                 | os.O_CLOEXEC, dir_fd=self.fd))
+
     def cgroup_record(self):
-        """(paths, directories create made, systemd unit or None)."""
-        paths, made, unit = {}, [], None
+        """(paths, directories create made, systemd unit or None). A directory
+        whose mkdir create began but did not record is counted as made when
+        it is an empty cgroup that no other create holds: create was killed
+        between the two (else it is another's)."""
+        paths, made, making, unit = {}, [], [], None
         try:
             text = self.read(CGROUP_FILE)
         except FileNotFoundError:
@@ -311,8 +327,14 @@ class Container:
                 paths[name] = path
             elif key == "made":
                 made.append(value)
+            elif key == "making":
+                making.append(value)
+            elif key == "exists" and value in making:
+                making.remove(value)
             elif key == "systemd":
                 unit = value
+        from ocirt.linux.cgroups import unclaimed_and_empty
+        made += [d for d in making if d not in made and unclaimed_and_empty(d)]
         return paths, made, unit
 
     def load_config(self):
@@ -346,6 +368,31 @@ class Container:
                 os.rmdir(self.dir)
         except FileNotFoundError:
             pass
+
+
+class _MadeDirs(list):
+    """The record's lines: "making D" before the mkdir, then "made D" (or
+    "exists D": another made it). A create killed between the mkdir and
+    its "made" leaves a "making" that cgroup_record resolves."""
+
+    def __init__(self, fd):
+        super().__init__()
+        self.fd = fd
+
+    def intend(self, d):
+        os.write(self.fd, f"making {d}\n".encode())
+
+    def exists(self, d):
+        os.write(self.fd, f"exists {d}\n".encode())
+
+    def append(self, d):
+        super().append(d)
+        os.write(self.fd, f"made {d}\n".encode())
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def write_atomic(dir_fd, name, data, mode=0o600):

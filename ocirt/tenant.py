@@ -238,7 +238,14 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         parent_end.close()
     if pid_file:
         from ocirt.container.create import write_pid_file
-        write_pid_file(pid_file, pid)
+        try:
+            write_pid_file(pid_file, pid)
+        except BaseException as e:
+            # the caller cannot know the process: it must not outlive this failure
+            _kill_reap(pid)
+            if isinstance(e, OSError):
+                raise errors.OcirtError(f"cannot write the pid file {pid_file}: {e.strerror}")
+            raise
     if detach:
         return 0
     if receiver is not None:
@@ -252,11 +259,16 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
 
 
 def _kill_reap(pid):
+    """SIGKILL and reap; a process that is not our child (exec --detach: it
+    went to the host's init with stage-1), wait until it has exited."""
     try:
         os.kill(pid, 9)
         os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
+    except ProcessLookupError:
         pass
+    except ChildProcessError:
+        from ocirt.linux.proc import wait_gone
+        wait_gone(pid)
 
 
 def _wait(pid):

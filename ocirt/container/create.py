@@ -45,9 +45,14 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             c.record_cgroup(cg.paths, [], unit)
         else:
             cg = Cgroup.for_container(cfg.cgroups_path, cid)
-            c.record_cgroup(cg.paths, cg.missing())
-            cleanup.cgroup_dirs = cg.create()
-        cleanup.cgroup = cg
+            c.record_cgroup(cg.paths, [])
+            made = cleanup.cgroup_dirs = c.cgroup_made()  # recorded as they are made
+            try:
+                cg.create(made)
+            finally:
+                made.close()
+            cg.claim(made)  # held until create ends: see Cgroup.claim
+        cleanup.cgroup = cg  # from here on, what is in it is this create's
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
         oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
@@ -77,6 +82,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         cleanup.run()
         raise
     finally:
+        if cleanup.cgroup is not None:
+            cleanup.cgroup.release()
         for _, fd in ns_fds:
             os.close(fd)
         if lock_fd >= 0:
@@ -181,13 +188,10 @@ class _Cleanup:
                 pass
             _reap_or_wait(pid)
         if self.cgroup is not None:
-            # whatever reached the container's cgroup (stage-2, a hook's child)
-            for pid in self.cgroup.pids():
-                try:
-                    os.kill(pid, SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for d in reversed(self.cgroup_dirs):
+            # whatever reached the container's cgroup (stage-2, a hook's
+            # child): claim() found it empty, so all in it is this create's
+            self.cgroup.signal(SIGKILL)
+        for d in reversed(self.cgroup_dirs):  # only what this create made
             try:
                 from ocirt.linux.cgroups import _rmdir_retry
                 _rmdir_retry(d)

@@ -1,19 +1,18 @@
 """delete: remove everything create made (with --force, kill first)."""
 from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.state import Status
-
-SIGKILL = 9
 
 
 def delete(root, cid, force=False):
     try:
         c = state.load(root, cid, broken=force)  # --force removes a corrupt record too
+        # ContainerNotFound too if another delete removed it meanwhile; a create
+        # that held the lock has ended once we have it (refresh reads its record)
+        c.lock()
     except errors.ContainerNotFound:
         if force:
             return
         raise
-    c.lock()
     st = c.refresh()
     if st in (Status.RUNNING, Status.PAUSED) and not force:
         raise errors.InvalidState(f"cannot delete container {cid} that is not stopped: "
@@ -27,33 +26,29 @@ def delete(root, cid, force=False):
 
 
 def destroy(c):
-    """Remove everything create made. The container must be stopped."""
-    if "poststop" in c.hook_points:
-        from ocirt import hooks, log
-        # the spec: a failing poststop hook is a warning; the others still run
-        hooks.run_recorded(c, "poststop", Status.STOPPED, warn=log.warning)
+    """Remove everything create made, then run the poststop hooks. The
+    container must be stopped.
+
+    Its processes: with its own pid namespace they died with its init, and
+    nothing else is signalled (a process in its cgroup now is not the
+    container's: another container's, say); without one, or after a create
+    killed before it recorded the init, all in its cgroup are killed, as runc
+    does. OcirtError when something cannot be removed: the state is kept,
+    for a later delete to finish."""
     paths, made, unit = c.cgroup_record()
     if paths:
         from ocirt.linux.cgroups import Cgroup
-        cg = Cgroup(paths)
-        for pid in cg.pids():  # no private pid namespace, or a create killed halfway
-            try:
-                os.kill(pid, SIGKILL)
-            except ProcessLookupError:
-                pass
         if unit:
             from ocirt import log
             from ocirt.linux.systemd import stop_unit
             stop_unit(unit, log.warning)
-        try:
-            cg.destroy()
-        except OSError as e:
-            from ocirt import log
-            log.warning(f"cannot remove cgroup of {c.id}: {e.strerror}")
-        for d in reversed(made):  # the parents create made, if nothing else uses them
-            if d not in paths.values():
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        left = Cgroup(paths).destroy(made, kill=not c.has_pidns)
+        if left:
+            d, why = left[0]
+            raise errors.OcirtError(f"cannot delete container {c.id}: cannot remove its "
+                                    f"cgroup {d}: {why}")
+    if "poststop" in c.hook_points:
+        from ocirt import hooks, log
+        # the spec: a failing poststop hook is a warning; the others still run
+        hooks.run_recorded(c, "poststop", Status.STOPPED, warn=log.warning)
     c.remove()

@@ -49,30 +49,48 @@ def send_signal(c, sig):
 
 
 def signal_all(c, sig, init_alive=True):
-    cg = c.cgroup()
-    if sig == SIGKILL and cg.kill_all():
-        return
-    pids = cg.pids()
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    if not pids and init_alive:
+    """Signal every process in the container's cgroup and the cgroups below it."""
+    if not c.cgroup().signal(sig) and init_alive:
         send_signal(c, sig)
 
 
-def kill_and_wait(c):
-    if c.status is Status.PAUSED:
-        thaw(c)
+def kill_and_wait(c, timeout=10):
+    """SIGKILL the container and wait until its init has exited.
+
+    With its own pid namespace the init alone is signalled: the kernel kills
+    the rest of the namespace, and the init's exit completes only once they
+    are gone. Without one, every process in its cgroup, as runc does. Frozen
+    cgroups are thawed first (a frozen v1 task does not die). OcirtError,
+    with nothing done, when a parent cgroup keeps it frozen; or when the
+    init outlives the SIGKILL by timeout seconds."""
+    from ocirt.linux import freezer
+    from ocirt.linux.proc import is_alive
+    frozen = freezer.thaw_all(c.cgroup_paths)
+    if frozen:
+        raise errors.OcirtError(f"cannot kill container {c.id}: a parent cgroup keeps it "
+                                f"frozen ({frozen})")
     try:
-        send_signal(c, SIGKILL)
-    except errors.InvalidState:
-        pass
-    if not c.has_pidns:
-        signal_all(c, SIGKILL)
-    from ocirt.linux.proc import wait_gone
-    wait_gone(c.pid)
+        pfd = os.pidfd_open(c.pid)
+    except ProcessLookupError:
+        pfd = -1
+    try:
+        alive = pfd >= 0 and is_alive(c.pid, c.starttime)
+        if alive:
+            import _signal
+            try:
+                _signal.pidfd_send_signal(pfd, SIGKILL)
+            except ProcessLookupError:
+                alive = False
+        if not c.has_pidns:
+            c.cgroup().signal(SIGKILL)
+        if alive:
+            import select
+            if not select.select([pfd], [], [], timeout)[0]:
+                raise errors.OcirtError(f"container {c.id}: its init (pid {c.pid}) is still "
+                                        f"there {timeout} s after SIGKILL")
+    finally:
+        if pfd >= 0:
+            os.close(pfd)
 
 
 def thaw(c):

@@ -51,11 +51,9 @@ def release(c, until_exec=False):
         # as it was (created, the socket in place, the init back in accept);
         # killed after, the init goes on, and the socket left behind no
         # longer makes it read as created (state.Container._init_waits).
-        try:
-            s.sendall(START)
-        except OSError as e:
-            raise errors.InvalidState(f"container {c.id} is not waiting to start: "
-                                      f"{e.strerror}")
+        import _socket  # loaded already (connect_unix)
+        # MSG_NOSIGNAL: a racing kill may have closed the other end
+        s.sendall(START, _socket.MSG_NOSIGNAL)
         reply = b""
         while True:
             chunk = s.recv(4096)
@@ -64,6 +62,8 @@ def release(c, until_exec=False):
             reply += chunk
             if reply == EXECUTING and not until_exec:
                 break
+    except OSError as e:  # the init was killed meanwhile (a racing kill)
+        raise errors.InvalidState(f"container {c.id} stopped before it started: {e.strerror}")
     finally:
         s.close()
     try:

@@ -8,7 +8,10 @@ later commands need not detect the layout again. Pausing and resuming are
 ocirt.linux.freezer's.
 """
 from ocirt import posixos as os  # os without its import cost (see there)
-from ocirt.linux.freezer import UNIFIED
+from ocirt.linux.freezer import UNIFIED, subgroups
+
+SIGKILL = 9
+EBUSY = 16  # errno without importing errno (delete is a hot command)
 
 
 def hierarchies():
@@ -29,6 +32,29 @@ def hierarchies():
     return out
 
 
+def unclaimed_and_empty(d):
+    """True if the cgroup directory d exists, has no process and no child
+    cgroup, and no create holds its claim (Cgroup.claim)."""
+    import fcntl
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        if any(os.path.isdir(os.path.join(d, n)) for n in os.listdir(d)):
+            return False
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            return not f.read().strip()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def own_paths(pid="self"):
     """{hierarchy name: path} from /proc/<pid>/cgroup."""
     out = {}
@@ -43,13 +69,20 @@ class Cgroup:
     def __init__(self, paths):
         self.paths = dict(paths)
         self.systemd = None  # (slice, unit) when systemd made it
+        self.claim_fd = -1   # the flock of claim(), held until release()
+        self.claimed = False
 
     @classmethod
     def for_container(cls, cgroups_path, cid):
         """Where a container with this linux.cgroupsPath goes (nothing is created)."""
         rel = cgroups_path or f"/ocirt/{cid}"
+        from ocirt.errors import ConfigError
+        if ".." in rel.split("/"):
+            # even where it stays inside after normalising, a ".." names a
+            # cgroup by where another one is: refused, as it can lead out
+            raise ConfigError(f"{rel!r}: '..' is not allowed in a cgroup path",
+                              "$.linux.cgroupsPath")
         if ":" in rel and not rel.startswith("/"):
-            from ocirt.errors import ConfigError
             raise ConfigError(f"$.linux.cgroupsPath: {rel!r} is a systemd path "
                               "(slice:prefix:name); use --systemd-cgroup")
         mine = own_paths() if not rel.startswith("/") else {}
@@ -57,9 +90,6 @@ class Cgroup:
         for name, mp in hierarchies().items():
             base = mine.get(name, "/") if mine else "/"
             full = os.path.normpath(os.path.join(base, rel)).lstrip("/")
-            if full.split("/")[0] == "..":
-                from ocirt.errors import ConfigError
-                raise ConfigError(f"$.linux.cgroupsPath: {rel!r} leads outside the cgroup root")
             paths[name] = os.path.join(mp, full)
         return cls(paths)
 
@@ -70,46 +100,127 @@ class Cgroup:
         while not os.path.isdir(p):
             missing.append(p)
             p = os.path.dirname(p)
+        intend = getattr(made, "intend", None)  # the record's: see ocirt.state._MadeDirs
         for d in reversed(missing):
+            if intend:
+                intend(d)
             try:
                 os.mkdir(d, 0o755)
             except FileExistsError:
-                continue
+                if intend:
+                    made.exists(d)
+                if os.path.isdir(d):
+                    continue  # another create made it meanwhile: not ours
+                raise NotADirectoryError(20, "Not a directory", d)
             made.append(d)
             if "cpuset" in name.split(","):
                 _inherit_cpuset(d)
 
-    def missing(self):
-        """The directories create() would make, parents first."""
-        out = []
-        for path in self.paths.values():
-            chain = []
-            p = path
-            while not os.path.isdir(p):
-                chain.append(p)
-                p = os.path.dirname(p)
-            out += [d for d in reversed(chain) if d not in out]
-        return out
+    def create(self, made):
+        """mkdir -p each directory, appending each one it makes to `made` at
+        once (a list, or one that records as it goes: see ocirt.state), so
+        that whatever fails or kills create midway, what it made is known.
 
-    def create(self):
-        """mkdir -p each directory; returns the list of directories it made.
+        The leaves are made under an exclusive flock on the parent of the
+        first one (the cgroup2 one, where the init is born), and the one who
+        makes them takes the first one's own flock (see claim) before letting
+        go: of two creates with one cgroupsPath (one id under two --roots,
+        say), one makes the leaves and claims them first, the other makes
+        none, and each removes only what is its own. The kernel serialises
+        cgroup mkdirs anyway: this costs no parallelism.
 
         On a pure cgroup2 host every controller the tree offers is enabled
         down to the container's parent, as runc does, so that what a
         container gets does not depend on what came before it."""
-        made = []
-        for name, path in self.paths.items():
-            for _ in range(5):  # a parent that another delete removes meanwhile: again
+        import fcntl
+        from ocirt.errors import ConfigError
+        first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
+        for attempt in range(6):  # a parent that another delete removes meanwhile: again
+            try:
+                for name, path in self.paths.items():
+                    self._mkdir_p(name, os.path.dirname(path), made)
+                fd = os.open(os.path.dirname(first), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 try:
-                    self._mkdir_p(name, path, made)
-                    break
-                except FileNotFoundError:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    for name, path in self.paths.items():
+                        self._mkdir_p(name, path, made)
+                    self.claim_fd = os.open(first, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                    try:  # never waits for the one who made it: only for another create
+                        fcntl.flock(self.claim_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        self.claimed = True
+                    except BlockingIOError:
+                        pass
+                finally:
+                    os.close(fd)
+                break
+            except OSError as e:
+                if isinstance(e, FileNotFoundError) and attempt < 5:
                     continue
-            else:
-                self._mkdir_p(name, path, made)
+                raise ConfigError(f"cannot create the cgroup {e.filename}: {e.strerror}",
+                                  "$.linux.cgroupsPath")
         if layout_is_unified(self.paths):
             _enable_all(hierarchies().get(UNIFIED), self.paths[UNIFIED])
-        return made
+
+    def claim(self, made):
+        """Take this cgroup (made by create()) for a new container's init, or
+        say why it cannot.
+
+        Under an exclusive flock on its directory, held until release(): two
+        creates with one cgroupsPath take turns, and the second sees the
+        first's init. Then the cgroup must be empty (as runc 1.2 checks:
+        sharing it would make each container's delete the other's) and not
+        frozen (an init born there would hang, and create with it). The
+        hierarchy the init is born in is always read; another only where
+        create did not make the directory itself (a new cgroup has no
+        process, but is frozen with a frozen parent).
+        ConfigError on $.linux.cgroupsPath otherwise."""
+        import fcntl
+        from ocirt.errors import ConfigError
+        first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
+        try:
+            if not self.claimed:  # another create of this cgroup is under way: its turn first
+                fcntl.flock(self.claim_fd, fcntl.LOCK_EX)
+                try:
+                    same = os.stat(first).st_ino == os.fstat(self.claim_fd).st_ino
+                except OSError:
+                    same = False
+                if not same:
+                    raise ConfigError(f"the container's cgroup {first} was removed by another "
+                                      "create meanwhile (it failed): try again",
+                                      "$.linux.cgroupsPath")
+            for name, d in self.paths.items():
+                try:
+                    if name == UNIFIED:
+                        with open(os.path.join(d, "cgroup.events")) as f:
+                            events = f.read()
+                        busy, frozen = "populated 1" in events, "frozen 1" in events
+                    else:
+                        busy = (d == first or d not in made) and bool(
+                            _words(os.path.join(d, "cgroup.procs")))
+                        frozen = False
+                        if "freezer" in name.split(","):
+                            with open(os.path.join(d, "freezer.state")) as f:
+                                frozen = f.read().strip() != "THAWED"
+                except OSError as e:
+                    raise ConfigError(f"cannot read the cgroup {d}: {e.strerror}",
+                                      "$.linux.cgroupsPath")
+                if busy:
+                    n = len(_words(os.path.join(d, "cgroup.procs")))
+                    found = f"{n} process(es) found" if n else "its sub-cgroups have processes"
+                    raise ConfigError(f"the container's cgroup {d} is not empty: {found}",
+                                      "$.linux.cgroupsPath")
+                if frozen:
+                    raise ConfigError(f"the container's cgroup {d} is frozen",
+                                      "$.linux.cgroupsPath")
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self):
+        if self.claim_fd >= 0:
+            os.close(self.claim_fd)
+            self.claim_fd = -1
+            self.claimed = False
 
     def fork(self, ns_flags=0, place=True):
         """Fork; the child is born in this cgroup's v2 directory when it can be
@@ -121,6 +232,13 @@ class Cgroup:
         NotImplementedError: ns_flags were asked for, and this kernel has no
         clone3 to make them with.
         """
+        pid, placed = self._fork(ns_flags, place)
+        if pid == 0 and self.claim_fd >= 0:
+            os.close(self.claim_fd)  # the flock is create's, not the container's
+            self.claim_fd = -1
+        return pid, placed
+
+    def _fork(self, ns_flags, place):
         from ocirt.linux import shim
         path = self.paths.get(UNIFIED) if place else None
         fd = -1 if path is None else os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -183,16 +301,33 @@ class Cgroup:
             os.close(fd)
         return True
 
-    def pids(self):
+    def pids(self, below=False):
+        """The processes in this cgroup (below: and in every cgroup under it)."""
         for name in (UNIFIED, "pids", "freezer", "memory"):
             if name in self.paths or any(name in k.split(",") for k in self.paths):
                 path = self._dir(name)
                 try:
                     with open(os.path.join(path, "cgroup.procs")) as f:
-                        return [int(x) for x in f.read().split()]
+                        out = [int(x) for x in f.read().split()]
                 except OSError:
                     continue
+                for d in subgroups(path) if below else ():
+                    out += [int(x) for x in _words(os.path.join(d, "cgroup.procs"))]
+                return out
         return []
+
+    def signal(self, sig):
+        """Signal every process in this cgroup and below it (cgroup.kill for a
+        SIGKILL where there is one). Returns False when there was none."""
+        if sig == SIGKILL and self.kill_all():
+            return True
+        pids = self.pids(below=True)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return bool(pids)
 
     def _dir(self, ctrl):
         for k, v in self.paths.items():
@@ -251,26 +386,45 @@ class Cgroup:
                                       "here)", w.path)
                 dirs[w.controller] = d
             writes.append(w)
-        for w in writes:
-            target = os.path.join(dirs[w.controller][0], w.file)
-            try:
-                fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
-            except OSError as e:
-                raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
-            try:
-                os.write(fd, w.value.encode())
-            except OSError as e:
-                raise SetupError(f"cannot write {w.value!r} to {w.file}: {e.strerror}", w.path)
-            finally:
-                os.close(fd)
-            if w.file == "cpu.shares":
-                # the kernel clamps silently; runc reports it
-                got = current("cpu", "cpu.shares")
-                if got is not None and got != w.value:
-                    raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
-                                      f"set {got})", w.path)
+        undo = []  # update: (file, its value before) of each file written so far
+        try:
+            for w in writes:
+                target = os.path.join(dirs[w.controller][0], w.file)
+                try:
+                    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
+                except OSError as e:
+                    raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
+                try:
+                    if update:
+                        undo.append((target, _value_to_restore(target, w.value)))
+                    os.write(fd, w.value.encode())
+                except OSError as e:
+                    raise SetupError(f"cannot write {w.value!r} to {w.file}: {e.strerror}",
+                                     w.path)
+                finally:
+                    os.close(fd)
+                if w.file == "cpu.shares":
+                    # the kernel clamps silently; runc reports it
+                    got = current("cpu", "cpu.shares")
+                    if got is not None and got != w.value:
+                        raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
+                                          f"set {got})", w.path)
+        except BaseException:
+            # an update that fails halfway leaves the values as they were, as
+            # runc does: the files written so far get their old values back,
+            # in reverse order (which keeps pairs such as memory and
+            # memory+swap valid at each step)
+            for target, old in reversed(undo):
+                try:
+                    if old is None:
+                        raise OSError(0, "its old value cannot be written back")
+                    with open(target, "w") as f:
+                        f.write(old)
+                except OSError as e:
+                    (warn or (lambda m: None))(f"cannot restore {target}: {e.strerror}")
+            raise
 
     def set_devices(self, rules, update=False):
         """Device access: the spec's rules, then runc's default allow list.
@@ -309,10 +463,50 @@ class Cgroup:
         finally:
             os.close(fd)
 
-    def destroy(self):
-        """Remove the container's directories (leaf first); missing ones are fine."""
-        for path in self.paths.values():
-            _rmdir_retry(path)
+    def destroy(self, made, kill=False):
+        """Remove the directories create made (`made`: the leaves and the
+        parents it made for them), each leaf with the cgroups the container
+        made below it, deepest first. A directory create did not make stays.
+
+        kill: SIGKILL whatever is in the cgroup and below it first (and again
+        while it will not go): a container without its own pid namespace,
+        whose cgroup is the container, as with runc. Without it nothing is
+        signalled: a process left there is not the container's (its pid
+        namespace died with its init), and is left alone.
+
+        Returns [(directory, why)] for what could not be removed."""
+        if kill:
+            from ocirt.linux import freezer
+            freezer.thaw_all(self.paths)
+            self.signal(SIGKILL)
+        leaves = set(self.paths.values())
+        pending = [d for d in made if d in leaves]
+        left = []
+        for attempt in range(50):
+            busy = []
+            for top in pending:
+                why = _rmdir_tree(top)
+                if why == EBUSY:
+                    busy.append(top)
+                elif why:
+                    left.append((top, why))
+            pending = busy
+            if not pending:
+                break
+            if kill:
+                self.signal(SIGKILL)
+            import time  # here: processes still leaving, a rare path
+            time.sleep(0.01)
+        for top in pending:
+            left.append(_who_is_in(top))
+        if not left:
+            for d in reversed(made):  # the parents, if nothing else uses them
+                if d not in leaves:
+                    try:
+                        os.rmdir(d)
+                    except OSError:
+                        pass
+        return left
 
 
 def _words(path):
@@ -373,6 +567,38 @@ def _enable_offered(d):
                 pass  # e.g. a threaded subtree, or a process in that cgroup
 
 
+KEYED = ("io.max", "io.weight", "io.bfq.weight", "blkio.weight_device",
+         "blkio.leaf_weight_device", "blkio.throttle.", "net_prio.ifpriomap", "rdma.max")
+
+
+def _value_to_restore(target, new):
+    """What to write to target to undo writing `new` to it, read before the
+    write; None when that is not possible. A file of one value takes what it
+    reads back; a file of keyed lines (a device, an interface) the old line
+    of the key written, or that key's reset."""
+    try:
+        with open(target) as f:
+            old = f.read().strip()
+    except OSError:
+        return None
+    name = os.path.basename(target)
+    if name == "memory.oom_control":  # reads "oom_kill_disable N\nunder_oom ..."
+        return old.split()[1] if old.startswith("oom_kill_disable") else None
+    if not name.startswith(KEYED):
+        return None if "\n" in old else old
+    key = new.split(" ", 1)[0]
+    for line in old.splitlines():
+        if line.split(" ", 1)[0] == key:
+            return line
+    if name.startswith(("blkio.throttle.", "blkio.weight_device", "blkio.leaf_weight")):
+        return f"{key} 0"
+    if name == "io.max":
+        return f"{key} rbps=max wbps=max riops=max wiops=max"
+    if name in ("io.weight", "io.bfq.weight"):
+        return f"{key} default"
+    return None
+
+
 def _section_path(ctrl):
     section = {"memory": "memory", "cpu": "cpu", "cpuset": "cpu", "pids": "pids",
                "blkio": "blockIO", "hugetlb": "hugepageLimits", "net_cls": "network",
@@ -416,6 +642,36 @@ def hugepage_sizes():
 
 def layout_is_unified(paths):
     return list(paths) == [UNIFIED]
+
+
+def _rmdir_tree(top):
+    """rmdir top, and if it has sub-cgroups, them first (deepest first).
+    None once it is gone; EBUSY while processes are in it; else why not."""
+    for again in (False, True):
+        try:
+            os.rmdir(top)
+            return None
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if e.errno != EBUSY:
+                return e.strerror
+        if again:
+            return EBUSY
+        for d in subgroups(top):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def _who_is_in(top):
+    """(directory, why) for a cgroup that would not go: where processes are."""
+    for d in subgroups(top) + [top]:
+        n = len(_words(os.path.join(d, "cgroup.procs")))
+        if n:
+            return d, f"{n} process(es) still in it"
+    return top, "Device or resource busy"
 
 
 def _rmdir_retry(path):

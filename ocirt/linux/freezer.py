@@ -65,3 +65,50 @@ def thaw(paths):
     if f is not None:
         with open(f[0], "w") as out:
             out.write(f[2])
+
+
+def thaw_all(paths):
+    """Thaw the cgroup and, on v1, every cgroup below it, before a SIGKILL: a
+    frozen v1 task does not die until thawed (cgroup2 kills frozen tasks, so
+    there the cgroup alone is thawed). Returns None, or the freezer.state that
+    stays frozen: a parent cgroup froze it, which is not the container's to thaw.
+    """
+    f = control(paths)
+    if f is None:
+        return None
+    path, _, thawed = f
+    try:
+        thaw(paths)
+    except OSError:
+        return None  # gone already
+    if not path.endswith("freezer.state"):
+        return None
+    for d in subgroups(os.path.dirname(path)):
+        try:
+            with open(d + "/freezer.state", "w") as out:
+                out.write(thawed)
+        except OSError:
+            pass
+    try:
+        with open(path) as fh:
+            return None if fh.read().strip() == thawed else path
+    except OSError:
+        return None
+
+
+def subgroups(d):
+    """The cgroups below directory d, deepest first. One stat when there are
+    none, the usual case: a cgroupfs directory links 2 + its subdirectories."""
+    try:
+        if os.stat(d).st_nlink <= 2:
+            return []
+        names = os.listdir(d)
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        sub = d + "/" + name
+        if os.path.isdir(sub):
+            out += subgroups(sub)
+            out.append(sub)
+    return out
