@@ -173,6 +173,18 @@ def shared_dir(tmp_path, dest, fifos=("fifo",)):
     return host, edit
 
 
+def one_line_error(p, *needles):
+    """p (a CompletedProcess) failed with one line on stderr, no traceback and
+    no internal error, containing each of needles; that line."""
+    assert p.returncode != 0, (p.stdout, p.stderr)
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1, p.stderr
+    assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]
+
+
 def read_fifo(path, timeout=20):
     """Open a fifo for reading and return everything written until EOF."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

@@ -15,14 +15,7 @@ from tests.integration.conftest import CGROUP_PROBE
 CAP_NET_RAW = 13
 
 
-def one_line_error(p, *needles):
-    assert p.returncode != 0, (p.stdout, p.stderr)
-    lines = p.stderr.splitlines()
-    assert len(lines) == 1, p.stderr
-    assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
+from tests.security.conftest import one_line_error  # noqa: E402
 
 
 # ------------------------------------------------------------------ --pid-file
