@@ -11,7 +11,7 @@ SIGKILL = 9
 
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
-           preserve_fds=0, subreaper=False, no_new_keyring=False, systemd=False,
+           preserve_fds=0, no_new_keyring=False, systemd=False,
            console=None, cfg=None):
     """Build the container and leave its init waiting for start. Returns the init pid.
 
@@ -59,7 +59,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
-        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd,
+        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd,
                      keyring, oci, console)
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
@@ -273,7 +273,7 @@ def _write_id_maps(pid, cfg):
                                                    else "gidMappings"))
 
 
-def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, subreaper, cleanup, lock_fd, keyring,
+def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring,
            oci, console=None):
     import _socket
     from ocirt import protocol

@@ -23,7 +23,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         from ocirt import console
         receiver = console.Receiver()
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
-                 no_pivot=no_pivot, preserve_fds=preserve_fds, subreaper=not detach,
+                 no_pivot=no_pivot, preserve_fds=preserve_fds,
                  no_new_keyring=no_new_keyring, systemd=systemd,
                  console=receiver.theirs if receiver else None, cfg=cfg)
     import _signal
