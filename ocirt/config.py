@@ -239,6 +239,11 @@ def _check_uts(doc):
             return "$.hostname", "setting the hostname needs a private UTS namespace"
         if doc.get("domainname"):
             return "$.domainname", "setting the domainname needs a private UTS namespace"
+    for key in ("hostname", "domainname"):
+        value = doc.get(key)
+        # the kernel's limit (__NEW_UTS_LEN); sethostname(2) would say EINVAL
+        if isinstance(value, str) and len(value.encode(errors="surrogatepass")) > 64:
+            return f"$.{key}", f"longer than 64 bytes ({len(value.encode(errors='surrogatepass'))})"
 
 
 def _check_userns(doc):

@@ -705,3 +705,17 @@ def test_relative_bind_sources_are_relative_to_the_bundle():
     assert by_dest["/b"] == "/bundle/./x/../y"
     assert by_dest["/c"] == "/abs" and by_dest["/d"] == "tmpfs"
     assert by_dest["/proc"] == "proc"
+
+
+@pytest.mark.parametrize("key", ["hostname", "domainname"])
+@pytest.mark.parametrize("value,ok", [("h" * 64, True), ("h" * 65, False), ("é" * 32, True),
+                                      ("é" * 33, False)])
+def test_uts_names_are_at_most_64_bytes(key, value, ok):
+    """The kernel's limit, checked before anything is forked (sethostname(2)
+    would only say EINVAL)."""
+    doc = defaults.spec()
+    doc[key] = value
+    if ok:
+        assert getattr(config.parse(doc, "/b"), key) == value
+    else:
+        rejects(doc, f"$.{key}", "longer than 64 bytes")
