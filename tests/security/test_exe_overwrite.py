@@ -234,3 +234,27 @@ def test_the_stub_works_under_a_profile_that_refuses_its_syscalls(rt, refused, n
     cid = rt.running(edit=edit)
     p = rt("exec", cid, "sh", "-c", "echo ran")
     assert (p.returncode, p.stdout) == (0, "ran\n"), p.stderr
+
+
+def test_a_failed_execve_is_reported_through_the_stub(rt, public_tmp):
+    """The stub executes the program; when that fails (here: no known
+    format), run, start (waiting for the exec: poststart hooks) and exec say
+    what failed, in one line."""
+    from tests.security.conftest import one_line_error
+    root = public_tmp / "rootfs"
+    shutil.copytree(rt.rootfs, root, symlinks=True)
+    (root / "bad").write_text("garbage\n")
+    os.chmod(root / "bad", 0o755)
+
+    def edit(cfg, hooks=False):
+        cfg["root"] = {"path": str(root), "readonly": True}
+        if hooks:
+            cfg["hooks"] = {"poststart": [{"path": "/bin/true"}]}
+    want = "exec /bad: exec format error"
+    one_line_error(rt.run(["/bad"], edit), want)
+    cid = rt.created(["/bad"], lambda cfg: edit(cfg, hooks=True))
+    one_line_error(rt("start", cid), want)
+    cid = rt.running(["sleep", "1000"], edit)
+    one_line_error(rt("exec", cid, "/bad"), want)
+    one_line_error(rt("exec", "--detach", cid, "/bad"), want)
+    assert rt.state(cid)["status"] == "running"
