@@ -204,7 +204,12 @@ class Channel:
         size = 0
         fds = []
         while True:
-            data, anc, flags, _addr = self.sock.recvmsg(FRAGMENT + 1, _socket.CMSG_SPACE(4 * 4))
+            try:
+                data, anc, flags, _addr = self.sock.recvmsg(FRAGMENT + 1,
+                                                            _socket.CMSG_SPACE(4 * 4))
+            except ConnectionResetError:
+                # the other side died with a message of ours unread: as EOF
+                data, anc, flags = b"", [], 0
             for level, typ, raw in anc:
                 if level == _socket.SOL_SOCKET and typ == _socket.SCM_RIGHTS:
                     fds += [int.from_bytes(raw[i:i + 4], "little", signed=True)

@@ -40,7 +40,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
         _signal.signal(s, on_signal)
-    begin(c)  # on failure the container is already gone
+    begin(c, until_exec=True)  # on failure the container is already gone
     if master is not None:
         from ocirt import console
         try:

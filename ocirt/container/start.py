@@ -13,15 +13,19 @@ def start(root, cid):
     begin(c)
 
 
-def begin(c):
+def begin(c, until_exec=False):
     """Release the init, then run poststart hooks.
+
+    until_exec: wait for the exec itself (always with poststart hooks), so
+    that a process that cannot be executed is an error here: a foreground
+    run waits for the process anyway.
 
     runtime-spec 1.3.0: when startContainer or poststart hooks fail (or the
     process cannot be executed), the container is stopped and destroyed, and
     its poststop hooks run."""
     poststart = "poststart" in c.hook_points
     try:
-        release(c, until_exec=poststart)
+        release(c, until_exec=poststart or until_exec)
         if poststart:
             from ocirt import hooks
             hooks.run_recorded(c, "poststart", Status.RUNNING)
