@@ -334,18 +334,16 @@ def _enter_cwd(cwd, preserve_fds, keep):
 
 
 def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None,
-            executing=None, report=None, stub_fd=None):
+            executing=None, report=None, stub_fd=-1):
     """The last steps: default signals, final CPU affinity, no stray fds, the
-    late seccomp filter, execve through the sealed stub (ocirt.linux.execstub).
-    Never returns.
+    late seccomp filter, execve through the sealed stub stub_fd (made by the
+    caller before any filter: ocirt.linux.execstub). Never returns.
 
     executing() is called once nothing is left that can fail but loading
     the filter (built and checked at create) and execve itself; before the
     filter, which may forbid the syscalls it makes. report: (fd, frame) to
     tell of a failed execve of the program on fd, framed by
     frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
-    if stub_fd is None:
-        stub_fd = execstub.stub()
     for s in _FORWARDED + IGNORED:
         _signal.signal(s, _signal.SIG_DFL)
     if affinity and affinity.get("final"):
