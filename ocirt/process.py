@@ -143,9 +143,15 @@ def stage2(plan):
         proc = cfg.process
         in_userns = cfg.namespace("user") is not None
         if cfg.hostname is not None:
-            _socket.sethostname(cfg.hostname)
+            try:
+                _socket.sethostname(cfg.hostname)
+            except OSError as e:
+                raise SetupError(f"sethostname({cfg.hostname}): {e.strerror}", "$.hostname")
         if cfg.domainname is not None:
-            shim.setdomainname(cfg.domainname)
+            try:
+                shim.setdomainname(cfg.domainname)
+            except OSError as e:
+                raise SetupError(_describe(e), "$.domainname")
         netns = cfg.namespace("network")
         if netns is not None and netns.path is None:
             # a new network namespace has only lo, and it starts down: bring
@@ -402,7 +408,7 @@ def _apply_sysctl(cfg):
             with open(path, "w") as f:
                 f.write(value)
         except OSError as e:
-            raise SetupError(f"linux.sysctl.{key}: cannot set: {e.strerror}")
+            raise SetupError(f"cannot set {key}: {e.strerror}", f"$.linux.sysctl[{key!r}]")
 
 
 def _apply_rlimits(proc):
@@ -454,21 +460,34 @@ def _apply_user(proc):
         if missing:
             raise ConfigError(f"{', '.join(capabilities.names_of(missing))}: not available "
                               "to the runtime on this host", "process.capabilities")
-        capabilities.apply_bounding(sets["bounding"])
+        try:
+            capabilities.apply_bounding(sets["bounding"])
+        except OSError as e:
+            raise SetupError(_describe(e), "$.process.capabilities.bounding")
         shim.prctl(shim.PR_SET_KEEPCAPS, 1)
     try:
         shim.setgroups(list(user.additional_gids))
     except OSError as e:
         if not (e.errno == 1 and not user.additional_gids):
-            raise SetupError(f"cannot set additionalGids: {e.strerror}")
+            raise SetupError(f"setgroups({len(user.additional_gids)} groups): {e.strerror}",
+                             "$.process.user.additionalGids")
     try:
         os.setresgid(user.gid, user.gid, user.gid)
         os.setresuid(user.uid, user.uid, user.uid)
     except OSError as e:
-        raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}")
+        raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}",
+                         "$.process.user")
     if caps is not None:
-        capabilities.apply_sets(sets["effective"], sets["permitted"], sets["inheritable"],
-                                sets["ambient"])
+        # The kernel raises an ambient capability only if it is in both the
+        # permitted and the inheritable set; the others are left out, as runc
+        # does: `runc spec` lists ambient capabilities and no inheritable ones
+        # (CVE-2022-29162), and its config runs.
+        ambient = sets["ambient"] & sets["permitted"] & sets["inheritable"]
+        try:
+            capabilities.apply_sets(sets["effective"], sets["permitted"], sets["inheritable"],
+                                    ambient)
+        except OSError as e:
+            raise SetupError(_describe(e), "$.process.capabilities")
 
 
 def _find_program(proc):
