@@ -30,6 +30,7 @@ MAX_CONFIG = 16 << 20
 # setgroups' callers, so a uid of 4294967295 would leave the process root.
 MAX_ID = 2**31 - 1
 NGROUPS_MAX = 65536  # setgroups(2)
+MAX_HOOK_TIMEOUT = 2**31 - 1  # seconds: 68 years
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
@@ -288,7 +289,7 @@ def _check_process(doc):
         if rl["soft"] > rl["hard"]:
             return f"$.process.rlimits[{i}]", f"soft limit of {t} is above its hard limit"
     for i, e in enumerate(proc.get("env") or ()):
-        if "=" not in e:
+        if "=" not in e or e.startswith("="):
             return f"$.process.env[{i}]", f"{e!r} is not of the form KEY=value"
 
 
@@ -440,8 +441,12 @@ def _check_hooks(doc):
             t = h.get("timeout")
             if t is not None and t <= 0:
                 return f"$.hooks.{point}[{i}].timeout", "must be greater than zero"
+            if t is not None and t > MAX_HOOK_TIMEOUT:
+                # beyond what a timer takes (select: about 2^63 ns)
+                return f"$.hooks.{point}[{i}].timeout", (f"{t} is more than "
+                                                         f"{MAX_HOOK_TIMEOUT} seconds")
             for j, e in enumerate(h.get("env") or ()):
-                if "=" not in e:
+                if "=" not in e or e.startswith("="):
                     return f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
 
 

@@ -86,7 +86,8 @@ def _join(plan):
             try:
                 shim.setns(fd, ns.flag)
             except OSError as e:
-                raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}")
+                raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}",
+                                 f"$.linux.namespaces[{cfg.namespaces.index(ns)}].path")
 
 
 def hand_over(chan, next_stage, plan):
@@ -174,8 +175,12 @@ def stage2(plan):
             # take effect at execve; written while the host's /proc is still here
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc is not None and proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
+            try:
+                with open("/proc/self/oom_score_adj", "w") as f:
+                    f.write(str(proc.oom_score_adj))
+            except OSError as e:
+                raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
+                                 f"{e.strerror}", "$.process.oomScoreAdj")
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
@@ -365,10 +370,13 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     if report is not None:
         report_fd = report[0]
         shown = argv0 if len(argv0) <= 1024 else argv0[:1024] + "[...]"  # the stub's buffer
-        prefix, suffix = report[1](f"exec {shown}: ")
+        prefix, suffix = report[1](f"$.process.args: exec {shown}: ")
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
-    execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
+    try:
+        execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
+    except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
+        raise SetupError(_describe(e), "$.process.args")
 
 
 def _home_of(uid):

@@ -1,10 +1,10 @@
 """run: create + start; in the foreground, wait and return the exit status."""
-from ocirt import state
+from ocirt import errors, state
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.container.create import create
 from ocirt.container.delete import destroy
 from ocirt.container.kill import kill_and_wait
-from ocirt.container.start import begin
+from ocirt.container.start import begin, exec_failure
 from ocirt.state import Status
 
 
@@ -40,7 +40,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
         _signal.signal(s, on_signal)
-    begin(c)  # on failure the container is already gone
+    conn = begin(c, keep=True)  # on failure the container is already gone
     if master is not None:
         from ocirt import console
         try:
@@ -48,8 +48,13 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         finally:
             os.close(master)
     status = wait_child(pid)
+    # start returned before the execve (as runc's): if that failed (E2BIG,
+    # ENOEXEC, ...), the init said why on the connection before it exited
+    failed = exec_failure(conn) if conn is not None else None
     if not keep:
         _finish_run(c)
+    if failed:
+        raise errors.SetupError(failed)
     return status
 
 

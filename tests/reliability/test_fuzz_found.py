@@ -2,6 +2,7 @@
 containers: each was an internal error, an error without its JSON path, a
 leftover, or a config runc runs and ocirt refused."""
 import os
+import subprocess
 import uuid
 
 import pytest
@@ -119,4 +120,58 @@ def test_a_hostname_longer_than_the_kernel_takes(rt):
     """Before: "Invalid argument", alone on its line."""
     b = rt.bundle(("true",), lambda c: c.update(hostname="a" * 65))
     one_line_error(rt("run", "--bundle", b, rt.new_id()), "$.hostname: 65 bytes long")
+    rt.assert_nothing_left()
+
+
+def test_an_exec_that_fails_after_start_returned_is_reported_by_run(rt):
+    """start returns once the init is about to exec (as runc's); a failed
+    execve came later, and `run` exited 127 without a word. The arguments
+    here are more than execve takes (E2BIG)."""
+    p = rt.run(["true"] + ["x" * 1000] * 3000)
+    one_line_error(p, "$.process.args: ", "Argument list too long")
+    rt.assert_nothing_left()
+
+
+def test_an_environment_entry_without_a_name(rt):
+    """Before: `run` exited 127, silently (runc: "environment variable name
+    can't be empty")."""
+    b = rt.bundle(("true",), lambda c: c["process"].update(env=["=x", "PATH=/bin"]))
+    one_line_error(rt("run", "--bundle", b, rt.new_id()), "$.process.env[0]: ")
+    rt.assert_nothing_left()
+
+
+def test_a_hook_timeout_beyond_any_timer(rt):
+    """Before: create took it; delete then failed with internal error:
+    OverflowError (timestamp too large), and so did delete --force: the
+    container could not be removed."""
+    b = rt.bundle(("true",), lambda c: c.update(hooks={"poststop": [
+        {"path": "/bin/true", "timeout": 5.6e16}]}))
+    one_line_error(rt("create", "--bundle", b, rt.new_id()), "$.hooks.poststop[0].timeout: ")
+    rt.assert_nothing_left()
+
+
+def test_a_namespace_that_cannot_be_joined_names_its_path(rt):
+    """From inside a new user namespace, a uts namespace of the host's user
+    namespace cannot be joined (EPERM). Before: the message had no path."""
+    helper = subprocess.Popen(["unshare", "--uts", "sleep", "1000"])
+    try:
+        ns = f"/proc/{helper.pid}/ns/uts"
+        while os.readlink(ns) == os.readlink("/proc/self/ns/uts"):
+            pass  # unshare(1) has not unshared yet (it does so before its exec)
+
+        def edit(cfg):
+            nss = cfg["linux"]["namespaces"]
+            for n in nss:
+                if n["type"] == "uts":
+                    n["path"] = ns
+            nss.append({"type": "user"})
+            cfg["linux"]["uidMappings"] = cfg["linux"]["gidMappings"] = [
+                {"containerID": 0, "hostID": 0, "size": 65536}]
+            cfg.pop("hostname", None)
+        b = rt.bundle(("true",), edit)
+        one_line_error(rt("run", "--bundle", b, rt.new_id()), "$.linux.namespaces[",
+                       f"].path: cannot join uts namespace {ns}: Operation not permitted")
+    finally:
+        helper.kill()
+        helper.wait()
     rt.assert_nothing_left()

@@ -159,3 +159,16 @@ def test_a_name_longer_than_the_kernel_takes(key):
         config.parse(doc, "/b")
     doc[key] = "\u00e9" * 32  # 64 bytes
     config.parse(doc, "/b")
+
+
+def test_hook_timeouts_and_environment_names():
+    doc = spec_with(lambda d: d.update(hooks={"prestart": [{"path": "/x", "timeout": 2**31}]}))
+    with pytest.raises(ConfigError, match=r"\$\.hooks\.prestart\[0\]\.timeout: 2147483648 is "
+                                          "more than 2147483647 seconds"):
+        config.parse(doc, "/b")
+    doc["hooks"]["prestart"][0] = {"path": "/x", "env": ["=v"]}
+    with pytest.raises(ConfigError, match=r"\$\.hooks\.prestart\[0\]\.env\[0\]: "):
+        config.parse(doc, "/b")
+    doc = spec_with(lambda d: d["process"].update(env=["A=1", "=v"]))
+    with pytest.raises(ConfigError, match=r"\$\.process\.env\[1\]: '=v' is not of the form"):
+        config.parse(doc, "/b")
