@@ -763,8 +763,11 @@ def _run(rt, args, timeout=TIMEOUT):
 # suite's to change) that name no "$." path; reported, and accepted here
 # until that code spells them so (every other check still applies to them).
 KNOWN_NO_PATH = (
-    "mounts[",               # "mounts[2]: cannot mount ...": the index, without "$."
-    "cannot populate /dev",  # a device that cannot be made: no $.linux.devices[i]
+    "mounts[",                      # "mounts[2]: cannot mount ...": the index, without "$."
+    "cannot populate /dev",         # a device that cannot be made: no $.linux.devices[i]
+    "cannot make read-only",        # no $.linux.readonlyPaths[i]
+    "cannot mask",                  # no $.linux.maskedPaths[i]
+    "cannot set rootfsPropagation",  # no $.linux.rootfsPropagation
 )
 
 
