@@ -103,8 +103,8 @@ HOSTILE = st.one_of(
     st.lists(st.one_of(TEXT, st.integers()), max_size=4),
 )
 INTS = st.one_of(pick([-2**63 - 1, -2**63, -2, -1, 0, 1, 2, 101, 1000, 4096,
-                                  1 << 20, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**62,
-                                  2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**30, 1.5, -0.5]),
+                       1 << 20, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**62,
+                       2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**30, 1.5, -0.5]),
                  st.integers())
 
 
@@ -238,7 +238,7 @@ ODD_CAPS = ["CAP_NOPE", "cap_chown", "CHOWN", "", "CAP_" + "X" * 1000, "CAP_CHOW
 def m_caps(data, cfg, ex):
     caps = _obj(cfg, "process", "capabilities")
     which = data.draw(pick(["bounding", "effective", "inheritable", "permitted",
-                                       "ambient"]))
+                            "ambient"]))
     value = data.draw(st.one_of(st.lists(pick(CAPS + ODD_CAPS), max_size=6),
                                 st.just(list(CAPS)), st.none(), HOSTILE))
     caps[which] = value
@@ -316,7 +316,7 @@ SECCOMP_OPS = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP
 def m_seccomp(data, cfg, ex):
     rule = st.fixed_dictionaries(
         {"names": st.lists(pick(["read", "write", "execve", "getpid", "mkdir",
-                                            "nosuchcall", "", "\0", "x" * 300]), max_size=4),
+                                 "nosuchcall", "", "\0", "x" * 300]), max_size=4),
          "action": pick(SECCOMP_ACTIONS)},
         optional={"errnoRet": INTS,
                   "args": st.lists(st.fixed_dictionaries(
@@ -333,8 +333,8 @@ def m_seccomp(data, cfg, ex):
                        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_NOPE"]),
                       max_size=2),
                   "listenerPath": pick([os.path.join(ex, "nolistener.sock"),
-                                                   "/dev/null", "relative.sock", LONG_PATH,
-                                                   "/a\0b", ""]),
+                                        "/dev/null", "relative.sock", LONG_PATH,
+                                        "/a\0b", ""]),
                   "listenerMetadata": pick(["", "meta", MB, "\0"]),
                   "syscalls": st.lists(rule, max_size=4)}))
     _obj(cfg, "linux")["seccomp"] = prof
@@ -350,7 +350,7 @@ def m_hooks(data, cfg, ex):
     hooks = []
     for _ in range(data.draw(st.integers(0, 3))):
         kind = data.draw(pick(["false", "true", "missing", "relative", "sleep",
-                                          "devnull", "dir", "hostile"]))
+                               "devnull", "dir", "hostile"]))
         h = {"path": {"false": "/bin/false", "true": "/bin/true",
                       "missing": "/nonexistent/hook", "relative": "relative/hook",
                       "sleep": "/bin/sleep", "devnull": "/dev/null", "dir": "/tmp",
@@ -391,8 +391,8 @@ def m_namespaces(data, cfg, ex):
         return f"$.linux.namespaces[{i}].type = {_short(value)}"
     if op == "path":
         value = data.draw(pick(["helper", "helper-other-type", "/nonexistent/ns",
-                                           "/dev/null", "relative/ns", ex, LONG_PATH, "/a\0b",
-                                           "/\ud800", ""]))
+                                "/dev/null", "relative/ns", ex, LONG_PATH, "/a\0b",
+                                "/\ud800", ""]))
         t = nss[i].get("type")
         if value == "helper":
             assume(t in HELPER_NS)
@@ -416,9 +416,9 @@ def m_namespaces(data, cfg, ex):
 def m_resources(data, cfg, ex):
     res = _obj(cfg, "linux", "resources")
     section = data.draw(pick(["memory", "cpu", "pids", "blockIO", "hugepageLimits",
-                                         "network", "rdma", "unified", "devices"]))
+                              "network", "rdma", "unified", "devices"]))
     cpus = pick(["0", "0-1", "0-1000", "1000", "abc", "", "0,,1", "-1", "0-",
-                            "1-0", "\0", MB])
+                 "1-0", "\0", MB])
     dev = {"major": INTS, "minor": INTS}
     if section == "memory":
         value = data.draw(st.fixed_dictionaries({}, optional={
@@ -457,8 +457,8 @@ def m_resources(data, cfg, ex):
         # no cgroup.* files: cgroup.procs would move a host process into the container
         value = data.draw(st.dictionaries(
             pick(["memory.max", "memory.high", "pids.max", "cpu.weight", "io.max",
-                             "nokey", "a/b", "../memory.max", ".hidden", "memory.nope", "",
-                             "memory." + "x" * 300, "memory.\0"]),
+                  "nokey", "a/b", "../memory.max", ".hidden", "memory.nope", "",
+                  "memory." + "x" * 300, "memory.\0"]),
             pick(["max", "0", "-1", "abc", "", "\0", MB, "1\n2", "\ud800"]),
             max_size=3))
     else:
@@ -515,7 +515,7 @@ def m_paths(data, cfg, ex):
 def m_names(data, cfg, ex):
     key = data.draw(pick(["hostname", "domainname"]))
     value = data.draw(st.one_of(pick(["", "a" * 64, "a" * 65, MB, "\0", "a b",
-                                                 "\ud800", "-", "host.name"]), HOSTILE))
+                                      "\ud800", "-", "host.name"]), HOSTILE))
     cfg[key] = value
     return f"$.{key} = {_short(value)}"
 
@@ -524,7 +524,7 @@ def m_devices(data, cfg, ex):
     value = data.draw(st.lists(st.fixed_dictionaries(
         {"type": pick(["c", "b", "u", "p", "x", ""]),
          "path": pick(["/dev/fz", "/dev/null", "/proc/x", "relative",
-                                  "/dev/../etc/fz", "/dev/a\0b", LONG_PATH, "/dev/\ud800"])},
+                       "/dev/../etc/fz", "/dev/a\0b", LONG_PATH, "/dev/\ud800"])},
         # majors of real disks are never drawn: a node of the host's disk
         # would be made where a later mutation moved /dev
         optional={"major": pick([-1, 0, 1, 5, 999, 2**32, 2**64]),
@@ -538,8 +538,8 @@ def m_devices(data, cfg, ex):
 def m_root(data, cfg, ex):
     open(os.path.join(ex, "rootfile"), "a").close()
     value = data.draw(pick([os.path.join(ex, "nope"), os.path.join(ex, "rootfile"),
-                                       "rootfs-nope", "", LONG_PATH, LONG_NAME, "/a\0b",
-                                       "/\ud800", None, 1, []]))
+                            "rootfs-nope", "", LONG_PATH, LONG_NAME, "/a\0b",
+                            "/\ud800", None, 1, []]))
     _obj(cfg, "root")["path"] = value
     return f"$.root.path = {_short(value)}"
 
@@ -547,10 +547,11 @@ def m_root(data, cfg, ex):
 def m_cgroups_path(data, cfg, ex):
     prefix = ex_cgroup_prefix(ex)
     suffix = data.draw(pick(["", "/a", "/a/b/c", "/" + "n" * 300, "/a\nb", "/a\0b",
-                                        "/\ud800", "/a/../b", "/a/./b", "//a", "/a b", "/cgroup.procs/y",
-                                        "/" + "c/" * 200]))
+                             "/\ud800", "/a/../b", "/a/./b", "//a", "/a b",
+                             "/cgroup.procs/y",
+                             "/" + "c/" * 200]))
     value = data.draw(pick(["/" + prefix + suffix, prefix + suffix,
-                                       f"{prefix}.slice:ocirt:x", MB]))
+                            f"{prefix}.slice:ocirt:x", MB]))
     _obj(cfg, "linux")["cgroupsPath"] = value
     return f"$.linux.cgroupsPath = {_short(value)}"
 
@@ -558,9 +559,9 @@ def m_cgroups_path(data, cfg, ex):
 def m_process_misc(data, cfg, ex):
     proc = _obj(cfg, "process")
     key = data.draw(pick(["terminal", "oomScoreAdj", "noNewPrivileges",
-                                     "apparmorProfile", "selinuxLabel", "scheduler",
-                                     "ioPriority", "execCPUAffinity", "env", "cwd", "args",
-                                     "consoleSize"]))
+                          "apparmorProfile", "selinuxLabel", "scheduler",
+                          "ioPriority", "execCPUAffinity", "env", "cwd", "args",
+                          "consoleSize"]))
     value = data.draw({
         "terminal": st.booleans(), "noNewPrivileges": st.booleans(),
         "oomScoreAdj": st.one_of(pick([-1001, -1000, 1000, 1001]), INTS),
@@ -568,21 +569,21 @@ def m_process_misc(data, cfg, ex):
         "selinuxLabel": pick(["system_u:system_r:container_t:s0", ""]),
         "scheduler": st.fixed_dictionaries(
             {"policy": pick(["SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH",
-                                        "SCHED_IDLE", "SCHED_DEADLINE", "SCHED_NOPE"])},
+                             "SCHED_IDLE", "SCHED_DEADLINE", "SCHED_NOPE"])},
             optional={k: INTS for k in ("nice", "priority", "runtime", "deadline", "period")}),
         "ioPriority": st.fixed_dictionaries(
             {"class": pick(["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE",
-                                       "IOPRIO_CLASS_IDLE", "nope"]), "priority": INTS}),
+                            "IOPRIO_CLASS_IDLE", "nope"]), "priority": INTS}),
         "execCPUAffinity": st.fixed_dictionaries({}, optional={
             "initial": pick(["0", "0-1000", "abc", ""]),
             "final": pick(["0", "0-1000", "abc", ""])}),
         "env": st.lists(pick(["PATH=/bin", "NOEQ", "=x", "A=\0", "\0=x",
-                                         "A=\ud800", "A=" + MB]), max_size=4),
+                              "A=\ud800", "A=" + MB]), max_size=4),
         "cwd": pick(["/", "/nonexistent", "relative", "/proc/self/fd/3",
-                                "/etc/passwd", LONG_PATH, "/a\0b", ""]),
+                     "/etc/passwd", LONG_PATH, "/a\0b", ""]),
         "args": pick([["/proc/self/fd/3"], ["nonexistent"], [""], [MB],
-                                 ["true"] + ["x" * 1000] * 3000, ["/etc"], ["/etc/passwd"],
-                                 ["true\0"], ["\ud800"]]),
+                      ["true"] + ["x" * 1000] * 3000, ["/etc"], ["/etc/passwd"],
+                      ["true\0"], ["\ud800"]]),
         "consoleSize": st.fixed_dictionaries({"height": INTS, "width": INTS}),
     }[key])
     proc[key] = value
@@ -592,8 +593,8 @@ def m_process_misc(data, cfg, ex):
 def m_linux_misc(data, cfg, ex):
     linux = _obj(cfg, "linux")
     key = data.draw(pick(["uidMappings", "timeOffsets", "personality",
-                                     "intelRdt", "memoryPolicy", "rootfsPropagation",
-                                     "mountLabel"]))
+                          "intelRdt", "memoryPolicy", "rootfsPropagation",
+                          "mountLabel"]))
     value = data.draw({
         "uidMappings": st.lists(st.fixed_dictionaries(
             {"containerID": INTS, "hostID": INTS, "size": INTS}), max_size=2),
@@ -611,8 +612,8 @@ def m_linux_misc(data, cfg, ex):
                       "flags": st.lists(pick(["MPOL_F_STATIC_NODES", "NOPE"]),
                                         max_size=2)}),
         "rootfsPropagation": pick(["private", "rprivate", "shared", "rshared",
-                                              "slave", "rslave", "unbindable", "runbindable",
-                                              "nope", ""]),
+                                   "slave", "rslave", "unbindable", "runbindable",
+                                   "nope", ""]),
         "mountLabel": pick(["system_u:object_r:container_file_t:s0", ""]),
     }[key])
     if key == "uidMappings":  # both, or the userns checks say only that
@@ -623,7 +624,7 @@ def m_linux_misc(data, cfg, ex):
 
 def m_version(data, cfg, ex):
     value = data.draw(st.one_of(pick(["1.0.0", "1.3.0", "1.4.0", "2.0.0",
-                                                 "1.0.2-dev", "", "1.0", "1.0.0\n", MB]),
+                                      "1.0.2-dev", "", "1.0", "1.0.0\n", MB]),
                                 HOSTILE))
     cfg["ociVersion"] = value
     return f"$.ociVersion = {_short(value)}"
@@ -987,8 +988,8 @@ def test_fuzz_ids(rt):
     @settings(max_examples=max(EXAMPLES // 2, 10), deadline=None, database=None,
               suppress_health_check=list(HealthCheck), phases=PHASES)
     @given(st.one_of(ID_TEXT, VALID_ID, pick(["", ".", "..", "../x", "a/b", "-x",
-                                                         "x" * 256, "x" * 1024, "a\0b",
-                                                         "\ud800", "x\udcff"])))
+                                              "x" * 256, "x" * 1024, "a\0b",
+                                              "\ud800", "x\udcff"])))
     def one(cid):
         if "\0" in cid:
             findings.unsafe += 1
