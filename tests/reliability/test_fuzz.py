@@ -938,10 +938,10 @@ def _one_config_example(data, name, base, ex, rootfs, findings):
     os.mkdir(bundle)
     with open(os.path.join(bundle, "config.json"), "w") as f:
         f.write(json.dumps(cfg))
+    flow = data.draw(pick(["run", "run", "lifecycle"]))
     findings.count += 1  # an example that runs (not one left unsafe, or overrun in the draws)
     rt = Runtime(pathlib.Path(ex), rootfs)
     cid = rt.new_id()
-    flow = data.draw(pick(["run", "run", "lifecycle"]))
     problems = []
 
     def step(args, about_config, ok_rcs=(0,)):
