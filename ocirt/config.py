@@ -29,6 +29,8 @@ MAX_CONFIG = 16 << 20
 # uids and gids: 0..2^31-1. (uid_t)-1 means "leave unchanged" to setresuid and
 # setgroups' callers, so a uid of 4294967295 would leave the process root.
 MAX_ID = 2**31 - 1
+NGROUPS_MAX = 65536  # setgroups(2)
+MAX_HOOK_TIMEOUT = 2**31 - 1  # seconds: 68 years
 
 RLIMITS = {
     "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
@@ -172,15 +174,20 @@ def load(bundle):
         doc = jsonio.loads(data)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{path}: invalid JSON: {e}")
-    return parse(doc, bundle, source=path)
+    # A NUL or a lone surrogate can only come from a \u escape: valid UTF-8
+    # holds no surrogate, and a raw control character is invalid JSON.
+    return parse(doc, bundle, source=path, escapes=b"\\u" in data)
 
 
-def parse(doc, bundle, source="config.json"):
-    """Validate a decoded config document and convert it."""
-    from ocirt.jsonschema_lite import Invalid
+def parse(doc, bundle, source="config.json", escapes=True):
+    """Validate a decoded config document and convert it. escapes=False: the
+    text had no \\u escape, so no string can hold a NUL or a lone surrogate."""
+    from ocirt.jsonschema_lite import Invalid, check_text
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: $: expected object")
     try:
+        if escapes:
+            check_text(doc)
         _schema_validator().validate(doc)
     except Invalid as e:
         raise ConfigError(f"{source}: {e.path}: {e.msg}")
@@ -194,8 +201,9 @@ def parse(doc, bundle, source="config.json"):
 
 def check_resources(res, source="resources"):
     """Schema-check a linux.resources object on its own (for `update`)."""
-    from ocirt.jsonschema_lite import Invalid
+    from ocirt.jsonschema_lite import Invalid, check_text
     try:
+        check_text(res, "$.linux.resources")
         _schema_validator().validate({"ociVersion": "1.3.0", "root": {"path": "rootfs"},
                                       "linux": {"resources": res}})
     except Invalid as e:
@@ -233,6 +241,9 @@ def _ns_types(doc):
     return {ns.get("type") for ns in _linux(doc).get("namespaces") or ()}
 
 
+HOST_NAME_MAX = 64  # bytes, for the hostname and the domainname alike
+
+
 def _check_uts(doc):
     if "uts" not in _ns_types(doc):
         if doc.get("hostname"):
@@ -240,10 +251,9 @@ def _check_uts(doc):
         if doc.get("domainname"):
             return "$.domainname", "setting the domainname needs a private UTS namespace"
     for key in ("hostname", "domainname"):
-        value = doc.get(key)
-        # the kernel's limit (__NEW_UTS_LEN); sethostname(2) would say EINVAL
-        if isinstance(value, str) and len(value.encode(errors="surrogatepass")) > 64:
-            return f"$.{key}", f"longer than 64 bytes ({len(value.encode(errors='surrogatepass'))})"
+        n = len(doc.get(key, "").encode())
+        if n > HOST_NAME_MAX:
+            return f"$.{key}", f"{n} bytes long: the kernel takes at most {HOST_NAME_MAX}"
 
 
 def _check_userns(doc):
@@ -279,7 +289,7 @@ def _check_process(doc):
         if rl["soft"] > rl["hard"]:
             return f"$.process.rlimits[{i}]", f"soft limit of {t} is above its hard limit"
     for i, e in enumerate(proc.get("env") or ()):
-        if "=" not in e:
+        if "=" not in e or e.startswith("="):
             return f"$.process.env[{i}]", f"{e!r} is not of the form KEY=value"
 
 
@@ -320,7 +330,11 @@ def _check_ids(doc):
         problem = _id_problem(user.get(key, 0))
         if problem:
             return f"$.process.user.{key}", problem
-    for i, gid in enumerate(user.get("additionalGids") or ()):
+    gids = user.get("additionalGids") or ()
+    if len(gids) > NGROUPS_MAX:
+        return "$.process.user.additionalGids", (f"{len(gids)} groups: the kernel takes at "
+                                                 f"most {NGROUPS_MAX}")
+    for i, gid in enumerate(gids):
         problem = _id_problem(gid)
         if problem:
             return f"$.process.user.additionalGids[{i}]", problem
@@ -383,6 +397,11 @@ def _check_sysctl(doc):
     have = {ns.get("type"): ns for ns in linux.get("namespaces") or ()}
     for key in linux.get("sysctl") or {}:
         where = f"$.linux.sysctl[{key!r}]"
+        # dot-separated words: the name becomes a path under /proc/sys ("."
+        # -> "/"), where a "/" or an empty part names nothing but makes the
+        # init fail late, with ENOENT
+        if "/" in key or "" in key.split("."):
+            return where, f"{key!r} is not a sysctl name (dot-separated, no '/')"
         ns = _sysctl_namespace(key)
         if ns is None:
             return where, f"{key} is not namespaced: a container may not set it"
@@ -400,9 +419,21 @@ def _check_time_offsets(doc):
             return "$.linux.timeOffsets", "needs a new time namespace"
 
 
+# the hook points of runtime-spec v1.3.0 (ocirt.hooks.POINTS; that module is
+# not imported here); any other member of "hooks" is an unknown property
+HOOK_POINTS = ("prestart", "createRuntime", "createContainer", "startContainer",
+               "poststart", "poststop")
+
+
+def _hooks(doc):
+    """(point, list of hooks) for the known points that have a list."""
+    hooks = doc.get("hooks") or {}
+    return [(p, hooks[p]) for p in HOOK_POINTS if hooks.get(p)]
+
+
 def _check_hooks(doc):
-    for point, items in (doc.get("hooks") or {}).items():
-        for i, h in enumerate(items or ()):
+    for point, items in _hooks(doc):
+        for i, h in enumerate(items):
             if not isinstance(h, dict):
                 continue
             if not str(h.get("path", "")).startswith("/"):
@@ -410,8 +441,12 @@ def _check_hooks(doc):
             t = h.get("timeout")
             if t is not None and t <= 0:
                 return f"$.hooks.{point}[{i}].timeout", "must be greater than zero"
+            if t is not None and t > MAX_HOOK_TIMEOUT:
+                # beyond what a timer takes (select: about 2^63 ns)
+                return f"$.hooks.{point}[{i}].timeout", (f"{t} is more than "
+                                                         f"{MAX_HOOK_TIMEOUT} seconds")
             for j, e in enumerate(h.get("env") or ()):
-                if "=" not in e:
+                if "=" not in e or e.startswith("="):
                     return f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
 
 
@@ -425,11 +460,9 @@ CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns, _check_p
 def parse_hooks(doc):
     """{point: (Hook, ...)} for the points that have hooks."""
     out = {}
-    for point, items in (doc.get("hooks") or {}).items():
-        if items:
-            out[point] = tuple(
-                Hook(h["path"], tuple(h.get("args") or ()), tuple(h.get("env") or ()),
-                     h.get("timeout")) for h in items)
+    for point, items in _hooks(doc):
+        out[point] = tuple(Hook(h["path"], tuple(h.get("args") or ()), tuple(h.get("env") or ()),
+                                h.get("timeout")) for h in items)
     return out
 
 

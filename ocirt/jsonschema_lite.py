@@ -42,6 +42,61 @@ def _member(path, key):
     return f"{path}[{ascii(key)}]"
 
 
+def _text_problem(s):
+    if "\0" in s:
+        return "contains a NUL byte"
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return (f"contains a lone surrogate ({ascii(s[e.start])[1:-1]}): "
+                    "not valid Unicode")
+    return None
+
+
+def _find_bad_text(v):
+    """(path pieces, message) of the first string in v with a NUL or a lone
+    surrogate, or None. Paths are only built on the way out of a find."""
+    if isinstance(v, str):
+        problem = _text_problem(v)
+        return ([], problem) if problem else None
+    if isinstance(v, dict):
+        for key, item in v.items():
+            problem = _text_problem(key)
+            if problem:
+                return [key], "the name " + problem
+            if isinstance(item, (str, dict, list)):
+                found = _find_bad_text(item)
+                if found:
+                    found[0].insert(0, key)
+                    return found
+    elif isinstance(v, list):
+        for i, item in enumerate(v):
+            if isinstance(item, (str, dict, list)):
+                found = _find_bad_text(item)
+                if found:
+                    found[0].insert(0, i)
+                    return found
+    return None
+
+
+def check_text(doc, path="$"):
+    """Raise Invalid naming the first string, value or member name, with a
+    NUL or a lone surrogate in it.
+
+    JSON spells both (\\u0000, \\ud800), and neither can go further:
+    paths, argv and the environment are NUL-terminated UTF-8 for the
+    kernel, and state.json is written back as UTF-8. Caught here, once, the
+    error names the place in the document instead of a ValueError or a
+    UnicodeEncodeError from whichever system call meets the string first.
+    One pass over the document."""
+    found = _find_bad_text(doc)
+    if found:
+        for piece in found[0]:
+            path = f"{path}[{piece}]" if isinstance(piece, int) else _member(path, piece)
+        raise Invalid(path, found[1])
+
+
 def _kind(v):
     for name in ("boolean", "integer", "number", "string", "array", "object", "null"):
         if _TYPES[name](v):

@@ -47,9 +47,19 @@ def _write_log(level, msg):
 _LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
+# The longest message printed: errors quote the values they reject, and a
+# config may hold megabyte strings; the start (the JSON path, the value's
+# beginning) and the end (the system's error) are what a reader needs.
+MAX_MESSAGE = 4096
+
+
 def one_line(msg):
     """A message is one line whatever the config put in it: line breaks and
-    other control characters coming from paths or values are escaped."""
+    other control characters coming from paths or values are escaped, and a
+    message longer than MAX_MESSAGE is cut in the middle."""
+    if len(msg) > MAX_MESSAGE:
+        cut = len(msg) - MAX_MESSAGE + 400
+        msg = f"{msg[:MAX_MESSAGE - 600]}[... {cut} characters cut ...]{msg[-200:]}"
     if not any(c in _LINE_BREAKS or c < " " for c in msg):
         return msg
     return "".join(ascii(c)[1:-1] if (c in _LINE_BREAKS or c < " ") else c for c in msg)

@@ -87,7 +87,8 @@ def _join(plan):
             try:
                 shim.setns(fd, ns.flag)
             except OSError as e:
-                raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}")
+                raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}",
+                                 f"$.linux.namespaces[{cfg.namespaces.index(ns)}].path")
 
 
 def hand_over(chan, next_stage, plan):
@@ -143,9 +144,15 @@ def stage2(plan):
         proc = cfg.process
         in_userns = cfg.namespace("user") is not None
         if cfg.hostname is not None:
-            _socket.sethostname(cfg.hostname)
+            try:
+                _socket.sethostname(cfg.hostname)
+            except OSError as e:
+                raise SetupError(f"sethostname({cfg.hostname}): {e.strerror}", "$.hostname")
         if cfg.domainname is not None:
-            shim.setdomainname(cfg.domainname)
+            try:
+                shim.setdomainname(cfg.domainname)
+            except OSError as e:
+                raise SetupError(_describe(e), "$.domainname")
         netns = cfg.namespace("network")
         if netns is not None and netns.path is None:
             # a new network namespace has only lo, and it starts down: bring
@@ -168,7 +175,11 @@ def stage2(plan):
             # take effect at execve; written while the host's /proc is still here
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc is not None and proc.oom_score_adj is not None:
-            write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
+            try:
+                write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
+            except OSError as e:
+                raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
+                                 f"{e.strerror}", "$.process.oomScoreAdj")
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
@@ -364,10 +375,13 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     if report is not None:
         report_fd = report[0]
         shown = argv0 if len(argv0) <= 1024 else argv0[:1024] + "[...]"  # the stub's buffer
-        prefix, suffix = report[1](f"exec {shown}: ")
+        prefix, suffix = report[1](f"$.process.args: exec {shown}: ")
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
-    execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
+    try:
+        execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
+    except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
+        raise SetupError(_describe(e), "$.process.args")
 
 
 def _home_of(uid):
@@ -406,7 +420,7 @@ def _apply_sysctl(cfg):
         try:
             write_proc_file(path, value)  # procfs's own file, nothing mounted over it
         except OSError as e:
-            raise SetupError(f"linux.sysctl.{key}: cannot set: {e.strerror}")
+            raise SetupError(f"cannot set {key}: {e.strerror}", f"$.linux.sysctl[{key!r}]")
 
 
 def _apply_rlimits(proc):
@@ -458,21 +472,34 @@ def _apply_user(proc):
         if missing:
             raise ConfigError(f"{', '.join(capabilities.names_of(missing))}: not available "
                               "to the runtime on this host", "process.capabilities")
-        capabilities.apply_bounding(sets["bounding"])
+        try:
+            capabilities.apply_bounding(sets["bounding"])
+        except OSError as e:
+            raise SetupError(_describe(e), "$.process.capabilities.bounding")
         shim.prctl(shim.PR_SET_KEEPCAPS, 1)
     try:
         shim.setgroups(list(user.additional_gids))
     except OSError as e:
         if not (e.errno == 1 and not user.additional_gids):
-            raise SetupError(f"cannot set additionalGids: {e.strerror}")
+            raise SetupError(f"setgroups({len(user.additional_gids)} groups): {e.strerror}",
+                             "$.process.user.additionalGids")
     try:
         os.setresgid(user.gid, user.gid, user.gid)
         os.setresuid(user.uid, user.uid, user.uid)
     except OSError as e:
-        raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}")
+        raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}",
+                         "$.process.user")
     if caps is not None:
-        capabilities.apply_sets(sets["effective"], sets["permitted"], sets["inheritable"],
-                                sets["ambient"])
+        # The kernel raises an ambient capability only if it is in both the
+        # permitted and the inheritable set; the others are left out, as runc
+        # does: `runc spec` lists ambient capabilities and no inheritable ones
+        # (CVE-2022-29162), and its config runs.
+        ambient = sets["ambient"] & sets["permitted"] & sets["inheritable"]
+        try:
+            capabilities.apply_sets(sets["effective"], sets["permitted"], sets["inheritable"],
+                                    ambient)
+        except OSError as e:
+            raise SetupError(_describe(e), "$.process.capabilities")
 
 
 def _find_program(proc):

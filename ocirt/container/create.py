@@ -24,7 +24,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         cfg = config_mod.load(bundle)
     _check_runtime_constraints(cfg, console_socket if console is None else console)
     if not os.path.isdir(cfg.root_path):
-        raise errors.ConfigError(f"root.path: rootfs {cfg.root_path} is not a directory")
+        raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
     if cfg.process.terminal and console is None:
         from ocirt import console as console_mod
         console = console_mod.connect(console_socket)
@@ -122,9 +122,11 @@ def _check_runtime_constraints(cfg, console_socket):
         raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
                                  "$.linux.namespaces")
     if cfg.process.terminal and console_socket is None:
-        raise errors.UsageError("process.terminal is true: a --console-socket is required")
+        raise errors.UsageError("true, and no --console-socket was given: a terminal needs one",
+                                "$.process.terminal")
     if console_socket is not None and not cfg.process.terminal:
-        raise errors.UsageError("--console-socket given but process.terminal is false")
+        raise errors.UsageError("--console-socket given but process.terminal is false",
+                                "$.process.terminal")
     from ocirt.linux import lsm
     lsm.check(cfg)
 
@@ -383,15 +385,18 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         protocol.check_message(msg, protocol.READY)
         return init_pid
     except protocol.SetupProcessDied:
-        raise errors.SetupError(_death_notice(cleanup.pids, cg)) from None
+        raise errors.SetupError(_death_notice(cleanup.pids, cg, cfg)) from None
     finally:
         parent_end.close()
 
 
-def _death_notice(pids, cg):
+def _death_notice(pids, cg, cfg):
     """What to say when a setup process left without a word: how the last
-    one we know of ended (reaped here), and whether the OOM killer took it."""
+    one we know of ended (reaped here), and whether the OOM killer took it
+    or a CPU rlimit of the config (the init runs under process.rlimits from
+    the moment it applies them)."""
     what = "exited"
+    code = 0
     for pid in reversed(pids):
         try:
             _, status = os.waitpid(pid, 0)
@@ -402,7 +407,7 @@ def _death_notice(pids, cg):
             import _signal
             names = {_signal.SIGKILL: "SIGKILL", _signal.SIGSEGV: "SIGSEGV",
                      _signal.SIGTERM: "SIGTERM", _signal.SIGABRT: "SIGABRT",
-                     _signal.SIGBUS: "SIGBUS"}
+                     _signal.SIGBUS: "SIGBUS", _signal.SIGXCPU: "SIGXCPU"}
             what = f"was killed by signal {-code} ({names.get(-code, 'signal')})"
         else:
             what = f"exited with status {code}"
@@ -412,6 +417,13 @@ def _death_notice(pids, cg):
     if oom_kills(cg.paths):
         msg += (": the OOM killer killed it ($.linux.resources.memory.limit is too low "
                 "for the container's setup)")
+    elif code in (-9, -24) and cfg.process is not None:
+        for i, rl in enumerate(cfg.process.rlimits):
+            if rl.type == "RLIMIT_CPU":
+                # the kernel sends SIGXCPU at the soft limit and SIGKILL at
+                # the hard one (and at once for a hard limit beyond ~2^64 ns)
+                msg += (f": $.process.rlimits[{i}] limits its CPU time (RLIMIT_CPU "
+                        f"soft={rl.soft} hard={rl.hard})")
     return msg
 
 

@@ -718,4 +718,4 @@ def test_uts_names_are_at_most_64_bytes(key, value, ok):
     if ok:
         assert getattr(config.parse(doc, "/b"), key) == value
     else:
-        rejects(doc, f"$.{key}", "longer than 64 bytes")
+        rejects(doc, f"$.{key}", "the kernel takes at most 64")
