@@ -449,3 +449,42 @@ def test_mounts_never_land_outside_the_rootfs(rt, public_tmp):
         assert followed, "no mount went through the symlink: the attack was not tried"
     finally:
         subprocess.run(["umount", "-l", str(shared)], check=True)
+
+
+@pytest.mark.parametrize("netns", ["own", "joined", "host"])
+def test_a_read_only_sysfs_never_makes_a_shared_superblock_read_only(rt, netns):
+    """runc spec's /sys mount (nosuid, noexec, nodev, ro): the read-only flag
+    belongs to the container's mount, never to the sysfs superblock, which
+    a joined network namespace (or the host, whose /sys is bound when the
+    container has none of its own) shares. A superblock remount made the
+    host's /sys read-only."""
+    helper = subprocess.Popen(["unshare", "-n", "sleep", "1000"])
+    try:
+        def edit(cfg):
+            nss = [n for n in cfg["linux"]["namespaces"] if n["type"] != "network"]
+            if netns == "own":
+                nss.append({"type": "network"})
+            elif netns == "joined":
+                nss.append({"type": "network", "path": f"/proc/{helper.pid}/ns/net"})
+            cfg["linux"]["namespaces"] = nss
+            for m in cfg["mounts"]:
+                if m["destination"] == "/sys":
+                    m.update(type="sysfs", source="sysfs",
+                             options=["nosuid", "noexec", "nodev", "ro"])
+        p = rt.run(["grep", " /sys ", "/proc/self/mountinfo"], edit)
+        assert p.returncode == 0, p.stderr
+        fields = p.stdout.split("\n")[0].split()
+        assert fields[5].startswith("ro,"), fields           # the container's mount: ro
+        assert fields[-1].split(",")[0] == "rw", fields      # its superblock: untouched
+        if netns == "joined":  # the helper's sysfs, seen through a fresh mount
+            out = subprocess.run(["nsenter", "-t", str(helper.pid), "-n", "unshare", "-m",
+                                  "sh", "-c", "mount -t sysfs sysfs /mnt && "
+                                  "grep ' /mnt ' /proc/self/mountinfo"],
+                                 capture_output=True, text=True, check=True).stdout
+            assert out.split()[-1].split(",")[0] == "rw", out
+        with open("/proc/self/mountinfo") as f:
+            host = [line for line in f if line.split()[4] == "/sys"][0]
+        assert host.split()[-1].split(",")[0] == "rw", host
+    finally:
+        helper.kill()
+        helper.wait()
