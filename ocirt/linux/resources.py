@@ -152,6 +152,12 @@ def writes(res, v2, current=None, warn=None, hugepage_sizes=()):
     return out
 
 
+# cgroup2 files that move processes or shape the tree: writing cgroup.procs
+# would pull any host pid into the container's cgroup
+_RUNTIME_OWNED = frozenset(("cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze",
+                            "cgroup.subtree_control", "cgroup.type"))
+
+
 def unified_writes(unified):
     """linux.resources.unified: key/value pairs written as they are (cgroup2 only)."""
     out = []
@@ -159,6 +165,8 @@ def unified_writes(unified):
         where = f"{BASE}.unified.{key}"
         if "/" in key or key.startswith(".") or "." not in key:
             raise ConfigError(f"invalid cgroup file name {key!r}", where)
+        if key in _RUNTIME_OWNED:
+            raise ConfigError(f"{key} is the runtime's to manage, not a resource", where)
         ctrl = key.split(".", 1)[0]
         out.append(Write("cgroup" if ctrl == "cgroup" else ctrl, key, value, where))
     return out

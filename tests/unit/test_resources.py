@@ -189,3 +189,13 @@ def test_zero_means_unset_as_in_runc():
     assert R.without_unset({"pids": {"limit": 0}}, also_pids=True) == {"pids": {}}
     assert R.without_unset({"memory": {"disableOOMKiller": False}}) == {
         "memory": {"disableOOMKiller": False}}
+
+
+@pytest.mark.parametrize("key", ["cgroup.procs", "cgroup.threads", "cgroup.kill",
+                                 "cgroup.freeze", "cgroup.subtree_control", "cgroup.type"])
+def test_unified_refuses_the_files_that_move_processes(key):
+    """cgroup.procs in linux.resources.unified would move any host pid into
+    the container's cgroup (and delete --force would then kill it)."""
+    with pytest.raises(ConfigError) as exc:
+        R.unified_writes({key: "1"})
+    assert exc.value.path == f"$.linux.resources.unified.{key}"
