@@ -17,9 +17,9 @@ from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXE
                                 PROPAGATION)
 
 
-def _fail(what, err, path=None):
+def _fail(what, err, path=None, json_path=None):
     where = f" {path}" if path else ""
-    raise SetupError(f"{what}{where}: {err.strerror or err}")
+    raise SetupError(f"{what}{where}: {err.strerror or err}", json_path)
 
 
 def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
@@ -63,7 +63,8 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                         src_is_dir = os.path.isdir(m.source)
                         os.stat(m.source)
                     except OSError as e:
-                        raise SetupError(f"mounts[{i}]: bind source {m.source}: {e.strerror}")
+                        raise SetupError(f"bind source {m.source}: {e.strerror}",
+                                         f"$.mounts[{i}].source")
                 # procfs or sysfs through a symlink would land where it points
                 plain_dir = fstype in ("proc", "sysfs")
                 try:
@@ -78,13 +79,13 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                                                    + (["ro"] if opts.flags & MS_RDONLY else [])),
                                     plain_dir=True)
             except OSError as e:
-                raise SetupError(f"mounts[{i}]: cannot mount {m.type or 'bind'} on "
-                                 f"{m.destination}: {e.strerror}")
+                raise SetupError(f"cannot mount {m.type or 'bind'} on {m.destination}: "
+                                 f"{e.strerror}", f"$.mounts[{i}]")
         if not dev_bound:
             try:
                 devices.setup_dev(root_fd, cfg.devices, in_userns)
             except OSError as e:
-                _fail("cannot populate /dev", e, e.filename)
+                _fail("cannot populate /dev", e, e.filename, "$.linux.devices")
     finally:
         os.close(root_fd)
     return _host_null() if cfg.masked_paths else None
@@ -219,20 +220,22 @@ def _unescape(field):
 
 
 def _existing(root_fd, paths, what):
-    """(path, O_PATH fd) for each of <paths> that exists in the root; missing ones
-    are skipped, as the spec allows. The fd is closed after the caller's turn."""
-    for p in paths:
+    """(path, its JSON path, O_PATH fd) for each of <paths> that exists in the
+    root; missing ones are skipped, as the spec allows. The fd is closed after
+    the caller's turn."""
+    for i, p in enumerate(paths):
+        where = f"$.linux.{what}[{i}]"
         try:
             fd = mounts.open_in_root(root_fd, p, shim.O_PATH | os.O_NOFOLLOW)
         except FileNotFoundError:
             continue
         except OSError as e:
-            _fail(what, e, p)
+            _fail(what, e, p, where)
         if stat.S_ISLNK(os.fstat(fd).st_mode):
             os.close(fd)
-            raise SetupError(f"{what}: {p} is a symlink in the rootfs")
+            raise SetupError(f"{what}: {p} is a symlink in the rootfs", where)
         try:
-            yield p, fd
+            yield p, where, fd
         finally:
             os.close(fd)
 
@@ -246,7 +249,7 @@ def finish(cfg, null_fd=None):
     again by its path."""
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        for p, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
+        for p, where, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
             try:
                 tree = shim.open_tree(fd, "", shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE |
                                       shim.AT_EMPTY_PATH)
@@ -257,9 +260,9 @@ def finish(cfg, null_fd=None):
                 finally:
                     os.close(tree)
             except OSError as e:
-                _fail("cannot make read-only", e, p)
+                _fail("cannot make read-only", e, p, where)
         null_attached = False
-        for p, fd in _existing(root_fd, cfg.masked_paths, "maskedPaths"):
+        for p, where, fd in _existing(root_fd, cfg.masked_paths, "maskedPaths"):
             try:
                 if mounts.is_dir_fd(fd):
                     # (never through /proc/self/fd: this /proc is the rootfs's
@@ -271,7 +274,8 @@ def finish(cfg, null_fd=None):
                         os.close(tree)
                     continue
                 if null_fd is None:
-                    raise SetupError(f"maskedPaths: {p}: no null device to mask it with")
+                    raise SetupError(f"maskedPaths: {p}: no null device to mask it with",
+                                     where)
                 if not null_attached:
                     # the first masked file gets the host's clone itself, the
                     # others a clone of it (a detached mount cannot be cloned)
@@ -284,7 +288,7 @@ def finish(cfg, null_fd=None):
                 finally:
                     os.close(tree)
             except OSError as e:
-                _fail("cannot mask", e, p)
+                _fail("cannot mask", e, p, where)
     finally:
         os.close(root_fd)
         if null_fd is not None:
@@ -294,9 +298,9 @@ def finish(cfg, null_fd=None):
             keep = mounts.locked_flags("/")
             shim.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
         except OSError as e:
-            _fail("cannot make the root read-only", e)
+            _fail("cannot make the root read-only", e, json_path="$.root.readonly")
     if cfg.rootfs_propagation:
         try:
             shim.mount(None, "/", None, PROPAGATION[cfg.rootfs_propagation])
         except OSError as e:
-            _fail("cannot set rootfsPropagation", e)
+            _fail("cannot set rootfsPropagation", e, json_path="$.linux.rootfsPropagation")

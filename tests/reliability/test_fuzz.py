@@ -763,13 +763,7 @@ def _run(rt, args, timeout=TIMEOUT):
 # Errors of the mount code (ocirt/linux/rootfs.py, devices.py: not this
 # suite's to change) that name no "$." path; reported, and accepted here
 # until that code spells them so (every other check still applies to them).
-KNOWN_NO_PATH = (
-    "mounts[",                      # "mounts[2]: cannot mount ...": the index, without "$."
-    "cannot populate /dev",         # a device that cannot be made: no $.linux.devices[i]
-    "cannot make read-only",        # no $.linux.readonlyPaths[i]
-    "cannot mask",                  # no $.linux.maskedPaths[i]
-    "cannot set rootfsPropagation",  # no $.linux.rootfsPropagation
-)
+KNOWN_NO_PATH = ()  # every error about the config names its JSON path
 
 
 def _json_path(line):
