@@ -14,7 +14,7 @@ import posix
 # ~300 names (40 us). Anything else comes from os itself (see __getattr__).
 from posix import (  # noqa: F401
     EFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
-    O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, ST_NOATIME, ST_NODEV,
+    O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, ST_NOATIME, ST_NODEV,
     ST_NODIRATIME, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, WNOHANG, X_OK, _exit, access,
     chdir, chmod, chown, chroot, close, dup, dup2, eventfd, eventfd_read, execve, fchdir, fchown,
     fork, fstat, getcwd, geteuid, getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open,

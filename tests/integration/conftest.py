@@ -185,6 +185,25 @@ def one_line_error(p, *needles):
     return lines[0]
 
 
+def wait_pids_gone(pids, timeout=20):
+    """Wait (a pidfd each) until every one of pids has exited; the pids still
+    alive after timeout seconds in all."""
+    import time
+    deadline = time.monotonic() + timeout
+    alive = []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        try:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                alive.append(pid)
+        finally:
+            os.close(fd)
+    return alive
+
+
 def read_fifo(path, timeout=20):
     """Open a fifo for reading and return everything written until EOF."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

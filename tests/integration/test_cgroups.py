@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.conftest import Runtime, read_fifo, shared_dir
+from tests.integration.conftest import Runtime, read_fifo, shared_dir, wait_pids_gone
 
 HOST_CGROUP = "/sys/fs/cgroup"
 
@@ -594,16 +594,8 @@ def test_device_rule_errors(crt):
 # ---- kill --all, delete after a killed create -----------------------------------------
 
 def _wait_pids_gone(pids, timeout=20):
-    import select
-    for pid in pids:
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            continue
-        try:
-            assert select.select([fd], [], [], timeout)[0], f"pid {pid} still alive"
-        finally:
-            os.close(fd)
+    alive = wait_pids_gone(pids, timeout)
+    assert not alive, f"still alive: {alive}"
 
 
 def test_kill_all_without_a_pid_namespace(crt):

@@ -14,12 +14,13 @@ import glob
 import json
 import os
 import random
-import select
 import signal
 import subprocess
 import time
 
 import pytest
+
+from tests.reliability.conftest import wait_pids_gone
 
 TRIES = int(os.environ.get("OCIRT_FAULT_TRIES") or (200 if os.environ.get("OCIRT_LONG") else 12))
 
@@ -57,20 +58,6 @@ def _mounts_of(rt):
         return [line for line in f if str(rt.tmp) in line]
 
 
-def _wait_gone(pids, timeout=10):
-    """Wait (pidfds) for processes that are already on their way out."""
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            continue
-        try:
-            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        finally:
-            os.close(fd)
-
-
 def _assert_list_works(rt):
     p = rt("list", "--format", "json")
     assert p.returncode == 0, p.stderr
@@ -81,7 +68,7 @@ def _assert_list_works(rt):
 def _assert_clean(rt, cid):
     p = rt("delete", "--force", cid)
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
-    _wait_gone(_procs_of(rt))
+    wait_pids_gone(_procs_of(rt), 10)  # those on their way out
     assert not os.path.exists(os.path.join(rt.root, cid)), (p.returncode, p.stderr)
     assert _cgroups_of(rt) == []
     assert _mounts_of(rt) == []
