@@ -62,7 +62,8 @@ from hypothesis.errors import UnsatisfiedAssumption
 
 from tests.conftest import ROOT
 from tests.integration.conftest import Runtime
-from tests.reliability.test_sigkill import _assert_clean, _procs_of, _wait_gone
+from tests.reliability.conftest import wait_pids_gone
+from tests.reliability.test_sigkill import _assert_clean, _procs_of
 
 LONG = bool(os.environ.get("OCIRT_LONG"))
 EXAMPLES = int(os.environ.get("OCIRT_FUZZ_EXAMPLES") or (2000 if LONG else 60))
@@ -870,7 +871,7 @@ def _leftovers(rt, cid, ex):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        _wait_gone(_procs_of(rt))
+        wait_pids_gone(_procs_of(rt), 10)
         with open("/proc/self/mountinfo") as f:
             mps = [ln.split()[4] for ln in f if ex in ln]
         for mp in reversed(mps):
