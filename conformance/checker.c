@@ -2,7 +2,8 @@
  * checker: what a container process sees, as one JSON object on stdout.
  *
  * Built statically by the conformance suite and run as the container's
- * process. It only reads; the suite compares its report with config.json.
+ * process. It only reads; the suite compares its report with config.json,
+ * and tests/differential compares the reports of two runtimes.
  *
  *   checker [--sysctl NAME]... [--file PATH]... [--stat PATH]... [--wait FIFO]
  *
@@ -162,6 +163,8 @@ int main(int argc, char **argv)
     gid_t rg, eg, sg;
     getresuid(&ru, &eu, &su);
     getresgid(&rg, &eg, &sg);
+    key("sid"); printf("%d", getsid(0));
+    key("pgid"); printf("%d", getpgrp());
     key("uid"); printf("%u", eu);
     key("gid"); printf("%u", eg);
     key("ruid"); printf("%u", ru);
@@ -245,6 +248,24 @@ int main(int argc, char **argv)
     if (d)
         closedir(d);
     end(']');
+
+    /* where each fd leads (pipe:[N], /dev/pts/0, /dev/null, ...) */
+    key("fdlinks"); begin('{');
+    d = opendir("/proc/self/fd");
+    dfd = d ? dirfd(d) : -1;
+    while (d && (de = readdir(d))) {
+        char target[4096];
+        if (de->d_name[0] == '.' || atoi(de->d_name) == dfd)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        target[k > 0 ? k : 0] = 0;
+        key(de->d_name);
+        str(target);
+    }
+    if (d)
+        closedir(d);
+    end('}');
 
     key("dev"); begin('{');
     d = opendir("/dev");

@@ -1,0 +1,109 @@
+"""The differences between ocirt and runc that the harness accepts.
+
+ALLOWED: differences where ocirt is right, or where the spec leaves the choice
+to the runtime; each is listed, with the spec's words, in CONFORMANCE.md,
+section "Differences from runc" (the `ref` names the entry).
+
+PENDING: differences that issue 13 section 2 turns into fixes (being made in
+other branches). Each names its item; when the fix lands, remove the entry:
+the test that needed it then fails if the difference is still there.
+
+A rule is a function (key, ocirt's value, runc's value, config) -> bool; a
+difference is accepted when one rule holds for it.
+"""
+import re
+
+MOUNT = re.compile(r"^report\.mountinfo\.(?P<point>/[^#]*)(#\d+)?$")
+
+
+def _mount(key):
+    m = MOUNT.match(key)
+    return m.group("point") if m else None
+
+
+def _fields(value):
+    """"opts tags type source super" -> its five fields (or None)."""
+    if not isinstance(value, str):
+        return None
+    f = value.split(" ")
+    return f if len(f) == 5 else None
+
+
+def _config_mount(cfg, point):
+    for m in cfg.get("mounts", []):
+        if m.get("destination", "").rstrip("/") == point:
+            return m
+    return None
+
+
+def superblock_readonly(key, o, r, cfg):
+    """The same read-only mount; runc passes `ro` to mount(2), so the
+    superblock reads `ro` too; ocirt mounts, then makes the mount read-only
+    (MS_REMOUNT|MS_BIND|MS_RDONLY): only the superblock's flags differ. The
+    masked directories' empty tmpfs is such a mount (ocirt also asks for
+    size=0k there, an empty tmpfs)."""
+    fo, fr = _fields(o), _fields(r)
+    if not (_mount(key) and fo and fr):
+        return False
+    same = fo[:4] == fr[:4] and "ro" in fo[0].split(",")
+    sup = lambda s: [x for x in s.split(",") if x not in ("ro", "rw", "size=0k")]  # noqa: E731
+    return same and sup(fo[4]) == sup(fr[4])
+
+
+def masked_file_is_dev_null(key, o, r, cfg):
+    """A masked file is a bind mount of /dev/null: runc binds the node it made
+    in the container's /dev (a tmpfs), ocirt binds the host's /dev/null
+    (devtmpfs), which a container cannot have replaced."""
+    point = _mount(key)
+    fo, fr = _fields(o), _fields(r)
+    return bool(point and fo and fr and point in cfg.get("linux", {}).get("maskedPaths", [])
+                and fo[2] == "devtmpfs" and fr[2] in ("tmpfs", "devtmpfs"))
+
+
+def cgroup_tmpfs_readonly(key, o, r, cfg):
+    """With a `cgroup` mount on a cgroup v1 host, both runtimes put a tmpfs at
+    the destination and the hierarchies in it; the config's `ro` makes that
+    tmpfs read-only in ocirt, runc leaves it writable (and makes its root
+    directory 0555 instead)."""
+    st = re.match(r"^report\.stat\.(/.*)\.mode$", key)
+    if st:
+        m = _config_mount(cfg, st.group(1).rstrip("/"))
+        return bool(m and m.get("type") == "cgroup" and (o, r) == (0o755, 0o555))
+    point = _mount(key)
+    m = _config_mount(cfg, point) if point else None
+    fo, fr = _fields(o), _fields(r)
+    return bool(m and m.get("type") == "cgroup" and "ro" in m.get("options", [])
+                and fo and fr and fo[2] == fr[2] == "tmpfs"
+                and fo[0].split(",")[0] == "ro" and fr[0].split(",")[0] == "rw")
+
+
+def cgroup_unified_on_hybrid(key, o, r, cfg):
+    """On a hybrid host, a `cgroup` mount gets the cgroup2 hierarchy too, at
+    `unified` as on the host; runc 1.1.5 mounts only the v1 hierarchies."""
+    point = _mount(key)
+    if not point or not point.endswith("/unified") or r != "<absent>":
+        return False
+    m = _config_mount(cfg, point.rsplit("/", 1)[0])
+    fo = _fields(o)
+    return bool(m and m.get("type") == "cgroup" and fo and fo[2] == "cgroup2")
+
+
+ALLOWED = [
+    # (rule, CONFORMANCE.md entry)
+    (superblock_readonly, "read-only mounts: superblock flags"),
+    (masked_file_is_dev_null, "masked files: the host's /dev/null"),
+    (cgroup_tmpfs_readonly, "cgroup mount: read-only tmpfs"),
+    (cgroup_unified_on_hybrid, "cgroup mount: the cgroup2 hierarchy of a hybrid host"),
+]
+
+PENDING = [
+    # (rule, "issue13 §2.N")
+]
+
+
+def explain(key, o, r, cfg):
+    """The allow-list entry (or pending item) that accepts this difference, or None."""
+    for rule, ref in ALLOWED + PENDING:
+        if rule(key, o, r, cfg):
+            return ref
+    return None

@@ -1,0 +1,42 @@
+"""Every config of the third-party corpus (tests/data/configs: runc spec,
+podman, docker, containerd) runs through ocirt and runc; what a user sees
+must be the same, but for the differences tests/differential/known.py lists."""
+import pytest
+
+from tests.differential.conftest import corpus_names, load_config
+
+# what the checker reads besides its report: the cgroup limits the process
+# sees (v1 paths, as this host has them; null where there is no such file)
+CGROUP_FILES = ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes",
+                "/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/cpu/cpu.shares",
+                "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/memory.max",
+                "/sys/fs/cgroup/pids.max")
+
+
+def extra_args(cfg):
+    """--file for the cgroup limits, --stat for every mount destination."""
+    args = []
+    for path in CGROUP_FILES:
+        args += ["--file", path]
+    for m in cfg.get("mounts", []):
+        args += ["--stat", m["destination"]]
+    return args
+
+
+# corpus configs that meet a difference issue 13 section 2 is fixing
+PENDING = {}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=PENDING[n]))
+    if n in PENDING else n for n in corpus_names()])
+def test_corpus_config_runs_the_same(differ, name):
+    cfg = load_config(name)
+    o, r = differ.compare(cfg, extra_args(cfg))
+    # the corpus is configs that engines run: both runtimes must run them
+    assert r["create.rc"] == 0 and r["start.rc"] == 0, r
+    assert o["create.rc"] == 0 and o["start.rc"] == 0, o
+    assert "unparsed output" not in o["report"], o["report"]
+    # delete leaves nothing on the host
+    assert (o["left.processes"], o["left.cgroups"], o["left.mounts"]) == (False, [], []), o
