@@ -69,9 +69,9 @@ def strip_capture_keys(value):
     return value
 
 
-def make_bundle(cfg, rootfs, base, cid, extra_args=()):
+def make_bundle(cfg, rootfs, base, cid, extra_args=(), args=None):
     """A bundle of this config in a new directory: the rootfs copied, the
-    checker as process.args, files/<name> bind sources made, the cgroup leaf
+    checker as process.args (or `args`), files/<name> bind sources made, the cgroup leaf
     renamed after this container (two runs never share a cgroup)."""
     bundle = tempfile.mkdtemp(prefix="bundle-", dir=base)
     os.chmod(bundle, 0o755)
@@ -93,7 +93,7 @@ def make_bundle(cfg, rootfs, base, cid, extra_args=()):
                     f.write(FILE_CONTENT.get(name, f"{name}\n"))
     cfg = strip_capture_keys(copy.deepcopy(cfg))
     cfg["root"] = dict(cfg.get("root", {}), path="rootfs")
-    cfg.setdefault("process", {})["args"] = [CHECKER] + list(extra_args)
+    cfg.setdefault("process", {})["args"] = list(args) if args else [CHECKER] + list(extra_args)
     linux = cfg.get("linux", {})
     if linux.get("cgroupsPath"):
         linux["cgroupsPath"] = os.path.dirname(linux["cgroupsPath"].rstrip("/")) + "/" + cid
