@@ -64,14 +64,16 @@ static void end(char close) { putchar(close); first = 0; }
 
 static void read_file(const char *path, char *buf, size_t size)
 {
+    /* to the end: a read of a seq_file (mountinfo) may stop at a page */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = -1;
-    buf[0] = 0;
+    size_t len = 0;
+    ssize_t n;
     if (fd >= 0) {
-        n = read(fd, buf, size - 1);
+        while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+            len += n;
         close(fd);
     }
-    buf[n > 0 ? n : 0] = 0;
+    buf[len] = 0;
 }
 
 static void file_value(const char *path)

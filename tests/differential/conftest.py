@@ -75,7 +75,10 @@ class Differ:
         """Run cfg through both; fail on an unexplained difference. Returns
         both observations (for further checks)."""
         o, r = self.observe(cfg, extra_args)
-        bad = self.unexplained(cfg, o, r)
+        self.fail_on(cfg, o, r, self.unexplained(cfg, o, r))
+        return o, r
+
+    def fail_on(self, cfg, o, r, bad):
         if bad:
             lines = [render(k, a, b) for k, a, b in bad]
             raise AssertionError(
@@ -84,7 +87,6 @@ class Differ:
                   f"{o.get('start.stderr')!r} | runc create {r.get('create.stderr')!r} "
                   f"start {r.get('start.stderr')!r}"
                 + "\n  config: " + json.dumps(harness.strip_capture_keys(cfg))[:3000])
-        return o, r
 
     def cleanup(self):
         self.ocirt.cleanup()

@@ -250,7 +250,9 @@ def normalise_report(rep, cid, bundle, default_cgroup):
     out = dict(rep)
     out["namespaces"] = {n: ("host" if v == host_namespaces().get(n) else "new")
                          for n, v in rep.get("namespaces", {}).items()}
-    out["fdlinks"] = {fd: re.sub(r"^(pipe|socket|anon_inode):.*", r"\1", t).replace(bundle, "<bundle>")
+    out["fdlinks"] = {fd: re.sub(r"^(pipe|socket|anon_inode):.*", r"\1",
+                                 re.sub(r"/#\d+ \(deleted\)$", "/<unlinked file>", t))
+                      .replace(bundle, "<bundle>")
                       for fd, t in rep.get("fdlinks", {}).items()}
     # the process's cgroup, named after this container (the runtime's default
     # parent when the config has no cgroupsPath: runc's is /, ocirt's /ocirt)

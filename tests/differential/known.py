@@ -88,17 +88,73 @@ def cgroup_unified_on_hybrid(key, o, r, cfg):
     return bool(m and m.get("type") == "cgroup" and fo and fo[2] == "cgroup2")
 
 
+def cgroup_named_hierarchy_source(key, o, r, cfg):
+    """In a new cgroup namespace, both mount each hierarchy afresh; ocirt
+    gives the mount the config's `source` ("cgroup"), runc names a named
+    hierarchy's mount after it ("systemd")."""
+    fo, fr = _fields(o), _fields(r)
+    return bool(_mount(key) and fo and fr and fo[2] == fr[2] == "cgroup"
+                and fo[:3] + fo[4:] == fr[:3] + fr[4:] and "name=" in fo[4])
+
+
+def _failing_hooks(cfg, point):
+    return any(h.get("path") == "/bin/false" for h in cfg.get("hooks", {}).get(point, []))
+
+
+LIFECYCLE = re.compile(r"^(create|start|delete|kill\.stopped|after-failed-create\.state)\.rc$"
+                       r"|^(state\.|left\.|report\.|process\.)")
+
+
+def poststart_failure(key, o, r, cfg):
+    """A failing poststart hook: runc 1.1.5 runs poststart hooks during
+    `create`, which fails; ocirt runs them after the process has started,
+    and `start` fails (runtime.md, v1.3.0)."""
+    return _failing_hooks(cfg, "poststart") and bool(LIFECYCLE.match(key))
+
+
+def startcontainer_failure_start_rc(key, o, r, cfg):
+    """A failing startContainer hook: `start` is an error in ocirt (runtime.md:
+    "the runtime MUST generate an error"); runc 1.1.5's start exits 0."""
+    return _failing_hooks(cfg, "startContainer") and key == "start.rc" and (o, r) == (1, 0)
+
+
 ALLOWED = [
     # (rule, CONFORMANCE.md entry)
     (superblock_readonly, "read-only mounts: superblock flags"),
     (masked_file_is_dev_null, "masked files: the host's /dev/null"),
     (cgroup_tmpfs_readonly, "cgroup mount: read-only tmpfs"),
     (cgroup_unified_on_hybrid, "cgroup mount: the cgroup2 hierarchy of a hybrid host"),
+    (cgroup_named_hierarchy_source, "cgroup mount: the source of a named hierarchy"),
+    (poststart_failure, "config.hooks.poststart-after-start, config.hooks.poststart-failure"),
+    (startcontainer_failure_start_rc, "startContainer hook failure: start's status"),
 ]
 
 PENDING = [
     # (rule, "issue13 §2.N")
 ]
+
+# configs that meet a pending item: any difference they show is accepted
+# (the mutation test counts them apart); (predicate on the config, item)
+def _host_lacks_a_listed_cap(cfg):
+    """A capability in the config that the runtime's bounding set lacks
+    (CAP_SYS_RESOURCE here): runc warns and runs, ocirt refuses today."""
+    with open("/proc/self/status") as f:
+        bnd = int(next(line for line in f if line.startswith("CapBnd:")).split()[1], 16)
+    from ocirt.linux.capabilities import NUMBERS
+    names = {n for v in cfg.get("process", {}).get("capabilities", {}).values() for n in v}
+    return any(n in NUMBERS and not bnd >> NUMBERS[n] & 1 for n in names)
+
+
+PENDING_CONFIGS = [
+    (_host_lacks_a_listed_cap, "issue13 §2.1"),
+    # the failed start leaves no container (state, delete differ)
+    (lambda cfg: _failing_hooks(cfg, "startContainer"), "issue13 §2.3"),
+]
+
+
+def pending_for(cfg):
+    """The pending items (issue13 §2.N) this config meets."""
+    return [item for pred, item in PENDING_CONFIGS if pred(cfg)]
 
 
 def explain(key, o, r, cfg):
