@@ -118,6 +118,22 @@ def startcontainer_failure_start_rc(key, o, r, cfg):
     return _failing_hooks(cfg, "startContainer") and key == "start.rc" and (o, r) == (1, 0)
 
 
+def mqueue_owned_by_container_root(key, o, r, cfg):
+    """In a user namespace, ocirt mounts mqueue as the container's root (gid 0
+    inside); runc mounts it with the host's gid 0, unmapped there (65534)."""
+    return key in ("report.dev.mqueue.gid", "report.stat./dev/mqueue.gid") \
+        and (o, r) == (0, 65534) and any(n.get("type") == "user" for n in
+                                         cfg.get("linux", {}).get("namespaces", []))
+
+
+def dumpable_after_privileged_exec(key, o, r, cfg):
+    """Reported, not fixed: when exec raises the permitted set (root's exec
+    with a bounding set larger than permitted), the kernel makes the process
+    non-dumpable, as under runc; ocirt's sealed exec stub execs a second
+    time with those credentials, which makes it dumpable again."""
+    return key == "report.dumpable" and (o, r) == (1, 0)
+
+
 ALLOWED = [
     # (rule, CONFORMANCE.md entry)
     (superblock_readonly, "read-only mounts: superblock flags"),
@@ -127,10 +143,12 @@ ALLOWED = [
     (cgroup_named_hierarchy_source, "cgroup mount: the source of a named hierarchy"),
     (poststart_failure, "config.hooks.poststart-after-start, config.hooks.poststart-failure"),
     (startcontainer_failure_start_rc, "startContainer hook failure: start's status"),
+    (mqueue_owned_by_container_root, "mqueue in a user namespace: its owner"),
 ]
 
 PENDING = [
-    # (rule, "issue13 §2.N")
+    # (rule, "issue13 §2.N" or "reported: ..." for a bug outside section 2)
+    (dumpable_after_privileged_exec, "reported: dumpable after a privileged exec"),
 ]
 
 # configs that meet a pending item: any difference they show is accepted
