@@ -48,7 +48,10 @@ class Script:
         return json.loads(text) if rc == 0 else None
 
     def wait_exit(self, cid):
-        st = self.status("before-wait", cid)
+        """Until the container's process is gone (what state says meanwhile
+        depends on timing: not recorded)."""
+        rc, text, _ = self.rt.call("state", cid)
+        st = json.loads(text) if rc == 0 else None
         if st and st.get("pid"):
             fd = os.pidfd_open(st["pid"])
             try:

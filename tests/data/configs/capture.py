@@ -15,7 +15,8 @@ Host-specific paths are then made portable (`portable()`): root.path becomes
 (/etc/hosts, resolv.conf, hostname, .containerenv, secrets, volumes) becomes
 `files/<name>`, a path relative to the bundle, which the differential harness
 creates (`x-capture-kind` says whether a file or a directory); a hook run from
-/proc/<pid>/exe (docker's libnetwork-setkey) becomes /bin/true; a namespace given by path (podman's /run/netns/...) keeps its
+/proc/<pid>/exe (docker's libnetwork-setkey) becomes /bin/true; a namespace
+given by path (podman's /run/netns/...) keeps its
 `path` key under `x-capture-path` and becomes a new namespace. README.md in
 this directory says which file came from which command and tool version.
 """
