@@ -356,7 +356,10 @@ class Cgroup:
                 _enable(mount, unified, v2name, where)
                 return unified, True
         from ocirt.errors import ConfigError
-        raise ConfigError(f"cgroup controller {ctrl} is not available on this host", where)
+        # hierarchies come from the mount table: a plain directory such as
+        # /sys/fs/cgroup/hugetlb (conmon leaves them on hybrid hosts) is none
+        raise ConfigError(f"the {ctrl} controller is not mounted on this host (no cgroup v1 "
+                          "hierarchy has it and cgroup2 does not offer it)", where)
 
     def set_resources(self, res, warn=None, update=False):
         """Apply linux.resources (devices excepted) to this cgroup."""
