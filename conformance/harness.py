@@ -259,6 +259,21 @@ def run_one(world, req, runtime, name):
         case.cleanup()
 
 
+def compare(passing_before, results, label="runtime"):
+    """(regressions, untestable) against the requirements that passed before:
+    each a sorted list of (id, reason). A failure is a regression; a skip is
+    not (the requirement cannot be tested on this host, and says why), nor is
+    a requirement this run left out (-k)."""
+    lost, untestable = [], []
+    for rid in sorted(passing_before):
+        status, why = results.get(rid, {}).get(label, ("pass", ""))
+        if status == "fail":
+            lost.append((rid, why))
+        elif status == "skip":
+            untestable.append((rid, why))
+    return lost, untestable
+
+
 def eq(got, want, what=""):
     if got != want:
         raise Fail(f"{what}: got {got!r}, want {want!r}" if what else f"got {got!r}, want {want!r}")

@@ -122,16 +122,57 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
             os.close(fd)
 
 
-def _sub_cgroup(cg, sub):
-    from ocirt.linux.cgroups import Cgroup
-    rel = sub.split(":", 1)[-1].strip("/")
-    if not rel or ".." in rel.split("/"):
-        raise errors.UsageError(f"--cgroup {sub!r}: expected a path inside the container's "
-                                "cgroup")
-    paths = {k: os.path.join(v, rel) for k, v in cg.paths.items()}
-    for p in paths.values():
+def _sub_cgroup(cg, subs):
+    """The container's cgroup with runc's `exec --cgroup` applied: each of
+    subs is `PATH` (given alone: every hierarchy, the cgroup2 one included)
+    or `CTRL[,CTRL]:PATH` (the v1 hierarchies of those controllers; on a pure
+    cgroup2 host there is none). PATH is below the container's cgroup in its
+    own hierarchy ("/x" and "x" alike), and must exist."""
+    from ocirt.linux.cgroups import UNIFIED, Cgroup
+    if isinstance(subs, str):
+        subs = (subs,)
+    want = {}  # controller ("" for every hierarchy) -> path
+    for arg in subs:
+        parts = arg.split(":")
+        if len(parts) > 2:
+            raise errors.UsageError(f"invalid --cgroup argument: {arg}")
+        if len(parts) == 1:
+            if len(subs) != 1:
+                raise errors.UsageError(f"invalid --cgroup argument: {arg} (missing "
+                                        "<controller>: prefix)")
+            want[""] = arg
+            continue
+        for ctrl in parts[0].split(","):
+            if not ctrl:
+                raise errors.UsageError(f"invalid --cgroup argument: {arg} (empty "
+                                        "<controller> prefix)")
+            if ctrl in want:
+                raise errors.UsageError(f"invalid --cgroup argument(s): controller {ctrl} "
+                                        "specified multiple times")
+            want[ctrl] = parts[1]
+    paths = dict(cg.paths)
+    chosen = {}  # hierarchy -> (its new path, the argument)
+    for ctrl, sub in want.items():
+        names = list(paths) if ctrl == "" else \
+            [k for k in paths if k != UNIFIED and ctrl in k.split(",")]
+        if not names:
+            v1 = sorted(c for k in paths if k != UNIFIED for c in k.split(","))
+            raise errors.UsageError(f"--cgroup: unknown controller {ctrl} (" + (
+                f"the v1 controllers here: {', '.join(v1)})" if v1 else
+                "a pure cgroup2 host: give the path alone)"))
+        for name in names:
+            base = cg.paths[name]
+            p = os.path.normpath(base + "/" + sub)
+            if p != base and not p.startswith(base + "/"):
+                raise errors.UsageError(f"--cgroup: {sub} is not a sub cgroup path")
+            if chosen.get(name, (p,))[0] != p:
+                raise errors.UsageError(f"--cgroup: {ctrl} shares the hierarchy {name} with "
+                                        f"another controller given another path")
+            chosen[name] = (p, sub)
+    for name, (p, sub) in chosen.items():
         if not os.path.isdir(p):
-            raise errors.UsageError(f"--cgroup {sub!r}: {p} does not exist")
+            raise errors.UsageError(f"--cgroup: {sub}: no such cgroup {p}")
+        paths[name] = p
     return Cgroup(paths)
 
 

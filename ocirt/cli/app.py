@@ -185,7 +185,8 @@ def _refuse(g, err):
 @click.option("--apparmor", default=None, help="AppArmor profile")
 @click.option("--process-label", default=None, help="SELinux label")
 @click.option("--preserve-fds", default=0, type=int, help="pass N more fds (from 3)")
-@click.option("--cgroup", default=None, help="a sub-cgroup of the container to run in")
+@click.option("--cgroup", multiple=True,
+              help="run in a sub-cgroup of the container: [CTRL[,CTRL]:]PATH (repeatable)")
 @click.option("--ignore-paused", is_flag=True, help="exec even into a paused container")
 @_id_arg
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)

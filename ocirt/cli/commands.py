@@ -268,7 +268,7 @@ def parse_duration(text):
 
 
 def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserve_fds=0,
-          ignore_paused=False, cgroup=None, console_socket=None, tty=False, cwd=None, env=(),
+          ignore_paused=False, cgroup=(), console_socket=None, tty=False, cwd=None, env=(),
           user=None, additional_gids=(), cap=(), no_new_privs=False, apparmor=None,
           process_label=None):
     """runc's exec: a new process in the container; exits with its status."""

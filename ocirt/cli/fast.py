@@ -42,15 +42,15 @@ _EXEC_BOOL = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
 _EXEC_VALUE = {"--process": "process", "-p": "process", "--pid-file": "pid_file",
                "--console-socket": "console_socket", "--cwd": "cwd", "--user": "user",
                "-u": "user", "--apparmor": "apparmor", "--process-label": "process_label",
-               "--cgroup": "cgroup", "--preserve-fds": "preserve_fds"}
+               "--preserve-fds": "preserve_fds"}
 _EXEC_MULTI = {"--env": "env", "-e": "env", "--additional-gids": "additional_gids",
-               "-g": "additional_gids", "--cap": "cap", "-c": "cap"}
+               "-g": "additional_gids", "--cap": "cap", "-c": "cap", "--cgroup": "cgroup"}
 
 
 def _parse_exec(rest):
     """exec [flags] ID [COMMAND...]: options end at the id, as in click's
     parser with interspersed arguments off; "--" or an unknown flag: None."""
-    kwargs = {"env": (), "additional_gids": (), "cap": ()}
+    kwargs = {"env": (), "additional_gids": (), "cap": (), "cgroup": ()}
     j = 0
     while j < len(rest):
         a = rest[j]

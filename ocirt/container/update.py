@@ -18,10 +18,18 @@ def update(root, cid, changes):
         linux = doc.setdefault("linux", {})
         from ocirt.linux.resources import without_unset
         changes = without_unset(changes, also_pids=True)  # engines send 0 for "unchanged"
+        mem = changes.get("memory")
+        if isinstance(mem, dict) and mem.get("limit") == -1 and "swap" not in mem:
+            # no memory limit and the old memory+swap limit cannot stand
+            # together (v1 wants memsw >= memory; on v2 a swap limit needs a
+            # memory limit): both are lifted, as runc lifts them
+            changes["memory"] = dict(mem, swap=-1)
         merged = merge_resources(linux.get("resources") or {}, changes)
         config.check_resources(merged)
         touched = {k: merged[k] for k in changes if k in merged and k != "devices"}
-        c.cgroup().set_resources(touched, log.warning, update=True)
+        cg = c.cgroup()
+        cg.default_parent = not linux.get("cgroupsPath")
+        cg.set_resources(touched, log.warning, update=True)
         linux["resources"] = merged
         c.write(state.CONFIG_COPY, jsonio.dumps(doc).encode())
     finally:

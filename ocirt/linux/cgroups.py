@@ -71,6 +71,9 @@ class Cgroup:
         self.systemd = None  # (slice, unit) when systemd made it
         self.claim_fd = -1   # the flock of claim(), held until release()
         self.claimed = False
+        # the parents are ocirt's default (/ocirt): they get the realtime
+        # budget the container asks for (see _fund_rt)
+        self.default_parent = False
 
     @classmethod
     def for_container(cls, cgroups_path, cid):
@@ -91,7 +94,9 @@ class Cgroup:
             base = mine.get(name, "/") if mine else "/"
             full = os.path.normpath(os.path.join(base, rel)).lstrip("/")
             paths[name] = os.path.join(mp, full)
-        return cls(paths)
+        cg = cls(paths)
+        cg.default_parent = not cgroups_path
+        return cg
 
     @staticmethod
     def _mkdir_p(name, path, made):
@@ -100,6 +105,8 @@ class Cgroup:
         while not os.path.isdir(p):
             missing.append(p)
             p = os.path.dirname(p)
+        if "cpuset" in name.split(","):
+            _fill_cpuset(p)
         intend = getattr(made, "intend", None)  # the record's: see ocirt.state._MadeDirs
         for d in reversed(missing):
             if intend:
@@ -356,7 +363,10 @@ class Cgroup:
                 _enable(mount, unified, v2name, where)
                 return unified, True
         from ocirt.errors import ConfigError
-        raise ConfigError(f"cgroup controller {ctrl} is not available on this host", where)
+        # hierarchies come from the mount table: a plain directory such as
+        # /sys/fs/cgroup/hugetlb (conmon leaves them on hybrid hosts) is none
+        raise ConfigError(f"the {ctrl} controller is not mounted on this host (no cgroup v1 "
+                          "hierarchy has it and cgroup2 does not offer it)", where)
 
     def set_resources(self, res, warn=None, update=False):
         """Apply linux.resources (devices excepted) to this cgroup."""
@@ -386,6 +396,10 @@ class Cgroup:
                                       "here)", w.path)
                 dirs[w.controller] = d
             writes.append(w)
+        cpu = (resources.without_unset(res).get("cpu") or {})
+        if cpu.get("realtimeRuntime") and "cpu" in dirs and not dirs["cpu"][1] \
+                and self.default_parent:
+            _fund_rt(dirs["cpu"][0], cpu["realtimeRuntime"], cpu.get("realtimePeriod"))
         undo = []  # update: (file, its value before) of each file written so far
         try:
             for w in writes:
@@ -401,8 +415,10 @@ class Cgroup:
                         undo.append((target, _value_to_restore(target, w.value)))
                     os.write(fd, w.value.encode())
                 except OSError as e:
-                    raise SetupError(f"cannot write {w.value!r} to {w.file}: {e.strerror}",
-                                     w.path)
+                    why = e.strerror
+                    if w.file == "cpu.rt_runtime_us" and e.errno == 22:  # EINVAL
+                        why += _rt_budget(os.path.dirname(target))
+                    raise SetupError(f"cannot write {w.value!r} to {w.file}: {why}", w.path)
                 finally:
                     os.close(fd)
                 if w.file == "cpu.shares":
@@ -691,9 +707,105 @@ def _rmdir_retry(path):
     os.rmdir(path)
 
 
-def _inherit_cpuset(path):
+def _rt_ratio(period, runtime):
+    """A realtime budget as the kernel compares them (to_ratio, 20 fraction bits)."""
+    if runtime < 0:
+        return 1 << 20  # RUNTIME_INF
+    return (runtime << 20) // period if period > 0 else 0
+
+
+def _rt_read(d):
+    """(rt_period_us, rt_runtime_us) of a v1 cpu cgroup."""
+    with open(os.path.join(d, "cpu.rt_period_us")) as f:
+        period = int(f.read())
+    with open(os.path.join(d, "cpu.rt_runtime_us")) as f:
+        return period, int(f.read())
+
+
+def _rt_budget(cgroup):
+    """Why the kernel refused cgroup a cpu.rt_runtime_us, for the error message."""
+    parent = os.path.dirname(cgroup)
+    try:
+        period, runtime = _rt_read(parent)
+    except (OSError, ValueError):
+        return ""
+    return (f" (the parent cgroup {parent} has a realtime budget of "
+            f"{runtime} us per {period} us, which must hold the runtime/period of all its "
+            "children)")
+
+
+def _fund_rt(leaf, runtime, period):
+    """Give the parents of leaf (below the hierarchy's root) the realtime
+    budget that the container asks for, top down, before its own cpu.rt_*
+    are written.
+
+    The kernel (CONFIG_RT_GROUP_SCHED) lets a cgroup have runtime/period only
+    within its parent's, with the sum of all children's within it too, and a
+    new cgroup starts with none: a realtimeRuntime in /ocirt/<id> would
+    always fail, where runc's default place (/<id>, under the root) works.
+    So each parent is raised just to what its children, the container's new
+    value included, need. Nothing is ever lowered; a parent is removed with
+    the last container when ocirt made it. Only for ocirt's default parent:
+    a cgroupsPath names parents that their owner budgets (docker gives its
+    own parent the budget), and runc leaves those alone too."""
+    from ocirt.errors import SetupError
+    try:
+        leaf_period = period or _rt_read(leaf)[0]
+    except (OSError, ValueError):
+        return  # no cpu.rt_* here: the write reports it
+    need, child = _rt_ratio(leaf_period, runtime), leaf
+    plan = []
+    d = os.path.dirname(leaf)
+    while os.path.exists(os.path.join(os.path.dirname(d), "cpu.rt_runtime_us")):
+        p_period, p_runtime = _rt_read(d)
+        total = need
+        for n in os.listdir(d):
+            c = os.path.join(d, n)
+            if c != child and os.path.isdir(c):
+                try:
+                    total += _rt_ratio(*_rt_read(c))
+                except (OSError, ValueError):
+                    pass
+        if _rt_ratio(p_period, p_runtime) >= total:
+            break
+        new = -(-(total * p_period) >> 20)  # ceil: the kernel's ratio rounds down
+        while _rt_ratio(p_period, new) < total:
+            new += 1
+        plan.append((d, new, p_period))
+        need, child, d = _rt_ratio(p_period, new), d, os.path.dirname(d)
+    for d, new, p_period in reversed(plan):
+        try:
+            with open(os.path.join(d, "cpu.rt_runtime_us"), "w") as f:
+                f.write(str(new))
+        except OSError as e:
+            raise SetupError(f"cannot give the parent cgroup {d} the realtime budget of "
+                             f"{new} us per {p_period} us that the container needs: "
+                             f"{e.strerror}{_rt_budget(d)}",
+                             "$.linux.resources.cpu.realtimeRuntime")
+
+
+def _fill_cpuset(path):
+    """Give path, an existing v1 cpuset cgroup, and each ancestor of it whose
+    cpuset.cpus or cpuset.mems is empty, its parent's, top down, as runc
+    does: a parent made by hand (mkdir) starts empty, and no task can join a
+    cgroup under it until it has CPUs and memory nodes (ENOSPC)."""
+    empty = []
+    d = path
+    while d != "/" and any(not "".join(_words(os.path.join(d, f)))
+                           for f in ("cpuset.cpus", "cpuset.mems")):
+        if not os.path.exists(os.path.join(d, "cpuset.cpus")):
+            break  # above the hierarchy's root: stop
+        empty.append(d)
+        d = os.path.dirname(d)
+    for d in reversed(empty):
+        _inherit_cpuset(d, only_empty=True)
+
+
+def _inherit_cpuset(path, only_empty=False):
     parent = os.path.dirname(path)
     for f in ("cpuset.cpus", "cpuset.mems"):
+        if only_empty and _words(os.path.join(path, f)):
+            continue
         try:
             with open(os.path.join(parent, f)) as src:
                 val = src.read().strip()

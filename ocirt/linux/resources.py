@@ -182,6 +182,8 @@ def _memory_v1(mem, current, warn):
         if limit is not None else None
     swap_w = Write("memory", "memory.memsw.limit_in_bytes", swap, f"{p}.swap") \
         if swap is not None else None
+    if swap == -1 and current and current("memory", "memory.memsw.limit_in_bytes") is None:
+        swap_w = None  # no swap accounting: nothing to lift (runc skips it too)
     if swap is not None and limit is not None and 0 <= swap < limit:
         raise ConfigError("memory+swap limit must be at least the memory limit", f"{p}.swap")
     if lim_w and swap_w:
@@ -220,6 +222,8 @@ def _memory_v2(mem, current, warn):
         out.append(Write("memory", "memory.max", _max(limit), f"{p}.limit"))
     if swap is not None or limit == -1:
         s = swap_v2(swap or 0, limit if limit is not None else 0, f"{p}.swap")
+        if s == -1 and current and current("memory", "memory.swap.max") is None:
+            s = None  # no swap controller: nothing to lift (runc skips it too)
         if s is not None:
             out.append(Write("memory", "memory.swap.max", _max(s), f"{p}.swap"))
     if mem.get("reservation") is not None:

@@ -32,6 +32,21 @@ def _fstype(path):
     return kind
 
 
+def _v1_mounts():
+    """{controller: mount point} of the cgroup v1 hierarchies, from the mount
+    table (plain directories under /sys/fs/cgroup are no controllers)."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            fstype, _src, sup = (right.split() + ["", "", ""])[:3]
+            if fstype == "cgroup":
+                for opt in sup.split(","):
+                    out.setdefault(opt, left.split()[4])
+    return out
+
+
+V1_MOUNTS = _v1_mounts()
 HOST_IS_V2 = _fstype(HOST_CGROUP) == "cgroup2"
 UNIFIED_MOUNT = HOST_CGROUP if HOST_IS_V2 else (
     "/sys/fs/cgroup/unified" if _fstype("/sys/fs/cgroup/unified") == "cgroup2" else None)
@@ -55,24 +70,24 @@ class Layout:
             if UNIFIED_MOUNT else []
 
     def has(self, ctrl):
-        if not self.v2_only and os.path.isdir(os.path.join(HOST_CGROUP, ctrl)):
+        if not self.v2_only and ctrl in V1_MOUNTS:
             return True
         return {"blkio": "io"}.get(ctrl, ctrl) in self.v2_controllers
 
     def is_v2(self, ctrl):
-        return self.v2_only or not os.path.isdir(os.path.join(HOST_CGROUP, ctrl))
+        return self.v2_only or ctrl not in V1_MOUNTS
 
     def inside(self, ctrl, v1_file, v2_file):
         """The file's path inside the container (cgroup namespace, /sys/fs/cgroup)."""
         if not self.is_v2(ctrl):
-            return f"/sys/fs/cgroup/{ctrl}/{v1_file}"
+            return f"/sys/fs/cgroup/{os.path.basename(V1_MOUNTS[ctrl])}/{v1_file}"
         return f"/sys/fs/cgroup/{v2_file}" if self.v2_only else f"/sys/fs/cgroup/unified/{v2_file}"
 
     def host_dir(self, ctrl, cid):
         """The container's cgroup directory for ctrl, on the host."""
         if self.is_v2(ctrl):
             return os.path.join(UNIFIED_MOUNT, "ocirt", cid)
-        return os.path.join(HOST_CGROUP, ctrl, "ocirt", cid)
+        return os.path.join(V1_MOUNTS[ctrl], "ocirt", cid)
 
     def need(self, *ctrls):
         for c in ctrls:
@@ -295,7 +310,7 @@ def test_missing_controller_is_a_clear_error(crt):
         if lay.has(ctrl):
             continue
         p = r("create", "--bundle", r.bundle(("true",), resources(res)), r.new_id())
-        assert_refused(r, p, where, f"controller {ctrl} is not available")
+        assert_refused(r, p, where, f"the {ctrl} controller is not mounted")
 
 
 def test_unified_keys(crt):
