@@ -15,20 +15,34 @@ EBUSY = 16  # errno without importing errno (delete is a hot command)
 
 
 def hierarchies():
-    """{name: mountpoint} for every cgroup hierarchy mounted on this host."""
-    out = {}
+    """{name: mountpoint} for every cgroup hierarchy mounted on this host and
+    visible: an entry that a later mount covers (at its own mountpoint or
+    above it, as when /sys/fs/cgroup is mounted over) is hidden, and the
+    first visible mountpoint of a hierarchy wins."""
     with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fstype, _src, superopts = right.split()[:3]
-            mp = left.split()[4]
-            if fstype == "cgroup2":
-                out.setdefault(UNIFIED, mp)
-            elif fstype == "cgroup":
-                names = [o for o in superopts.split(",") if o not in ("rw", "ro") and
-                         not o.startswith(("release_agent=", "clone_children", "noprefix",
-                                           "xattr", "cpuset_v2_mode", "nsdelegate"))]
-                out.setdefault(",".join(names), mp)
+        return visible_hierarchies(f)
+
+
+def visible_hierarchies(mountinfo_lines):
+    """hierarchies(), from the lines of a mountinfo file."""
+    mounts = []
+    for line in mountinfo_lines:
+        left, _, right = line.partition(" - ")
+        mounts.append((left.split()[4], right.split()[:3]))
+    out = {}
+    for i, (mp, (fstype, _src, superopts)) in enumerate(mounts):
+        if fstype == "cgroup2":
+            name = UNIFIED
+        elif fstype == "cgroup":
+            name = ",".join(o for o in superopts.split(",") if o not in ("rw", "ro") and
+                            not o.startswith(("release_agent=", "clone_children", "noprefix",
+                                              "xattr", "cpuset_v2_mode", "nsdelegate")))
+        else:
+            continue
+        if name in out or any(later == mp or (later != "/" and mp.startswith(later + "/"))
+                              for later, _ in mounts[i + 1:]):
+            continue
+        out[name] = mp
     return out
 
 
@@ -289,6 +303,8 @@ class Cgroup:
             fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
             try:
                 os.write(fd, b"0")
+            except OSError as e:  # write(2) names no file: say which
+                raise OSError(e.errno, e.strerror, target) from None
             finally:
                 os.close(fd)
 

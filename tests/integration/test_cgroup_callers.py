@@ -221,6 +221,23 @@ def test_exec_cgroup_stays_inside_the_container(rt):
         os.rmdir(sibling)
 
 
+def test_exec_into_a_cgroup_it_cannot_join_names_the_file(rt):
+    """A v1 cpuset cgroup with no cpus takes no task (ENOSPC on write(2),
+    which names no file): the error says which file refused."""
+    if PURE_V2 or "cpuset" not in MOUNTS:
+        pytest.skip("needs a cgroup v1 cpuset hierarchy")
+    cid = rt.running()
+    base = cgroup_dir(rt.state(cid)["pid"], "cpuset")
+    sub = os.path.join(base, "empty")
+    os.mkdir(sub)  # a new v1 cpuset cgroup starts with empty cpus and mems
+    try:
+        p = rt("exec", "--cgroup", "cpuset:empty", cid, "true")
+        line = one_line_error(p, "cannot join cgroup")
+        assert os.path.join(sub, "tasks") in line and "None" not in line, line
+    finally:
+        os.rmdir(sub)
+
+
 # ---- item 19: update --memory -1 -----------------------------------------------------
 
 def test_update_memory_unlimited_lifts_swap(runtimes):
