@@ -15,22 +15,58 @@ EBUSY = 16  # errno without importing errno (delete is a hot command)
 
 
 def hierarchies():
-    """{name: mountpoint} for every cgroup hierarchy mounted on this host and
-    visible: an entry that a later mount covers (at its own mountpoint or
-    above it, as when /sys/fs/cgroup is mounted over) is hidden, and the
-    first visible mountpoint of a hierarchy wins."""
+    """{name: mountpoint} for every cgroup hierarchy mounted on this host.
+
+    The mount table decides, not directory names, and only mounts that can be
+    seen count: one under a mount that another covers (as when /sys/fs/cgroup
+    is mounted over) is hidden. Of a hierarchy's visible mounts, a mount of
+    its whole tree (root "/") wins over one of a sub-cgroup, then one under
+    /sys/fs/cgroup over others: a container without a mount namespace of its
+    own leaves copies of its cgroups in the host's table (under its rootfs),
+    which are not the host's. Among equals the first one wins."""
     with open("/proc/self/mountinfo") as f:
         return visible_hierarchies(f)
 
 
 def visible_hierarchies(mountinfo_lines):
-    """hierarchies(), from the lines of a mountinfo file."""
-    mounts = []
+    """hierarchies(), from the lines of a mountinfo file.
+
+    Mount X is covered when a later mount sits on it (its child at the same
+    mountpoint) or beside it at or above its mountpoint (a sibling, same
+    parent, mounted on an ancestor directory): the kernel gives a mount made
+    over a path the mount on top there as its parent. The table's line order
+    is no guide: `mount --move` keeps a mount's place in it."""
+    mounts, kids = {}, {}
     for line in mountinfo_lines:
         left, _, right = line.partition(" - ")
-        mounts.append((left.split()[4], right.split()[:3]))
+        f = left.split()
+        m = (int(f[0]), int(f[1]), f[4], right.split()[:3], f[3])
+        mounts[m[0]] = m
+        kids.setdefault(m[1], []).append(m)
+
+    def covered(x, via):
+        """x is covered by a mount other than via, the one above it on the
+        way from the mount in question."""
+        mid, parent, mp = x[:3]
+        if any(y is not via and y[2] == mp for y in kids.get(mid, ())):
+            return True
+        return any(y[0] != mid and ((y[2] == mp and y[0] > mid) or
+                                    (y[2] != "/" and mp.startswith(y[2] + "/")))
+                   for y in kids.get(parent, ()))
+
+    def visible(x):
+        via = None
+        for _ in range(64):
+            if x is None:
+                break
+            if covered(x, via):
+                return False
+            via, x = x, (mounts.get(x[1]) if x[1] != x[0] else None)
+        return True
+
     out = {}
-    for i, (mp, (fstype, _src, superopts)) in enumerate(mounts):
+    for m in mounts.values():
+        fstype, _src, superopts = m[3]
         if fstype == "cgroup2":
             name = UNIFIED
         elif fstype == "cgroup":
@@ -39,11 +75,11 @@ def visible_hierarchies(mountinfo_lines):
                                               "xattr", "cpuset_v2_mode", "nsdelegate")))
         else:
             continue
-        if name in out or any(later == mp or (later != "/" and mp.startswith(later + "/"))
-                              for later, _ in mounts[i + 1:]):
-            continue
-        out[name] = mp
-    return out
+        mp = m[2]
+        rank = (m[4] == "/", mp == "/sys/fs/cgroup" or mp.startswith("/sys/fs/cgroup/"))
+        if (name not in out or rank > out[name][0]) and visible(m):
+            out[name] = (rank, mp)
+    return {name: mp for name, (_rank, mp) in out.items()}
 
 
 def unclaimed_and_empty(d):

@@ -20,7 +20,7 @@ def test_the_mount_table_names_the_hierarchies():
 
 
 def test_a_mount_over_sys_fs_cgroup_hides_what_was_under_it():
-    over = HOST + "40 25 0:40 / /sys/fs/cgroup rw shared:20 - cgroup2 cgroup2 rw\n"
+    over = HOST + "40 26 0:40 / /sys/fs/cgroup rw shared:20 - cgroup2 cgroup2 rw\n"
     assert visible_hierarchies(over.splitlines()) == {UNIFIED: "/sys/fs/cgroup"}
 
 
@@ -32,3 +32,37 @@ def test_a_second_mount_of_one_hierarchy_keeps_the_first():
 def test_a_hierarchy_mounted_over_by_itself_shows_the_top():
     top = HOST + "42 30 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
     assert visible_hierarchies(top.splitlines())["memory"] == "/sys/fs/cgroup/memory"
+
+
+def test_copies_outside_sys_fs_cgroup_do_not_win():
+    """/sys/fs/cgroup mounted over by a tmpfs (60) and cpu,cpuacct moved onto
+    it: `mount --move` keeps the line's place, before the tmpfs. A container
+    without a mount namespace of its own has left a copy in the host's table
+    (50). memory was not moved: it is hidden under 60."""
+    lines = [ln for ln in HOST.splitlines() if not ln.startswith("29 ")]
+    lines.insert(3, "29 60 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct")
+    lines += ["50 22 0:26 / /tmp/b/rootfs/sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct",
+              "60 26 0:60 / /sys/fs/cgroup rw - tmpfs tmpfs rw,mode=755"]
+    h = visible_hierarchies(lines)
+    assert h == {"cpu,cpuacct": "/sys/fs/cgroup/cpu,cpuacct"}, h
+
+
+def test_a_mount_over_an_ancestor_directory_hides_it():
+    """A tmpfs on /sys/fs (a directory of the sysfs mount, 25) hides the
+    cgroup tmpfs (26) that sits beside it in 25."""
+    over = HOST + "70 25 0:70 / /sys/fs rw - tmpfs tmpfs rw\n"
+    assert visible_hierarchies(over.splitlines()) == {}
+
+
+def test_this_hosts_table_parses():
+    with open("/proc/self/mountinfo") as f:
+        assert isinstance(visible_hierarchies(f), dict)
+
+
+def test_a_whole_tree_wins_over_a_sub_cgroup_mount():
+    """Only a container's copy (root /ocirt/c1) besides the host's cgroup2,
+    both outside /sys/fs/cgroup: the whole tree wins whatever the order."""
+    lines = [ln for ln in HOST.splitlines() if not ln.startswith("27 ")]
+    lines += ["80 22 0:24 /ocirt/c1 /tmp/b/rootfs/sys/fs/cgroup/unified ro - cgroup2 cgroup2 rw",
+              "81 22 0:24 / /run/cg2 rw - cgroup2 cgroup2 rw"]
+    assert visible_hierarchies(lines)[UNIFIED] == "/run/cg2"
