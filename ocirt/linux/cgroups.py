@@ -23,7 +23,8 @@ def hierarchies():
     its whole tree (root "/") wins over one of a sub-cgroup, then one under
     /sys/fs/cgroup over others: a container without a mount namespace of its
     own leaves copies of its cgroups in the host's table (under its rootfs),
-    which are not the host's. Among equals the first one wins."""
+    which are not the host's: a mount of a sub-cgroup outside /sys/fs/cgroup
+    does not count at all. Among equals the first one wins."""
     with open("/proc/self/mountinfo") as f:
         return visible_hierarchies(f)
 
@@ -77,6 +78,8 @@ def visible_hierarchies(mountinfo_lines):
             continue
         mp = m[2]
         rank = (m[4] == "/", mp == "/sys/fs/cgroup" or mp.startswith("/sys/fs/cgroup/"))
+        if rank == (False, False):  # a sub-cgroup elsewhere: a container's copy
+            continue
         if (name not in out or rank > out[name][0]) and visible(m):
             out[name] = (rank, mp)
     return {name: mp for name, (_rank, mp) in out.items()}

@@ -66,3 +66,12 @@ def test_a_whole_tree_wins_over_a_sub_cgroup_mount():
     lines += ["80 22 0:24 /ocirt/c1 /tmp/b/rootfs/sys/fs/cgroup/unified ro - cgroup2 cgroup2 rw",
               "81 22 0:24 / /run/cg2 rw - cgroup2 cgroup2 rw"]
     assert visible_hierarchies(lines)[UNIFIED] == "/run/cg2"
+
+
+def test_a_sub_cgroup_copy_elsewhere_is_no_hierarchy():
+    lines = [ln for ln in HOST.splitlines() if not ln.startswith("27 ")]
+    lines.append("80 22 0:24 /ocirt/c1 /tmp/b/rootfs/sys/fs/cgroup/unified ro - cgroup2 cgroup2 rw")
+    assert UNIFIED not in visible_hierarchies(lines)
+    # nested in a container without a cgroup namespace: its own cgroup, in place
+    lines.append("81 26 0:24 /docker/x /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw")
+    assert visible_hierarchies(lines)[UNIFIED] == "/sys/fs/cgroup/unified"
