@@ -197,8 +197,10 @@ def stage2(plan):
                                         "startContainer")):
             chan.send(protocol.HOOKS)
             hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
+            # as runc's init: a hook without env gets the process's (no HOME yet)
             hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state,
-                      stub_fd=plan.stub_fd)
+                      stub_fd=plan.stub_fd,
+                      env=dict(e.split("=", 1) for e in proc.env) if proc else {})
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
@@ -213,7 +215,7 @@ def stage2(plan):
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state,
-                      stub_fd=plan.stub_fd)
+                      stub_fd=plan.stub_fd, env=process_env(proc) if proc else {})
         execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
                 executing=lambda: _tell_start(plan.start_conn),
                 report=(plan.start_conn.fileno(), protocol.exec_failed_frame),
@@ -362,11 +364,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     _close_fds(preserve_fds)
     if argv0 is None:
         raise SetupError("config.json has no process to start")
-    env = dict(e.split("=", 1) for e in proc.env)
-    if not env.get("HOME"):
-        # unset or empty (podman exec gives a uid without a passwd entry
-        # "HOME="): the user's home, as runc; programs expect one
-        env["HOME"] = _home_of(proc.user.uid)
+    env = process_env(proc)
     env.update(extra_env or {})
     args = list(proc.args)
     if executing is not None:
@@ -382,6 +380,16 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
     except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
         raise SetupError(_describe(e), "$.process.args")
+
+
+def process_env(proc):
+    """process.env as a dict, with HOME where it is unset or empty (podman
+    exec gives a uid without a passwd entry "HOME="): the user's home, as
+    runc; programs expect one. Reads the container's /etc/passwd."""
+    env = dict(e.split("=", 1) for e in proc.env)
+    if not env.get("HOME"):
+        env["HOME"] = _home_of(proc.user.uid)
+    return env
 
 
 def _home_of(uid):

@@ -46,7 +46,7 @@ def start(g, cid):
 def kill(g, cid, sig="SIGTERM", all_processes=False):
     from ocirt.container.kill import kill
     from ocirt.linux.signals import parse
-    kill(g.root, cid, parse(sig), all_processes)
+    kill(g.root, cid, parse(sig, zero=True), all_processes)
     return 0
 
 
@@ -348,7 +348,9 @@ def list_(g, fmt="table", quiet=False):
     return 0
 
 
-def spec(g, bundle=".", rootless=False):
+def spec(g, bundle=".", rootless=False, hardened=False):
+    """runc's spec: config.json in the bundle, as runc writes it (tab-indented,
+    no final newline), never over an existing file."""
     import json
     from ocirt import defaults
     from ocirt.errors import OcirtError
@@ -360,8 +362,7 @@ def spec(g, bundle=".", rootless=False):
     except OSError as e:
         raise OcirtError(f"cannot create {path}: {e.strerror}")
     with f:
-        json.dump(defaults.spec(rootless), f, indent=2)
-        f.write("\n")
+        json.dump(defaults.spec(rootless, hardened), f, indent="\t")
     return 0
 
 

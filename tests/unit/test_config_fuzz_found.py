@@ -21,7 +21,7 @@ def load_error(tmp_path, doc_text):
 
 
 def spec_with(edit):
-    doc = defaults.spec()
+    doc = defaults.spec(hardened=True)  # no terminal: create needs no console socket
     doc["root"]["path"] = "/"
     edit(doc)
     return doc
