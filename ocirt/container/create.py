@@ -55,7 +55,10 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         cleanup.cgroup = cg  # from here on, what is in it is this create's
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
-        oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
+        from ocirt import SPEC_VERSION
+        # the state's version is the spec it complies with (runtime.md): ocirt's,
+        # whatever the config's (runc writes its own too)
+        oci = {"ociVersion": SPEC_VERSION, "id": cid, "bundle": bundle,
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)

@@ -219,3 +219,73 @@ def _ocirt_env(rt, env, *args):
         out.seek(0)
         err.seek(0)
         return subprocess.CompletedProcess(cmd, rc, out.read().decode(), err.read().decode())
+
+
+# ---- 23: state, list and events print runc's JSON --------------------------------
+
+def _mask(text, st):
+    """text with the values that must differ between two runtimes replaced:
+    the pid, the creation time, and the spec version each implements."""
+    return text.replace(str(st["pid"]), "PID").replace(st["created"], "CREATED").replace(
+        '"ociVersion":' + (" " if ": " in text else "") + f'"{st["ociVersion"]}"', "VERSION")
+
+
+def _annotated(cfg):
+    cfg["annotations"] = {"org.example.b": "x<y & z", "org.example.a": "é"}
+
+
+@needs_runc
+def test_state_and_list_print_runcs_bytes(rt, runc):
+    """The same container (same id, bundle and annotations) in each runtime:
+    `state` prints the same indented document, `list --format json` the same
+    compact line, but for the pid and the creation time."""
+    b = rt.bundle(["sleep", "1000"], _annotated)
+    cid = rt.new_id()
+    runc.ids.append(cid)
+    out = {}
+    for tool in (rt, runc):
+        tool("create", "--bundle", b, cid, check=True)
+        text = tool("state", cid, check=True).stdout
+        st = json.loads(text)
+        listed = tool("list", "--format", "json", check=True).stdout
+        tool("start", cid, check=True)
+        running = tool("state", cid, check=True).stdout
+        out[tool] = (_mask(text, st), _mask(listed, st), _mask(running, st))
+    assert out[rt] == out[runc]
+    assert out[rt][0].startswith('{\n  VERSION,\n  "id": ')
+    assert '"org.example.b": "x\\u003cy \\u0026 z"' in out[rt][0]  # Go's escapes
+
+
+@needs_runc
+def test_list_of_nothing_is_null(rt, runc):
+    for tool in (rt, runc):
+        assert tool("list", "--format", "json", check=True).stdout == "null\n"
+
+
+def _key_paths(doc, path=()):
+    """Every key of doc with the keys before it at its level: the order runc writes."""
+    if isinstance(doc, dict):
+        yield path, list(doc)
+        for k, v in doc.items():
+            yield from _key_paths(v, path + (k,))
+
+
+@needs_runc
+def test_events_stats_are_runcs_compact_json_in_runcs_order(rt, runc):
+    b = rt.bundle(["sleep", "1000"])
+    cid = rt.new_id()
+    runc.ids.append(cid)
+    lines = {}
+    for tool in (rt, runc):
+        tool("run", "--detach", "--bundle", b, cid, check=True)
+        lines[tool] = tool("events", "--stats", cid, check=True).stdout
+    ours, theirs = (json.loads(lines[t]) for t in (rt, runc))
+    assert list(ours) == list(theirs) == ["type", "id", "data"]
+    # the data runc and ocirt both have, in the same order at every level
+    theirs_keys = dict(_key_paths(theirs))
+    for path, keys in _key_paths(ours):
+        if path in theirs_keys and "raw" not in path and "hugetlb" not in path:
+            common = [k for k in keys if k in theirs_keys[path]]
+            assert common == [k for k in theirs_keys[path] if k in keys], path
+    assert list(ours["data"]) == list(theirs["data"])
+    assert lines[rt] == json.dumps(ours, separators=(",", ":"), ensure_ascii=False) + "\n"
