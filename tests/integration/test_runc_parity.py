@@ -289,3 +289,58 @@ def test_events_stats_are_runcs_compact_json_in_runcs_order(rt, runc):
             assert common == [k for k in theirs_keys[path] if k in keys], path
     assert list(ours["data"]) == list(theirs["data"])
     assert lines[rt] == json.dumps(ours, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+# ---- 22: --debug ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", ["ocirt", "runc"])
+def test_debug_logs_the_phases_to_stderr(rt, runc, runtime):
+    """--debug: create tells its phases on stderr, as runc's does."""
+    tool = rt if runtime == "ocirt" else runc
+    cid = tool.new_id()
+    p = tool("--debug", "create", "--bundle", rt.bundle(["sleep", "1000"]), cid)
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) >= 5 and all("debug" in line for line in lines), p.stderr
+    if runtime == "ocirt":
+        text = p.stderr
+        for phase in ("config.json checked", "state directory", "cgroup", "forked pid",
+                      "sync: <- READY", "created; the init"):
+            assert phase in text, (phase, text)
+        for cmd, done in (("start", "started"), ("kill", "signal 9"),
+                          ("delete", "deleted")):
+            args = ("--debug", cmd, cid) + (("KILL",) if cmd == "kill" else ())
+            p = tool(*args)
+            assert p.returncode == 0, p.stderr
+            assert f"{cmd} {cid}: {done}" in p.stderr, p.stderr
+            if cmd == "kill":
+                pid = int(p.stderr.split("pid ")[-1].split()[0])
+                assert wait_pids_gone([pid]) == []
+
+
+@pytest.mark.parametrize("runtime", ["ocirt", "runc"])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_debug_with_log_goes_to_the_log_file_only(rt, runc, tmp_path, runtime, fmt):
+    tool = rt if runtime == "ocirt" else runc
+    log = tmp_path / "debug.log"
+    cid = tool.new_id()
+    p = tool("--debug", "--log", log, "--log-format", fmt, "create", "--bundle",
+             rt.bundle(["sleep", "1000"]), cid)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    lines = log.read_text().splitlines()
+    assert len(lines) >= 5
+    if fmt == "json":
+        assert all(json.loads(line)["level"] == "debug" for line in lines)
+    else:
+        assert all("level=debug" in line for line in lines)
+    # and a command with nothing to say still creates the file
+    quiet = tmp_path / "quiet.log"
+    assert tool("--log", quiet, "state", cid).returncode == 0
+    assert quiet.read_text() == ""
+
+
+def test_without_debug_nothing_is_said(rt):
+    cid = rt.new_id()
+    p = rt("create", "--bundle", rt.bundle(["sleep", "1000"]), cid)
+    assert p.returncode == 0 and p.stderr == ""
