@@ -11,7 +11,8 @@ import errno
 from ocirt import hooks, protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, devices, execstub, lsm, mounts, rootfs, sched, shim
+from ocirt.linux import (capabilities, cgroupfs, devices, execstub, lsm, mempolicy, mounts,
+                         rootfs, sched, shim)
 from ocirt.linux.cgroups import Cgroup
 from ocirt.linux.proc import write_proc_file
 
@@ -290,6 +291,10 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
         sched.apply_io_priority(raw_proc["ioPriority"])
     if (cfg.raw.get("linux") or {}).get("personality"):
         sched.apply_personality(cfg.raw["linux"]["personality"])
+    if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
+        # late (the runtime's own setup allocates as the host does), but
+        # before a seccomp filter that may refuse set_mempolicy
+        mempolicy.apply(cfg.raw["linux"]["memoryPolicy"])
     late = seccomp
     if seccomp is not None and (not proc.no_new_privileges or seccomp.notify):
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,

@@ -127,6 +127,9 @@ def write_pid_file(path, pid):
 def _check_runtime_constraints(cfg, console_socket):
     if cfg.process is None:
         raise errors.ConfigError("config.json has no process to run", "$.process")
+    if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
+        from ocirt.linux import mempolicy
+        mempolicy.check(cfg.raw["linux"]["memoryPolicy"])
     if cfg.namespace("mount") is None:
         raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
                                  "$.linux.namespaces")
