@@ -210,3 +210,21 @@ def test_remove_acts_on_the_directory_it_opened(tmp_path):
     c.remove()
     assert os.listdir(other) == ["keep"] and os.path.islink(c.dir)
     assert os.listdir(moved) == []
+
+
+def test_a_state_recorded_by_an_older_ocirt_reads_in_runcs_order(tmp_path):
+    """state.json of an ocirt from before runc's key order (pid and status
+    first, spaces after separators): a container created before an upgrade
+    still answers `state`, in the new form."""
+    c = _make(tmp_path, 999999999, 5)
+    old = ('{"pid": 999999999, "status": "created", "ociVersion": "1.0.2-dev", "id": "c1", '
+           '"bundle": "/b", "rootfs": "/b/rootfs", "created": "2026-01-01T00:00:00Z", '
+           '"owner": "", "annotations": {"k": "v"}}')
+    with open(os.path.join(c.dir, "state.json"), "w") as f:
+        f.write(old)
+    c = state.load(str(tmp_path), "c1")
+    assert c.state_json() == (
+        '{"ociVersion":"1.0.2-dev","id":"c1","pid":0,"status":"stopped","bundle":"/b",'
+        '"rootfs":"/b/rootfs","created":"2026-01-01T00:00:00Z","annotations":{"k":"v"},'
+        '"owner":""}')
+    assert c.state_text().startswith('{\n  "ociVersion": "1.0.2-dev",\n  "id": "c1",\n')
