@@ -16,17 +16,14 @@ _debug = False
 
 def configure(path=None, fmt="text", debug=False):
     """--log FILE is created now, empty if nothing is logged (runc opens it
-    at startup: engines expect to find it)."""
+    at startup: engines expect to find it); OSError if it cannot be (runc
+    then refuses to run)."""
     global _log_path, _log_format, _debug
     _log_path = path
     _log_format = fmt
     _debug = debug
     if path:
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                             0o644))
-        except OSError as e:
-            sys.stderr.write(f"warning: --log {path}: {e.strerror}\n")
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
 
 
 def _timestamp():

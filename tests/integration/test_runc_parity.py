@@ -344,3 +344,11 @@ def test_without_debug_nothing_is_said(rt):
     cid = rt.new_id()
     p = rt("create", "--bundle", rt.bundle(["sleep", "1000"]), cid)
     assert p.returncode == 0 and p.stderr == ""
+
+
+@pytest.mark.parametrize("runtime", ["ocirt", "runc"])
+def test_a_log_file_that_cannot_be_created_is_an_error(rt, runc, tmp_path, runtime):
+    tool = rt if runtime == "ocirt" else runc
+    p = tool("--log", tmp_path / "no-such-dir" / "x.log", "list")
+    assert p.returncode == 1
+    assert "no-such-dir/x.log" in p.stderr and p.stdout == ""
