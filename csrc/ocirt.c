@@ -295,6 +295,13 @@ int ocirt_link_up(const char *name)
     return ret;
 }
 
+int ocirt_set_mempolicy(int mode, const unsigned long *nodes, unsigned long nwords)
+{
+    /* the kernel reads maxnode - 1 bits */
+    unsigned long maxnode = nwords ? nwords * 8 * sizeof(unsigned long) + 1 : 0;
+    RET(syscall(SYS_set_mempolicy, mode, nwords ? nodes : NULL, maxnode));
+}
+
 int ocirt_ioprio_set(int ioprio)
 {
     /* IOPRIO_WHO_PROCESS (1), this process (0) */

@@ -44,6 +44,9 @@ int ocirt_fsconfig(int fs_fd, unsigned int cmd, const char *key, const char *val
 int ocirt_fsmount(int fs_fd, unsigned int flags, unsigned int attr_flags);
 int ocirt_fstatfs_type(int fd, unsigned long long *type);
 int ocirt_ioprio_set(int ioprio);
+/* set_mempolicy(2) for this thread: mode with its MPOL_F_* flags, a node
+   bitmap of nwords unsigned longs (NULL and 0: no nodes). */
+int ocirt_set_mempolicy(int mode, const unsigned long *nodes, unsigned long nwords);
 int ocirt_link_up(const char *name);
 /* A sealed memfd (close-on-exec) holding the exec stub (execstub.c): every
    program run inside a container is executed through it. */

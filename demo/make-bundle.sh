@@ -1,6 +1,9 @@
 #!/bin/sh
 # Build an OCI bundle with a busybox rootfs (Debian's busybox-static).
 # Usage: demo/make-bundle.sh DIR [ARGS...]  (ARGS become process.args)
+# The config is `ocirt spec`'s (runc's template: an interactive sh on a
+# terminal); with ARGS, the process runs without a terminal, so that
+# `create` needs no --console-socket and output is not a pty's.
 set -eu
 dir=${1:?usage: make-bundle.sh DIR [ARGS...]}
 shift
@@ -23,6 +26,7 @@ import json, sys
 path, args = sys.argv[1], sys.argv[2:]
 cfg = json.load(open(path))
 cfg["process"]["args"] = args
+cfg["process"]["terminal"] = False
 json.dump(cfg, open(path, "w"), indent=2)
 PY
 fi

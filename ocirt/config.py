@@ -461,7 +461,10 @@ def parse_hooks(doc):
     """{point: (Hook, ...)} for the points that have hooks."""
     out = {}
     for point, items in _hooks(doc):
-        out[point] = tuple(Hook(h["path"], tuple(h.get("args") or ()), tuple(h.get("env") or ()),
+        # env None (no "env" key) is not env []: the first runs with the
+        # runtime's environment, the second with none (runc's exec.Cmd.Env)
+        out[point] = tuple(Hook(h["path"], tuple(h.get("args") or ()),
+                                None if h.get("env") is None else tuple(h["env"]),
                                 h.get("timeout")) for h in items)
     return out
 

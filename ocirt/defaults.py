@@ -1,20 +1,30 @@
-"""The config.json that `ocirt spec` writes."""
+"""The config.json that `ocirt spec` writes.
+
+By default it is what `runc spec` writes (runc 1.1.5), field for field and in
+runc's order, because tutorials and scripts run that file as it is or edit
+it with jq: `terminal: true`, `args: ["sh"]`, the ambient set, runc's five
+namespaces. Only ociVersion (the spec ocirt implements) and the hostname
+differ. `--hardened` writes the stricter template the tests run with: no
+terminal, no ambient capabilities, a cgroup namespace, powercap masked.
+"""
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def spec(rootless=False):
+def spec(rootless=False, hardened=False, uid=None, gid=None):
+    """The template; with rootless, mapped to uid/gid (default: the caller's),
+    as `runc spec --rootless` maps them."""
+    caps = ("bounding", "effective", "permitted") + (() if hardened else ("ambient",))
     cfg = {
         "ociVersion": "1.3.0",
         "process": {
-            "terminal": False,
+            "terminal": not hardened,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                     "TERM=xterm"],
             "cwd": "/",
-            "capabilities": {k: list(DEFAULT_CAPS)
-                             for k in ("bounding", "effective", "permitted")},
+            "capabilities": {k: list(DEFAULT_CAPS) for k in caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": True,
         },
@@ -38,29 +48,37 @@ def spec(rootless=False):
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount",
-                                                  "cgroup")],
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")
+                           + (("cgroup",) if hardened else ())],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-                            "/sys/devices/virtual/powercap"],
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]
+                           + (["/sys/devices/virtual/powercap"] if hardened else []),
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                               "/proc/sysrq-trigger"],
         },
     }
     if rootless:
         import os
-        cfg["linux"]["namespaces"].append({"type": "user"})
-        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": os.getuid(), "size": 1}]
-        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": os.getgid(), "size": 1}]
-        cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"]
-                                      if ns["type"] != "network"]
-        cfg["linux"].pop("resources")
-        cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] not in ("cgroup",)]
+        linux = cfg["linux"]
+        # runc's order: the mappings first, then namespaces (user last, no
+        # network: an unprivileged user has no way to connect one), no resources
+        cfg["linux"] = {
+            "uidMappings": [{"containerID": 0, "hostID": os.getuid() if uid is None else uid,
+                             "size": 1}],
+            "gidMappings": [{"containerID": 0, "hostID": os.getgid() if gid is None else gid,
+                             "size": 1}],
+            "namespaces": [ns for ns in linux["namespaces"] if ns["type"] != "network"]
+                          + [{"type": "user"}],
+            "maskedPaths": linux["maskedPaths"],
+            "readonlyPaths": linux["readonlyPaths"],
+        }
+        if hardened:  # the cgroup mount needs a cgroup namespace the user may not own
+            cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
         for m in cfg["mounts"]:
-            if m["type"] == "sysfs":
+            if m["type"] == "sysfs":  # a new sysfs needs a network namespace of one's own
                 m.update(type="none", source="/sys",
                          options=["rbind", "nosuid", "noexec", "nodev", "ro"])
-            if m["type"] == "devpts":
+            if m["type"] == "devpts":  # gid 5 is not mapped
                 m["options"] = [o for o in m["options"] if o != "gid=5"]
     return cfg

@@ -5,7 +5,7 @@ ocirt really supports on this host, derived from the tables the code uses."""
 def document():
     from ocirt import SPEC_VERSION, hooks
     from ocirt.config import NAMESPACES
-    from ocirt.linux import capabilities, lsm, mounts, seccomp
+    from ocirt.linux import capabilities, lsm, mempolicy, mounts, seccomp
     from ocirt.linux.cgroups import UNIFIED, hierarchies
     import os
     names = sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE)
@@ -43,6 +43,10 @@ def document():
             "apparmor": {"enabled": lsm.apparmor_enabled()},
             "selinux": {"enabled": lsm.selinux_enabled()},
             "intelRdt": {"enabled": False},
+            "memoryPolicy": {"modes": [m for m in mempolicy.MODES
+                                       if not mempolicy._needs_newer(m)],
+                             "flags": [f for f in mempolicy.FLAGS
+                                       if not mempolicy._needs_newer(f)]},
             "mountExtensions": {"idmap": {"enabled": os.path.exists("/proc/self/ns/user")}},
         },
         "annotations": {},

@@ -5,6 +5,7 @@ container's init calls this after pivot_root for startContainer hooks, when
 no module can be imported any more.
 """
 import _signal
+import posix
 import select
 
 from ocirt import posixos as os  # os without its import cost (see there)
@@ -28,15 +29,18 @@ def run_recorded(c, point, status, warn=None):
     run(point, hs, c.state_json(), warn, info=log.info)
 
 
-def run(point, hooks, state_json, warn=None, info=None, stub_fd=None):
+def run(point, hooks, state_json, warn=None, info=None, stub_fd=None, env=None):
     """Run each hook of <point> in order. At the first failure raise HookError;
     with warn(msg) given (poststop), report each failure and go on. info(msg),
     where given, receives what a successful hook printed. stub_fd: for hooks
     run inside the container, the sealed exec stub to run them through
-    (ocirt.linux.execstub)."""
+    (ocirt.linux.execstub). env: the environment of a hook without an "env"
+    member (GPU and network hooks count on PATH): by default the runtime's
+    own, as runc and crun pass it; inside the container, runc's init has the
+    process's (ocirt.process passes it)."""
     for i, hook in enumerate(hooks):
         where = f"$.hooks.{point}[{i}]"
-        status, output = _run_one(hook, state_json.encode(), stub_fd)
+        status, output = _run_one(hook, state_json.encode(), stub_fd, env)
         if status == 0:
             if output and info is not None:
                 info(f"{point} hook {hook.path}: {output}")
@@ -58,7 +62,7 @@ def _describe(code):
 _MAX_OUTPUT = 4096
 
 
-def _run_one(hook, data, stub_fd=None):
+def _run_one(hook, data, stub_fd=None, default_env=None):
     """(exit code, negative for a signal, or None on timeout; the hook's output).
 
     The hook's stdout and stderr are collected, never passed to the container's
@@ -75,7 +79,10 @@ def _run_one(hook, data, stub_fd=None):
             os.dup2(out_w, 2)
             for s in (_signal.SIGPIPE, _signal.SIGXFSZ):  # ignored by the runtime
                 _signal.signal(s, _signal.SIG_DFL)
-            env = dict(e.split("=", 1) for e in hook.env)
+            if hook.env is not None:
+                env = dict(e.split("=", 1) for e in hook.env)
+            else:
+                env = posix.environ if default_env is None else default_env
             args = list(hook.args) or [hook.path]
             if stub_fd is not None:
                 # already imported by the init, which may have pivoted

@@ -64,3 +64,38 @@ _encode = _json.make_encoder(None, _unserializable, _json.encode_basestring_asci
 
 def dumps(obj):
     return "".join(_encode(obj, 0))
+
+
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+               "\u2029": "\\u2029", "\b": "\\u0008", "\f": "\\u000c"}
+
+
+def go_string(s):
+    """A string as Go's encoding/json writes it (runc's output): UTF-8 kept,
+    <, >, &, U+2028 and U+2029 escaped, and \\b and \\f as \\u0008 and \\u000c
+    (Go 1.19, Debian 12's runc)."""
+    for c in s:
+        if c in _GO_ESCAPES:
+            return _go_slow(s)
+    return _json.encode_basestring(s)
+
+
+def _go_slow(s):
+    out = ['"']
+    for c in s:
+        if c in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[c])
+        else:
+            out.append(_json.encode_basestring(c)[1:-1])
+    out.append('"')
+    return "".join(out)
+
+
+_encode_go = _json.make_encoder(None, _unserializable, go_string, None, ":", ",", False,
+                                False, False)
+
+
+def dumps_go(obj):
+    """Compact JSON in Go's encoding/json style (no spaces, UTF-8 kept),
+    keys in the dicts' own order: runc's `list --format json` and `events`."""
+    return "".join(_encode_go(obj, 0))

@@ -15,10 +15,15 @@ _debug = False
 
 
 def configure(path=None, fmt="text", debug=False):
+    """--log FILE is created now, empty if nothing is logged (runc opens it
+    at startup: engines expect to find it); OSError if it cannot be (runc
+    then refuses to run)."""
     global _log_path, _log_format, _debug
     _log_path = path
     _log_format = fmt
     _debug = debug
+    if path:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
 
 
 def _timestamp():

@@ -11,7 +11,8 @@ import errno
 from ocirt import hooks, protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import capabilities, cgroupfs, devices, execstub, lsm, mounts, rootfs, sched, shim
+from ocirt.linux import (capabilities, cgroupfs, devices, execstub, lsm, mempolicy, mounts,
+                         rootfs, sched, shim)
 from ocirt.linux.cgroups import Cgroup
 from ocirt.linux.proc import write_proc_file
 
@@ -197,8 +198,10 @@ def stage2(plan):
                                         "startContainer")):
             chan.send(protocol.HOOKS)
             hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
+            # as runc's init: a hook without env gets the process's (no HOME yet)
             hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state,
-                      stub_fd=plan.stub_fd)
+                      stub_fd=plan.stub_fd,
+                      env=dict(e.split("=", 1) for e in proc.env) if proc else {})
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
@@ -213,7 +216,7 @@ def stage2(plan):
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state,
-                      stub_fd=plan.stub_fd)
+                      stub_fd=plan.stub_fd, env=process_env(proc) if proc else {})
         execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
                 executing=lambda: _tell_start(plan.start_conn),
                 report=(plan.start_conn.fileno(), protocol.exec_failed_frame),
@@ -288,6 +291,10 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
         sched.apply_io_priority(raw_proc["ioPriority"])
     if (cfg.raw.get("linux") or {}).get("personality"):
         sched.apply_personality(cfg.raw["linux"]["personality"])
+    if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
+        # late (the runtime's own setup allocates as the host does), but
+        # before a seccomp filter that may refuse set_mempolicy
+        mempolicy.apply(cfg.raw["linux"]["memoryPolicy"])
     late = seccomp
     if seccomp is not None and (not proc.no_new_privileges or seccomp.notify):
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,
@@ -362,11 +369,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     _close_fds(preserve_fds)
     if argv0 is None:
         raise SetupError("config.json has no process to start")
-    env = dict(e.split("=", 1) for e in proc.env)
-    if not env.get("HOME"):
-        # unset or empty (podman exec gives a uid without a passwd entry
-        # "HOME="): the user's home, as runc; programs expect one
-        env["HOME"] = _home_of(proc.user.uid)
+    env = process_env(proc)
     env.update(extra_env or {})
     args = list(proc.args)
     if executing is not None:
@@ -382,6 +385,16 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
     except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
         raise SetupError(_describe(e), "$.process.args")
+
+
+def process_env(proc):
+    """process.env as a dict, with HOME where it is unset or empty (podman
+    exec gives a uid without a passwd entry "HOME="): the user's home, as
+    runc; programs expect one. Reads the container's /etc/passwd."""
+    env = dict(e.split("=", 1) for e in proc.env)
+    if not env.get("HOME"):
+        env["HOME"] = _home_of(proc.user.uid)
+    return env
 
 
 def _home_of(uid):

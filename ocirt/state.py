@@ -232,20 +232,31 @@ class Container:
             self.facts, self.oci_text = facts, oci_text
 
     def state_json(self):
-        """The runtime-spec state as JSON text, with the live pid and status."""
+        """The runtime-spec state as compact JSON text, in runc's key order
+        (ociVersion, id, pid, status, bundle, rootfs, created, annotations,
+        owner), with the live pid and status spliced in."""
         st = self.status
         pid = self.pid if st not in (Status.STOPPED, Status.CREATING) else 0
         if self.oci_text is None:
-            return (f'{{"pid": 0, "status": "{st}", "id": "{self.id}", '
-                    f'"ociVersion": "1.3.0", "bundle": ""}}')
+            return (f'{{"ociVersion":"1.3.0","id":"{self.id}","pid":0,"status":"{st}",'
+                    f'"bundle":""}}')
         text = self.oci_text
-        i = text.index('"status": "') + len('"status": "')
-        j = text.index('"', i)
-        return f'{{"pid": {pid}, "status": "{st}"' + text[j + 1:]
+        if text.startswith('{"pid": '):  # recorded by an ocirt before runc's order
+            from ocirt import jsonio
+            old = jsonio.loads(text)
+            text = _state_text(old.pop("pid"), old.pop("status"), old)
+        i = text.index(',"pid":')
+        j = text.index(',"bundle":', i)
+        return f'{text[:i]},"pid":{pid},"status":"{st}"{text[j:]}'
 
     def oci_state(self):
         from ocirt import jsonio
         return jsonio.loads(self.state_json())
+
+    def state_text(self):
+        """What runc's `state` prints: Go's json.MarshalIndent with two
+        spaces, and no final newline."""
+        return indent(self.state_json())
 
     # --- files of the record ---
     def read(self, name):
@@ -287,10 +298,7 @@ class Container:
         lines = [f"{k} {v}" for k, v in self.facts.items()]
         lines += [f"cgroup {k} {v}" for k, v in self.cgroup_paths.items()]
         self.write(INIT_FILE, ("\n".join(lines) + "\n").encode())
-        from ocirt import jsonio
-        rest = jsonio.dumps(oci)
-        head = f'{{"pid": {self.pid}, "status": "{Status.CREATED}"'
-        self.oci_text = head + (", " + rest[1:] if len(rest) > 2 else "}")
+        self.oci_text = _state_text(self.pid, Status.CREATED, oci)
         self.write(STATE_FILE, self.oci_text.encode())
 
     def record_cgroup(self, paths, made, unit=None):
@@ -440,15 +448,70 @@ def parse_facts(text):
     return facts
 
 
+def indent(text):
+    """Compact JSON text indented as Go's json.MarshalIndent(v, "", "  ")
+    does, without parsing it (`state` imports no json): only what lies
+    between strings is rewritten."""
+    out, depth, inside = [], 0, False
+    for k, part in enumerate(text.split('"')):
+        if k:
+            out.append('"')
+        if inside:
+            out.append(part)
+            # an odd run of backslashes escapes the next quote: still inside
+            inside = (len(part) - len(part.rstrip("\\"))) % 2 == 1
+            continue
+        i = 0
+        while i < len(part):
+            ch = part[i]
+            if ch in "{[":
+                if part[i + 1:i + 2] in ("}", "]"):  # empty: stays {} or []
+                    out.append(part[i:i + 2])
+                    i += 2
+                    continue
+                depth += 1
+                out.append(ch + "\n" + "  " * depth)
+            elif ch in "}]":
+                depth -= 1
+                out.append("\n" + "  " * depth + ch)
+            elif ch == ",":
+                out.append(",\n" + "  " * depth)
+            elif ch == ":":
+                out.append(": ")
+            else:
+                out.append(ch)
+            i += 1
+        inside = True
+    return "".join(out)
+
+
+def _state_text(pid, status, oci):
+    """state.json: runc's containerState as Go writes it (compact, its field
+    order, annotations sorted and left out when empty)."""
+    from ocirt import jsonio
+    doc = {"ociVersion": oci.get("ociVersion", ""), "id": oci.get("id", ""), "pid": pid,
+           "status": str(status), "bundle": oci.get("bundle", ""),
+           "rootfs": oci.get("rootfs", ""), "created": oci.get("created", "")}
+    if oci.get("annotations"):
+        doc["annotations"] = dict(sorted(oci["annotations"].items()))
+    doc["owner"] = oci.get("owner", "")
+    return jsonio.dumps_go(doc)
+
+
 def _record_problem(facts, oci_text):
     """Why a record cannot be used, or None. Cheap: `state` prints state.json
     with the live pid and status spliced in, without parsing it."""
     for key in ("pid", "starttime"):
         if not facts.get(key, "").isdigit():
             return f"{INIT_FILE}: no valid {key}"
-    i = oci_text.find('"status": "')
-    if not oci_text.startswith('{"pid": ') or i < 0 or oci_text.find('"', i + 11) < 0 \
-            or not oci_text.rstrip().endswith("}"):
+    if oci_text.startswith('{"pid": '):  # an older ocirt's order
+        i = oci_text.find('"status": "')
+        ok = i >= 0 and oci_text.find('"', i + 11) >= 0
+    else:
+        i = oci_text.find(',"pid":')
+        ok = oci_text.startswith('{"ociVersion":') and i >= 0 \
+            and oci_text.find(',"bundle":', i) >= 0
+    if not ok or not oci_text.rstrip().endswith("}"):
         return f"{STATE_FILE}: not a state written by ocirt"
     return None
 

@@ -231,11 +231,16 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
     if pid1 == 0:
         try:
+            import ocirt
+            ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             parent_end.close()
             _stage1(plan)
         finally:
             os._exit(1)
     child_end.close()
+    from ocirt import debug
+    debug(f"exec {c.id}: forked stage-1 (pid {pid1}): it joins the container's cgroups "
+          "and namespaces")
     if console_sock is not None:
         console_sock.close()  # the process has its own copy
     pid = None
@@ -246,7 +251,10 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         while True:
             msg, fds = parent_end.recv_with_fds()
             if msg is None:
+                debug(f"exec {c.id}: the process has executed its program")
                 break  # EOF: the process has exec'd (the channel is close-on-exec)
+            debug(f"exec {c.id}: sync: <- {msg['t']}" + (f" {msg['pid']}" if "pid" in msg
+                                                        else ""))
             if msg["t"] == protocol.PID:
                 pid = msg["pid"]
                 os.waitpid(pid1, 0)

@@ -56,7 +56,17 @@ def run_command(g, func, args, kwargs):
     from ocirt.errors import OcirtError
     if g.log or g.debug:  # else ocirt.log's defaults, and no import until it is needed
         from ocirt import log
-        log.configure(g.log, g.log_format, g.debug)
+        try:
+            log.configure(g.log, g.log_format, g.debug)
+        except OSError as e:
+            log.configure(None, g.log_format, g.debug)
+            log.error(f"--log {g.log}: {e.strerror}")
+            return 1
+        if g.debug:
+            import ocirt
+            ocirt.DEBUG = True
+            log.debug(f"{func.__name__.rstrip('_')}: ocirt {ocirt.__version__}, "
+                      f"root {g.root}, arguments {list(args)}")
     try:
         return func(g, *args, **kwargs)
     except OcirtError as e:

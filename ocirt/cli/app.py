@@ -235,10 +235,13 @@ def list_cmd(ctx, fmt, quiet):
 @cli.command(context_settings=CONTEXT)
 @_bundle_opt
 @click.option("--rootless", is_flag=True, help="a config for an unprivileged user")
+@click.option("--hardened", is_flag=True,
+              help="no terminal, no ambient capabilities, a cgroup namespace, "
+                   "powercap masked (default: what runc spec writes)")
 @click.pass_context
-def spec(ctx, bundle, rootless):
-    """Write a default config.json into the bundle."""
-    _invoke(ctx, commands.spec, bundle, rootless)
+def spec(ctx, bundle, rootless, hardened):
+    """Write a default config.json into the bundle (runc's template)."""
+    _invoke(ctx, commands.spec, bundle, rootless, hardened)
 
 
 def main(argv):

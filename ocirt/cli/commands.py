@@ -33,7 +33,7 @@ def _systemd_check(g):
 
 def state(g, cid):
     from ocirt import state as store  # not ocirt.container: state is the hottest command
-    _out(store.load(g.root, cid).state_json() + "\n")
+    _out(store.load(g.root, cid).state_text())  # runc's: indented, no final newline
     return 0
 
 
@@ -46,7 +46,7 @@ def start(g, cid):
 def kill(g, cid, sig="SIGTERM", all_processes=False):
     from ocirt.container.kill import kill
     from ocirt.linux.signals import parse
-    kill(g.root, cid, parse(sig), all_processes)
+    kill(g.root, cid, parse(sig, zero=True), all_processes)
     return 0
 
 
@@ -233,7 +233,10 @@ def events(g, cid, interval="5s", stats=False):
         raise UsageError("--interval: the duration must be greater than 0")
 
     def emit(event):
-        sys.stdout.write(jsonio.dumps(event) + "\n")
+        if event.get("type") == "stats":
+            from ocirt.linux.stats import runc_layout
+            event = dict(event, data=runc_layout(event["data"]))
+        sys.stdout.write(jsonio.dumps_go(event) + "\n")
         sys.stdout.flush()
     try:
         op.events(g.root, cid, seconds, stats, emit)
@@ -335,20 +338,38 @@ def list_(g, fmt="table", quiet=False):
             log.warning(f"container {c.id}: {store.STATE_FILE}: invalid JSON: {e} "
                         "(delete --force removes it)")
     if fmt == "json":
-        import json
-        _out(json.dumps(states) + "\n")
+        # runc's: compact, its key order, the owner's name, `null` for none
+        from ocirt import jsonio
+        for s in states:
+            s["owner"] = _owner_name(g.root, s["id"])
+        _out(jsonio.dumps_go(states or None) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
     # a container still being created has no "created" nor "owner" yet
     rows += [(s["id"], str(s["pid"]), s["status"], s.get("bundle", ""), s.get("created", ""),
-              s.get("owner") or "root") for s in states]
+              _owner_name(g.root, s["id"])) for s in states]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     _out("".join("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n"
                  for r in rows))
     return 0
 
 
-def spec(g, bundle=".", rootless=False):
+def _owner_name(root, cid):
+    """The user owning <root>/<id>, by name; "#uid" without one (runc's list)."""
+    try:
+        uid = os.stat(os.path.join(root, cid), follow_symlinks=False).st_uid
+    except OSError:
+        return ""
+    import pwd
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"#{uid}"
+
+
+def spec(g, bundle=".", rootless=False, hardened=False):
+    """runc's spec: config.json in the bundle, as runc writes it (tab-indented,
+    no final newline), never over an existing file."""
     import json
     from ocirt import defaults
     from ocirt.errors import OcirtError
@@ -360,8 +381,7 @@ def spec(g, bundle=".", rootless=False):
     except OSError as e:
         raise OcirtError(f"cannot create {path}: {e.strerror}")
     with f:
-        json.dump(defaults.spec(rootless), f, indent=2)
-        f.write("\n")
+        json.dump(defaults.spec(rootless, hardened), f, indent="\t")
     return 0
 
 

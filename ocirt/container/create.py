@@ -17,11 +17,14 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
 
     console: an already connected console socket (run's own), instead of a path;
     cfg: the bundle's config, when the caller has loaded it already (run)."""
+    from ocirt import debug
     state.check_id(cid)
     bundle = os.path.abspath(bundle)
     if cfg is None:
         from ocirt import config as config_mod
         cfg = config_mod.load(bundle)
+    debug(f"create {cid}: {bundle}/config.json checked (ociVersion {cfg.oci_version}, "
+          f"rootfs {cfg.root_path})")
     _check_runtime_constraints(cfg, console_socket if console is None else console)
     if not os.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
@@ -30,6 +33,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         console = console_mod.connect(console_socket)
     ns_fds = _open_namespaces(cfg)
     c = state.new(root, cid, lock=True)
+    debug(f"create {cid}: state directory {c.dir}")
     cleanup = _Cleanup(c)
     lock_fd = -1
     try:
@@ -53,9 +57,13 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                 made.close()
             cg.claim(made)  # held until create ends: see Cgroup.claim
         cleanup.cgroup = cg  # from here on, what is in it is this create's
+        debug(f"create {cid}: cgroup {' '.join(f'{k}={v}' for k, v in cg.paths.items())}")
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
-        oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
+        from ocirt import SPEC_VERSION
+        # the state's version is the spec it complies with (runtime.md): ocirt's,
+        # whatever the config's (runc writes its own too)
+        oci = {"ociVersion": SPEC_VERSION, "id": cid, "bundle": bundle,
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
@@ -77,6 +85,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if pid_file:
             write_pid_file(pid_file, pid)
         cleanup.done()
+        debug(f"create {cid}: created; the init (pid {pid}) waits for start")
         return pid
     except BaseException:
         cleanup.run()
@@ -118,6 +127,9 @@ def write_pid_file(path, pid):
 def _check_runtime_constraints(cfg, console_socket):
     if cfg.process is None:
         raise errors.ConfigError("config.json has no process to run", "$.process")
+    if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
+        from ocirt.linux import mempolicy
+        mempolicy.check(cfg.raw["linux"]["memoryPolicy"])
     if cfg.namespace("mount") is None:
         raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
                                  "$.linux.namespaces")
@@ -322,6 +334,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                                 f"({e.filename})")
     if pid1 == 0:
         try:
+            import ocirt
+            ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             # The lock belongs to this create call, not to the container.
             os.close(lock_fd)
             c.close()
@@ -338,20 +352,28 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     cleanup.pids.append(pid1)
     child_end.close()
     exec_sock.close()
+    from ocirt import debug
+    debug(f"create {c.id}: forked pid {pid1}: "
+          + ("stage-1 (it makes the namespaces, then forks the init)" if ns_flags is None
+             else f"the init, cloned into its namespaces (flags {ns_flags:#x})"))
     try:
         if cg.systemd:
             _start_scope(cg, cfg, c.id, pid1, cleanup)
         # before GO: stage-2 makes its device nodes under the final rules
         _set_devices(cg, cfg)
+        debug(f"create {c.id}: device rules set; sync: GO ->")
         parent_end.send(protocol.GO)
         if _expects_userns(cfg, ns_fds):
             protocol.check_message(parent_end.recv(), protocol.USERNS)
+            debug(f"create {c.id}: sync: <- USERNS; writing uid_map and gid_map")
             _write_id_maps(pid1, cfg)
             parent_end.send(protocol.MAPPED)
+            debug(f"create {c.id}: sync: MAPPED ->")
         if ns_flags is not None:
             init_pid = pid1  # cloned in place: there is no stage-1
         else:
             init_pid = parent_end.wait_for(protocol.PID)["pid"]
+            debug(f"create {c.id}: sync: <- PID {init_pid} (the init, pid 1 of its namespace)")
             cleanup.pids.append(init_pid)
             os.waitpid(pid1, 0)
             cleanup.pids.remove(pid1)
@@ -361,10 +383,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             # builds the rootfs: nothing of the container has run yet.
             from ocirt import log
             cg.set_resources(res, log.warning)
+            debug(f"create {c.id}: linux.resources applied")
         from ocirt import jsonio
         creating = dict(oci, pid=init_pid, status="creating")
         msg, fds = parent_end.recv_with_fds()
         while msg is not None and msg["t"] in (protocol.HOOKS, protocol.SECCOMP_FD):
+            debug(f"create {c.id}: sync: <- {msg['t']}")
             if msg["t"] == protocol.HOOKS:
                 from ocirt import hooks
                 hook_state = jsonio.dumps(creating)
@@ -372,6 +396,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                 for point in ("prestart", "createRuntime"):
                     hooks.run(point, cfg.hooks.get(point, ()), hook_state, info=log.info)
                 parent_end.send(protocol.HOOKS_DONE, state=hook_state)
+                debug(f"create {c.id}: prestart and createRuntime hooks done; "
+                      "sync: HOOKS_DONE ->")
             else:
                 from ocirt.linux import seccomp
                 try:
@@ -383,6 +409,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                         os.close(fd)
             msg, fds = parent_end.recv_with_fds()
         protocol.check_message(msg, protocol.READY)
+        debug(f"create {c.id}: sync: <- READY (rootfs built, pivot_root done, process "
+              "attributes set; the init waits on exec.sock)")
         return init_pid
     except protocol.SetupProcessDied:
         raise errors.SetupError(_death_notice(cleanup.pids, cg, cfg)) from None

@@ -14,6 +14,8 @@ def delete(root, cid, force=False):
             return
         raise
     st = c.refresh()
+    from ocirt import debug
+    debug(f"delete {cid}: {st}, init pid {c.pid}")
     if st in (Status.RUNNING, Status.PAUSED) and not force:
         raise errors.InvalidState(f"cannot delete container {cid} that is not stopped: "
                                   f"{st}")
@@ -22,7 +24,9 @@ def delete(root, cid, force=False):
     if st is not Status.STOPPED and st is not Status.CREATING:
         from ocirt.container.kill import kill_and_wait
         kill_and_wait(c)
+        debug(f"delete {cid}: killed")
     destroy(c)
+    debug(f"delete {cid}: deleted")
 
 
 def destroy(c):
@@ -42,6 +46,8 @@ def destroy(c):
             from ocirt import log
             from ocirt.linux.systemd import stop_unit
             stop_unit(unit, log.warning)
+        from ocirt import debug
+        debug(f"delete {c.id}: removing the cgroup {' '.join(paths.values())}")
         left = Cgroup(paths).destroy(made, kill=not c.has_pidns)
         if left:
             d, why = left[0]

@@ -7,7 +7,10 @@ SIGKILL = 9
 
 
 def kill(root, cid, sig, all_processes=False):
+    from ocirt import debug
     c = state.load(root, cid)
+    debug(f"kill {cid}: signal {sig} to " + ("every process of its cgroup" if all_processes
+                                             else f"the init, pid {c.pid}"))
     if all_processes:
         st = c.status
         if st is not Status.STOPPED and not Status.can_kill(st):

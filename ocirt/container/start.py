@@ -10,7 +10,10 @@ def start(root, cid):
     st = c.refresh()
     if not Status.can_start(st):
         raise errors.InvalidState(f"cannot start a container that is {st}")
+    from ocirt import debug
+    debug(f"start {cid}: {st}, init pid {c.pid}")
     begin(c)
+    debug(f"start {cid}: started")
 
 
 def begin(c, until_exec=False):
@@ -26,6 +29,9 @@ def begin(c, until_exec=False):
     poststart = "poststart" in c.hook_points
     try:
         release(c, until_exec=poststart or until_exec)
+        from ocirt import debug
+        debug(f"start {c.id}: the init was released through exec.sock"
+              + (" and executed process.args" if poststart or until_exec else ""))
         if poststart:
             from ocirt import hooks
             hooks.run_recorded(c, "poststart", Status.RUNNING)

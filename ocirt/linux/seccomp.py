@@ -143,6 +143,15 @@ def build(sec, no_new_privs, warn):
             cargs[j].op = op
             cargs[j].value = a["value"]
             cargs[j].value_two = a.get("valueTwo", 0)
+        # libseccomp refuses two comparisons of one argument in a rule
+        # (EINVAL). runc then adds each condition as a rule of its own, so
+        # that the action applies when any one of them holds (all of the
+        # rule's conditions, not only those on the repeated argument):
+        # profiles written for runc count on it.
+        indexes = [a["index"] for a in args]
+        split = len(set(indexes)) < len(indexes)
+        groups = [(ffi.new("struct ocirt_arg[]", [cargs[j]]), 1) for j in range(len(args))] \
+            if split else [(cargs, len(args))]
         for name in rule["names"]:
             nr = lib.ocirt_seccomp_resolve(name.encode())
             if nr == -1:  # __NR_SCMP_ERROR: not a syscall of this architecture
@@ -150,8 +159,9 @@ def build(sec, no_new_privs, warn):
                 continue
             if action == default:
                 continue  # libseccomp refuses a rule that repeats the default
-            _check(lib.ocirt_seccomp_rule(handle, action, nr, len(args), cargs),
-                   f"cannot add the rule for {name}", where)
+            for group, n in groups:
+                _check(lib.ocirt_seccomp_rule(handle, action, nr, n, group),
+                       f"cannot add the rule for {name}", where)
     notify = any(r.get("action") == "SCMP_ACT_NOTIFY" for r in sec.get("syscalls") or ()) \
         or sec["defaultAction"] == "SCMP_ACT_NOTIFY"
     if notify and not sec.get("listenerPath"):

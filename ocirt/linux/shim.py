@@ -255,6 +255,17 @@ def link_up(name):
     _check(lib.ocirt_link_up(_b(name)), f"ioctl(SIOCSIFFLAGS, {name}, IFF_UP)")
 
 
+def set_mempolicy(mode, nodes, what):
+    """mode (with its flags) over the node numbers in <nodes>; what: the
+    call as errors name it."""
+    nwords = (max(nodes) // 64 + 1) if nodes else 0
+    words = [0] * nwords
+    for n in nodes:
+        words[n // 64] |= 1 << (n % 64)
+    bitmap = ffi.new("unsigned long[]", words) if nwords else ffi.NULL
+    _check(lib.ocirt_set_mempolicy(mode, bitmap, nwords), what)
+
+
 def ioprio_set(ioprio):
     _check(lib.ocirt_ioprio_set(ioprio), f"ioprio_set({ioprio:#x})")
 

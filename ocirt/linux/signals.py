@@ -11,12 +11,14 @@ _RTMIN = 34  # glibc's SIGRTMIN as seen by programs (the kernel's 32 and 33 are 
 _RTMAX = 64
 
 
-def parse(text):
-    """'KILL', 'SIGKILL', 'kill', '9', 'RTMIN+2' -> int. Raises UsageError otherwise."""
+def parse(text, zero=False):
+    """'KILL', 'SIGKILL', 'kill', '9', 'RTMIN+2' -> int. Raises UsageError otherwise.
+    With zero, '0' too: kill(2)'s null signal, which checks that the process
+    exists (`kill ID 0`, runc's liveness probe)."""
     s = text.strip()
     if s.isdigit():
         n = int(s)
-        if 0 < n <= _RTMAX:
+        if (0 if zero else 1) <= n <= _RTMAX:
             return n
         raise UsageError(f"invalid signal: {text}")
     name = s.upper()

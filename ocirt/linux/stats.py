@@ -34,12 +34,16 @@ def collect(cg, hugepage_sizes=()):
     v2 = cg.paths.get("unified") if len(cg.paths) == 1 else None
     if v2 is not None:
         _cpu_v2(v2, out["cpu"])
+        if _read(v2, "cpuset.cpus.effective") is not None:
+            out["cpuset"] = _cpuset(v2, "cpuset.cpus.effective", "cpuset.mems.effective")
         _memory_v2(v2, out["memory"])
         _pids(v2, out["pids"])
         _io_v2(v2, out["blkio"])
         _hugetlb(v2, hugepage_sizes, out["hugetlb"], v2=True)
         return out
     d = cg._dir
+    if d("cpuset"):
+        out["cpuset"] = _cpuset(d("cpuset"), "cpuset.cpus", "cpuset.mems")
     if d("cpuacct") or d("cpu"):
         _cpu_v1(d("cpuacct"), d("cpu"), out["cpu"])
     if d("memory"):
@@ -99,6 +103,11 @@ def _cpu_v1(acct, cpu, out):
         per = _read(acct, "cpuacct.usage_percpu")
         if per:
             usage["percpu"] = [int(x) for x in per.split()]
+        rows = [line.split() for line in (_read(acct, "cpuacct.usage_all") or "").splitlines()[1:]]
+        rows = [r for r in rows if len(r) == 3 and r[1].isdigit() and r[2].isdigit()]
+        if rows:
+            usage["percpu_kernel"] = [int(r[2]) for r in rows]
+            usage["percpu_user"] = [int(r[1]) for r in rows]
         ticks = _keyed(acct, "cpuacct.stat")
         ns_per_tick = 1_000_000_000 // USER_HZ
         usage["kernel"] = ticks.get("system", 0) * ns_per_tick
@@ -120,6 +129,28 @@ def _cpu_v2(d, out):
         out["throttling"] = {"periods": s["nr_periods"],
                              "throttledPeriods": s.get("nr_throttled", 0),
                              "throttledTime": s.get("throttled_usec", 0) * 1000}
+
+
+def _cpuset(d, cpus, mems):
+    """runc's cpuset stats: the lists expanded, and v1's flag files."""
+    out = {"cpus": _list(_read(d, cpus)), "mems": _list(_read(d, mems))}
+    for key in ("cpu_exclusive", "mem_hardwall", "mem_exclusive", "memory_migrate",
+                "memory_spread_page", "memory_spread_slab", "memory_pressure",
+                "sched_load_balance", "sched_relax_domain_level"):
+        v = _int(d, "cpuset." + key)
+        if v is not None:
+            out[key] = v
+    return out
+
+
+def _list(text):
+    """"0-2,7" -> [0, 1, 2, 7]"""
+    out = []
+    for part in (text or "").strip().split(","):
+        lo, _, hi = part.partition("-")
+        if lo.isdigit() and (not hi or hi.isdigit()):
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
 
 
 # ---- memory -------------------------------------------------------------------
@@ -215,3 +246,60 @@ def _hugetlb(d, sizes, out, v2):
                 continue
             out[size] = {"usage": usage, "max": _int(d, f"hugetlb.{size}.max_usage_in_bytes")
                          or 0, "failcnt": _int(d, f"hugetlb.{size}.failcnt") or 0}
+
+
+# ---- runc's layout ---------------------------------------------------------------
+# runc 1.1.5's types.Stats as Go's encoding/json writes it: fields in the
+# struct's order; "?" marks omitempty (left out when zero or empty), "0" a
+# number always written, a tuple a struct (always written), "map" a map
+# (sorted keys; None when empty), "entries" a list of BlkioEntry.
+
+_ENTRY = (("limit", "0"), ("usage", "?"), ("max", "?"), ("failcnt", "0"))
+_BLKIO_ENTRY = (("major", "?"), ("minor", "?"), ("op", "?"), ("value", "?"))
+_LAYOUT = (
+    ("cpu", (("usage", (("total", "?"), ("percpu", "?"), ("percpu_kernel", "?"),
+                        ("percpu_user", "?"), ("kernel", "0"), ("user", "0"))),
+             ("throttling", (("periods", "?"), ("throttledPeriods", "?"),
+                             ("throttledTime", "?"))))),
+    ("cpuset", (("cpus", "?"), ("cpu_exclusive", "0"), ("mems", "?"), ("mem_hardwall", "0"),
+                ("mem_exclusive", "0"), ("memory_migrate", "0"), ("memory_spread_page", "0"),
+                ("memory_spread_slab", "0"), ("memory_pressure", "0"),
+                ("sched_load_balance", "0"), ("sched_relax_domain_level", "0"))),
+    ("memory", (("cache", "?"), ("usage", _ENTRY), ("swap", _ENTRY), ("kernel", _ENTRY),
+                ("kernelTCP", _ENTRY), ("raw", "map?"))),
+    ("pids", (("current", "?"), ("limit", "?"))),
+    ("blkio", tuple((k, "entries") for k in (
+        "ioServiceBytesRecursive", "ioServicedRecursive", "ioQueueRecursive",
+        "ioServiceTimeRecursive", "ioWaitTimeRecursive", "ioMergedRecursive",
+        "ioTimeRecursive", "sectorsRecursive"))),
+    ("hugetlb", "hugetlb"),
+    ("intel_rdt", ()),
+    ("network_interfaces", "null"),
+)
+
+
+def runc_layout(stats, layout=_LAYOUT):
+    """The stats dict of collect() in runc's order and with runc's omissions
+    (`events` prints it as runc does)."""
+    out = {}
+    for key, kind in layout:
+        v = stats.get(key)
+        if isinstance(kind, tuple):
+            out[key] = runc_layout(v or {}, kind)
+        elif kind == "0":
+            out[key] = v or 0
+        elif kind == "?":
+            if v:
+                out[key] = v
+        elif kind == "map?":
+            if v:
+                out[key] = dict(sorted(v.items()))
+        elif kind == "entries":
+            if v:
+                out[key] = [runc_layout(e, _BLKIO_ENTRY) for e in v]
+        elif kind == "hugetlb":
+            out[key] = {size: runc_layout(e, (("usage", "?"), ("max", "?"), ("failcnt", "0")))
+                        for size, e in sorted((v or {}).items())}
+        else:  # "null": what ocirt does not collect (network_interfaces)
+            out[key] = None
+    return out

@@ -55,7 +55,7 @@ def rootfs(public_base):
 
 def base_config(rootfs, args):
     from ocirt import defaults
-    cfg = defaults.spec()
+    cfg = defaults.spec(hardened=True)
     cfg["root"] = {"path": rootfs, "readonly": True}
     cfg["process"]["args"] = list(args)
     cfg["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",

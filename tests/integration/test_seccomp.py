@@ -274,3 +274,58 @@ def test_an_unknown_flag_is_a_clear_error(rt):
     p = rt("create", "--bundle", rt.bundle(["true"], with_seccomp(sec)), rt.new_id())
     assert p.returncode == 1 and "$.linux.seccomp.flags" in p.stderr
     rt.assert_nothing_left()
+
+
+# ---- two conditions on one argument (issue 13) ----------------------------------------
+# libseccomp refuses two comparisons of one argument in a rule; runc adds each
+# condition as a rule of its own, so the action applies when any of them holds.
+# Seen through umask(2): each mask is set in a subshell that then creates a file;
+# its mode shows whether umask was refused (the mask stays 022: 644).
+
+UMASK_MODES = ["sh", "-c", "for m in 0 3 5 6 77; do (umask $m; touch /tmp/f$m); "
+               "echo \"$m:$(stat -c %a /tmp/f$m)\"; done"]
+
+
+def _umask_rule(*conds):
+    return {"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["umask"], "action": "SCMP_ACT_ERRNO",
+                          "args": [{"index": 0, "op": op, "value": v} for op, v in conds]}]}
+
+
+@pytest.mark.parametrize("conds,expected", [
+    # either value: 3 and 6 refused, the others set
+    ((("SCMP_CMP_EQ", 3), ("SCMP_CMP_EQ", 6)), "0:666 3:644 5:662 6:644 77:600"),
+    # a "range" is two rules too: every value matches one of them
+    ((("SCMP_CMP_GE", 1), ("SCMP_CMP_LE", 5)), "0:644 3:644 5:644 6:644 77:644"),
+], ids=["eq-or-eq", "ge-and-le"])
+def test_two_conditions_on_one_argument_load_as_runc_loads_them(rt, tmp_path, conds,
+                                                                 expected):
+    import shutil
+    import subprocess
+    import uuid
+    b = rt.bundle(UMASK_MODES, with_seccomp(_umask_rule(*conds)))
+    p = rt("run", "--bundle", b, rt.new_id())
+    assert p.returncode == 0, p.stderr
+    assert " ".join(p.stdout.split()) == expected
+    runc = shutil.which("runc") or "/usr/sbin/runc"
+    if os.access(runc, os.X_OK):
+        cid = f"it-{uuid.uuid4().hex[:10]}"
+        r = subprocess.run([runc, "--root", str(tmp_path / "runc"), "run", "--bundle", b, cid],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+        subprocess.run([runc, "--root", str(tmp_path / "runc"), "delete", "-f", cid],
+                       capture_output=True)
+        assert (r.returncode, r.stdout) == (p.returncode, p.stdout), r.stderr
+
+
+def test_conditions_on_distinct_arguments_stay_one_rule(rt):
+    """Without a repeated argument the conditions are ANDed in one rule, as
+    libseccomp (and runc) have them. umask has one argument; arg 1 is
+    whatever the register holds, and (arg1 & 0) == 0 holds for any."""
+    sec = {"defaultAction": "SCMP_ACT_ALLOW",
+           "syscalls": [{"names": ["umask"], "action": "SCMP_ACT_ERRNO",
+                         "args": [{"index": 0, "op": "SCMP_CMP_EQ", "value": 3},
+                                  {"index": 1, "op": "SCMP_CMP_MASKED_EQ", "value": 0,
+                                   "valueTwo": 0}]}]}
+    p = rt.run(UMASK_MODES, with_seccomp(sec))
+    assert p.returncode == 0, p.stderr
+    assert " ".join(p.stdout.split()) == "0:666 3:644 5:662 6:660 77:600"

@@ -2,7 +2,8 @@
 
 The base configs are what engines and people actually hand to a runtime:
 `runc spec` and `runc spec --rootless` exactly as runc writes them,
-`ocirt spec`, and the configs of tests/unit/data. Each example takes one,
+`ocirt spec` (runc's template) and `ocirt spec --hardened`, and the configs of
+tests/unit/data. Each example takes one,
 points root.path at a busybox rootfs and process.args at ["true"], and
 applies one to four mutations: at a random JSON location (objects and lists
 walked) a hostile value (NUL bytes, lone surrogates, 1 MB strings, 2**64,
@@ -136,10 +137,12 @@ def bases(tmp_path_factory, rootfs):
             subprocess.run([RUNC, "spec", *flags], cwd=b, check=True, capture_output=True)
             out["runc"].append((name, json.loads((b / "config.json").read_text())))
     from tests.conftest import ocirt_binary
-    b = d / "ocirt"
-    b.mkdir()
-    subprocess.run([ocirt_binary(), "spec", "--bundle", str(b)], check=True, capture_output=True)
-    out["ocirt"].append(("ocirt spec", json.loads((b / "config.json").read_text())))
+    for name, flags in (("ocirt spec", []), ("ocirt spec --hardened", ["--hardened"])):
+        b = d / name.replace(" ", "_")
+        b.mkdir()
+        subprocess.run([ocirt_binary(), "spec", "--bundle", str(b), *flags], check=True,
+                       capture_output=True)
+        out["ocirt"].append((name, json.loads((b / "config.json").read_text())))
     for path in sorted(glob.glob(os.path.join(ROOT, "tests", "unit", "data", "config-*.json"))):
         with open(path) as f:
             cfg = json.load(f)

@@ -51,9 +51,14 @@ def recorded_commands():
             return 0
         return record
 
+    import ocirt
+    from ocirt import log
     with pytest.MonkeyPatch.context() as mp:
         for name in ALL_COMMANDS:
             mp.setattr(commands, name, recorder(name))
+        # --log FILE is opened at startup: not here, where FILE is any string
+        mp.setattr(log, "configure", lambda *a, **k: None)
+        mp.setattr(ocirt, "DEBUG", False)  # --debug sets it: restored after
         yield calls
 
 

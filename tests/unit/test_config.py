@@ -48,7 +48,7 @@ def test_samples_parse(name, tmp_path):
 
 
 def test_default_spec_parses_and_converts(tmp_path):
-    doc = defaults.spec()
+    doc = defaults.spec(hardened=True)
     cfg = config.parse(doc, str(tmp_path))
     assert cfg.oci_version == "1.3.0"
     assert cfg.root_path == os.path.join(str(tmp_path), "rootfs")

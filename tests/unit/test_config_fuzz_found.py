@@ -21,7 +21,7 @@ def load_error(tmp_path, doc_text):
 
 
 def spec_with(edit):
-    doc = defaults.spec()
+    doc = defaults.spec(hardened=True)  # no terminal: create needs no console socket
     doc["root"]["path"] = "/"
     edit(doc)
     return doc
@@ -172,3 +172,28 @@ def test_hook_timeouts_and_environment_names():
     doc = spec_with(lambda d: d["process"].update(env=["A=1", "=v"]))
     with pytest.raises(ConfigError, match=r"\$\.process\.env\[1\]: '=v' is not of the form"):
         config.parse(doc, "/b")
+
+
+def test_a_memory_policy_mode_the_kernel_lacks_is_named(monkeypatch):
+    """Weighted interleave on Linux 6.1: set_mempolicy says only EINVAL; the
+    error says which mode needs which kernel."""
+    import errno
+    import sys
+    import types
+    from ocirt.linux import mempolicy
+
+    def einval(*a):
+        raise OSError(errno.EINVAL, "Invalid argument", "set_mempolicy")
+    shim = types.ModuleType("ocirt.linux.shim")  # the C shim is not built for unit tests
+    shim.set_mempolicy = einval
+    monkeypatch.setitem(sys.modules, "ocirt.linux.shim", shim)
+    monkeypatch.setattr(sys.modules["ocirt.linux"], "shim", shim, raising=False)
+    monkeypatch.setattr(mempolicy, "_release", lambda: "6.1.0-28-amd64")
+    with pytest.raises(ConfigError) as e:
+        mempolicy.apply({"mode": "MPOL_WEIGHTED_INTERLEAVE", "nodes": "0"})
+    assert str(e.value) == ("$.linux.memoryPolicy: MPOL_WEIGHTED_INTERLEAVE needs Linux 6.9 "
+                            "or later; this kernel is 6.1.0-28-amd64")
+    # a mode the kernel has, refused all the same: the call and its error
+    with pytest.raises(ConfigError) as e:
+        mempolicy.apply({"mode": "MPOL_BIND", "nodes": "0"})
+    assert "set_mempolicy(MPOL_BIND, nodes 0): Invalid argument" in str(e.value)

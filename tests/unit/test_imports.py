@@ -171,7 +171,7 @@ def test_state_of_running_container(root, init):
     argv = ["--root", root, "state", "c1"]
     code, new, out, err = run_hot(argv)
     assert code == 0, err
-    assert f'"pid": {init.pid}, "status": "running"' in out
+    assert f'"pid": {init.pid},\n  "status": "running"' in out
     check_light(argv, new)
 
 

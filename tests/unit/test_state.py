@@ -38,7 +38,8 @@ def test_reused_pid_reads_as_stopped(tmp_path):
     c = _make(tmp_path, os.getpid(), start_time(os.getpid()) + 1)
     assert c.status == Status.STOPPED
     assert json.loads(c.state_json()) == {"pid": 0, "status": "stopped", "ociVersion": "1.3.0",
-                                          "id": "c1", "bundle": "/b"}
+                                          "id": "c1", "bundle": "/b", "rootfs": "",
+                                          "created": "", "owner": ""}
 
 
 def test_exec_socket_means_created(tmp_path):
@@ -70,7 +71,9 @@ def test_state_json_stays_valid_json_for_any_strings(tmp_path_factory, annotatio
     c = _make(d, 999999999, 5, oci)
     out = json.loads(c.state_json())
     assert out["status"] == "stopped" and out["pid"] == 0
-    assert out["annotations"] == annotations and out["bundle"] == bundle
+    # runc's omitempty: no annotations member when there are none
+    assert out.get("annotations", {}) == annotations and out["bundle"] == bundle
+    assert json.loads(c.state_text()) == out  # the indented form too
 
 
 def test_facts_round_trip_with_spaces_in_paths(tmp_path):
@@ -207,3 +210,21 @@ def test_remove_acts_on_the_directory_it_opened(tmp_path):
     c.remove()
     assert os.listdir(other) == ["keep"] and os.path.islink(c.dir)
     assert os.listdir(moved) == []
+
+
+def test_a_state_recorded_by_an_older_ocirt_reads_in_runcs_order(tmp_path):
+    """state.json of an ocirt from before runc's key order (pid and status
+    first, spaces after separators): a container created before an upgrade
+    still answers `state`, in the new form."""
+    c = _make(tmp_path, 999999999, 5)
+    old = ('{"pid": 999999999, "status": "created", "ociVersion": "1.0.2-dev", "id": "c1", '
+           '"bundle": "/b", "rootfs": "/b/rootfs", "created": "2026-01-01T00:00:00Z", '
+           '"owner": "", "annotations": {"k": "v"}}')
+    with open(os.path.join(c.dir, "state.json"), "w") as f:
+        f.write(old)
+    c = state.load(str(tmp_path), "c1")
+    assert c.state_json() == (
+        '{"ociVersion":"1.0.2-dev","id":"c1","pid":0,"status":"stopped","bundle":"/b",'
+        '"rootfs":"/b/rootfs","created":"2026-01-01T00:00:00Z","annotations":{"k":"v"},'
+        '"owner":""}')
+    assert c.state_text().startswith('{\n  "ociVersion": "1.0.2-dev",\n  "id": "c1",\n')
