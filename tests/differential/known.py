@@ -134,6 +134,13 @@ def dumpable_after_privileged_exec(key, o, r, cfg):
     return key == "report.dumpable" and (o, r) == (1, 0)
 
 
+def state_oci_version(key, o, r, cfg):
+    """state's ociVersion: the version of the spec the state complies with
+    (runtime.md), each runtime's own: 1.3.0 for ocirt, 1.0.2-dev for runc
+    1.1.5, whatever the config says."""
+    return key.startswith("state.") and key.endswith(".ociVersion") and o == "1.3.0"
+
+
 ALLOWED = [
     # (rule, CONFORMANCE.md entry)
     (superblock_readonly, "read-only mounts: superblock flags"),
@@ -144,6 +151,7 @@ ALLOWED = [
     (poststart_failure, "config.hooks.poststart-after-start, config.hooks.poststart-failure"),
     (startcontainer_failure_start_rc, "startContainer hook failure: start's status"),
     (mqueue_owned_by_container_root, "mqueue in a user namespace: its owner"),
+    (state_oci_version, "state: ociVersion"),
 ]
 
 PENDING = [

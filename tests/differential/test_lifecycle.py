@@ -131,7 +131,6 @@ def test_commands_on_an_unknown_id(differ):
     assert seen["delete --force.rc"] == 0 and seen["state.rc"] != 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue13 §2.6: kill ID 0 as a liveness probe")
 def test_kill_0_is_a_liveness_probe(differ):
     def scenario(s):
         cid, bundle = s.bundle(["sleep", "100"])
