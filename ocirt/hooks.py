@@ -29,7 +29,7 @@ def run_recorded(c, point, status, warn=None):
     run(point, hs, c.state_json(), warn, info=log.info)
 
 
-def run(point, hooks, state_json, warn=None, info=None, stub_fd=None, env=None):
+def run(point, hooks, state_json, warn=None, info=None, stub_fd=None, env=None, cwd=None):
     """Run each hook of <point> in order. At the first failure raise HookError;
     with warn(msg) given (poststop), report each failure and go on. info(msg),
     where given, receives what a successful hook printed. stub_fd: for hooks
@@ -37,10 +37,12 @@ def run(point, hooks, state_json, warn=None, info=None, stub_fd=None, env=None):
     (ocirt.linux.execstub). env: the environment of a hook without an "env"
     member (GPU and network hooks count on PATH): by default the runtime's
     own, as runc and crun pass it; inside the container, runc's init has the
-    process's (ocirt.process passes it)."""
+    process's (ocirt.process passes it). cwd: where the hook starts, if not
+    in the runtime's own directory (createContainer hooks start in the
+    container's root, as runc's do)."""
     for i, hook in enumerate(hooks):
         where = f"$.hooks.{point}[{i}]"
-        status, output = _run_one(hook, state_json.encode(), stub_fd, env)
+        status, output = _run_one(hook, state_json.encode(), stub_fd, env, cwd)
         if status == 0:
             if output and info is not None:
                 info(f"{point} hook {hook.path}: {output}")
@@ -62,7 +64,7 @@ def _describe(code):
 _MAX_OUTPUT = 4096
 
 
-def _run_one(hook, data, stub_fd=None, default_env=None):
+def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
     """(exit code, negative for a signal, or None on timeout; the hook's output).
 
     The hook's stdout and stderr are collected, never passed to the container's
@@ -84,6 +86,8 @@ def _run_one(hook, data, stub_fd=None, default_env=None):
             else:
                 env = posix.environ if default_env is None else default_env
             args = list(hook.args) or [hook.path]
+            if cwd is not None:
+                os.chdir(cwd)
             if stub_fd is not None:
                 # already imported by the init, which may have pivoted
                 from ocirt.linux.execstub import execve

@@ -38,7 +38,8 @@ def _write_log(level, msg):
         from ocirt import jsonio
         line = jsonio.dumps({"level": level, "msg": msg, "time": _timestamp()})
     else:
-        line = f'time="{_timestamp()}" level={level} msg="{msg}"'
+        quoted = msg.replace("\\", "\\\\").replace('"', '\\"')
+        line = f'time="{_timestamp()}" level={level} msg="{quoted}"'
     try:
         fd = os.open(_log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:

@@ -200,7 +200,7 @@ def stage2(plan):
             hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
             # as runc's init: a hook without env gets the process's (no HOME yet)
             hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state,
-                      stub_fd=plan.stub_fd,
+                      stub_fd=plan.stub_fd, cwd=cfg.root_path,
                       env=dict(e.split("=", 1) for e in proc.env) if proc else {})
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)

@@ -211,6 +211,26 @@ def test_hooks_without_env_get_the_runtimes_environment(rt, runc, tmp_path, runt
     assert seen["startContainer-empty"] == ["PATH=/sbin:/usr/sbin:/bin:/usr/bin", "SHLVL=1"]
 
 
+@pytest.mark.parametrize("runtime", ["ocirt", "runc"])
+def test_create_container_hooks_start_in_the_root(rt, runc, tmp_path, runtime):
+    """A createContainer hook runs in the container's mount namespace, before
+    pivot_root, in the container's root directory (runc's cwd), not in the
+    caller's."""
+    tool = rt if runtime == "ocirt" else runc
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def edit(cfg):
+        cfg["hooks"] = {"createContainer": [
+            {"path": "/bin/sh", "args": ["sh", "-c", f"pwd -P > {out}/cwd"]}]}
+    b = rt.bundle(["true"], edit)
+    cid = tool.new_id()
+    p = tool("run", "--bundle", b, cid)
+    assert p.returncode == 0, p.stderr
+    root = json.loads(open(os.path.join(b, "config.json")).read())["root"]["path"]
+    assert (out / "cwd").read_text().strip() == os.path.realpath(os.path.join(b, root))
+
+
 def _ocirt_env(rt, env, *args):
     cmd = [rt.bin, "--root", rt.root] + [str(a) for a in args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
