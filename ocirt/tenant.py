@@ -92,6 +92,8 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         raise errors.UsageError("--console-socket given but the process has no terminal")
     if cfg.process.terminal and console_socket is None and detach:
         raise errors.UsageError("a detached terminal process needs --console-socket")
+    from ocirt.container.create import grantable_caps
+    caps = grantable_caps(cfg)  # its warnings, here in the caller's sight
     cg = c.cgroup()
     if sub_cgroup:
         cg = _sub_cgroup(cg, sub_cgroup)
@@ -116,7 +118,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
             else:
                 sock = console.connect(console_socket)
         return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,
-                      late_join, sec, sock, receiver)
+                      late_join, sec, sock, receiver, caps)
     finally:
         for _, fd in fds:
             os.close(fd)
@@ -170,14 +172,16 @@ class Plan:
         self.preserve_fds = preserve_fds
         self.late_join = late_join  # join the (frozen) cgroup as the last step
         self.in_unified = False
+        self.caps = None  # {set: mask} to grant (capabilities.grantable), or None
 
 
 def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
-           sec, console_sock=None, receiver=None):
+           sec, console_sock=None, receiver=None, caps=None):
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
     plan = Plan(cfg, child_end, cg.paths, ns_fds, seccomp_filter, preserve_fds, late_join)
     plan.console = console_sock
+    plan.caps = caps
     if not detach:
         # the process is our grandchild: when stage-1 exits it becomes ours
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
