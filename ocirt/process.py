@@ -271,19 +271,24 @@ def setup_terminal(sock, user, size=None, console_path=None):
 
 def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
     """Give this process the attributes of `proc` (a config.Process), up to the
-    exec: rlimits, scheduling, personality, seccomp (when it must load before
-    the capabilities go), cwd, user, capabilities <caps> (the masks the parent
-    computed: ocirt.linux.capabilities.grantable), no_new_privs, umask.
+    exec: cwd, rlimits, scheduling, personality, seccomp (when it must load
+    before the capabilities go), user, capabilities <caps> (the masks the
+    parent computed: ocirt.linux.capabilities.grantable), no_new_privs, umask.
 
     Every fd but stdio, the <preserve_fds> after them, the channel and <keep>
-    is closed first: before the seccomp filter, which may refuse close_range
-    (older engines' profiles do), and before the chdir (see _enter_cwd).
+    is closed first: before the chdir (see _close_stray_fds), and before the
+    seccomp filter, which may refuse close_range (older engines' profiles
+    do). Whatever can, happens before the filter.
 
     Returns (program path, the seccomp filter still to load just before
     execve, or None). Shared by the container's init and by `exec`."""
     if proc is None:
         return None, seccomp
     _close_stray_fds(preserve_fds, keep + (chan.fileno(),))
+    # as root first, as runc: a cwd only root may enter (0700) still works
+    # for another user; refused (root squashed by NFS), again as the user
+    entered = _enter_cwd(proc.cwd, first_try=True)
+    _give_stdio_pipes(proc.user.uid)
     raw_proc = cfg.raw.get("process") or {}
     _apply_rlimits(proc)
     if raw_proc.get("scheduler"):
@@ -307,10 +312,6 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
             chan.send_fd(protocol.SECCOMP_FD, fd)
             os.close(fd)
         late = None
-    _give_stdio_pipes(proc.user.uid)
-    # as root first, as runc: a cwd only root may enter (0700) still works
-    # for another user; refused (root squashed by NFS), again as the user
-    entered = _enter_cwd(proc.cwd, first_try=True)
     _apply_user(proc, caps)
     # a change of uid resets dumpability to fs.suid_dumpable, which a host
     # may set to 1: until it executes the stub, this process is the host's
@@ -535,7 +536,9 @@ def _wait_for_start(plan):
     sock = plan.exec_sock
     while True:
         fd, _ = sock._accept()  # close-on-exec, like socket.accept()
-        conn = _socket.socket(fileno=fd)
+        # family, type and protocol given: else Python asks getsockname and
+        # getsockopt, under the seccomp filter already (loaded early)
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fileno=fd)
         data = conn.recv(1)
         if data == protocol.START:
             plan.start_conn = conn
