@@ -336,15 +336,22 @@ def _stage2(plan):
         if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
+            from ocirt.linux.proc import write_proc_file
+            try:
+                write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
+            except OSError as e:
+                raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
+                                 f"{e.strerror}", "$.process.oomScoreAdj")
+        # its own session and process group, as runc's exec'd process, with
+        # a terminal or without (then a shell's job control is its own)
+        os.setsid()
         if proc.terminal:
-            os.setsid()
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
         # the sealed exec stub (ocirt.linux.execstub), made before become()
         # may load a seccomp filter that refuses memfd_create
         stub_fd = execstub.stub()
-        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,))
+        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,),
+                             caps=plan.caps)
         if plan.late_join:
             # a paused container: the parent moves this process into the
             # frozen cgroup, where the kernel stops it until resume

@@ -25,7 +25,6 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     _check_runtime_constraints(cfg, console_socket if console is None else console)
     if not os.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
-    caps = grantable_caps(cfg)
     if cfg.process.terminal and console is None:
         from ocirt import console as console_mod
         console = console_mod.connect(console_socket)
@@ -60,6 +59,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
+        caps = grantable_caps(cfg)  # once the caller may create containers here
         pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd,
                      keyring, oci, console, caps)
         from ocirt.linux.proc import start_time
