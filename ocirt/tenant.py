@@ -88,6 +88,8 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     doc["process"] = process
     bundle = jsonio.loads(c.oci_text).get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
+    from ocirt.linux import lsm
+    lsm.check(cfg)  # as create: a label this host cannot apply is an error
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but the process has no terminal")
     if cfg.process.terminal and console_socket is None and detach:

@@ -109,6 +109,9 @@ ERRORS = {
     "preserve-fds not passed": (("--preserve-fds", "100"), ("true",), "--preserve-fds"),
     "detached tty without socket": (("-d", "-t"), ("true",), "--console-socket"),
     "unknown capability": (("--cap", "CAP_BOGUS"), ("true",), "CAP_BOGUS"),
+    # before: a bare "Invalid argument" (AppArmor has no such profile loaded)
+    "unknown AppArmor profile": (("--apparmor", "ocirt-no-such-profile"), ("true",),
+                                 "$.process.apparmorProfile"),
 }
 
 
