@@ -107,3 +107,18 @@ def test_exec_with_nnp_false_survives_close_range_refused(rt, runc):
     q = runc("exec", rid, "sh", "-c", "ls /proc/self/fd")
     assert (p.returncode, q.returncode) == (0, 0), (p.stderr, q.stderr)
     assert p.stdout.split() == q.stdout.split()
+
+
+@pytest.mark.parametrize("name", ["execveat", "ioctl", "close_range", "pidfd_open"])
+def test_with_no_new_privileges_the_late_filter_leaves_only_the_exec(rt, tmp_path, name):
+    """noNewPrivileges true: the filter is loaded just before the exec (the
+    init's and exec's); the stub's fcntl and its execve, or execveat's
+    fallback, are all that follow."""
+    def edit(cfg):
+        refusing(name, EPERM)(cfg)
+        cfg["process"]["noNewPrivileges"] = True
+    cid = rt.running(("sleep", "1000"), edit)
+    p = rt("exec", cid, "echo", "exec-ran", timeout=20)
+    assert (p.returncode, p.stdout) == (0, "exec-ran\n"), p.stderr
+    p = rt("run", "--bundle", rt.bundle(("echo", "run-ran"), edit), rt.new_id(), timeout=20)
+    assert (p.returncode, p.stdout) == (0, "run-ran\n"), p.stderr
