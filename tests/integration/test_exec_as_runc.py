@@ -14,7 +14,7 @@ PY_EXCEPTION = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|internal error|Traceba
 
 
 def with_secret(public_tmp):
-    """An edit that binds a 0700 root directory at /secret (a bind mount: runc
+    """An edit that binds a 0700 root directory at /root-only (a bind mount: runc
     1.1 ignores a tmpfs's mode=)."""
     d = public_tmp / "secret"
     d.mkdir(mode=0o700)
@@ -22,7 +22,7 @@ def with_secret(public_tmp):
 
     def edit(cfg):
         cfg["process"]["terminal"] = False
-        cfg["mounts"].append({"destination": "/secret", "type": "bind", "source": str(d),
+        cfg["mounts"].append({"destination": "/root-only", "type": "bind", "source": str(d),
                               "options": ["rbind", "ro"]})
     return edit
 
@@ -30,7 +30,7 @@ def with_secret(public_tmp):
 @pytest.fixture
 def pair(rt, runc, public_tmp):
     """The same bundle running in ocirt and in runc: (ocirt id, runc id), with
-    a 0700 root directory at /secret."""
+    a 0700 root directory at /root-only."""
     edit = with_secret(public_tmp)
     b = rt.bundle(("sleep", "1000"), edit)
     cid, rid = rt.new_id(), runc.new_id()
@@ -57,12 +57,12 @@ def test_exec_without_a_terminal_leads_its_own_session(rt, runc, pair):
 
 
 def test_a_cwd_only_root_can_enter_works_for_another_user(rt, runc, pair):
-    """process.cwd /secret (0700 root) for uid 1000: entered before the user
-    switch, as runc. Before: "chdir(/secret): Permission denied"."""
-    p, q = both(rt, runc, pair, "--user", "1000:1000", "--cwd", "/secret",
+    """process.cwd /root-only (0700 root) for uid 1000: entered before the user
+    switch, as runc. Before: "chdir(/root-only): Permission denied"."""
+    p, q = both(rt, runc, pair, "--user", "1000:1000", "--cwd", "/root-only",
                 ("sh", "-c", "pwd; id -u; ls . >/dev/null 2>&1 || echo cannot-list"))
     assert (p.returncode, q.returncode) == (0, 0), (p.stderr, q.stderr)
-    assert (p.stdout, q.stdout) == ("/secret\n1000\ncannot-list\n",) * 2
+    assert (p.stdout, q.stdout) == ("/root-only\n1000\ncannot-list\n",) * 2
 
 
 def test_a_cwd_only_root_can_enter_for_the_containers_process(rt, runc, public_tmp):
@@ -72,12 +72,12 @@ def test_a_cwd_only_root_can_enter_for_the_containers_process(rt, runc, public_t
     def edit(cfg):
         secret(cfg)
         cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
-        cfg["process"]["cwd"] = "/secret"
+        cfg["process"]["cwd"] = "/root-only"
     b = rt.bundle(("sh", "-c", "pwd; id -u"), edit)
     p = rt("run", "--bundle", b, rt.new_id())
     q = runc("run", "--bundle", b, runc.new_id())
     assert (p.returncode, q.returncode) == (0, 0), (p.stderr, q.stderr)
-    assert p.stdout == q.stdout == "/secret\n1000\n"
+    assert p.stdout == q.stdout == "/root-only\n1000\n"
 
 
 @pytest.mark.parametrize("script,status", [("exit 0", 0), ("exit 3", 3), ("exit 255", 255),
