@@ -7,6 +7,7 @@ is the reference engines expect.
 import json
 import os
 import subprocess
+import tempfile
 
 from harness import CHECKER, Fail, Skip, eq, mounts, requirement
 
@@ -618,11 +619,90 @@ def _(t):
     eq(int(r["cap_eff"], 16), 1 << 10, "cap_eff")
 
 
-@requirement("config.process.capabilities-unknown-errors", "config.md", "MUST",
-             "a capability the runtime cannot map is an error")
+# config.md (v1.3.0): "Any value which cannot be mapped to a relevant kernel
+# interface, or cannot be granted otherwise MUST be logged as a warning by the
+# runtime. Runtimes SHOULD NOT fail if the container configuration requests
+# capabilities that cannot be granted, for example, if the runtime operates in
+# a restricted environment with a limited set of capabilities."
+# Three such values: an unknown name (whether the runtime then fails is left to
+# it: "Valid values" lets it refuse an invalid value); an ambient capability
+# outside the inheritable set, which the kernel never raises; one that the
+# runtime itself lacks (run here without CAP_SYS_RESOURCE in its bounding set).
+
+def _without_cap(cap):
+    """preexec_fn: the runtime runs without <cap> (root's permitted set at
+    execve is its bounding set)."""
+    def drop():
+        import ctypes
+        if ctypes.CDLL(None).prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError("PR_CAPBSET_DROP failed")
+    return drop
+
+
+_CAP_SYS_RESOURCE = 24
+_UNGRANTABLE = {
+    "ambient outside the inheritable set": (
+        {"process.user": {"uid": 1000, "gid": 1000},
+         "process.capabilities": {k: ["CAP_NET_BIND_SERVICE"] for k in (
+             "bounding", "effective", "permitted", "ambient")}},
+        None, "CAP_NET_BIND_SERVICE"),
+    "a capability the runtime lacks": (
+        {"process.capabilities": {k: ["CAP_KILL", "CAP_SYS_RESOURCE"] for k in (
+            "bounding", "effective", "permitted")}},
+        _without_cap(_CAP_SYS_RESOURCE), "CAP_SYS_RESOURCE"),
+}
+
+
+def _create_logged(t, edit, preexec_fn, name):
+    """create with <edit>; the id if it succeeded (else None), after checking
+    that <name> was logged either way (stderr: no --log is given)."""
+    cid = t.new_id()
+    p = t.call("create", "--bundle", t.bundle(edit=_edit(**edit)), cid, preexec_fn=preexec_fn)
+    if name not in p.stderr:
+        raise Fail(f"{name} was not logged" + (f" (create exited {p.returncode})"
+                                              if p.returncode else ""))
+    return cid if p.returncode == 0 else None
+
+
+@requirement("config.process.capabilities-ungrantable-logged", "config.md", "MUST",
+             "a capability that cannot be mapped or granted is logged as a warning "
+             "(an unknown name, an ambient one outside the inheritable set, one the runtime "
+             "lacks)")
 def _(t):
-    t.fails("create", "--bundle", t.bundle(edit=_edit(**{"process.capabilities": {
+    p = t.call("create", "--bundle", t.bundle(edit=_edit(**{"process.capabilities": {
         "bounding": ["CAP_NO_SUCH_THING"]}})), t.new_id())
+    if "CAP_NO_SUCH_THING" not in p.stderr:
+        raise Fail("an unknown capability name was not logged")
+    for what, (edit, preexec_fn, name) in _UNGRANTABLE.items():
+        try:
+            _create_logged(t, edit, preexec_fn, name)
+        except Fail as e:
+            raise Fail(f"{what}: {e}")
+
+
+@requirement("config.process.capabilities-ungrantable-runs", "config.md", "SHOULD",
+             "a capability that cannot be granted does not fail the container: it runs with "
+             "the others")
+def _(t):
+    for what, (edit, preexec_fn, name) in _UNGRANTABLE.items():
+        cid = t.new_id()
+        with tempfile.TemporaryFile() as out:
+            p = t.call("create", "--bundle", t.bundle(edit=_edit(**edit)), cid, out=out,
+                       preexec_fn=preexec_fn)
+            if p.returncode != 0:
+                raise Fail(f"{what}: create exited {p.returncode}: {p.stderr.strip()[-200:]}")
+            t.ok("start", cid)
+            t.wait_stopped(cid)
+            out.seek(0)
+            try:
+                r = json.loads(out.read().decode(errors="replace"))
+            except ValueError:
+                raise Fail(f"{what}: the checker did not report")
+        bit = 1 << (_CAP_SYS_RESOURCE if name == "CAP_SYS_RESOURCE" else 10)
+        if int(r["cap_eff"], 16) & bit or int(r["cap_amb"], 16) & bit:
+            raise Fail(f"{what}: {name} was granted")
+        if name == "CAP_SYS_RESOURCE" and not int(r["cap_eff"], 16) & (1 << 5):
+            raise Fail(f"{what}: CAP_KILL, which can be granted, was not")
 
 
 @requirement("config.process.noNewPrivileges", "config.md", "MUST",

@@ -132,13 +132,14 @@ class Case:
         self._n = 0
 
     # -- the runtime's CLI --
-    def call(self, *args, stdin=subprocess.DEVNULL, timeout=60, out=None):
+    def call(self, *args, stdin=subprocess.DEVNULL, timeout=60, out=None, preexec_fn=None):
         """Run the runtime; stdout/stderr go through files (a container inherits
-        them and would hold a pipe open)."""
+        them and would hold a pipe open). preexec_fn: run in the runtime's
+        process before it starts (to restrict its environment)."""
         cmd = [self.runtime, "--root", self.root] + [str(a) for a in args]
         with tempfile.TemporaryFile() as o, tempfile.TemporaryFile() as e:
             rc = subprocess.run(cmd, stdin=stdin, stdout=out or o, stderr=e,
-                                timeout=timeout).returncode
+                                timeout=timeout, preexec_fn=preexec_fn).returncode
             o.seek(0)
             e.seek(0)
             return subprocess.CompletedProcess(cmd, rc, o.read().decode(errors="replace"),

@@ -102,7 +102,12 @@ def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
     finally:
         os.close(w)
     output = b""
-    pidfd = os.pidfd_open(pid)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        # a startContainer hook runs under the container's seccomp filter,
+        # which may refuse pidfd_open (older engines' profiles do)
+        return _wait_polling(pid, out_r, hook.timeout)
     try:
         deadline = None if hook.timeout is None else _now() + hook.timeout
         open_fds = [pidfd, out_r]
@@ -134,6 +139,36 @@ def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
         os.close(out_r)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), output.decode(errors="replace").strip()
+
+
+def _wait_polling(pid, out_r, timeout):
+    """_run_one's wait without a pidfd: waitpid(WNOHANG) between reads of the
+    hook's output, every 10 ms at most."""
+    output = b""
+    deadline = None if timeout is None else _now() + timeout
+    fds = [out_r]  # until its EOF
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            left = None if deadline is None else deadline - _now()
+            if not done and left is not None and left <= 0:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                return None, output.decode(errors="replace").strip()
+            wait = 0 if done else (0.01 if left is None else min(0.01, left))
+            for _ in range(64):  # what is written already, then until `wait` has passed
+                ready, _, _ = select.select(fds, [], [], wait)
+                chunk = os.read(out_r, 65536) if ready else b""
+                if not chunk:
+                    if ready:
+                        fds = []
+                    break
+                output = (output + chunk)[-_MAX_OUTPUT:]
+                wait = 0
+            if done:
+                return os.waitstatus_to_exitcode(status), output.decode(errors="replace").strip()
+    finally:
+        os.close(out_r)
 
 
 def _now():

@@ -211,7 +211,8 @@ def stage2(plan):
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
-                                     keep=(plan.exec_sock.fileno(), plan.stub_fd))
+                                     keep=(plan.exec_sock.fileno(), plan.stub_fd),
+                                     caps=plan.caps)
         chan.send(protocol.READY)
         _wait_for_start(plan)
         if "startContainer" in cfg.hooks:
@@ -271,18 +272,26 @@ def setup_terminal(sock, user, size=None, console_path=None):
         sock.close()
 
 
-def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
+def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
     """Give this process the attributes of `proc` (a config.Process), up to the
-    exec: rlimits, scheduling, personality, seccomp (when it must load before
-    the capabilities go), user, capabilities, no_new_privs, cwd, umask.
+    exec: cwd, rlimits, scheduling, personality, seccomp (when it must load
+    before the capabilities go), user, capabilities <caps> (the masks the
+    parent computed: ocirt.linux.capabilities.grantable), no_new_privs, umask.
 
-    Every fd but stdio, the <preserve_fds> after them, the channel and <keep> is closed
-    before the chdir (see _enter_cwd).
+    Every fd but stdio, the <preserve_fds> after them, the channel and <keep>
+    is closed first: before the chdir (see _close_stray_fds), and before the
+    seccomp filter, which may refuse close_range (older engines' profiles
+    do). Whatever can, happens before the filter.
 
     Returns (program path, the seccomp filter still to load just before
     execve, or None). Shared by the container's init and by `exec`."""
     if proc is None:
         return None, seccomp
+    _close_stray_fds(preserve_fds, keep + (chan.fileno(),))
+    # as root first, as runc: a cwd only root may enter (0700) still works
+    # for another user; refused (root squashed by NFS), again as the user
+    entered = _enter_cwd(proc.cwd, first_try=True)
+    _give_stdio_pipes(proc.user.uid)
     raw_proc = cfg.raw.get("process") or {}
     _apply_rlimits(proc)
     if raw_proc.get("scheduler"):
@@ -300,6 +309,8 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,
         # before the capabilities go. A filter with a listener is loaded
         # now too: its fd must reach the listener before the process runs.
+        # From here on, nothing may need a system call that a profile can
+        # refuse (tests/integration/test_seccomp_refusals.py).
         if proc.no_new_privileges:
             shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
         _load_seccomp(seccomp)
@@ -308,39 +319,47 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=()):
             chan.send_fd(protocol.SECCOMP_FD, fd)
             os.close(fd)
         late = None
-    _give_stdio_pipes(proc.user.uid)
-    _apply_user(proc)
+    _apply_user(proc, caps)
     # a change of uid resets dumpability to fs.suid_dumpable, which a host
     # may set to 1: until it executes the stub, this process is the host's
     # ocirt and no container process may reach it through /proc/<pid>/exe
     shim.prctl(shim.PR_SET_DUMPABLE, 0)
     if proc.no_new_privileges:
         shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
-    _enter_cwd(proc.cwd, preserve_fds, keep + (chan.fileno(),))
+    if not entered:
+        _enter_cwd(proc.cwd)
     if proc.user.umask is not None:
         os.umask(proc.user.umask)
     return _find_program(proc), late
 
 
-def _enter_cwd(cwd, preserve_fds, keep):
-    """chdir to process.cwd, from which no host directory can be reached.
-
-    A directory fd that reached this process (an engine's fd that was not
-    close-on-exec, a cgroup directory of ours) would make a cwd such as
-    /proc/self/fd/N a host directory (CVE-2024-21626): every fd other than
-    stdio, the preserved ones (the caller's choice) and <keep> is closed
-    first. Then the cwd must be reachable from the root: a preserved
-    directory fd could still lead out, and getcwd(3) fails for a cwd outside
-    the root ("(unreachable)")."""
+def _close_stray_fds(preserve_fds, keep):
+    """Close every fd other than stdio, the preserved ones (the caller's
+    choice) and <keep>. A directory fd that reached this process (an
+    engine's fd that was not close-on-exec, a cgroup directory of ours)
+    would make a cwd such as /proc/self/fd/N a host directory
+    (CVE-2024-21626); any other would reach the container's process."""
     first = 3 + preserve_fds
     for fd in sorted(f for f in keep if f >= first):
         if fd > first:
             shim.close_range(first, fd - 1)
         first = fd + 1
     shim.close_range(first, 0xFFFFFFFF)
+
+
+def _enter_cwd(cwd, first_try=False):
+    """chdir to process.cwd, from which no host directory can be reached
+    (stray fds are closed by then: _close_stray_fds). The cwd must be
+    reachable from the root: a preserved directory fd could still lead out,
+    and getcwd(3) fails for a cwd outside the root ("(unreachable)").
+
+    first_try: a refusal (EACCES, EPERM) returns False instead of failing,
+    for a second try as the process's user."""
     try:
         os.chdir(cwd)
     except OSError as e:
+        if first_try and e.errno in (errno.EACCES, errno.EPERM):
+            return False
         raise SetupError(f"chdir({cwd}): {e.strerror}", "$.process.cwd")
     try:
         inside = os.getcwd().startswith("/")
@@ -349,6 +368,7 @@ def _enter_cwd(cwd, preserve_fds, keep):
     if not inside:
         raise SetupError(f"chdir({cwd}): the directory is outside the container's root",
                          "$.process.cwd")
+    return True
 
 
 def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None,
@@ -472,21 +492,14 @@ def _give_stdio_pipes(uid):
             pass
 
 
-def _apply_user(proc):
+def _apply_user(proc, caps):
+    """setgroups, setresgid, setresuid, and the capability sets <caps> (the
+    masks ocirt.linux.capabilities.grantable computed in the parent before
+    the fork: what cannot be granted was warned about there and is left out)."""
     user = proc.user
-    caps = proc.capabilities
     if caps is not None:
-        sets = {}
-        for name in capabilities.SETS:
-            names = getattr(caps, name)
-            sets[name] = capabilities.mask(names or (), f"process.capabilities.{name}")
-        have = shim.capget()[1]
-        missing = (sets["permitted"] | sets["effective"] | sets["ambient"]) & ~have
-        if missing:
-            raise ConfigError(f"{', '.join(capabilities.names_of(missing))}: not available "
-                              "to the runtime on this host", "process.capabilities")
         try:
-            capabilities.apply_bounding(sets["bounding"])
+            capabilities.apply_bounding(caps["bounding"])
         except OSError as e:
             raise SetupError(_describe(e), "$.process.capabilities.bounding")
         shim.prctl(shim.PR_SET_KEEPCAPS, 1)
@@ -503,14 +516,9 @@ def _apply_user(proc):
         raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}",
                          "$.process.user")
     if caps is not None:
-        # The kernel raises an ambient capability only if it is in both the
-        # permitted and the inheritable set; the others are left out, as runc
-        # does: `runc spec` lists ambient capabilities and no inheritable ones
-        # (CVE-2022-29162), and its config runs.
-        ambient = sets["ambient"] & sets["permitted"] & sets["inheritable"]
         try:
-            capabilities.apply_sets(sets["effective"], sets["permitted"], sets["inheritable"],
-                                    ambient)
+            capabilities.apply_sets(caps["effective"], caps["permitted"], caps["inheritable"],
+                                    caps["ambient"])
         except OSError as e:
             raise SetupError(_describe(e), "$.process.capabilities")
 
@@ -541,7 +549,9 @@ def _wait_for_start(plan):
     sock = plan.exec_sock
     while True:
         fd, _ = sock._accept()  # close-on-exec, like socket.accept()
-        conn = _socket.socket(fileno=fd)
+        # family, type and protocol given: else Python asks getsockname and
+        # getsockopt, under the seccomp filter already (loaded early)
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fileno=fd)
         data = conn.recv(1)
         if data == protocol.START:
             plan.start_conn = conn
@@ -561,11 +571,29 @@ def _tell_start(conn):
 
 
 def _close_fds(preserve):
-    """Only stdio and the preserved fds may reach the container process."""
+    """Only stdio and the preserved fds may reach the container process.
+
+    After the seccomp filter (the early one): close_range may be refused
+    (EPERM, or ENOSYS as a profile says it), so the fds of /proc/self/fd
+    are then marked one by one with fcntl."""
     first = 3 + preserve
     for fd in range(3, first):
-        try:
-            os.set_inheritable(fd, True)
-        except OSError:
-            pass
-    shim.close_range(first, 0xFFFFFFFF, shim.CLOSE_RANGE_CLOEXEC)
+        _set_cloexec(fd, False)
+    try:
+        shim.close_range(first, 0xFFFFFFFF, shim.CLOSE_RANGE_CLOEXEC)
+        return
+    except OSError:
+        pass
+    for name in os.listdir("/proc/self/fd"):  # its own fd is gone once it returns
+        if int(name) >= first:
+            _set_cloexec(int(name), True)
+
+
+def _set_cloexec(fd, on):
+    """fcntl(F_SETFD), not os.set_inheritable: that tries ioctl(FIOCLEX)
+    first, and fails if a seccomp profile refuses it."""
+    import fcntl  # built in: importable after pivot_root
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.FD_CLOEXEC if on else 0)
+    except OSError:
+        pass  # not open

@@ -318,3 +318,4 @@ class Plan:
         self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
         self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
         self.stub_fd = -1           # stage-2's sealed exec stub (ocirt.linux.execstub)
+        self.caps = None            # {set: mask} to grant (capabilities.grantable), or None

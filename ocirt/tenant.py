@@ -88,10 +88,14 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     doc["process"] = process
     bundle = jsonio.loads(c.oci_text).get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
+    from ocirt.linux import lsm
+    lsm.check(cfg)  # as create: a label this host cannot apply is an error
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but the process has no terminal")
     if cfg.process.terminal and console_socket is None and detach:
         raise errors.UsageError("a detached terminal process needs --console-socket")
+    from ocirt.container.create import grantable_caps
+    caps = grantable_caps(cfg)  # its warnings, here in the caller's sight
     cg = c.cgroup()
     if sub_cgroup:
         cg = _sub_cgroup(cg, sub_cgroup)
@@ -116,7 +120,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
             else:
                 sock = console.connect(console_socket)
         return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,
-                      late_join, sec, sock, receiver)
+                      late_join, sec, sock, receiver, caps)
     finally:
         for _, fd in fds:
             os.close(fd)
@@ -211,14 +215,16 @@ class Plan:
         self.preserve_fds = preserve_fds
         self.late_join = late_join  # join the (frozen) cgroup as the last step
         self.in_unified = False
+        self.caps = None  # {set: mask} to grant (capabilities.grantable), or None
 
 
 def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
-           sec, console_sock=None, receiver=None):
+           sec, console_sock=None, receiver=None, caps=None):
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
     plan = Plan(cfg, child_end, cg.paths, ns_fds, seccomp_filter, preserve_fds, late_join)
     plan.console = console_sock
+    plan.caps = caps
     if not detach:
         # the process is our grandchild: when stage-1 exits it becomes ours
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
@@ -381,15 +387,22 @@ def _stage2(plan):
         if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
             lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
         if proc.oom_score_adj is not None:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write(str(proc.oom_score_adj))
+            from ocirt.linux.proc import write_proc_file
+            try:
+                write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
+            except OSError as e:
+                raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
+                                 f"{e.strerror}", "$.process.oomScoreAdj")
+        # its own session and process group, as runc's exec'd process, with
+        # a terminal or without (then a shell's job control is its own)
+        os.setsid()
         if proc.terminal:
-            os.setsid()
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
         # the sealed exec stub (ocirt.linux.execstub), made before become()
         # may load a seccomp filter that refuses memfd_create
         stub_fd = execstub.stub()
-        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,))
+        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,),
+                             caps=plan.caps)
         if plan.late_join:
             # a paused container: the parent moves this process into the
             # frozen cgroup, where the kernel stops it until resume

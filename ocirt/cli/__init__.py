@@ -52,8 +52,11 @@ def launch():
 
 
 def run_command(g, func, args, kwargs):
-    """Configure logging, run one command, turn errors into one line and a status."""
+    """Configure logging, run one command, turn errors into one line and a status
+    (func.error_status, where a command has one, for all its errors: exec's
+    255, as runc's, apart from the process's own statuses)."""
     from ocirt.errors import OcirtError
+    status = getattr(func, "error_status", None)
     if g.log or g.debug:  # else ocirt.log's defaults, and no import until it is needed
         from ocirt import log
         try:
@@ -61,7 +64,7 @@ def run_command(g, func, args, kwargs):
         except OSError as e:
             log.configure(None, g.log_format, g.debug)
             log.error(f"--log {g.log}: {e.strerror}")
-            return 1
+            return status or 1
         if g.debug:
             import ocirt
             ocirt.DEBUG = True
@@ -72,7 +75,7 @@ def run_command(g, func, args, kwargs):
     except OcirtError as e:
         from ocirt import log
         log.error(str(e))
-        return e.exit_code
+        return status or e.exit_code
     except KeyboardInterrupt:
         return 130
     except OSError as e:
@@ -84,11 +87,11 @@ def run_command(g, func, args, kwargs):
             log.error(traceback.format_exc())
         where = f"{e.filename}: " if e.filename else ""
         log.error(f"{where}{e.strerror or e}")
-        return 1
+        return status or 1
     except Exception as e:  # a bug: still one line, the traceback only with --debug
         from ocirt import log
         if g.debug:
             import traceback
             log.error(traceback.format_exc())
         log.error(f"internal error: {type(e).__name__}: {e}")
-        return 1
+        return status or 1

@@ -193,6 +193,9 @@ def _refuse(g, err):
 @click.pass_context
 def exec_cmd(ctx, container_id, command, **kwargs):
     """Run a new process in a running container."""
+    if container_id.startswith("-") and container_id != "-":
+        # options end at the id (ignore_unknown_options): not an id
+        raise click.UsageError(f"no such option: {container_id}")
     _invoke(ctx, commands.exec_, container_id, command=command, **kwargs)
 
 

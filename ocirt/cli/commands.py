@@ -294,6 +294,11 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
                       sub_cgroup=cgroup, console_socket=console_socket)
 
 
+# runc's exec exits 255 for its own errors, so that a caller can tell them
+# from the process's statuses (ocirt.cli.run_command)
+exec_.error_status = 255
+
+
 def ps(g, cid, fmt="table", ps_args=()):
     """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
     from ocirt.container.ps import pids as container_pids

@@ -67,8 +67,9 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
+        caps = grantable_caps(cfg)  # once the caller may create containers here
         pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd,
-                     keyring, oci, console)
+                     keyring, oci, console, caps)
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
         exe = os.stat("/proc/self/exe")  # what the init runs until start (state._init_waits)
@@ -141,6 +142,18 @@ def _check_runtime_constraints(cfg, console_socket):
                                 "$.process.terminal")
     from ocirt.linux import lsm
     lsm.check(cfg)
+
+
+def grantable_caps(cfg):
+    """process.capabilities as the init can have them, or None to keep the
+    runtime's: what cannot be granted is a warning here, in the caller's
+    sight, not in the child (ocirt.linux.capabilities.grantable)."""
+    if cfg.process.capabilities is None:
+        return None
+    from ocirt import log
+    from ocirt.linux import capabilities
+    return capabilities.grantable(cfg.process.capabilities,
+                                  cfg.namespace("user") is not None, log.warning)
 
 
 def _open_namespaces(cfg):
@@ -288,7 +301,7 @@ def _write_id_maps(pid, cfg):
 
 
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring,
-           oci, console=None):
+           oci, console=None, caps=None):
     import _socket
     from ocirt import protocol
     from ocirt.linux import shim
@@ -314,6 +327,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     plan = protocol.Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
                 keyring, seccomp_filter, idmap_fds)
     plan.console = console
+    plan.caps = caps
     if listen:
         plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
     # a subreaper: should the init die before it is ready, it is ours to

@@ -29,7 +29,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     import _signal
     c = state.load(root, cid)
     if detach:
-        begin(c)
+        _begin(c, keep)
         return 0
     master = None
     if receiver is not None:
@@ -40,7 +40,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
         _signal.signal(s, on_signal)
-    begin(c, until_exec=True)  # on failure the container is already gone
+    _begin(c, keep, until_exec=True)
     if master is not None:
         from ocirt import console
         try:
@@ -51,6 +51,22 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     if not keep:
         _finish_run(c)
     return status
+
+
+def _begin(c, keep, until_exec=False):
+    """start's begin; should it fail (the container is stopped then), the
+    container is deleted too, unless --keep, as runc's run does."""
+    try:
+        begin(c, until_exec=until_exec)
+    except BaseException:
+        if not keep:
+            from ocirt import errors
+            try:
+                _finish_run(c)
+            except errors.OcirtError as e:  # the first error is the one to tell
+                from ocirt import log
+                log.warning(str(e))
+        raise
 
 
 def forward(pid, signum):

@@ -23,9 +23,11 @@ def begin(c, until_exec=False):
     that a process that cannot be executed is an error here: a foreground
     run waits for the process anyway.
 
-    runtime-spec 1.3.0: when startContainer or poststart hooks fail (or the
-    process cannot be executed), the container is stopped and destroyed, and
-    its poststop hooks run."""
+    When startContainer or poststart hooks fail, or the process cannot be
+    executed, the error says so and the container is stopped (runtime-spec
+    1.3.0: "generate an error, stop the container"); it stays, stopped,
+    until delete destroys it and runs its poststop hooks, as runc's does:
+    `state` answers for it, and an engine deletes it as any stopped one."""
     poststart = "poststart" in c.hook_points
     try:
         release(c, until_exec=poststart or until_exec)
@@ -36,10 +38,8 @@ def begin(c, until_exec=False):
             from ocirt import hooks
             hooks.run_recorded(c, "poststart", Status.RUNNING)
     except errors.OcirtError:
-        from ocirt.container.delete import destroy
         from ocirt.container.kill import kill_and_wait
         kill_and_wait(c)
-        destroy(c)
         raise
 
 

@@ -26,6 +26,74 @@ def mask(names, where):
     return m
 
 
+def grantable(caps, in_userns, warn):
+    """The masks of the five sets of process.capabilities (a config.Capabilities)
+    as this runtime can grant them: {set name: mask}. An unknown name is a
+    ConfigError naming its JSON path; every known capability that cannot be
+    granted is left out of its set and told to warn(message).
+
+    runtime-spec v1.3.0 (config.md): "Any value which cannot be mapped to a
+    relevant kernel interface, or cannot be granted otherwise MUST be logged
+    as a warning by the runtime. Runtimes SHOULD NOT fail if the container
+    configuration requests capabilities that cannot be granted".
+
+    Called by the runtime before it forks (create, exec), so that the
+    warnings reach its caller: the child inherits the sets read here. Without
+    a user namespace it holds the runtime's own permitted, bounding and
+    inheritable sets; in a user namespace, new or joined, the kernel gives it
+    every capability (within that namespace). The kernel's rules: the
+    bounding set can only shrink; the permitted set too; effective is within
+    permitted; inheritable within the (new) bounding and the old inheritable
+    set; and an ambient capability is raised only if it is both permitted and
+    inheritable (`runc spec` lists ambient capabilities and no inheritable ones)."""
+    from ocirt.linux import shim
+    want = {name: mask(getattr(caps, name) or (), f"$.process.capabilities.{name}")
+            for name in SETS}
+    last = shim.last_cap()
+    known = (1 << (last + 1)) - 1
+    if in_userns:
+        host_bnd = host_prm = known
+        host_inh = 0
+    else:
+        _, host_prm, host_inh = shim.capget()
+        host_bnd = 0
+        for cap in range(last + 1):
+            if shim.prctl(shim.PR_CAPBSET_READ, cap) == 1:
+                host_bnd |= 1 << cap
+    absent = "the runtime does not hold it on this host"
+    got = {}
+    reasons = {}  # set -> [(mask, reason)], the first that applies wins
+
+    def keep(name, limits):
+        m = want[name]
+        for allowed, _ in limits:
+            m &= allowed
+        got[name] = m
+        reasons[name] = limits
+
+    keep("bounding", [(host_bnd & known, absent)])
+    keep("permitted", [(host_prm & known, absent)])
+    keep("effective", [(host_prm & known, absent),
+                       (got["permitted"], "it is not in the permitted set")])
+    keep("inheritable", [((host_prm | host_inh) & known, absent),
+                         (got["bounding"] | host_inh, "it is not in the bounding set")])
+    keep("ambient", [(host_prm & known, absent),
+                     (got["permitted"], "it is not in the permitted set"),
+                     (got["inheritable"], "it is not in the inheritable set")])
+    for name in SETS:
+        lost = want[name] & ~got[name]
+        if not lost:
+            continue
+        for i, cap_name in enumerate(getattr(caps, name) or ()):
+            bit = 1 << NUMBERS[cap_name]
+            if lost & bit:
+                lost &= ~bit  # a name listed twice: one warning
+                why = next(r for allowed, r in reasons[name] if not allowed & bit)
+                warn(f"$.process.capabilities.{name}[{i}]: {cap_name} cannot be granted "
+                     f"in the {name} set: {why}; left out")
+    return got
+
+
 def apply_bounding(bounding_mask):
     """Drop from the bounding set every cap not in bounding_mask (needs CAP_SETPCAP)."""
     from ocirt.linux import shim

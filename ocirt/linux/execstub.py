@@ -32,7 +32,7 @@ def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix=""):
     runs. Raises OSError if the stub itself cannot be executed."""
     argv = ["ocirt-exec", str(report_fd), prefix, suffix, path] + list(args or [path])
     if report_fd >= 0:
-        os.set_inheritable(report_fd, True)
+        _set_inheritable(report_fd, True)
     try:
         os.execve(stub_fd, argv, env)  # execveat(fd, "", AT_EMPTY_PATH)
     except OSError as e:
@@ -43,5 +43,12 @@ def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix=""):
     except OSError:
         pass
     if report_fd >= 0:
-        os.set_inheritable(report_fd, False)
+        _set_inheritable(report_fd, False)
     raise OSError(first.errno, f"execveat(the sealed exec stub, {path}): {first.strerror}")
+
+
+def _set_inheritable(fd, on):
+    """fcntl(F_SETFD) rather than os.set_inheritable, which tries
+    ioctl(FIONCLEX) first: this runs under the container's seccomp filter."""
+    import fcntl  # built in: importable after pivot_root
+    fcntl.fcntl(fd, fcntl.F_SETFD, 0 if on else fcntl.FD_CLOEXEC)

@@ -40,9 +40,21 @@ def set_exec_labels(apparmor_profile=None, selinux_label=None, attr_dir="/proc/s
         path = os.path.join(attr_dir, "apparmor", "exec")
         if not os.path.exists(path):
             path = os.path.join(attr_dir, "exec")  # kernels without per-LSM attr dirs
-        _write(path, f"exec {apparmor_profile}")
+        _labelled(path, f"exec {apparmor_profile}", "AppArmor profile", apparmor_profile,
+                  "$.process.apparmorProfile")
     if selinux_label:
-        _write(os.path.join(attr_dir, "exec"), selinux_label)
+        _labelled(os.path.join(attr_dir, "exec"), selinux_label, "SELinux label",
+                  selinux_label, "$.process.selinuxLabel")
+
+
+def _labelled(path, text, what, label, where):
+    """_write, with an error that says which label could not be set (EINVAL:
+    AppArmor has no profile of that name loaded)."""
+    try:
+        _write(path, text)
+    except OSError as e:
+        raise ConfigError(f"cannot set the {what} {label!r} (write {path}): {e.strerror}",
+                          where)
 
 
 def mount_data_with_label(data, label):

@@ -95,7 +95,7 @@ def test_hook_env_and_args(rt, tmp_path):
     assert out.read_text() == "bar arg0\n"
 
 
-def test_failing_poststart_is_an_error_and_destroys_the_container(rt, tmp_path):
+def test_failing_poststart_is_an_error_and_stops_the_container(rt, tmp_path):
     log = tmp_path / "poststop.log"
 
     def edit(cfg):
@@ -106,10 +106,12 @@ def test_failing_poststart_is_an_error_and_destroys_the_container(rt, tmp_path):
     p = rt("start", cid)
     assert p.returncode == 1 and "poststart" in p.stderr and "broken" in p.stderr
     assert len(p.stderr.splitlines()) == 1
-    assert rt("state", cid).returncode == 1  # destroyed
+    assert rt.state(cid)["status"] == "stopped"  # stopped, not gone (issue 13, 2.3)
     assert not os.path.exists(f"/proc/{pid}/cmdline") or \
         open(f"/proc/{pid}/cmdline").read() == ""
-    assert log.read_text().startswith("poststop")  # poststop hooks still ran
+    assert not log.exists()
+    assert rt("delete", cid).returncode == 0
+    assert log.read_text().startswith("poststop")  # poststop hooks ran at delete
     rt.assert_nothing_left()
 
 
@@ -132,6 +134,8 @@ def test_failing_start_container_hook_fails_start(rt):
     cid = rt.created(["sleep", "1000"], edit)
     p = rt("start", cid)
     assert p.returncode == 1 and "startContainer" in p.stderr and "exit status 4" in p.stderr
+    assert rt.state(cid)["status"] == "stopped"
+    assert rt("delete", cid).returncode == 0
     rt.assert_nothing_left()
 
 

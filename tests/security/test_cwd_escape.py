@@ -114,3 +114,45 @@ def _is_open(fd):
         return True
     except OSError:
         return False
+
+
+def test_cwd_entered_as_root_cannot_reach_the_host_through_proc(rt, public_tmp):
+    """The cwd is entered as root now, before the user switch (issue 13,
+    2.15, as runc): root, with every capability at that moment, may follow
+    /proc/<pid>/root where the user could not. The image's own symlink
+    /wd -> /proc/1/root, in a container without a pid namespace (its /proc
+    shows the host's pid 1), would make the cwd the host's root: refused, as
+    outside the container's root, for the container's process and for exec.
+    (Before this change the user's chdir failed with EACCES: this guards the
+    new path.)"""
+    import shutil
+    root = public_tmp / "rootfs"
+    shutil.copytree(rt.rootfs, root, symlinks=True)
+    os.symlink("/proc/1/root", root / "wd")
+    marker = f"ocirt-host-marker-{os.getpid()}"
+    with open(f"/{marker}", "w") as f:  # in the host's root only
+        f.write(SECRET)
+    try:
+        def edit(cfg):
+            cfg["root"] = {"path": str(root), "readonly": True}
+            cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                          if n["type"] != "pid"]
+            cfg["process"]["user"] = {"uid": 1000, "gid": 1000}
+            cfg["process"]["cwd"] = "/wd"
+        p = rt("run", "--bundle", rt.bundle(("cat", marker), edit), rt.new_id())
+        assert SECRET not in p.stdout
+        _one_line_error(p.returncode, p.stderr)
+        assert "$.process.cwd" in p.stderr  # refused at create already (made in the root)
+
+        def plain(cfg):
+            edit(cfg)
+            cfg["process"]["cwd"] = "/"
+        cid = rt.running(("sleep", "1000"), plain)
+        p = rt("exec", "--user", "1000:1000", "--cwd", "/wd", cid, "cat", marker)
+        assert SECRET not in p.stdout
+        _one_line_error(p.returncode, p.stderr)
+        # refused by the kernel (ptrace access to the host's pid 1), or else
+        # as outside the container's root (getcwd)
+        assert p.stderr.startswith("$.process.cwd: chdir(/wd): ")
+    finally:
+        os.unlink(f"/{marker}")
