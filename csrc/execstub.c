@@ -13,13 +13,23 @@
  * moment the container's program is executed: the trick then runs a
  * private, unwritable copy of this stub, and no host file is within reach.
  *
- * argv: ocirt-exec REPORT_FD PREFIX SUFFIX PATH ARGV0 [ARGS...]
+ * argv: ocirt-exec REPORT_FD PREFIX SUFFIX PERMITTED PATH ARGV0 [ARGS...]
  *   REPORT_FD  an fd to report a failed execve on, or -1. It is inherited
  *              (not close-on-exec) and made close-on-exec here, so that the
  *              other end sees EOF once PATH runs.
  *   PREFIX, SUFFIX  what the report says around the error text: the caller
  *              frames it (a byte tag on a stream, a JSON message on a
  *              SOCK_SEQPACKET channel).
+ *   PERMITTED  "-", or the permitted capability set (hex) the caller had
+ *              before it executed this stub. A root caller's execve of the
+ *              stub raised its permitted set to the bounding set, and the
+ *              kernel made it non-dumpable for that; executing PATH with the
+ *              set raised already would make PATH dumpable again. So the stub
+ *              lowers its permitted set back first, and PATH's execve raises
+ *              it, as a runtime that executes PATH directly would have it
+ *              (runc: a root process whose permitted set is smaller than its
+ *              bounding set is not dumpable). Best effort: a seccomp filter
+ *              may refuse capget or capset.
  * On failure it writes PREFIX <error text> SUFFIX to REPORT_FD in one write
  * (the caller puts "exec PATH: " into PREFIX, escaped as its framing needs;
  * the error text is plain ASCII) and exits 127. With fewer arguments it
@@ -56,6 +66,37 @@ static long sys3(long nr, long a, long b, long c)
 
 #define F_SETFD 2
 #define FD_CLOEXEC 1
+#define CAP_V3 0x20080522
+
+struct cap_header { unsigned int version; int pid; };
+struct cap_data { unsigned int effective, permitted, inheritable; };
+
+/* Lower the permitted (and effective) set to the hex mask in s, if it names one. */
+static void lower_permitted(const char *s)
+{
+    unsigned long long mask = 0;
+    struct cap_header hdr = {CAP_V3, 0};
+    struct cap_data data[2];
+    int i, digits = 0;
+
+    for (; *s && digits < 16; s++, digits++) {
+        int v = (*s >= '0' && *s <= '9') ? *s - '0'
+              : (*s >= 'a' && *s <= 'f') ? *s - 'a' + 10 : -1;
+        if (v < 0)
+            return;
+        mask = mask << 4 | (unsigned)v;
+    }
+    if (!digits || *s)
+        return;
+    if (sys3(__NR_capget, (long)&hdr, (long)data, 0) < 0)
+        return;
+    for (i = 0; i < 2; i++) {
+        unsigned int m = (unsigned int)(mask >> (32 * i));
+        data[i].permitted &= m;
+        data[i].effective &= data[i].permitted;
+    }
+    sys3(__NR_capset, (long)&hdr, (long)data, 0);
+}
 
 static const struct { int no; const char *text; } errors[] = {
     {1, "operation not permitted"}, {2, "no such file or directory"},
@@ -82,7 +123,7 @@ __attribute__((used, noreturn)) void stub_main(long *sp)
     long fd = -1, err;
     const char *p;
 
-    if (argc < 6)
+    if (argc < 7)
         goto out;
     p = argv[1];
     if (*p >= '0' && *p <= '9') {
@@ -94,7 +135,8 @@ __attribute__((used, noreturn)) void stub_main(long *sp)
         else
             sys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
     }
-    err = -sys3(__NR_execve, (long)argv[4], (long)(argv + 5), (long)envp);
+    lower_permitted(argv[4]);
+    err = -sys3(__NR_execve, (long)argv[5], (long)(argv + 6), (long)envp);
     if (fd >= 0) {
         static char buf[8192];
         char num[24];

@@ -399,10 +399,16 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         report_fd = report[0]
         shown = argv0 if len(argv0) <= 1024 else argv0[:1024] + "[...]"  # the stub's buffer
         prefix, suffix = report[1](f"$.process.args: exec {shown}: ")
+    permitted = None
+    if os.geteuid() == 0:  # see execstub.execve: read before the late filter
+        try:
+            permitted = shim.capget()[1]
+        except OSError:  # an early filter refusing capget: the stub skips it
+            pass
     if late_seccomp is not None:
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
     try:
-        execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix)
+        execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix, permitted)
     except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
         raise SetupError(_describe(e), "$.process.args")
 

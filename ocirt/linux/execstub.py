@@ -23,14 +23,19 @@ def stub():
     return shim.exec_stub_fd()
 
 
-def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix=""):
+def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix="", permitted=None):
     """Execute <path> with <args> and <env> through the stub; never returns.
 
     On a failed execve of <path> the stub writes prefix + the error's text
     + suffix to report_fd (-1: nowhere) and exits 127; report_fd becomes
     close-on-exec in the stub, so that its other end sees EOF once <path>
-    runs. Raises OSError if the stub itself cannot be executed."""
-    argv = ["ocirt-exec", str(report_fd), prefix, suffix, path] + list(args or [path])
+    runs. permitted: the caller's permitted capability set, for a root
+    caller: the stub lowers its own (raised by its execve) back to it before
+    executing <path>, so that <path>'s execve raises it, and the kernel makes
+    <path> non-dumpable as it would without the stub (see csrc/execstub.c).
+    Raises OSError if the stub itself cannot be executed."""
+    argv = ["ocirt-exec", str(report_fd), prefix, suffix,
+            "-" if permitted is None else format(permitted, "x"), path] + list(args or [path])
     if report_fd >= 0:
         _set_inheritable(report_fd, True)
     try:

@@ -126,14 +126,6 @@ def mqueue_owned_by_container_root(key, o, r, cfg):
                                          cfg.get("linux", {}).get("namespaces", []))
 
 
-def dumpable_after_privileged_exec(key, o, r, cfg):
-    """Reported, not fixed: when exec raises the permitted set (root's exec
-    with a bounding set larger than permitted), the kernel makes the process
-    non-dumpable, as under runc; ocirt's sealed exec stub execs a second
-    time with those credentials, which makes it dumpable again."""
-    return key == "report.dumpable" and (o, r) == (1, 0)
-
-
 def state_oci_version(key, o, r, cfg):
     """state's ociVersion: the version of the spec the state complies with
     (runtime.md), each runtime's own: 1.3.0 for ocirt, 1.0.2-dev for runc
@@ -156,7 +148,6 @@ ALLOWED = [
 
 PENDING = [
     # (rule, "issue13 §2.N" or "reported: ..." for a bug outside section 2)
-    (dumpable_after_privileged_exec, "reported: dumpable after a privileged exec"),
 ]
 
 # configs that meet a pending item: any difference they show is accepted

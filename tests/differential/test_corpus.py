@@ -40,3 +40,20 @@ def test_corpus_config_runs_the_same(differ, name):
     assert "unparsed output" not in o["report"], o["report"]
     # delete leaves nothing on the host
     assert (o["left.processes"], o["left.cgroups"], o["left.mounts"]) == (False, [], []), o
+
+
+@pytest.mark.parametrize("nnp", [False, True])
+def test_root_with_a_permitted_set_smaller_than_its_bounding_set(differ, nnp):
+    """docker's config with CAP_NET_RAW left out of the permitted and
+    effective sets: root's execve raises the permitted set to the bounding
+    set, and the kernel makes such a process non-dumpable (without
+    no_new_privs). ocirt executes the process through its sealed stub, whose
+    own execve must not hide that (csrc/execstub.c, PERMITTED)."""
+    cfg = load_config("docker-run.json")
+    caps = cfg["process"]["capabilities"]
+    for s in ("permitted", "effective"):
+        caps[s] = [c for c in caps[s] if c != "CAP_NET_RAW"]
+    cfg["process"]["noNewPrivileges"] = nnp
+    o, r = differ.compare(cfg, extra_args(cfg))
+    assert o["report"]["dumpable"] == r["report"]["dumpable"] == (1 if nnp else 0), \
+        (o["report"]["dumpable"], r["report"]["dumpable"])
