@@ -140,10 +140,13 @@ def mutated_configs(draw):
     return cfg
 
 
-EXAMPLES = 500 if os.environ.get("OCIRT_LONG") else 25
+# OCIRT_DIFF_EXAMPLES=N runs N; OCIRT_DIFF_RANDOM=1 draws fresh examples
+EXAMPLES = int(os.environ.get("OCIRT_DIFF_EXAMPLES")
+               or (500 if os.environ.get("OCIRT_LONG") else 25))
 
 
-@settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+@settings(max_examples=EXAMPLES, derandomize=not os.environ.get("OCIRT_DIFF_RANDOM"),
+          database=None, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                  HealthCheck.data_too_large])
 @given(cfg=mutated_configs())
