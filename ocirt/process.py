@@ -190,7 +190,7 @@ def stage2(plan):
             # born in the container's cgroups (stage-1 joined them), so this
             # namespace is rooted there
             shim.unshare(shim.CLONE_NEWCGROUP)
-        null_fd = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
+        prepared = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
                                  plan.idmap_fds)
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
@@ -203,10 +203,11 @@ def stage2(plan):
             _make_cwd(cfg.root_path, proc.cwd)
         rootfs.pivot(cfg.root_path, plan.no_pivot)
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
-        rootfs.finish(cfg, null_fd)
+        rootfs.finish(cfg, prepared)
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
+        rootfs.seal(cfg, prepared)
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
                                      keep=(plan.exec_sock.fileno(), plan.stub_fd))
         chan.send(protocol.READY)

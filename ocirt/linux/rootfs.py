@@ -14,7 +14,7 @@ from ocirt.errors import SetupError
 from ocirt.linux import devices, lsm, mounts, shim
 from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                                 MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
-                                PROPAGATION)
+                                MS_UNBINDABLE, PROPAGATION)
 
 
 def _fail(what, err, path=None, json_path=None):
@@ -26,12 +26,18 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
     """Mount everything under cfg.root_path; raises SetupError.
 
     idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts.
-    Returns what finish() needs from the host's view: the host's /dev/null
-    as a detached mount (an fd) if maskedPaths may need it, else None."""
+    Returns what finish() and seal() need (a Prepared)."""
     idmap_fds = idmap_fds or {}
     root = cfg.root_path
     mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
     prop = PROPAGATION.get(cfg.rootfs_propagation or "", MS_SLAVE | MS_REC)
+    if prop & MS_UNBINDABLE:
+        # Unbindable is private, and cannot be cloned: the host's mounts that
+        # ocirt clones (bind sources, the cgroup v1 directories, /dev/null for
+        # maskedPaths) must stay clonable until the end. seal() makes the
+        # container's root unbindable, last.
+        prop = MS_PRIVATE | MS_REC
+    done = Prepared()
     try:
         shim.mount(None, "/", None, prop | MS_REC)
     except OSError as e:
@@ -51,8 +57,14 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                 opts.flags |= MS_BIND
             if mount_label and not opts.is_bind and fstype in _LABELLED_FS:
                 opts.data.append(lsm.mount_data_with_label(None, mount_label))
-            if opts.is_bind and os.path.normpath(m.destination) == "/dev":
+            at_dev = os.path.normpath(m.destination) == "/dev"
+            if opts.is_bind and at_dev:
                 dev_bound = True
+            # a read-only /dev is made read-only last (seal), as runc does:
+            # devpts, the devices and /dev/console go in first
+            dev_ro = at_dev and bool(opts.flags & MS_RDONLY)
+            if dev_ro:
+                opts.flags &= ~MS_RDONLY
             try:
                 if fstype == "cgroup" and not opts.is_bind:
                     (cgroup_mount or _no_cgroup)(root_fd, m, opts)
@@ -68,8 +80,10 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                 # procfs or sysfs through a symlink would land where it points
                 plain_dir = fstype in ("proc", "sysfs")
                 try:
-                    mounts.mount_at(root_fd, m.destination, m.source, fstype, opts, src_is_dir,
-                                    idmap_fds.get(i), plain_dir)
+                    fd = mounts.mount_at(root_fd, m.destination, m.source, fstype, opts,
+                                         src_is_dir, idmap_fds.get(i), plain_dir, keep=dev_ro)
+                    if dev_ro:
+                        done.keep_dev_ro(fd, i)
                 except PermissionError:
                     if fstype != "sysfs":
                         raise
@@ -86,9 +100,41 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                 devices.setup_dev(root_fd, cfg.devices, in_userns)
             except OSError as e:
                 _fail("cannot populate /dev", e, e.filename, "$.linux.devices")
+    except BaseException:
+        done.close()
+        raise
     finally:
         os.close(root_fd)
-    return _host_null() if cfg.masked_paths else None
+    if cfg.masked_paths:
+        try:
+            done.null_fd = _host_null()
+        except BaseException:
+            done.close()
+            raise
+    return done
+
+
+class Prepared:
+    """What prepare() hands to finish() and seal(), by fd: the host's
+    /dev/null (a detached mount) for maskedPaths, and the /dev mounts to
+    make read-only at the end ((fd, index in config.mounts))."""
+
+    __slots__ = ("null_fd", "dev_ro")
+
+    def __init__(self):
+        self.null_fd = None
+        self.dev_ro = []
+
+    def keep_dev_ro(self, fd, i):
+        self.dev_ro.append((fd, i))
+
+    def close(self):
+        for fd, _ in self.dev_ro:
+            os.close(fd)
+        self.dev_ro = []
+        if self.null_fd is not None:
+            os.close(self.null_fd)
+            self.null_fd = None
 
 
 def _host_null():
@@ -240,13 +286,16 @@ def _existing(root_fd, paths, what):
             os.close(fd)
 
 
-def finish(cfg, null_fd=None):
-    """After pivot: masked paths, read-only paths, read-only root, propagation.
+def finish(cfg, prepared=None):
+    """After pivot: masked paths, read-only paths, read-only root.
 
-    null_fd: what prepare() returned (the host's /dev/null), closed here.
+    prepared: what prepare() returned; its /dev/null is closed here.
     Every path is resolved once, to an fd, and the mounts go onto that fd: a
     read-only or masking mount is made (detached) and moved, never looked up
     again by its path."""
+    null_fd = prepared.null_fd if prepared is not None else None
+    if prepared is not None:
+        prepared.null_fd = None
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for p, where, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
@@ -299,6 +348,21 @@ def finish(cfg, null_fd=None):
             shim.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
         except OSError as e:
             _fail("cannot make the root read-only", e, json_path="$.root.readonly")
+
+
+def seal(cfg, prepared=None):
+    """The last changes to the container's mounts, once nothing is to be
+    made in /dev (the terminal included) nor cloned: a read-only /dev
+    (through the fd of its mount), then rootfsPropagation."""
+    if prepared is not None:
+        try:
+            for fd, i in prepared.dev_ro:
+                try:
+                    shim.mount_setattr(fd, "", shim.AT_EMPTY_PATH, shim.MOUNT_ATTR_RDONLY)
+                except OSError as e:
+                    _fail("cannot make /dev read-only", e, json_path=f"$.mounts[{i}]")
+        finally:
+            prepared.close()
     if cfg.rootfs_propagation:
         try:
             shim.mount(None, "/", None, PROPAGATION[cfg.rootfs_propagation])
