@@ -191,7 +191,7 @@ def stage2(plan):
             # namespace is rooted there
             shim.unshare(shim.CLONE_NEWCGROUP)
         prepared = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
-                                 plan.idmap_fds)
+                                  plan.idmap_fds, _mount_sources(chan, plan.mount_sources))
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
                                         "startContainer")):
@@ -229,6 +229,29 @@ def stage2(plan):
                 pass
             os._exit(127)
         _die(chan, err)
+
+
+def _mount_sources(chan, expected):
+    """{mount index: fd} of the bind sources create cloned for this init
+    (ocirt.container.create: with a user namespace)."""
+    trees = {}
+    try:
+        for _ in expected:
+            msg, fds = chan.recv_with_fds()
+            for fd in fds[1:]:
+                os.close(fd)
+            if fds and msg is not None and msg["t"] == protocol.MOUNT_SOURCE:
+                trees[msg["i"]] = fds[0]
+            elif fds:
+                os.close(fds[0])
+            protocol.check_message(msg, protocol.MOUNT_SOURCE)
+            if not fds:
+                raise SetupError("protocol: MOUNT_SOURCE came without its fd")
+    except BaseException:
+        for fd in trees.values():
+            os.close(fd)
+        raise
+    return trees
 
 
 def setup_terminal(sock, user, size=None, console_path=None):

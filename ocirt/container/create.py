@@ -263,6 +263,63 @@ def _user_namespace_fd(uid_maps, gid_maps, where):
         os.waitpid(pid, 0)
 
 
+def _bind_mounts(cfg):
+    """Indices of cfg's bind mounts (import-free for a config without any)."""
+    if not any(m.type == "bind" or {"bind", "rbind"} & set(m.options) for m in cfg.mounts):
+        return ()
+    from ocirt.linux import rootfs
+    return tuple(i for i, m in enumerate(cfg.mounts) if rootfs.is_bind(m))
+
+
+def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
+    """Clone each bind source for an init in a user namespace and send it
+    (MOUNT_SOURCE, ocirt.protocol). As host root: the init may not search
+    a source's directories, nor idmap a mount. In the init's mount
+    namespace, joined for this and left at once: the source resolves as the
+    init would see it, and the host's mounts under an rbind stay locked
+    there as in any copy of the host's mounts made for a user namespace
+    (the container cannot unmount them to see what they cover); the
+    clone is taken before the init mounts anything."""
+    from ocirt import protocol
+    from ocirt.linux import rootfs, shim
+    try:
+        target = os.open(f"/proc/{init_pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise errors.SetupError(f"cannot open the container's mount namespace: {e.strerror}")
+    own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    trees = []
+    try:
+        try:
+            shim.setns(target, shim.CLONE_NEWNS)
+        except OSError as e:
+            raise errors.SetupError(f"setns(the container's mount namespace, CLONE_NEWNS): "
+                                    f"{e.strerror}")
+        try:
+            for i in indices:
+                m = cfg.mounts[i]
+                try:
+                    trees.append((i, rootfs.source_tree(m, idmap_fds.get(i))))
+                except OSError as e:
+                    if e.filename == m.source:
+                        raise errors.SetupError(f"bind source {m.source}: {e.strerror}",
+                                                f"$.mounts[{i}].source")
+                    raise errors.SetupError(f"cannot mount bind on {m.destination}: "
+                                            f"{e.strerror}", f"$.mounts[{i}]")
+        finally:
+            # back to ocirt's own mount namespace (setns set root and cwd
+            # to that namespace's root: the cwd comes back through its fd)
+            shim.setns(own, shim.CLONE_NEWNS)
+            os.fchdir(cwd)
+        for i, fd in trees:
+            chan.send_fd(protocol.MOUNT_SOURCE, fd, i=i)
+    finally:
+        for _, fd in trees:
+            os.close(fd)
+        for fd in (target, own, cwd):
+            os.close(fd)
+
+
 def _write_id_maps(pid, cfg):
     for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
         text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
@@ -302,6 +359,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     plan = protocol.Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
                 keyring, seccomp_filter, idmap_fds)
     plan.console = console
+    if cfg.namespace("user") is not None:
+        plan.mount_sources = _bind_mounts(cfg)
     if listen:
         plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
     # a subreaper: should the init die before it is ready, it is ours to
@@ -355,6 +414,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             cleanup.pids.append(init_pid)
             os.waitpid(pid1, 0)
             cleanup.pids.remove(pid1)
+        if plan.mount_sources:
+            _send_mount_sources(parent_end, init_pid, cfg, plan.mount_sources, idmap_fds)
         res = (cfg.raw.get("linux") or {}).get("resources")
         if res:
             # Now that stage-1 is gone (pids.max counts it) and while stage-2

@@ -22,12 +22,49 @@ def _fail(what, err, path=None, json_path=None):
     raise SetupError(f"{what}{where}: {err.strerror or err}", json_path)
 
 
-def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
+def options(m, mount_label=None):
+    """(mounts.Options of config mount m as ocirt applies them, whether it
+    is a read-only /dev). A read-only /dev is made read-only last (seal),
+    as runc does: devpts, the devices and /dev/console go in first."""
+    opts = mounts.Options(m.options)
+    if m.type == "bind":
+        opts.flags |= MS_BIND
+    if mount_label and not opts.is_bind and m.type in _LABELLED_FS:
+        opts.data.append(lsm.mount_data_with_label(None, mount_label))
+    dev_ro = os.path.normpath(m.destination) == "/dev" and bool(opts.flags & MS_RDONLY)
+    if dev_ro:
+        opts.flags &= ~MS_RDONLY
+    return opts, dev_ro
+
+
+def is_bind(m):
+    return options(m)[0].is_bind
+
+
+def source_tree(m, idmap_fd=None):
+    """A detached clone of bind mount m's source, with m's flags and
+    idmapping set on it: what prepare() attaches (source_trees).
+
+    With a user namespace, create makes these as host root in the
+    container's mount namespace before its init builds the rootfs: the
+    init, root of the user namespace only, may not search the directories
+    above a source (a 0700 one, say), nor idmap a mount (that needs
+    CAP_SYS_ADMIN over the filesystem's user namespace, the host's).
+    OSError: the operation's, its filename set for a source that cannot
+    be opened."""
+    opts = options(m)[0]
+    return mounts.bind_tree(m.source, opts, idmap_fd)
+
+
+def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_trees=None):
     """Mount everything under cfg.root_path; raises SetupError.
 
-    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts.
-    Returns what finish() and seal() need (a Prepared)."""
+    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts;
+    source_trees: {index in cfg.mounts: fd of its source_tree()}, made by
+    create (each is closed here). Returns what finish() and seal() need
+    (a Prepared)."""
     idmap_fds = idmap_fds or {}
+    source_trees = source_trees or {}
     root = cfg.root_path
     mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
     prop = PROPAGATION.get(cfg.rootfs_propagation or "", MS_SLAVE | MS_REC)
@@ -51,26 +88,19 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
     try:
         dev_bound = False
         for i, m in enumerate(cfg.mounts):
-            opts = mounts.Options(m.options)
+            opts, dev_ro = options(m, mount_label)
             fstype = m.type
-            if fstype == "bind":
-                opts.flags |= MS_BIND
-            if mount_label and not opts.is_bind and fstype in _LABELLED_FS:
-                opts.data.append(lsm.mount_data_with_label(None, mount_label))
-            at_dev = os.path.normpath(m.destination) == "/dev"
-            if opts.is_bind and at_dev:
+            if opts.is_bind and os.path.normpath(m.destination) == "/dev":
                 dev_bound = True
-            # a read-only /dev is made read-only last (seal), as runc does:
-            # devpts, the devices and /dev/console go in first
-            dev_ro = at_dev and bool(opts.flags & MS_RDONLY)
-            if dev_ro:
-                opts.flags &= ~MS_RDONLY
+            tree = source_trees.pop(i, None)
             try:
                 if fstype == "cgroup" and not opts.is_bind:
                     (cgroup_mount or _no_cgroup)(root_fd, m, opts)
                     continue
                 src_is_dir = True
-                if opts.is_bind:
+                if tree is not None:
+                    src_is_dir = mounts.is_dir_fd(tree)
+                elif opts.is_bind:
                     try:
                         src_is_dir = os.path.isdir(m.source)
                         os.stat(m.source)
@@ -80,8 +110,10 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                 # procfs or sysfs through a symlink would land where it points
                 plain_dir = fstype in ("proc", "sysfs")
                 try:
+                    given, tree = tree, None  # mount_at's from here on
                     fd = mounts.mount_at(root_fd, m.destination, m.source, fstype, opts,
-                                         src_is_dir, idmap_fds.get(i), plain_dir, keep=dev_ro)
+                                         src_is_dir, idmap_fds.get(i), plain_dir, keep=dev_ro,
+                                         tree=given)
                     if dev_ro:
                         done.keep_dev_ro(fd, i)
                 except PermissionError:
@@ -95,6 +127,9 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
             except OSError as e:
                 raise SetupError(f"cannot mount {m.type or 'bind'} on {m.destination}: "
                                  f"{e.strerror}", f"$.mounts[{i}]")
+            finally:
+                if tree is not None:
+                    os.close(tree)
         if not dev_bound:
             try:
                 devices.setup_dev(root_fd, cfg.devices, in_userns)
@@ -105,6 +140,8 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
         raise
     finally:
         os.close(root_fd)
+        for fd in source_trees.values():
+            os.close(fd)
     if cfg.masked_paths:
         try:
             done.null_fd = _host_null()

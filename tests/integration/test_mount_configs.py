@@ -191,3 +191,136 @@ def test_read_only_dev_with_a_terminal(rt, tmp_path):
     assert lines[0] == "/dev/pts/0", out
     assert lines[1].startswith("c") and "136," in lines[1], out
     assert lines[2] == "dev-ro", out
+
+
+# items 8 and 10 ------------------------------------------------------------
+
+def userns(cfg, host_id=100000):
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": 65536}]
+
+
+def mountpoints(public_tmp, *names):
+    """A host directory bound at /root (the rootfs belongs to host root, in
+    which the container's root cannot make a mountpoint), with the
+    directories <names> in it to mount onto."""
+    mp = public_tmp / "mp"
+    for n in names:
+        (mp / n).mkdir(parents=True)
+    return mp
+
+
+def test_bind_source_under_a_directory_the_mapped_root_cannot_search(rt, public_tmp):
+    """The source is opened as host root: its parent is a 0700 directory of
+    host root, which root of the container's user namespace (host uid
+    100000) cannot search. Differential with runc (which opens mount
+    sources from the host's user namespace too)."""
+    locked = public_tmp / "locked"
+    (locked / "data").mkdir(parents=True)
+    os.chmod(locked, 0o700)
+    (locked / "data" / "f").write_text("secret-ok\n")
+    mp = mountpoints(public_tmp, "data")
+
+    def edit(cfg):
+        userns(cfg)
+        bind(cfg, mp, "/root")
+        bind(cfg, locked / "data", "/root/data", ("rbind", "ro"))
+    script = ("cat /root/data/f; grep ' /root/data ' /proc/self/mountinfo | cut -d' ' -f6 | "
+              "tr , '\\n' | grep -x ro; touch /root/data/g 2>/dev/null || echo ro-ok")
+    ours, runc = run_both(rt, script, edit)
+    assert ours == "secret-ok\nro\nro-ok\n"
+    if runc is not None:
+        assert ours == runc
+    assert sorted(os.listdir(locked / "data")) == ["f"]
+
+
+def test_missing_bind_source_with_a_user_namespace_is_a_one_line_error(rt, public_tmp):
+    from tests.integration.conftest import one_line_error
+    mp = mountpoints(public_tmp, "data")
+    where = []
+
+    def edit(cfg):
+        userns(cfg)
+        bind(cfg, mp, "/root")
+        bind(cfg, public_tmp / "missing", "/root/data")
+        where.append(f"$.mounts[{len(cfg['mounts']) - 1}].source")
+    p = rt.run(["true"], edit)
+    one_line_error(p, where[0], "No such file or directory")
+    rt.assert_nothing_left()
+
+
+@pytest.fixture
+def idmap_source(public_tmp):
+    """A source with files of host uid/gid 0 and 1000, and a submount (a
+    bind of another directory) holding a file of host root."""
+    src = public_tmp / "idsrc"
+    (src / "sub").mkdir(parents=True)
+    (src / "rootfile").write_text("r")
+    (src / "u1000").write_text("u")
+    os.chown(src / "u1000", 1000, 1000)
+    other = public_tmp / "other"
+    other.mkdir()
+    (other / "subfile").write_text("s")
+    subprocess.run(["mount", "--bind", str(other), str(src / "sub")], check=True)
+    try:
+        yield src
+    finally:
+        subprocess.run(["umount", "-l", str(src / "sub")], check=True)
+
+
+@pytest.mark.parametrize("option", ["idmap", "ridmap"])
+def test_idmapped_mount_with_the_containers_user_namespace(rt, public_tmp, idmap_source,
+                                                           option):
+    """idmap (ridmap) without mappings of its own maps the source with the
+    container's user namespace mappings (config.md: "If uidMappings or
+    gidMappings are not specified, the runtime MAY use the container's user
+    namespace mapping"): host root's files are root's in the container,
+    and what the container's root writes is host root's on the host. ridmap
+    maps the submounts too; idmap only the mount itself (their files stay
+    host root's: the overflow id in the container).
+
+    Not differential: runc 1.1.5 has no idmapped mounts (it ignores the
+    option; the files show as 65534)."""
+    mp = mountpoints(public_tmp, "idm")
+
+    def edit(cfg):
+        userns(cfg)
+        bind(cfg, mp, "/root")
+        cfg["mounts"].append({"destination": "/root/idm", "type": "bind",
+                              "source": str(idmap_source), "options": ["rbind", option]})
+    p = rt.run(["sh", "-c", "stat -c '%n %u %g' /root/idm/rootfile /root/idm/u1000 "
+                            "/root/idm/sub/subfile; touch /root/idm/new; "
+                            "grep -c idmapped /proc/self/mountinfo"], edit)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "/root/idm/rootfile 0 0"
+    assert lines[1] == "/root/idm/u1000 1000 1000"
+    if option == "ridmap":
+        assert lines[2] == "/root/idm/sub/subfile 0 0"
+        assert lines[3] == "2"
+    else:
+        assert lines[2] == "/root/idm/sub/subfile 65534 65534"
+        assert lines[3] == "1"
+    st = os.stat(idmap_source / "new")
+    assert (st.st_uid, st.st_gid) == (0, 0)  # written as host root through the idmap
+
+
+def test_idmapped_mount_with_its_own_mappings_and_a_user_namespace(rt, public_tmp,
+                                                                   idmap_source):
+    """A mount's own uidMappings/gidMappings (hostID: the host's ids the
+    source's ids become) under the container's user namespace: the
+    source's uid 0 becomes host uid 100005, which is 5 in the container;
+    ids outside the mount's mapping are the overflow id."""
+    mp = mountpoints(public_tmp, "idm")
+
+    def edit(cfg):
+        userns(cfg)
+        bind(cfg, mp, "/root")
+        cfg["mounts"].append({"destination": "/root/idm", "type": "bind",
+                              "source": str(idmap_source), "options": ["rbind", "idmap"],
+                              "uidMappings": [{"containerID": 0, "hostID": 100005, "size": 10}],
+                              "gidMappings": [{"containerID": 0, "hostID": 100007, "size": 10}]})
+    p = rt.run(["stat", "-c", "%n %u %g", "/root/idm/rootfile", "/root/idm/u1000"], edit)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "/root/idm/rootfile 5 7\n/root/idm/u1000 65534 65534\n"
