@@ -201,7 +201,7 @@ def stage2(plan):
                       stub_fd=plan.stub_fd)
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
-        rootfs.pivot(cfg.root_path, plan.no_pivot)
+        rootfs.pivot(cfg.root_path, plan.no_pivot, cfg.namespace("mount") is not None)
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
         rootfs.finish(cfg, prepared)
         if proc is not None and proc.terminal:

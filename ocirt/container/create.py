@@ -53,6 +53,13 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                 made.close()
             cg.claim(made)  # held until create ends: see Cgroup.claim
         cleanup.cgroup = cg  # from here on, what is in it is this create's
+        if cfg.namespace("mount") is None:
+            # the container inherits the runtime's mount namespace: what
+            # is mounted there is recorded, for delete to unmount it
+            from ocirt.linux import rootfs
+            cleanup.rootfs_mount = rootfs.bind_in_place(
+                cfg.root_path,
+                lambda mid, unique, info_id: c.record_mount(mid, unique, info_id, cfg.root_path))
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
         oci = {"ociVersion": cfg.oci_version, "id": cid, "bundle": bundle,
@@ -118,8 +125,12 @@ def write_pid_file(path, pid):
 def _check_runtime_constraints(cfg, console_socket):
     if cfg.process is None:
         raise errors.ConfigError("config.json has no process to run", "$.process")
-    if cfg.namespace("mount") is None:
-        raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
+    if cfg.namespace("mount") is None and cfg.namespace("user") is not None \
+            and cfg.namespace("user").path is None:
+        # the container would inherit the runtime's mount namespace, where
+        # root of a new user namespace can mount nothing
+        raise errors.ConfigError("a new user namespace needs a mount namespace too: its "
+                                 "root cannot mount the rootfs in the runtime's",
                                  "$.linux.namespaces")
     if cfg.process.terminal and console_socket is None:
         raise errors.UsageError("true, and no --console-socket was given: a terminal needs one",
@@ -168,6 +179,7 @@ class _Cleanup:
         self.cgroup_dirs = []
         self.systemd_unit = None
         self.cgroup = None
+        self.rootfs_mount = None  # fd of the rootfs mount made in our mount namespace
         self._done = False
 
     def done(self):
@@ -178,6 +190,9 @@ class _Cleanup:
         for fd in self.fds:
             os.close(fd)
         self.fds = []
+        if self.rootfs_mount is not None and self._done:
+            os.close(self.rootfs_mount)
+            self.rootfs_mount = None
 
     def run(self):
         if self._done:
@@ -193,6 +208,14 @@ class _Cleanup:
             # whatever reached the container's cgroup (stage-2, a hook's
             # child): claim() found it empty, so all in it is this create's
             self.cgroup.signal(SIGKILL)
+        if self.rootfs_mount is not None:
+            from ocirt.linux import rootfs
+            try:
+                rootfs.unmount(self.rootfs_mount)
+            except OSError:
+                pass
+            os.close(self.rootfs_mount)
+            self.rootfs_mount = None
         for d in reversed(self.cgroup_dirs):  # only what this create made
             try:
                 from ocirt.linux.cgroups import _rmdir_retry

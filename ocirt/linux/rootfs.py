@@ -75,15 +75,18 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
         # container's root unbindable, last.
         prop = MS_PRIVATE | MS_REC
     done = Prepared()
-    try:
-        shim.mount(None, "/", None, prop | MS_REC)
-    except OSError as e:
-        _fail("cannot set the propagation of /", e)
-    _make_parent_private(root)
-    try:
-        shim.mount(root, root, None, MS_BIND | MS_REC)
-    except OSError as e:
-        _fail("cannot bind the rootfs", e, root)
+    if cfg.namespace("mount") is not None:
+        try:
+            shim.mount(None, "/", None, prop | MS_REC)
+        except OSError as e:
+            _fail("cannot set the propagation of /", e)
+        _make_parent_private(root)
+        try:
+            shim.mount(root, root, None, MS_BIND | MS_REC)
+        except OSError as e:
+            _fail("cannot bind the rootfs", e, root)
+    # else the runtime's mount namespace, whose propagation is not ours to
+    # change: create bound the rootfs onto itself already (bind_in_place)
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_bound = False
@@ -149,6 +152,92 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
             done.close()
             raise
     return done
+
+
+def bind_in_place(root, record):
+    """For a container without a mount namespace of its own (it inherits
+    the runtime's, as config-linux.md says it MUST): bind the rootfs onto
+    itself there, the mount that holds every other mount of the container,
+    so that unmounting it at delete removes them all. record(id, unique,
+    mountinfo id) is called with its mount ids before it is attached (a
+    create killed after that leaves delete the means to find it). Returns
+    an fd of the mount, for unmount()."""
+    try:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise SetupError(f"rootfs {root}: {e.strerror}", "$.root.path")
+    try:
+        tree = shim.open_tree(root_fd, "", shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE |
+                              shim.AT_EMPTY_PATH)
+        try:
+            record(*shim.mount_id(tree)[:2], shim.mount_id(tree, want_unique=False)[0])
+            mounts.attach(tree, root_fd)
+        except BaseException:
+            os.close(tree)
+            raise
+    except OSError as e:
+        _fail("cannot bind the rootfs", e, root, "$.root.path")
+    finally:
+        os.close(root_fd)
+    return tree
+
+
+def unmount(fd):
+    """Detach the mount whose root fd is open, with all the mounts under
+    it: by the fd (its /proc/self/fd link is that very mount), no path."""
+    shim.umount2(mounts.fd_path(fd), MNT_DETACH)
+
+
+def unmount_recorded(mount_id, unique, info_id, path):
+    """Detach the mount bind_in_place made, recorded as (mount_id, unique,
+    info_id) at path, if it is still there.
+
+    Nothing is looked up twice: the mount on top at path is opened, without
+    following a symlink, and what is done is done to that fd. If it is the
+    recorded mount (its id, from statx of the fd), it is detached with all
+    under it. A mount on top of it (the container, privileged, mounted over
+    its "/") is necessarily one of its descendants: such a top mount whose
+    chain of parents in /proc/self/mountinfo reaches the recorded one is
+    detached (by its fd), and the next one looked at. Anything else on top
+    (an engine's mount of the rootfs once ours is gone, or nothing) is not
+    ours and stays. OSError from umount2."""
+    for _ in range(_MAX_STACK):
+        try:
+            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            mid, uniq, at_root = shim.mount_id(fd)
+            if not at_root:
+                return
+            if (mid, uniq) == (mount_id, unique):
+                unmount(fd)
+                return
+            if not _descends_from(shim.mount_id(fd, want_unique=False)[0], info_id):
+                return
+            unmount(fd)
+        finally:
+            os.close(fd)
+
+
+_MAX_STACK = 64
+
+
+def _descends_from(info_id, ancestor):
+    """Whether mount info_id has mount ancestor among its parents, as
+    /proc/self/mountinfo has them now."""
+    parents = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            me, parent = line.split(" ", 2)[:2]
+            parents[int(me)] = int(parent)
+    seen = set()
+    while info_id in parents and info_id not in seen:
+        seen.add(info_id)
+        info_id = parents[info_id]
+        if info_id == ancestor:
+            return True
+    return False
 
 
 class Prepared:
@@ -221,9 +310,15 @@ def _make_parent_private(root):
         _fail("cannot make the rootfs parent mount private", e, best)
 
 
-def pivot(root, no_pivot=False):
-    """Make <root> the process's "/"."""
+def pivot(root, no_pivot=False, own_ns=True):
+    """Make <root> the process's "/". Without a mount namespace of the
+    container's own (own_ns false), chroot: pivot_root or a move over "/"
+    would change the runtime's mount namespace, the host's."""
     os.chdir(root)
+    if not own_ns:
+        os.chroot(".")
+        os.chdir("/")
+        return
     if no_pivot:
         _hide_host_proc_and_sys(os.readlink("/proc/self/cwd"))
         try:

@@ -324,3 +324,107 @@ def test_idmapped_mount_with_its_own_mappings_and_a_user_namespace(rt, public_tm
     p = rt.run(["stat", "-c", "%n %u %g", "/root/idm/rootfile", "/root/idm/u1000"], edit)
     assert p.returncode == 0, p.stderr
     assert p.stdout == "/root/idm/rootfile 5 7\n/root/idm/u1000 65534 65534\n"
+
+
+# item 4 -------------------------------------------------------------------
+
+def host_mounts():
+    """{mount point: (options, optional fields)} of this process's mount table."""
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fl = line.split()
+            out.setdefault(fl[4], []).append((fl[5], tuple(fl[6:fl.index("-")])))
+    return out
+
+
+def under(mounts, path):
+    return sorted(p for p in mounts if p == path or p.startswith(path.rstrip("/") + "/"))
+
+
+def no_mount_namespace(cfg):
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                  if n["type"] != "mount"]
+
+
+def test_no_mount_namespace_inherits_the_runtimes_and_delete_unmounts(rt):
+    """Without a mount namespace in the config the container is in the
+    runtime's (config-linux.md: "If a namespace type is not specified in
+    the namespaces array, the container MUST inherit the runtime namespace
+    of that type"), chrooted into its rootfs, as with runc. The inside
+    view is differential. Unlike runc, which leaves every mount of the
+    container in the host's mount namespace, delete removes them all
+    (runtime.md: "Deleting a container MUST delete the resources that were
+    created during the create step"); the rest of the host's mount table
+    is as it was (no propagation changed)."""
+    def edit(cfg):
+        no_mount_namespace(cfg)
+        cfg["linux"]["maskedPaths"] = []  # runc refuses them without a mount namespace
+        cfg["linux"]["readonlyPaths"] = []
+        cfg["root"]["readonly"] = False  # runc ignores it without one (the next test)
+    script = ("readlink /proc/self/ns/mnt; test -x /bin/busybox && echo rootfs; "
+              "grep -c ' /proc proc ' /proc/self/mounts; grep -c ' /dev/pts devpts ' "
+              "/proc/self/mounts")
+    before = host_mounts()
+    assert under(before, rt.rootfs) == []
+    b = rt.bundle(("sh", "-c", script + "; sleep 1000"), edit)
+    cid = rt.new_id()
+    rt("create", "--bundle", b, cid, check=True)
+    during = host_mounts()
+    made = under(during, rt.rootfs)
+    assert rt.rootfs in made and rt.rootfs + "/proc" in made and rt.rootfs + "/dev/pts" in made
+    rt("delete", "--force", cid, check=True)
+    after = host_mounts()
+    assert after == before
+
+    ours = rt.run(["sh", "-c", script], edit)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == f"{os.readlink('/proc/self/ns/mnt')}\nrootfs\n1\n1\n"
+    assert host_mounts() == before
+    try:
+        runc = runc_run(rt.bundle(("sh", "-c", script), edit))
+        if runc is not None:
+            assert ours.stdout == runc
+    finally:
+        # runc leaves the container's mounts behind: take them off the shared rootfs
+        if under(host_mounts(), rt.rootfs):
+            subprocess.run(["umount", "-R", "-l", rt.rootfs], check=True)
+    assert host_mounts() == before
+
+
+def test_no_mount_namespace_masks_only_the_containers_proc(rt):
+    """maskedPaths and readonlyPaths apply to the container's own /proc and
+    /sys (mounted under its rootfs), never to the host's, which share the
+    mount namespace; root.readonly makes the container's root read-only,
+    not the host's. Not differential: runc 1.1.5 refuses maskedPaths
+    without a mount namespace ("unable to restrict sys entries without a
+    private MNT namespace"), and leaves the root writable despite
+    root.readonly, which config.md says MUST be read-only ("If true then
+    the root filesystem MUST be read-only inside the container")."""
+    before = host_mounts()
+
+    def edit(cfg):
+        no_mount_namespace(cfg)
+        cfg["linux"]["maskedPaths"] = ["/proc/timer_list", "/proc/acpi"]
+        cfg["linux"]["readonlyPaths"] = ["/proc/sys"]
+    p = rt.run(["sh", "-c", "wc -c < /proc/timer_list; ls /proc/acpi | wc -l; "
+                            "grep ' /proc/sys ' /proc/self/mounts | cut -d' ' -f4; "
+                            "touch /new 2>/dev/null || echo root-ro"], edit)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.split()
+    assert lines[:2] == ["0", "0"] and lines[2].startswith("ro,"), p.stdout
+    assert lines[3] == "root-ro"
+    assert os.access("/", os.W_OK) and not os.path.exists(os.path.join(rt.rootfs, "new"))
+    with open("/proc/timer_list") as f:
+        assert f.read(10)
+    assert host_mounts() == before
+
+
+def test_new_user_namespace_without_a_mount_namespace_is_refused(rt):
+    from tests.integration.conftest import one_line_error
+
+    def edit(cfg):
+        no_mount_namespace(cfg)
+        userns(cfg)
+    one_line_error(rt.run(["true"], edit), "$.linux.namespaces", "mount namespace")
+    rt.assert_nothing_left()
