@@ -125,12 +125,11 @@ def write_pid_file(path, pid):
 def _check_runtime_constraints(cfg, console_socket):
     if cfg.process is None:
         raise errors.ConfigError("config.json has no process to run", "$.process")
-    if cfg.namespace("mount") is None and cfg.namespace("user") is not None \
-            and cfg.namespace("user").path is None:
+    if cfg.namespace("mount") is None and cfg.namespace("user") is not None:
         # the container would inherit the runtime's mount namespace, where
-        # root of a new user namespace can mount nothing
-        raise errors.ConfigError("a new user namespace needs a mount namespace too: its "
-                                 "root cannot mount the rootfs in the runtime's",
+        # root of another user namespace can mount nothing
+        raise errors.ConfigError("a user namespace needs a mount namespace too: its root "
+                                 "cannot mount the rootfs in the runtime's",
                                  "$.linux.namespaces")
     if cfg.process.terminal and console_socket is None:
         raise errors.UsageError("true, and no --console-socket was given: a terminal needs one",

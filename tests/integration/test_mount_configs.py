@@ -420,7 +420,7 @@ def test_no_mount_namespace_masks_only_the_containers_proc(rt):
     assert host_mounts() == before
 
 
-def test_new_user_namespace_without_a_mount_namespace_is_refused(rt):
+def test_user_namespace_without_a_mount_namespace_is_refused(rt):
     from tests.integration.conftest import one_line_error
 
     def edit(cfg):
