@@ -428,3 +428,20 @@ def test_user_namespace_without_a_mount_namespace_is_refused(rt):
         userns(cfg)
     one_line_error(rt.run(["true"], edit), "$.linux.namespaces", "mount namespace")
     rt.assert_nothing_left()
+
+
+def test_exec_without_a_mount_namespace_runs_in_the_containers_root(rt):
+    """`exec` into a container that is in the runtime's mount namespace
+    enters the init's root (its /proc/<pid>/root, by fd), not the host's
+    "/". runc 1.1.5 differs: its exec'd process sees the host's root (an
+    escape from the container's filesystem); runtime.md's container is the
+    process in its configured environment, root included."""
+    assert os.path.exists("/etc/os-release")  # the host's, which the busybox rootfs lacks
+    cid = rt.running(("sleep", "1000"), no_mount_namespace)
+    p = rt("exec", cid, "sh", "-c", "test -x /bin/busybox && ! test -e /etc/os-release && "
+                                    "pwd && echo inside")
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert p.stdout == "/\ninside\n"
+    rt("delete", "--force", cid, check=True)
+    with open("/proc/self/mountinfo") as f:
+        assert rt.rootfs not in f.read()
