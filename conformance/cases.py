@@ -492,7 +492,8 @@ def _(t):
 
 
 @requirement("config.mounts.data", "config.md", "MUST",
-             "filesystem data options are passed to the mount (tmpfs size, mode)")
+             "filesystem data options are passed to the mount (tmpfs size; mode= over the "
+             "mountpoint's mode)")
 def _(t):
     def edit(cfg):
         cfg["mounts"].append({"destination": "/data", "type": "tmpfs", "source": "tmpfs",

@@ -384,6 +384,27 @@ int ocirt_fstatfs_type(int fd, unsigned long long *type)
     return 0;
 }
 
+/* The id of the mount that fd is on: with want_unique, the 64-bit one that
+ * is never reused (STATX_MNT_ID_UNIQUE, Linux 6.8) if the kernel has it
+ * (*unique = 1), else the one of /proc/self/mountinfo; *root = 1 if fd is
+ * that mount's root. */
+int ocirt_mount_id(int fd, int want_unique, unsigned long long *id, int *unique, int *root)
+{
+    struct statx stx;
+
+    memset(&stx, 0, sizeof(stx));
+    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+              want_unique ? 0x4000 /* STATX_MNT_ID_UNIQUE */ : 0x1000 /* STATX_MNT_ID */,
+              &stx) < 0)
+        return -errno;
+    if (!(stx.stx_mask & (0x4000 | 0x1000 /* STATX_MNT_ID */)))
+        return -EOPNOTSUPP;
+    *id = stx.stx_mnt_id;
+    *unique = !!(stx.stx_mask & 0x4000);
+    *root = !!(stx.stx_attributes & 0x2000 /* STATX_ATTR_MOUNT_ROOT */);
+    return 0;
+}
+
 int ocirt_seccomp_load_flags(void *filter, unsigned int flags)
 {
     /* Load the filter with seccomp(2) directly, for flags this libseccomp does

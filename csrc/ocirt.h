@@ -43,6 +43,7 @@ int ocirt_fsopen(const char *fstype, unsigned int flags);
 int ocirt_fsconfig(int fs_fd, unsigned int cmd, const char *key, const char *value, int aux);
 int ocirt_fsmount(int fs_fd, unsigned int flags, unsigned int attr_flags);
 int ocirt_fstatfs_type(int fd, unsigned long long *type);
+int ocirt_mount_id(int fd, int want_unique, unsigned long long *id, int *unique, int *root);
 int ocirt_ioprio_set(int ioprio);
 /* set_mempolicy(2) for this thread: mode with its MPOL_F_* flags, a node
    bitmap of nwords unsigned longs (NULL and 0: no nodes). */

@@ -191,8 +191,8 @@ def stage2(plan):
             # born in the container's cgroups (stage-1 joined them), so this
             # namespace is rooted there
             shim.unshare(shim.CLONE_NEWCGROUP)
-        null_fd = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
-                                 plan.idmap_fds)
+        prepared = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
+                                  plan.idmap_fds, _mount_sources(chan, plan.mount_sources))
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
                                         "startContainer")):
@@ -204,12 +204,13 @@ def stage2(plan):
                       env=dict(e.split("=", 1) for e in proc.env) if proc else {})
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
-        rootfs.pivot(cfg.root_path, plan.no_pivot)
+        rootfs.pivot(cfg.root_path, plan.no_pivot, cfg.namespace("mount") is not None)
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
-        rootfs.finish(cfg, null_fd)
+        rootfs.finish(cfg, prepared)
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
                            console_path="/dev/console")
+        rootfs.seal(cfg, prepared)
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
                                      keep=(plan.exec_sock.fileno(), plan.stub_fd),
                                      caps=plan.caps)
@@ -232,6 +233,29 @@ def stage2(plan):
                 pass
             os._exit(127)
         _die(chan, err)
+
+
+def _mount_sources(chan, expected):
+    """{mount index: fd} of the bind sources create cloned for this init
+    (ocirt.container.create: with a user namespace)."""
+    trees = {}
+    try:
+        for _ in expected:
+            msg, fds = chan.recv_with_fds()
+            for fd in fds[1:]:
+                os.close(fd)
+            if fds and msg is not None and msg["t"] == protocol.MOUNT_SOURCE:
+                trees[msg["i"]] = fds[0]
+            elif fds:
+                os.close(fds[0])
+            protocol.check_message(msg, protocol.MOUNT_SOURCE)
+            if not fds:
+                raise SetupError("protocol: MOUNT_SOURCE came without its fd")
+    except BaseException:
+        for fd in trees.values():
+            os.close(fd)
+        raise
+    return trees
 
 
 def setup_terminal(sock, user, size=None, console_path=None):

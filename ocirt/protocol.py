@@ -26,8 +26,11 @@ them. The whole conversation, with stage-1:
                                 (all but cgroup)
                                 fork ------------------------> (is pid 1 of the new pid ns,
                     <---------- PID {pid: host pid of stage-2}  born in the cgroups)
-                                exits 0                       unshare(CLONE_NEWCGROUP),
-                                                              builds the rootfs
+                                exits 0                       unshare(CLONE_NEWCGROUP)
+    with a user namespace and bind mounts: joins the init's
+    mount namespace (as host root), clones each bind source
+    (flags, idmapping) and returns to its own
+    MOUNT_SOURCE {i} + fd, one per bind mount i --------------> builds the rootfs (attaches them)
                     <------------------------------------------ HOOKS (only if the config has
                                                               prestart, createRuntime or
                                                               createContainer hooks)
@@ -93,6 +96,7 @@ PID = "PID"
 HOOKS = "HOOKS"
 HOOKS_DONE = "HOOKS_DONE"
 SECCOMP_FD = "SECCOMP_FD"
+MOUNT_SOURCE = "MOUNT_SOURCE"
 READY = "READY"
 ERROR = "ERROR"
 
@@ -173,10 +177,11 @@ class Channel:
             if flag is LAST:
                 return
 
-    def send_fd(self, kind, fd):
+    def send_fd(self, kind, fd, **fields):
         import _socket
         from ocirt import jsonio
-        self._send_framed(jsonio.dumps({"t": kind}).encode(),
+        fields["t"] = kind
+        self._send_framed(jsonio.dumps(fields).encode(),
                           [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                             fd.to_bytes(4, "little", signed=True))])
 
@@ -319,3 +324,4 @@ class Plan:
         self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
         self.stub_fd = -1           # stage-2's sealed exec stub (ocirt.linux.execstub)
         self.caps = None            # {set: mask} to grant (capabilities.grantable), or None
+        self.mount_sources = ()     # indices of the mounts whose source create sends (MOUNT_SOURCE)

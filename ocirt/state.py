@@ -10,6 +10,10 @@ Files in it:
                namespace), exe (the runtime executable the waiting init
                runs, as dev:ino), and "cgroup <hierarchy> <directory>" lines
   config.json  the config as it was at create (later edits have no effect)
+  mounts       without a mount namespace of the container's own: the mount
+               create made in the runtime's (the rootfs bound onto itself,
+               which holds all the others), "<id> <kind> <mountinfo id> <path>" written
+               before it is attached; delete unmounts it (ocirt.container.delete)
   exec.sock    while the container is created: its init waits here for start
 
 Every file is written to a new temporary name (O_EXCL|O_NOFOLLOW) and
@@ -40,6 +44,7 @@ INIT_FILE = "init"
 CONFIG_COPY = "config.json"
 EXEC_SOCKET = "exec.sock"
 CGROUP_FILE = "cgroup"  # where create put the container, written before it makes anything
+MOUNTS_FILE = "mounts"  # mounts create made in the runtime's mount namespace (none has its own)
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+.-")
 MAX_ID = 255  # NAME_MAX: the id names the state directory (runc sets no limit of its own)
@@ -310,6 +315,30 @@ class Container:
         if unit:
             lines.append(f"systemd {unit}")
         self.write(CGROUP_FILE, ("\n".join(lines) + "\n").encode())
+
+    def record_mount(self, mount_id, unique, info_id, path):
+        """Record a mount create is about to attach in the runtime's mount
+        namespace: its id (unique: the never reused one of statx), its id
+        in /proc/self/mountinfo, and where."""
+        fd = os.open(MOUNTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+        try:  # one write: a create killed at any point leaves a whole line or none
+            os.write(fd, f"{mount_id} {'unique' if unique else 'mountinfo'} {info_id} "
+                         f"{path}\n".encode())
+        finally:
+            os.close(fd)
+
+    def mounts_record(self):
+        """[(id, unique, mountinfo id, path)] of record_mount, [] if none."""
+        try:
+            text = self.read(MOUNTS_FILE)
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            mid, kind, info_id, path = line.split(" ", 3)
+            out.append((int(mid), kind == "unique", int(info_id), path))
+        return out
 
     def cgroup_made(self):
         """A list of the cgroup directories create makes whose append() also

@@ -195,6 +195,16 @@ def _open_namespaces(c, cfg):
                     continue
                 raise errors.InvalidState(f"container {c.id} is not running")
             out.append((ns_type, fd))
+        if cfg.namespace("mount") is None:
+            # the container is in the runtime's mount namespace, chrooted
+            # into its rootfs (ocirt.linux.rootfs.pivot): the process goes
+            # into the init's root, this very directory (not the host's "/",
+            # which runc 1.1.5's exec leaves it in)
+            try:
+                out.append(("root", os.open(f"/proc/{c.pid}/root", os.O_PATH | os.O_DIRECTORY
+                                            | os.O_CLOEXEC)))
+            except OSError:
+                raise errors.InvalidState(f"container {c.id} is not running")
         # the fds are the init's only if it is still the same process
         if not is_alive(c.pid, c.starttime):
             raise errors.InvalidState(f"container {c.id} is not running")
@@ -359,6 +369,13 @@ def _stage1(plan):
                 raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
         from ocirt.config import NAMESPACES
         for ns_type, fd in plan.ns_fds:
+            if ns_type == "root":  # the init's root (no mount namespace): the last one
+                try:
+                    os.fchdir(fd)
+                    os.chroot(".")
+                except OSError as e:
+                    raise SetupError(f"cannot enter the container's root: {e.strerror}")
+                continue
             try:
                 shim.setns(fd, NAMESPACES[ns_type][0])
             except OSError as e:

@@ -58,6 +58,13 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             cg.claim(made)  # held until create ends: see Cgroup.claim
         cleanup.cgroup = cg  # from here on, what is in it is this create's
         debug(f"create {cid}: cgroup {' '.join(f'{k}={v}' for k, v in cg.paths.items())}")
+        if cfg.namespace("mount") is None:
+            # the container inherits the runtime's mount namespace: what
+            # is mounted there is recorded, for delete to unmount it
+            from ocirt.linux import rootfs
+            cleanup.rootfs_mount = rootfs.bind_in_place(
+                cfg.root_path,
+                lambda mid, unique, info_id: c.record_mount(mid, unique, info_id, cfg.root_path))
         keyring = None if no_new_keyring else f"_ses.{cid}"
         import time
         from ocirt import SPEC_VERSION
@@ -131,8 +138,11 @@ def _check_runtime_constraints(cfg, console_socket):
     if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
         from ocirt.linux import mempolicy
         mempolicy.check(cfg.raw["linux"]["memoryPolicy"])
-    if cfg.namespace("mount") is None:
-        raise errors.ConfigError("ocirt needs a mount namespace to build the rootfs",
+    if cfg.namespace("mount") is None and cfg.namespace("user") is not None:
+        # the container would inherit the runtime's mount namespace, where
+        # root of another user namespace can mount nothing
+        raise errors.ConfigError("a user namespace needs a mount namespace too: its root "
+                                 "cannot mount the rootfs in the runtime's",
                                  "$.linux.namespaces")
     if cfg.process.terminal and console_socket is None:
         raise errors.UsageError("true, and no --console-socket was given: a terminal needs one",
@@ -193,6 +203,7 @@ class _Cleanup:
         self.cgroup_dirs = []
         self.systemd_unit = None
         self.cgroup = None
+        self.rootfs_mount = None  # fd of the rootfs mount made in our mount namespace
         self._done = False
 
     def done(self):
@@ -203,6 +214,9 @@ class _Cleanup:
         for fd in self.fds:
             os.close(fd)
         self.fds = []
+        if self.rootfs_mount is not None and self._done:
+            os.close(self.rootfs_mount)
+            self.rootfs_mount = None
 
     def run(self):
         if self._done:
@@ -218,6 +232,14 @@ class _Cleanup:
             # whatever reached the container's cgroup (stage-2, a hook's
             # child): claim() found it empty, so all in it is this create's
             self.cgroup.signal(SIGKILL)
+        if self.rootfs_mount is not None:
+            from ocirt.linux import rootfs
+            try:
+                rootfs.unmount(self.rootfs_mount)
+            except OSError:
+                pass
+            os.close(self.rootfs_mount)
+            self.rootfs_mount = None
         for d in reversed(self.cgroup_dirs):  # only what this create made
             try:
                 from ocirt.linux.cgroups import _rmdir_retry
@@ -288,6 +310,63 @@ def _user_namespace_fd(uid_maps, gid_maps, where):
         os.waitpid(pid, 0)
 
 
+def _bind_mounts(cfg):
+    """Indices of cfg's bind mounts (import-free for a config without any)."""
+    if not any(m.type == "bind" or {"bind", "rbind"} & set(m.options) for m in cfg.mounts):
+        return ()
+    from ocirt.linux import rootfs
+    return tuple(i for i, m in enumerate(cfg.mounts) if rootfs.is_bind(m))
+
+
+def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
+    """Clone each bind source for an init in a user namespace and send it
+    (MOUNT_SOURCE, ocirt.protocol). As host root: the init may not search
+    a source's directories, nor idmap a mount. In the init's mount
+    namespace, joined for this and left at once: the source resolves as the
+    init would see it, and the host's mounts under an rbind stay locked
+    there as in any copy of the host's mounts made for a user namespace
+    (the container cannot unmount them to see what they cover); the
+    clone is taken before the init mounts anything."""
+    from ocirt import protocol
+    from ocirt.linux import rootfs, shim
+    try:
+        target = os.open(f"/proc/{init_pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise errors.SetupError(f"cannot open the container's mount namespace: {e.strerror}")
+    own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    trees = []
+    try:
+        try:
+            shim.setns(target, shim.CLONE_NEWNS)
+        except OSError as e:
+            raise errors.SetupError(f"setns(the container's mount namespace, CLONE_NEWNS): "
+                                    f"{e.strerror}")
+        try:
+            for i in indices:
+                m = cfg.mounts[i]
+                try:
+                    trees.append((i, rootfs.source_tree(m, idmap_fds.get(i))))
+                except OSError as e:
+                    if e.filename == m.source:
+                        raise errors.SetupError(f"bind source {m.source}: {e.strerror}",
+                                                f"$.mounts[{i}].source")
+                    raise errors.SetupError(f"cannot mount bind on {m.destination}: "
+                                            f"{e.strerror}", f"$.mounts[{i}]")
+        finally:
+            # back to ocirt's own mount namespace (setns set root and cwd
+            # to that namespace's root: the cwd comes back through its fd)
+            shim.setns(own, shim.CLONE_NEWNS)
+            os.fchdir(cwd)
+        for i, fd in trees:
+            chan.send_fd(protocol.MOUNT_SOURCE, fd, i=i)
+    finally:
+        for _, fd in trees:
+            os.close(fd)
+        for fd in (target, own, cwd):
+            os.close(fd)
+
+
 def _write_id_maps(pid, cfg):
     for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
         text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
@@ -328,6 +407,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                 keyring, seccomp_filter, idmap_fds)
     plan.console = console
     plan.caps = caps
+    if cfg.namespace("user") is not None:
+        plan.mount_sources = _bind_mounts(cfg)
     if listen:
         plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
     # a subreaper: should the init die before it is ready, it is ours to
@@ -391,6 +472,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             cleanup.pids.append(init_pid)
             os.waitpid(pid1, 0)
             cleanup.pids.remove(pid1)
+        if plan.mount_sources:
+            _send_mount_sources(parent_end, init_pid, cfg, plan.mount_sources, idmap_fds)
         res = (cfg.raw.get("linux") or {}).get("resources")
         if res:
             # Now that stage-1 is gone (pids.max counts it) and while stage-2

@@ -53,6 +53,15 @@ def destroy(c):
             d, why = left[0]
             raise errors.OcirtError(f"cannot delete container {c.id}: cannot remove its "
                                     f"cgroup {d}: {why}")
+    for mount_id, unique, info_id, path in c.mounts_record():
+        # a container without a mount namespace of its own: the mount that
+        # holds all create made in ours (ocirt.linux.rootfs.bind_in_place)
+        from ocirt.linux import rootfs
+        try:
+            rootfs.unmount_recorded(mount_id, unique, info_id, path)
+        except OSError as e:
+            raise errors.OcirtError(f"cannot delete container {c.id}: cannot unmount its "
+                                    f"rootfs {path}: {e.strerror}")
     if "poststop" in c.hook_points:
         from ocirt import hooks, log
         # the spec: a failing poststop hook is a warning; the others still run

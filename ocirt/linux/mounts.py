@@ -212,8 +212,9 @@ def locked_flags(path):
 
 
 def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=None,
-             plain_dir=False):
-    """Mount one entry on <dest> inside the root; returns nothing, raises OSError.
+             plain_dir=False, keep=False, tree=None):
+    """Mount one entry on <dest> inside the root; raises OSError. Returns an
+    fd of the new mount if keep (for later changes by fd), else None.
 
     <dest> is resolved once, to an fd. The new mount is made detached (a clone
     of the source for a bind, fsopen/fsmount otherwise), filled (tmpcopyup) and
@@ -223,24 +224,42 @@ def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=N
 
     idmap_fd: a user namespace whose mappings an idmapped bind mount uses.
     plain_dir: <dest> must be a directory reached through no symlink at all
-    (proc and sysfs: CVE-2019-16884)."""
-    if plain_dir:
-        target_fd = _plain_dir(root_fd, dest)
-    else:
-        target_fd = make_in_root(root_fd, dest, is_dir=source_is_dir)
+    (proc and sysfs: CVE-2019-16884). tree: the bind's detached clone, made
+    already (bind_tree), which this call owns from now on."""
+    mode = None
     try:
-        tree = (_bind_tree(source, opts, idmap_fd) if opts.is_bind
-                else _new_fs(source, fstype, opts, target_fd))
+        if plain_dir:
+            target_fd = _plain_dir(root_fd, dest)
+        else:
+            try:
+                target_fd = open_in_root(root_fd, dest)
+                if fstype == "tmpfs" and not opts.is_bind and is_dir_fd(target_fd):
+                    mode = stat.S_IMODE(os.fstat(target_fd).st_mode)
+            except FileNotFoundError:
+                target_fd = make_in_root(root_fd, dest, is_dir=source_is_dir)
+    except BaseException:
+        if tree is not None:
+            os.close(tree)
+        raise
+    try:
+        if tree is None:
+            tree = (bind_tree(source, opts, idmap_fd) if opts.is_bind
+                    else _new_fs(source, fstype, opts, target_fd, mode))
         try:
             attach(tree, target_fd)
             for prop in opts.propagation:  # once attached: relative to the target's peers
                 shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
                                    (shim.AT_RECURSIVE if prop & MS_REC else 0),
                                    propagation=prop & ~MS_REC)
-        finally:
+        except BaseException:
             os.close(tree)
+            raise
+        if not keep:
+            os.close(tree)
+            tree = None
     finally:
         os.close(target_fd)
+    return tree
 
 
 def attach(tree, target_fd):
@@ -300,11 +319,16 @@ def mount_attrs(flags, clear=0):
     return attr_set, attr_clr
 
 
-def _bind_tree(source, opts, userns_fd):
+def bind_tree(source, opts, userns_fd=None):
     """A detached clone of <source> (its submounts too for rbind) with the
-    options' flags, the idmapping and the recursive attributes set on it."""
+    options' flags, the idmapping and the recursive attributes set on it.
+    OSError: open_tree's with the source as its filename, or mount_setattr's."""
     rec = shim.AT_RECURSIVE if opts.flags & MS_REC else 0
-    tree = shim.open_tree(shim.AT_FDCWD, source, shim.OPEN_TREE_CLONE | rec)
+    try:
+        tree = shim.open_tree(shim.AT_FDCWD, source, shim.OPEN_TREE_CLONE | rec)
+    except OSError as e:
+        e.filename = source
+        raise
     try:
         if userns_fd is not None:
             shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
@@ -327,15 +351,20 @@ _SB_FLAGS = ((MS_SYNCHRONOUS, "sync"), (MS_DIRSYNC, "dirsync"), (MS_MANDLOCK, "m
              (MS_LAZYTIME, "lazytime"))
 
 
-def _new_fs(source, fstype, opts, target_fd):
+def _new_fs(source, fstype, opts, target_fd, mode=None):
     """A new, detached instance of <fstype> with the options' data and flags.
 
-    With tmpcopyup, what target_fd (not covered yet) holds is copied in first."""
+    mode: the mode of the directory a tmpfs goes over, which it keeps unless
+    a mode= option says otherwise (as runc and crun: a tmpfs's own default,
+    1777, would open a 0700 directory to every user). With tmpcopyup, what
+    target_fd (not covered yet) holds is copied in first."""
     if not fstype:
         raise OSError(errno.EINVAL, "a mount that is not a bind needs a type")
     fs = shim.fsopen(fstype)
     try:
         shim.fsconfig(fs, shim.FSCONFIG_SET_STRING, "source", source or fstype)
+        if mode is not None and not any(o.startswith("mode=") for o in opts.data):
+            shim.fsconfig(fs, shim.FSCONFIG_SET_STRING, "mode", f"{mode:o}")
         for flag, name in _SB_FLAGS:
             if opts.flags & flag:
                 shim.fsconfig(fs, shim.FSCONFIG_SET_FLAG, name)

@@ -14,7 +14,7 @@ from ocirt.errors import SetupError
 from ocirt.linux import devices, lsm, mounts, shim
 from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
                                 MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE,
-                                PROPAGATION)
+                                MS_UNBINDABLE, PROPAGATION)
 
 
 def _fail(what, err, path=None, json_path=None):
@@ -22,43 +22,88 @@ def _fail(what, err, path=None, json_path=None):
     raise SetupError(f"{what}{where}: {err.strerror or err}", json_path)
 
 
-def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
+def options(m, mount_label=None):
+    """(mounts.Options of config mount m as ocirt applies them, whether it
+    is a read-only /dev). A read-only /dev is made read-only last (seal),
+    as runc does: devpts, the devices and /dev/console go in first."""
+    opts = mounts.Options(m.options)
+    if m.type == "bind":
+        opts.flags |= MS_BIND
+    if mount_label and not opts.is_bind and m.type in _LABELLED_FS:
+        opts.data.append(lsm.mount_data_with_label(None, mount_label))
+    dev_ro = os.path.normpath(m.destination) == "/dev" and bool(opts.flags & MS_RDONLY)
+    if dev_ro:
+        opts.flags &= ~MS_RDONLY
+    return opts, dev_ro
+
+
+def is_bind(m):
+    return options(m)[0].is_bind
+
+
+def source_tree(m, idmap_fd=None):
+    """A detached clone of bind mount m's source, with m's flags and
+    idmapping set on it: what prepare() attaches (source_trees).
+
+    With a user namespace, create makes these as host root in the
+    container's mount namespace before its init builds the rootfs: the
+    init, root of the user namespace only, may not search the directories
+    above a source (a 0700 one, say), nor idmap a mount (that needs
+    CAP_SYS_ADMIN over the filesystem's user namespace, the host's).
+    OSError: the operation's, its filename set for a source that cannot
+    be opened."""
+    opts = options(m)[0]
+    return mounts.bind_tree(m.source, opts, idmap_fd)
+
+
+def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_trees=None):
     """Mount everything under cfg.root_path; raises SetupError.
 
-    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts.
-    Returns what finish() needs from the host's view: the host's /dev/null
-    as a detached mount (an fd) if maskedPaths may need it, else None."""
+    idmap_fds: {index in cfg.mounts: user namespace fd} for idmapped mounts;
+    source_trees: {index in cfg.mounts: fd of its source_tree()}, made by
+    create (each is closed here). Returns what finish() and seal() need
+    (a Prepared)."""
     idmap_fds = idmap_fds or {}
+    source_trees = source_trees or {}
     root = cfg.root_path
     mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
     prop = PROPAGATION.get(cfg.rootfs_propagation or "", MS_SLAVE | MS_REC)
-    try:
-        shim.mount(None, "/", None, prop | MS_REC)
-    except OSError as e:
-        _fail("cannot set the propagation of /", e)
-    _make_parent_private(root)
-    try:
-        shim.mount(root, root, None, MS_BIND | MS_REC)
-    except OSError as e:
-        _fail("cannot bind the rootfs", e, root)
+    if prop & MS_UNBINDABLE:
+        # Unbindable is private, and cannot be cloned: the host's mounts that
+        # ocirt clones (bind sources, the cgroup v1 directories, /dev/null for
+        # maskedPaths) must stay clonable until the end. seal() makes the
+        # container's root unbindable, last.
+        prop = MS_PRIVATE | MS_REC
+    done = Prepared()
+    if cfg.namespace("mount") is not None:
+        try:
+            shim.mount(None, "/", None, prop | MS_REC)
+        except OSError as e:
+            _fail("cannot set the propagation of /", e)
+        _make_parent_private(root)
+        try:
+            shim.mount(root, root, None, MS_BIND | MS_REC)
+        except OSError as e:
+            _fail("cannot bind the rootfs", e, root)
+    # else the runtime's mount namespace, whose propagation is not ours to
+    # change: create bound the rootfs onto itself already (bind_in_place)
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         dev_bound = False
         for i, m in enumerate(cfg.mounts):
-            opts = mounts.Options(m.options)
+            opts, dev_ro = options(m, mount_label)
             fstype = m.type
-            if fstype == "bind":
-                opts.flags |= MS_BIND
-            if mount_label and not opts.is_bind and fstype in _LABELLED_FS:
-                opts.data.append(lsm.mount_data_with_label(None, mount_label))
             if opts.is_bind and os.path.normpath(m.destination) == "/dev":
                 dev_bound = True
+            tree = source_trees.pop(i, None)
             try:
                 if fstype == "cgroup" and not opts.is_bind:
                     (cgroup_mount or _no_cgroup)(root_fd, m, opts)
                     continue
                 src_is_dir = True
-                if opts.is_bind:
+                if tree is not None:
+                    src_is_dir = mounts.is_dir_fd(tree)
+                elif opts.is_bind:
                     try:
                         src_is_dir = os.path.isdir(m.source)
                         os.stat(m.source)
@@ -68,8 +113,12 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
                 # procfs or sysfs through a symlink would land where it points
                 plain_dir = fstype in ("proc", "sysfs")
                 try:
-                    mounts.mount_at(root_fd, m.destination, m.source, fstype, opts, src_is_dir,
-                                    idmap_fds.get(i), plain_dir)
+                    given, tree = tree, None  # mount_at's from here on
+                    fd = mounts.mount_at(root_fd, m.destination, m.source, fstype, opts,
+                                         src_is_dir, idmap_fds.get(i), plain_dir, keep=dev_ro,
+                                         tree=given)
+                    if dev_ro:
+                        done.keep_dev_ro(fd, i)
                 except PermissionError:
                     if fstype != "sysfs":
                         raise
@@ -81,14 +130,137 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None):
             except OSError as e:
                 raise SetupError(f"cannot mount {m.type or 'bind'} on {m.destination}: "
                                  f"{e.strerror}", f"$.mounts[{i}]")
+            finally:
+                if tree is not None:
+                    os.close(tree)
         if not dev_bound:
             try:
                 devices.setup_dev(root_fd, cfg.devices, in_userns)
             except OSError as e:
                 _fail("cannot populate /dev", e, e.filename, "$.linux.devices")
+    except BaseException:
+        done.close()
+        raise
     finally:
         os.close(root_fd)
-    return _host_null() if cfg.masked_paths else None
+        for fd in source_trees.values():
+            os.close(fd)
+    if cfg.masked_paths:
+        try:
+            done.null_fd = _host_null()
+        except BaseException:
+            done.close()
+            raise
+    return done
+
+
+def bind_in_place(root, record):
+    """For a container without a mount namespace of its own (it inherits
+    the runtime's, as config-linux.md says it MUST): bind the rootfs onto
+    itself there, the mount that holds every other mount of the container,
+    so that unmounting it at delete removes them all. record(id, unique,
+    mountinfo id) is called with its mount ids before it is attached (a
+    create killed after that leaves delete the means to find it). Returns
+    an fd of the mount, for unmount()."""
+    try:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as e:
+        raise SetupError(f"rootfs {root}: {e.strerror}", "$.root.path")
+    try:
+        tree = shim.open_tree(root_fd, "", shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE |
+                              shim.AT_EMPTY_PATH)
+        try:
+            record(*shim.mount_id(tree)[:2], shim.mount_id(tree, want_unique=False)[0])
+            mounts.attach(tree, root_fd)
+        except BaseException:
+            os.close(tree)
+            raise
+    except OSError as e:
+        _fail("cannot bind the rootfs", e, root, "$.root.path")
+    finally:
+        os.close(root_fd)
+    return tree
+
+
+def unmount(fd):
+    """Detach the mount whose root fd is open, with all the mounts under
+    it: by the fd (its /proc/self/fd link is that very mount), no path."""
+    shim.umount2(mounts.fd_path(fd), MNT_DETACH)
+
+
+def unmount_recorded(mount_id, unique, info_id, path):
+    """Detach the mount bind_in_place made, recorded as (mount_id, unique,
+    info_id) at path, if it is still there.
+
+    Nothing is looked up twice: the mount on top at path is opened, without
+    following a symlink, and what is done is done to that fd. If it is the
+    recorded mount (its id, from statx of the fd), it is detached with all
+    under it. A mount on top of it (the container, privileged, mounted over
+    its "/") is necessarily one of its descendants: such a top mount whose
+    chain of parents in /proc/self/mountinfo reaches the recorded one is
+    detached (by its fd), and the next one looked at. Anything else on top
+    (an engine's mount of the rootfs once ours is gone, or nothing) is not
+    ours and stays. OSError from umount2."""
+    for _ in range(_MAX_STACK):
+        try:
+            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            mid, uniq, at_root = shim.mount_id(fd)
+            if not at_root:
+                return
+            if (mid, uniq) == (mount_id, unique):
+                unmount(fd)
+                return
+            if not _descends_from(shim.mount_id(fd, want_unique=False)[0], info_id):
+                return
+            unmount(fd)
+        finally:
+            os.close(fd)
+
+
+_MAX_STACK = 64
+
+
+def _descends_from(info_id, ancestor):
+    """Whether mount info_id has mount ancestor among its parents, as
+    /proc/self/mountinfo has them now."""
+    parents = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            me, parent = line.split(" ", 2)[:2]
+            parents[int(me)] = int(parent)
+    seen = set()
+    while info_id in parents and info_id not in seen:
+        seen.add(info_id)
+        info_id = parents[info_id]
+        if info_id == ancestor:
+            return True
+    return False
+
+
+class Prepared:
+    """What prepare() hands to finish() and seal(), by fd: the host's
+    /dev/null (a detached mount) for maskedPaths, and the /dev mounts to
+    make read-only at the end ((fd, index in config.mounts))."""
+
+    __slots__ = ("null_fd", "dev_ro")
+
+    def __init__(self):
+        self.null_fd = None
+        self.dev_ro = []
+
+    def keep_dev_ro(self, fd, i):
+        self.dev_ro.append((fd, i))
+
+    def close(self):
+        for fd, _ in self.dev_ro:
+            os.close(fd)
+        self.dev_ro = []
+        if self.null_fd is not None:
+            os.close(self.null_fd)
+            self.null_fd = None
 
 
 def _host_null():
@@ -138,9 +310,15 @@ def _make_parent_private(root):
         _fail("cannot make the rootfs parent mount private", e, best)
 
 
-def pivot(root, no_pivot=False):
-    """Make <root> the process's "/"."""
+def pivot(root, no_pivot=False, own_ns=True):
+    """Make <root> the process's "/". Without a mount namespace of the
+    container's own (own_ns false), chroot: pivot_root or a move over "/"
+    would change the runtime's mount namespace, the host's."""
     os.chdir(root)
+    if not own_ns:
+        os.chroot(".")
+        os.chdir("/")
+        return
     if no_pivot:
         _hide_host_proc_and_sys(os.readlink("/proc/self/cwd"))
         try:
@@ -240,13 +418,16 @@ def _existing(root_fd, paths, what):
             os.close(fd)
 
 
-def finish(cfg, null_fd=None):
-    """After pivot: masked paths, read-only paths, read-only root, propagation.
+def finish(cfg, prepared=None):
+    """After pivot: masked paths, read-only paths, read-only root.
 
-    null_fd: what prepare() returned (the host's /dev/null), closed here.
+    prepared: what prepare() returned; its /dev/null is closed here.
     Every path is resolved once, to an fd, and the mounts go onto that fd: a
     read-only or masking mount is made (detached) and moved, never looked up
     again by its path."""
+    null_fd = prepared.null_fd if prepared is not None else None
+    if prepared is not None:
+        prepared.null_fd = None
     root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         for p, where, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
@@ -299,6 +480,21 @@ def finish(cfg, null_fd=None):
             shim.mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | keep)
         except OSError as e:
             _fail("cannot make the root read-only", e, json_path="$.root.readonly")
+
+
+def seal(cfg, prepared=None):
+    """The last changes to the container's mounts, once nothing is to be
+    made in /dev (the terminal included) nor cloned: a read-only /dev
+    (through the fd of its mount), then rootfsPropagation."""
+    if prepared is not None:
+        try:
+            for fd, i in prepared.dev_ro:
+                try:
+                    shim.mount_setattr(fd, "", shim.AT_EMPTY_PATH, shim.MOUNT_ATTR_RDONLY)
+                except OSError as e:
+                    _fail("cannot make /dev read-only", e, json_path=f"$.mounts[{i}]")
+        finally:
+            prepared.close()
     if cfg.rootfs_propagation:
         try:
             shim.mount(None, "/", None, PROPAGATION[cfg.rootfs_propagation])

@@ -320,3 +320,15 @@ def fs_type(fd):
     out = ffi.new("unsigned long long *")
     _check(lib.ocirt_fstatfs_type(fd, out), f"fstatfs({fd})")
     return out[0]
+
+
+def mount_id(fd, want_unique=True):
+    """(id, unique, root) of the mount fd is on: its id (the never reused
+    one of Linux 6.8 when unique, else mountinfo's), and whether fd is the
+    mount's root (statx)."""
+    out = ffi.new("unsigned long long *")
+    unique = ffi.new("int *")
+    root = ffi.new("int *")
+    _check(lib.ocirt_mount_id(fd, int(want_unique), out, unique, root),
+           f"statx({fd}, STATX_MNT_ID{'_UNIQUE' if want_unique else ''})")
+    return out[0], bool(unique[0]), bool(root[0])

@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from tests.integration.conftest import read_fifo, shared_dir
+
 LONG = bool(os.environ.get("OCIRT_LONG"))
 ATTEMPTS = 40
 SECONDS = 12
@@ -488,3 +490,72 @@ def test_a_read_only_sysfs_never_makes_a_shared_superblock_read_only(rt, netns):
     finally:
         helper.kill()
         helper.wait()
+
+
+# --- a container in the runtime's mount namespace (no mount namespace of its own) ---
+
+def _host_mount_table():
+    with open("/proc/self/mountinfo") as f:
+        return sorted((fl[4], fl[5], tuple(fl[6:fl.index("-")]))
+                      for fl in (line.split() for line in f))
+
+
+def _no_mountns(cfg):
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                  if n["type"] != "mount"]
+
+
+def test_a_container_without_mount_namespace_covering_its_root_leaves_nothing(rt, public_tmp):
+    """A privileged container in the host's mount namespace mounts over its
+    own "/" (stacking on the rootfs mount create made, at the rootfs path
+    on the host) and over /proc, then is deleted: delete must not stop at
+    the container's mount on top (a path-based unmount of the rootfs
+    path would take only that one, and leave create's mounts below it on
+    the host), and the host's mount table is as before."""
+    before = _host_mount_table()
+    host, edit_fifo = shared_dir(public_tmp, "/sync")
+
+    def edit(cfg):
+        _no_mountns(cfg)
+        edit_fifo(cfg)
+        caps = ["CAP_SYS_ADMIN", "CAP_SYS_CHROOT"]
+        cfg["process"]["capabilities"] = {k: caps for k in ("bounding", "effective",
+                                                            "permitted")}
+    # the shared dir is bound at /sync before the cover: its fifo stays reachable
+    # through the open fd of the shell's redirection
+    script = ("exec 3>/sync/fifo; mount -t tmpfs cover /proc && mount -t tmpfs cover / && "
+              "echo covered >&3; exec 3>&-; sleep 1000")
+    cid = rt.running(("sh", "-c", script), edit)
+    assert read_fifo(host / "fifo") == "covered\n"
+    covered = _host_mount_table()
+    assert sum(1 for m in covered if m[0] == rt.rootfs) >= 2  # create's and the cover
+    rt("delete", "--force", cid, check=True)
+    assert _host_mount_table() == before
+
+
+def test_delete_does_not_follow_a_swapped_rootfs_path(rt, public_tmp):
+    """After create (no mount namespace), a host process standing in for a
+    second container that shares the bundle's directory detaches the
+    rootfs mount and puts a symlink to a victim mount point where the
+    rootfs was. delete opens the path without following it and unmounts
+    only a mount whose id is the one create recorded: the victim stays
+    mounted (umount of the path would have followed the link to it)."""
+    root = public_tmp / "rootfs"
+    shutil.copytree(rt.rootfs, root, symlinks=True)
+    victim = public_tmp / "victim"
+    victim.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "victim", str(victim)], check=True)
+    try:
+        def edit(cfg):
+            _no_mountns(cfg)
+            cfg["root"]["path"] = str(root)
+        cid = rt.created(("true",), edit)
+        # the stand-in: takes the rootfs mount off and swaps the path for a link
+        subprocess.run(["umount", "-R", "-l", str(root)], check=True)
+        os.rename(root, public_tmp / "rootfs.old")
+        os.symlink(victim, root)
+        rt("delete", "--force", cid, check=True)
+        with open("/proc/self/mountinfo") as f:
+            assert any(line.split()[4] == str(victim) for line in f)
+    finally:
+        subprocess.run(["umount", "-l", str(victim)], check=False)
