@@ -181,6 +181,13 @@ ALLOWED_CONFIGS = [
     # warning by the runtime. Runtimes SHOULD NOT fail"
     (_host_lacks_a_listed_cap, "capabilities that cannot be granted"),
     (_effective_not_permitted, "capabilities that cannot be granted"),
+    # runc 1.1.5: "unable to restrict sys entries without a private MNT
+    # namespace" (masked or read-only paths); config-linux.md: without a mount
+    # namespace the container inherits the runtime's, and the paths are the
+    # container's own /proc and /sys
+    (lambda cfg: not any(n.get("type") == "mount" for n in
+                         cfg.get("linux", {}).get("namespaces", [])),
+     "no mount namespace"),
 ]
 
 
@@ -191,6 +198,11 @@ def whole_run_allowed(cfg, o, r):
         for pred, ref in ALLOWED_CONFIGS:
             if pred(cfg):
                 return ref
+        # any other set ocirt could not grant (an inheritable capability
+        # outside the bounding set, ...): ocirt said so, runc failed on it
+        if "cannot be granted" in (o.get("create.stderr") or "") and \
+                "unable to apply caps" in (r.get("create.stderr") or ""):
+            return "capabilities that cannot be granted"
     return None
 
 
