@@ -8,6 +8,7 @@ bundle; containers, cgroups and mounts are removed even when a test fails.
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -54,6 +55,13 @@ def render(key, o, r):
     return f"  {key}: ocirt {o!r} | runc {r!r}"
 
 
+def _shared_mounts():
+    """Mount points of this mount namespace that are shared."""
+    with open("/proc/self/mountinfo") as f:
+        return {fl[4] for fl in (line.split() for line in f)
+                if any(t.startswith("shared:") for t in fl[6:fl.index("-")])}
+
+
 class Differ:
     def __init__(self, world, base):
         self.world = world
@@ -62,9 +70,22 @@ class Differ:
         self.runc = harness.Runtime("runc", RUNC, base)
 
     def observe(self, cfg, extra_args=()):
-        """(ocirt's observation, runc's observation) of one config."""
-        return (harness.observe(self.ocirt, cfg, self.world.rootfs, self.base, extra_args),
-                harness.observe(self.runc, cfg, self.world.rootfs, self.base, extra_args))
+        """(ocirt's observation, runc's observation) of one config.
+
+        Without a mount namespace in the config the container shares the
+        host's: ocirt must change no propagation there. runc 1.1.5 makes
+        the host's tree a slave (its default for the rootfs), which would
+        turn this machine's shared mounts private for the tests that follow:
+        they are made shared again."""
+        before = _shared_mounts()
+        o = harness.observe(self.ocirt, cfg, self.world.rootfs, self.base, extra_args)
+        assert _shared_mounts() == before, "ocirt changed the host's mount propagation"
+        try:
+            r = harness.observe(self.runc, cfg, self.world.rootfs, self.base, extra_args)
+        finally:
+            for point in before - _shared_mounts():
+                subprocess.run(["mount", "--make-shared", point], check=False)
+        return o, r
 
     def unexplained(self, cfg, o, r):
         """Differences no allow-list entry accepts: [(key, ocirt, runc)]."""
