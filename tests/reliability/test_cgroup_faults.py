@@ -67,8 +67,9 @@ def exited(fd, timeout=0):
     return bool(select.select([fd], [], [], timeout)[0])
 
 
-def one_line_error(p, *words):
-    assert p.returncode == 1, (p.returncode, p.stdout, p.stderr)
+def one_line_error(p, *words, status=1):
+    """p failed with status (exec's own errors: 255, as runc's) and one line."""
+    assert p.returncode == status, (p.returncode, p.stdout, p.stderr)
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1, p.stderr
     assert "Traceback" not in p.stderr and "internal error" not in p.stderr, p.stderr
@@ -529,7 +530,7 @@ def test_exec_with_an_unwritable_pid_file_leaves_no_process(rt, tmp_path, detach
     p = rt(*args, timeout=60)
     left = json.loads(rt("ps", "--format", "json", cid, check=True).stdout)
     assert left == [init], f"the exec'd process was left running: {left}"
-    one_line_error(p, str(pid_file))
+    one_line_error(p, str(pid_file), status=255)
 
 
 # ---- kill, delete --force and start at once -------------------------------------------------
