@@ -20,7 +20,7 @@ def mounter(cgroup_paths, cgroupns):
         try:
             if list(hier) == [cgroups.UNIFIED]:
                 _one(target, cgroups.UNIFIED, cgroup_paths.get(cgroups.UNIFIED), cgroupns,
-                     base, ro)
+                     base, ro, opts.propagation)
                 return
             # v1 and hybrid: a tmpfs with one directory per hierarchy
             tmpfs = mounts.new_fs("tmpfs", ["nosuid", "nodev", "noexec", "mode=755"])
@@ -32,7 +32,8 @@ def mounter(cgroup_paths, cgroupns):
                     sub_fd = os.open(sub, shim.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY |
                                      os.O_CLOEXEC, dir_fd=tmpfs)
                     try:
-                        _one(sub_fd, name, cgroup_paths.get(name), cgroupns, base, ro)
+                        _one(sub_fd, name, cgroup_paths.get(name), cgroupns, base, ro,
+                             opts.propagation)
                     finally:
                         os.close(sub_fd)
                 if ro:  # the tmpfs itself, through its own fd
@@ -44,7 +45,7 @@ def mounter(cgroup_paths, cgroupns):
     return mount_cgroups
 
 
-def _one(target_fd, name, host_dir, cgroupns, flags, ro):
+def _one(target_fd, name, host_dir, cgroupns, flags, ro, propagation=()):
     """Hierarchy <name> onto target_fd: a new cgroup mount with a cgroup
     namespace (it shows the namespace's root), else a bind of the
     container's own directory; with the config's flags (nosuid, nodev,
@@ -61,5 +62,9 @@ def _one(target_fd, name, host_dir, cgroupns, flags, ro):
         if attr_set:
             shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH, attr_set)
         mounts.attach(tree, target_fd)
+        for prop in propagation:  # the mount's rprivate, rslave, ... as runc applies them
+            shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH |
+                               (shim.AT_RECURSIVE if prop & MS_REC else 0),
+                               propagation=prop & ~MS_REC)
     finally:
         os.close(tree)

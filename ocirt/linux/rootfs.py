@@ -296,14 +296,22 @@ def _no_cgroup(root_fd, m, opts):
 
 
 def _make_parent_private(root):
-    """pivot_root refuses a new root whose parent mount is shared."""
+    """pivot_root refuses a new root whose parent mount is shared, and a
+    shared parent would carry the rootfs bind to the host: make it private
+    if it is shared (after "/" was made a slave it is not, unless
+    rootfsPropagation asked for shared). A slave stays a slave, as with
+    runc: the container's root then still receives the host's mount events."""
     path = os.path.abspath(root)
-    best = "/"
+    best, shared = "/", False
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            mp = line.split()[4].replace("\\040", " ")
-            if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) > len(best):
+            fields = line.split()
+            mp = fields[4].replace("\\040", " ")
+            if (path == mp or path.startswith(mp.rstrip("/") + "/")) and len(mp) >= len(best):
                 best = mp
+                shared = any(t.startswith("shared:") for t in fields[6:fields.index("-")])
+    if not shared:
+        return
     try:
         shim.mount(None, best, None, MS_PRIVATE)
     except OSError as e:

@@ -1,6 +1,10 @@
 """Every config of the third-party corpus (tests/data/configs: runc spec,
 podman, docker, containerd) runs through ocirt and runc; what a user sees
 must be the same, but for the differences tests/differential/known.py lists."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from tests.differential.conftest import corpus_names, load_config
@@ -57,3 +61,18 @@ def test_root_with_a_permitted_set_smaller_than_its_bounding_set(differ, nnp):
     o, r = differ.compare(cfg, extra_args(cfg))
     assert o["report"]["dumpable"] == r["report"]["dumpable"] == (1 if nnp else 0), \
         (o["report"]["dumpable"], r["report"]["dumpable"])
+
+
+@pytest.mark.skipif(bool(os.environ.get("OCIRT_SHARED_HOST")), reason="already the shared run")
+def test_the_corpus_on_a_host_whose_mounts_are_shared(differ):
+    """systemd makes every mount shared; this host's are private. The corpus
+    again, from a mount namespace whose mounts are all shared: the root of
+    the container is a slave of the host's (runc's default for the rootfs),
+    and a cgroup mount's rprivate (podman's) applies to its hierarchies."""
+    p = subprocess.run(
+        ["unshare", "-m", "--propagation", "shared", sys.executable, "-m", "pytest",
+         "-p", "no:cacheprovider", "-q", "-x", f"{os.path.dirname(__file__)}/test_corpus.py",
+         "-k", "runs_the_same"],
+        env=dict(os.environ, OCIRT_SHARED_HOST="1"), capture_output=True, text=True,
+        timeout=600, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
