@@ -12,7 +12,7 @@ Files in it:
   config.json  the config as it was at create (later edits have no effect)
   mounts       without a mount namespace of the container's own: the mount
                create made in the runtime's (the rootfs bound onto itself,
-               which holds all the others), "<id> <kind> <mountinfo id> <path>" written
+               which holds all the others), "<id> <kind> <mountinfo id> <path as JSON>" written
                before it is attached; delete unmounts it (ocirt.container.delete)
   exec.sock    while the container is created: its init waits here for start
 
@@ -320,11 +320,13 @@ class Container:
         """Record a mount create is about to attach in the runtime's mount
         namespace: its id (unique: the never reused one of statx), its id
         in /proc/self/mountinfo, and where."""
+        from ocirt import jsonio
         fd = os.open(MOUNTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
                      | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
         try:  # one write: a create killed at any point leaves a whole line or none
+            # the path as a JSON string: a root.path may hold a newline
             os.write(fd, f"{mount_id} {'unique' if unique else 'mountinfo'} {info_id} "
-                         f"{path}\n".encode())
+                         f"{jsonio.dumps(path)}\n".encode())
         finally:
             os.close(fd)
 
@@ -334,10 +336,12 @@ class Container:
             text = self.read(MOUNTS_FILE)
         except FileNotFoundError:
             return []
+        from ocirt import jsonio
         out = []
-        for line in text.splitlines():
-            mid, kind, info_id, path = line.split(" ", 3)
-            out.append((int(mid), kind == "unique", int(info_id), path))
+        for line in text.split("\n"):
+            if line:
+                mid, kind, info_id, path = line.split(" ", 3)
+                out.append((int(mid), kind == "unique", int(info_id), jsonio.loads(path)))
         return out
 
     def cgroup_made(self):

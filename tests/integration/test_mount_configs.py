@@ -399,6 +399,23 @@ def test_no_mount_namespace_inherits_the_runtimes_and_delete_unmounts(rt):
                 subprocess.run(["mount", "--make-shared", point], check=False)
 
 
+def test_no_mount_namespace_with_a_newline_in_the_rootfs_path(rt, tmp_path):
+    """The record of the mount create made in the runtime's namespace holds
+    the rootfs path: one with a newline (a root.path may hold any character
+    but NUL) reads back whole, and delete takes the mount off."""
+    root = tmp_path / "root\nfs"
+    subprocess.run(["cp", "-a", "--one-file-system", rt.rootfs, str(root)], check=True)
+    before = host_mounts()
+
+    def edit(cfg):
+        no_mount_namespace(cfg)
+        cfg["root"]["path"] = str(root)
+    cid = rt.created(("true",), edit)
+    assert under(host_mounts(), str(root).replace("\n", "\\012"))  # mountinfo's escape
+    rt("delete", "--force", cid, check=True)
+    assert host_mounts() == before
+
+
 def test_no_mount_namespace_masks_only_the_containers_proc(rt):
     """maskedPaths and readonlyPaths apply to the container's own /proc and
     /sys (mounted under its rootfs), never to the host's, which share the
