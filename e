@@ -1,7 +1,0 @@
-time="2026-12-07T05:25:33.598480Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1OK']"
-time="2026-12-07T05:25:33.601928Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1OK']"
-time="2026-12-07T05:25:33.604784Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1OK']"
-time="2026-12-07T05:25:33.607386Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1OK']"
-time="2026-12-07T05:25:33.610140Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1OK']"
-time="2026-12-07T05:25:33.613139Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1e']"
-time="2026-12-07T05:25:33.615894Z" level=debug msg="record: ocirt 0.1.0, root /run/ocirt, arguments ['1e']"
