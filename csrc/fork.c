@@ -14,7 +14,7 @@
  * spell waits for an RCU grace period (5-20 ms here). A child created in
  * its cgroup only takes that lock for reading. And a child cloned into its
  * namespaces saves create a process: without it, an intermediate process
- * unshares them and forks the container's init (see ocirt.process).
+ * unshares them and forks the container's init (see ocirt.stage1).
  *
  * The caller must be single-threaded, as for any fork that continues in
  * Python. Returns the child's pid in the parent, 0 in the child, -errno.

@@ -37,7 +37,7 @@ def run(point, hooks, state_json, warn=None, info=None, stub_fd=None, env=None, 
     (ocirt.linux.execstub). env: the environment of a hook without an "env"
     member (GPU and network hooks count on PATH): by default the runtime's
     own, as runc and crun pass it; inside the container, runc's init has the
-    process's (ocirt.process passes it). cwd: where the hook starts, if not
+    process's (ocirt.init passes it). cwd: where the hook starts, if not
     in the runtime's own directory (createContainer hooks start in the
     container's root, as runc's do)."""
     for i, hook in enumerate(hooks):

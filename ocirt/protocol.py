@@ -1,4 +1,11 @@
-"""The conversation between ``ocirt create`` and the processes it forks.
+"""The conversations between ``ocirt create`` or ``ocirt exec`` and the
+processes they fork.
+
+Both run one spawn engine: a Plan (below; its kind is INIT or TENANT) made
+before the fork, stage-1 (ocirt.stage1: cgroups, namespaces, the fork into
+the pid namespace) and a last stage, the container's init (ocirt.init) or
+exec's process (ocirt.become.tenant), both made the container's process by
+ocirt.become.
 
 Creation forks once or twice, without re-executing the interpreter. Usually
 once: clone3 makes the container's init in its new namespaces and its cgroup2
@@ -14,7 +21,8 @@ them. The whole conversation, with stage-1:
     ---------------------       ------------------            -------------------------------
     fork (clone3 with CLONE_INTO_CGROUP: the child is born in the container's
     cgroup2 directory) ------> imports the container side
-                                (ocirt.process), waits for GO
+                                (ocirt.stage1, ocirt.init),
+                                waits for GO
     sets the device rules
     GO -----------------------> joins its v1 cgroups ("0" into each `tasks`)
                                 joins namespaces by path
@@ -61,7 +69,9 @@ them. The whole conversation, with stage-1:
     Waiting for the exec would cost start the exec itself: the kernel frees the init's
     memory (a copy of the create process) inside execve, about 1 ms here.
 
-`ocirt exec` (ocirt.tenant) has a shorter conversation on its own channel:
+`ocirt exec` (ocirt.container.exec) has a shorter conversation on its own
+channel, with the same stage-1 (kind TENANT: no GO, no user namespace of
+its own):
 
     parent (ocirt exec)         stage-1                       the process
     -------------------         -------                       -----------
@@ -74,9 +84,10 @@ them. The whole conversation, with stage-1:
                     <---------- PID {pid}                      its attributes: rlimits,
                                 exits 0                        user, caps, seccomp, ...
                     <------------------------------------------ SECCOMP_FD + fd (listener)
-                    <------------------------------------------ READY (paused container only:
-    moves it into the frozen                                  the parent places it, it
-    cgroup, GO ----------------------------------------------> freezes until resume)
+                    <------------------------------------------ TENANT_READY (paused
+    moves it into the frozen                                  container only: the parent
+    cgroup, TENANT_PLACED -----------------------------------> places it, it freezes
+                                                              until resume)
     EOF: it has exec'd (the channel is close-on-exec)          execve
     waits for it (it became the parent's child when stage-1 exited)
 
@@ -98,6 +109,8 @@ HOOKS_DONE = "HOOKS_DONE"
 SECCOMP_FD = "SECCOMP_FD"
 MOUNT_SOURCE = "MOUNT_SOURCE"
 READY = "READY"
+TENANT_READY = "TENANT_READY"
+TENANT_PLACED = "TENANT_PLACED"
 ERROR = "ERROR"
 
 # Framing: each datagram is a flag byte and up to FRAGMENT bytes of the
@@ -300,28 +313,43 @@ def check_message(msg, kind):
     return msg
 
 
+INIT = "init"      # Plan.kind: create's, whose last stage is the container's init
+TENANT = "tenant"  # exec's, whose last stage is a new process in a running container
+
+
 class Plan:
-    """What create prepared for its children before forking (they inherit it).
+    """What create or exec prepared for its children before forking (they
+    inherit it): one type for both, as their stages are one engine
+    (ocirt.stage1, then ocirt.init or ocirt.become.tenant).
 
-    Here rather than in ocirt.process so that the parent need not import
-    the container side: its children do, after the fork, while the parent
-    sets the device rules."""
+    Here rather than in the child side's modules so that the parent need not
+    import them: its children do, after the fork, while create's parent sets
+    the device rules."""
 
-    def __init__(self, cfg, chan, exec_sock, ns_fds, preserve_fds=0,
-                 no_pivot=False, cgroup_paths=None, keyring=None, seccomp=None,
-                 idmap_fds=None):
+    def __init__(self, kind, cfg, chan, ns_fds=(), cgroup_paths=None, caps=None,
+                 seccomp=None, preserve_fds=0, console=None, exec_sock=None,
+                 no_pivot=False, keyring=None, idmap_fds=None, mount_sources=(),
+                 extra_env=None, late_join=False):
+        self.kind = kind            # INIT or TENANT
         self.cfg = cfg
         self.chan = chan            # child end of the protocol.Channel
-        self.exec_sock = exec_sock  # listening socket for `start`
-        self.ns_fds = ns_fds        # [(Namespace, fd)] for namespaces joined by path
-        self.preserve_fds = preserve_fds
-        self.no_pivot = no_pivot
+        self.ns_fds = ns_fds        # [(namespace type, fd)] to join, in order; exec's
+                                    # last may be ("root", fd): the init's root to chroot to
         self.cgroup_paths = cgroup_paths or {}
-        self.in_unified = False     # set after fork: born in the cgroup2 directory
-        self.extra_env = {}         # added to process.env (LISTEN_FDS)
-        self.keyring = keyring      # name of a new session keyring, or None
+        self.in_unified = False     # set by the parent at the fork: born in the cgroup2 directory
+        self.caps = caps            # {set: mask} to grant (capabilities.grantable), or None
         self.seccomp = seccomp      # a built ocirt.linux.seccomp.Filter, or None
+        self.preserve_fds = preserve_fds
+        self.console = console      # the console socket (process.terminal), or None
+        # create's init only
+        self.exec_sock = exec_sock  # listening socket for `start`
+        self.no_pivot = no_pivot
+        self.keyring = keyring      # name of a new session keyring, or None
         self.idmap_fds = idmap_fds or {}  # mount index -> user namespace fd
-        self.stub_fd = -1           # stage-2's sealed exec stub (ocirt.linux.execstub)
-        self.caps = None            # {set: mask} to grant (capabilities.grantable), or None
-        self.mount_sources = ()     # indices of the mounts whose source create sends (MOUNT_SOURCE)
+        self.mount_sources = mount_sources  # indices of the mounts whose source create
+                                            # sends (MOUNT_SOURCE)
+        self.extra_env = extra_env or {}  # added to process.env (LISTEN_FDS)
+        self.stub_fd = -1           # set by the init: its sealed exec stub (ocirt.linux.execstub)
+        self.start_conn = None      # set by the init: start's connection, once it came
+        # exec's process only
+        self.late_join = late_join  # join the (frozen) cgroup as the last step

@@ -275,7 +275,8 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
           user=None, additional_gids=(), cap=(), no_new_privs=False, apparmor=None,
           process_label=None):
     """runc's exec: a new process in the container; exits with its status."""
-    from ocirt import state as store, tenant
+    from ocirt import state as store
+    from ocirt.container import exec as tenant
     from ocirt.errors import UsageError
     check_preserve_fds(preserve_fds)
     if process is not None:

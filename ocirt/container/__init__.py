@@ -5,6 +5,7 @@
     kill     signal the init, or every process of the container
     delete   remove what create made (killing first, with --force)
     run      create + start, then wait in the foreground
+    exec     a new process in a running container (create's spawn engine, as a tenant)
     pause    pause and resume: the cgroup freezer
     update   new linux.resources for a running container
     events   stats and OOM events

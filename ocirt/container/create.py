@@ -1,7 +1,7 @@
 """create: build the container and leave its init waiting for start.
 
 The parent's side of the conversation in ocirt.protocol; the children's side
-is ocirt.process.
+is ocirt.stage1 and ocirt.init, with a Plan of kind INIT.
 """
 from ocirt import errors, state
 from ocirt import posixos as os  # os without its import cost (see there)
@@ -168,29 +168,20 @@ def grantable_caps(cfg):
 
 def _open_namespaces(cfg):
     """Open each namespace given by path and check its type (ioctl NS_GET_NSTYPE)."""
-    import fcntl
-    out = []
+    given = [ns for ns in cfg.namespaces if ns.path is not None]
+    if not given:
+        return []
+    from ocirt.linux import namespaces
     try:
-        for i, ns in enumerate(cfg.namespaces):
-            if ns.path is None:
-                continue
-            where = f"$.linux.namespaces[{i}].path"
-            try:
-                fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as e:
-                raise errors.ConfigError(f"cannot open {ns.path}: {e.strerror}", where)
-            out.append((ns, fd))
-            try:
-                kind = fcntl.ioctl(fd, 0xB703)  # NS_GET_NSTYPE
-            except OSError:
-                raise errors.ConfigError(f"{ns.path} is not a namespace", where)
-            if kind != ns.flag:
-                raise errors.ConfigError(f"{ns.path} is not a {ns.type} namespace", where)
-    except BaseException:
-        for _, fd in out:
-            os.close(fd)
-        raise
-    return out
+        return namespaces.open_namespaces([(ns.type, ns.path, ns.flag) for ns in given])
+    except namespaces.NamespaceError as e:
+        ns = given[e.index]
+        where = f"$.linux.namespaces[{cfg.namespaces.index(ns)}].path"
+        if e.oserror is not None:
+            raise errors.ConfigError(f"cannot open {ns.path}: {e.oserror.strerror}", where)
+        if e.nstype is None:
+            raise errors.ConfigError(f"{ns.path} is not a namespace", where)
+        raise errors.ConfigError(f"{ns.path} is not a {ns.type} namespace", where)
 
 
 class _Cleanup:
@@ -263,53 +254,6 @@ def _reap_or_wait(pid):
     wait_gone(pid)
 
 
-def _idmap_namespaces(cfg):
-    """{mount index: fd of a user namespace with that mount's mappings} for
-    idmapped mounts (mappings of the mount, else the container's)."""
-    out = {}
-    made = {}
-    for i, m in enumerate(cfg.mounts):
-        if not m.idmapped:
-            continue
-        maps = (m.uid_mappings or cfg.uid_mappings, m.gid_mappings or cfg.gid_mappings)
-        if maps not in made:
-            made[maps] = _user_namespace_fd(*maps, where=f"$.mounts[{i}]")
-        out[i] = made[maps]
-    return out
-
-
-def _user_namespace_fd(uid_maps, gid_maps, where):
-    """A new user namespace with these mappings, held by an fd (its process is gone)."""
-    from ocirt.linux import shim
-    ready_r, ready_w = os.pipe()
-    go_r, go_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(ready_r)
-            os.close(go_w)
-            shim.unshare(shim.CLONE_NEWUSER)
-            os.write(ready_w, b"1")
-            os.read(go_r, 1)  # keep the namespace alive until the parent holds it
-        finally:
-            os._exit(0)
-    os.close(ready_w)
-    os.close(go_r)
-    try:
-        if os.read(ready_r, 1) != b"1":
-            raise errors.ConfigError("cannot make the idmap user namespace", where)
-        for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps))
-        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        raise errors.ConfigError(f"cannot make the idmap user namespace: {e.strerror}", where)
-    finally:
-        os.close(ready_r)
-        os.close(go_w)
-        os.waitpid(pid, 0)
-
-
 def _bind_mounts(cfg):
     """Indices of cfg's bind mounts (import-free for a config without any)."""
     if not any(m.type == "bind" or {"bind", "rbind"} & set(m.options) for m in cfg.mounts):
@@ -367,18 +311,6 @@ def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
             os.close(fd)
 
 
-def _write_id_maps(pid, cfg):
-    for name, maps in (("uid_map", cfg.uid_mappings), ("gid_map", cfg.gid_mappings)):
-        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
-        try:
-            with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write(text)
-        except OSError as e:
-            raise errors.ConfigError(f"cannot write {name}: {e.strerror}",
-                                     "$.linux." + ("uidMappings" if name == "uid_map"
-                                                   else "gidMappings"))
-
-
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring,
            oci, console=None, caps=None):
     import _socket
@@ -400,17 +332,18 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         from ocirt import log
         from ocirt.linux import seccomp
         seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
-    idmap_fds = _idmap_namespaces(cfg)
+    idmap_fds = {}
+    if any(m.idmapped for m in cfg.mounts):
+        from ocirt.linux import userns
+        idmap_fds = userns.idmap_namespaces(cfg.mounts, cfg.uid_mappings, cfg.gid_mappings)
     cleanup.fds.extend(idmap_fds.values())
     listen = listen_fds()
-    plan = protocol.Plan(cfg, child_end, exec_sock, ns_fds, listen + preserve_fds, no_pivot, cg.paths,
-                keyring, seccomp_filter, idmap_fds)
-    plan.console = console
-    plan.caps = caps
-    if cfg.namespace("user") is not None:
-        plan.mount_sources = _bind_mounts(cfg)
-    if listen:
-        plan.extra_env = {"LISTEN_FDS": str(listen), "LISTEN_PID": "1"}
+    plan = protocol.Plan(
+        protocol.INIT, cfg, child_end, ns_fds=ns_fds, cgroup_paths=cg.paths, caps=caps,
+        seccomp=seccomp_filter, preserve_fds=listen + preserve_fds, console=console,
+        exec_sock=exec_sock, no_pivot=no_pivot, keyring=keyring, idmap_fds=idmap_fds,
+        mount_sources=_bind_mounts(cfg) if cfg.namespace("user") is not None else (),
+        extra_env={"LISTEN_FDS": str(listen), "LISTEN_PID": "1"} if listen else None)
     # a subreaper: should the init die before it is ready, it is ours to
     # reap (and to say how it ended), also when stage-1 forked it
     shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
@@ -437,7 +370,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             parent_end.close()
             # the container side, imported here while the parent sets the
             # device rules; the child waits for GO before it does anything
-            from ocirt.process import cloned_init, stage1
+            from ocirt.stage1 import cloned_init, stage1
             if ns_flags is None:
                 stage1(plan)  # never returns...
             else:
@@ -461,7 +394,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         if _expects_userns(cfg, ns_fds):
             protocol.check_message(parent_end.recv(), protocol.USERNS)
             debug(f"create {c.id}: sync: <- USERNS; writing uid_map and gid_map")
-            _write_id_maps(pid1, cfg)
+            from ocirt.linux import userns
+            userns.write_id_maps(pid1, cfg.uid_mappings, cfg.gid_mappings)
             parent_end.send(protocol.MAPPED)
             debug(f"create {c.id}: sync: MAPPED ->")
         if ns_flags is not None:
@@ -571,7 +505,7 @@ def _clone_flags(cfg, ns_fds):
     its making and the rest), a pid namespace given by path (setns only moves
     the children), or a new time namespace (its offsets are written before
     any process enters it). The cgroup namespace is stage-2's in both cases."""
-    if cfg.namespace("user") is not None or any(ns.type == "pid" for ns, _ in ns_fds):
+    if cfg.namespace("user") is not None or any(t == "pid" for t, _ in ns_fds):
         return None
     flags = 0
     for ns in cfg.namespaces:
@@ -585,7 +519,7 @@ def _clone_flags(cfg, ns_fds):
 def _expects_userns(cfg, ns_fds):
     """stage-1 makes a user namespace (and asks for its maps) unless it joins one."""
     return (cfg.namespace("user") is not None
-            and not any(ns.type == "user" for ns, _ in ns_fds))
+            and not any(t == "user" for t, _ in ns_fds))
 
 
 def _set_devices(cg, cfg):

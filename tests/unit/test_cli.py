@@ -460,7 +460,7 @@ def test_huge_preserve_fds_is_one_line_before_anything_happens(tmp_path, capsys,
 
 @given(st.text(max_size=12))
 def test_exec_ids_are_plain_numbers_in_range(text):
-    from ocirt import tenant
+    from ocirt.container import exec as tenant
     from ocirt.errors import UsageError
     ok = text.isascii() and text.isdigit() and int(text) <= 2**31 - 1
     if ok:
@@ -475,7 +475,7 @@ def test_exec_ids_are_plain_numbers_in_range(text):
     ("1000", {"uid": 1000, "gid": 0}), ("1000:1001", {"uid": 1000, "gid": 1001}),
     ("2147483647:0", {"uid": 2**31 - 1, "gid": 0})])
 def test_exec_user_flag(user, expected):
-    from ocirt import tenant
+    from ocirt.container import exec as tenant
     proc = tenant.process_from_flags({"user": {"uid": 0, "gid": 0}}, ["id"], user=user)
     assert proc["user"] == expected
 
@@ -483,7 +483,7 @@ def test_exec_user_flag(user, expected):
 @pytest.mark.parametrize("user", ["4294967295", "-1", "1000:4294967295", "1000:", "+5",
                                   " 5", "1_000", "٣", "root", ""])
 def test_exec_user_flag_refuses(user):
-    from ocirt import tenant
+    from ocirt.container import exec as tenant
     from ocirt.errors import UsageError
     with pytest.raises(UsageError, match="--user"):
         tenant.process_from_flags({}, ["id"], user=user)
@@ -491,7 +491,7 @@ def test_exec_user_flag_refuses(user):
 
 def test_exec_cap_goes_to_bounding_effective_and_permitted_only():
     """CVE-2022-29162: not to inheritable (nor ambient, which needs it)."""
-    from ocirt import tenant
+    from ocirt.container import exec as tenant
     base = {"capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"],
                              "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
                              "ambient": ["CAP_KILL"]}}

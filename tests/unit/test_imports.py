@@ -28,7 +28,7 @@ FORBIDDEN = frozenset({
     "os", "errno", "ocirt.container.create",  # about 1 ms: the hot path uses ocirt.posixos (the launcher runs python -S)
     "click", "json", "re", "enum", "socket", "signal", "subprocess", "shutil", "dataclasses",
     "typing", "jsonschema", "cffi", "ocirt._shim", "ocirt.config", "ocirt.jsonschema_lite",
-    "ocirt.process",
+    "ocirt.stage1", "ocirt.init", "ocirt.become", "ocirt.container.exec",
 })
 
 # Every ocirt module a hot command may import: those all of them need, and

@@ -1,261 +1,92 @@
-"""The container side of creation: stage-1 (namespaces) and stage-2 (init).
+"""Become the container's process: the child side shared by the container's
+init (ocirt.init) and exec's process (tenant, below).
 
-Both run in processes forked from ``ocirt create``; see ocirt.protocol for
-the conversation with the parent. Neither prints anything: every failure
-becomes an ERROR message on the channel followed by _exit.
+Its attributes (CPU affinity, LSM labels, oom_score_adj), its terminal, then
+become(): cwd, rlimits, scheduling, seccomp, user, capabilities; execute():
+the last steps and execve. These run in processes forked from ``ocirt create``
+or ``ocirt exec`` (see ocirt.protocol), which print nothing: every failure
+becomes an ERROR message on the channel followed by _exit (die).
 """
 import _signal
-import _socket
 import errno
 
-from ocirt import hooks, protocol
+from ocirt import protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
-from ocirt.linux import (capabilities, cgroupfs, devices, execstub, lsm, mempolicy, mounts,
-                         rootfs, sched, shim)
-from ocirt.linux.cgroups import Cgroup
+from ocirt.linux import capabilities, devices, execstub, lsm, mempolicy, mounts, sched, shim
 from ocirt.linux.proc import write_proc_file
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # (_signal rather than signal: that module imports enum, ~5 ms of every create)
-_FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
-              _signal.SIGUSR1, _signal.SIGUSR2)
+FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
+             _signal.SIGUSR1, _signal.SIGUSR2)
 # the runtime ignores these, as the python command does (csrc/launcher.c);
 # a program it executes gets them back at their defaults
 IGNORED = (_signal.SIGPIPE, _signal.SIGXFSZ)
 
 
-def _die(chan, err):
+def die(chan, err):
+    """A child's end: its error to the parent (ocirt.protocol), exit 1."""
     try:
         chan.send_error(err)
     finally:
         os._exit(1)
 
 
-def stage1(plan):
-    """Join/unshare namespaces, fork the init, report its pid, exit."""
-    chan = plan.chan
-    try:
-        _join(plan)
-        cfg = plan.cfg
-        flags = 0
-        for ns in cfg.namespaces:
-            if ns.path is None and ns.type not in ("user", "cgroup"):
-                flags |= ns.flag
-        if flags:
-            shim.unshare(flags)
-        offsets = (cfg.raw.get("linux") or {}).get("timeOffsets")
-        if offsets:
-            _write_time_offsets(offsets)
-        hand_over(chan, stage2, plan)
-    except BaseException as e:  # noqa: B902 - everything must reach the parent
-        _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
-
-
-def cloned_init(plan):
-    """The init when clone3 made its new namespaces itself (see
-    ocirt.container.create): stage-1's joins, then stage-2 in this process."""
-    try:
-        _join(plan)
-    except BaseException as e:  # noqa: B902 - everything must reach the parent
-        _die(plan.chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
-    stage2(plan)
-
-
-def _join(plan):
-    """Non-dumpable, GO, then the cgroups and the namespaces given by path
-    (a user namespace first, joined or new)."""
-    chan = plan.chan
-    shim.prctl(shim.PR_SET_DUMPABLE, 0)
-    chan.expect(protocol.GO)
-    cfg = plan.cfg
-    try:
-        # As host root, before any user namespace: stage-2 inherits it.
-        Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
-    except OSError as e:
-        raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
-    joined = dict((ns.type, fd) for ns, fd in plan.ns_fds)
-    if "user" in joined:
-        shim.setns(joined.pop("user"), shim.CLONE_NEWUSER)
-        _become_root()
-    elif cfg.namespace("user"):
-        shim.unshare(shim.CLONE_NEWUSER)
-        chan.send(protocol.USERNS)
-        chan.expect(protocol.MAPPED)
-        _become_root()
-    for ns, fd in plan.ns_fds:
-        if ns.type in joined:
-            try:
-                shim.setns(fd, ns.flag)
-            except OSError as e:
-                raise SetupError(f"cannot join {ns.type} namespace {ns.path}: {e.strerror}",
-                                 f"$.linux.namespaces[{cfg.namespaces.index(ns)}].path")
-
-
-def hand_over(chan, next_stage, plan):
-    """stage-1's last step (create's and exec's): fork next_stage(plan), which
-    never returns, report its pid to the parent, exit."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            next_stage(plan)
-        finally:
-            os._exit(1)
-    chan.send(protocol.PID, pid=pid)
-    os._exit(0)
-
-
-def _write_time_offsets(offsets):
-    """Clock offsets of the new time namespace: before any process enters it."""
-    lines = []
-    for clock, off in offsets.items():
-        if clock not in ("monotonic", "boottime"):
-            raise ConfigError(f"unknown clock {clock!r}", f"$.linux.timeOffsets.{clock}")
-        lines.append(f"{clock} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
-    try:
-        write_proc_file("/proc/self/timens_offsets", "".join(lines))
-    except OSError as e:
-        raise SetupError(f"cannot set time offsets: {e.strerror}", "$.linux.timeOffsets")
-
-
-def _become_root():
+def become_root():
+    """uid and gid 0 of a user namespace just joined or made."""
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
 
 
-def _describe(e):
-    return shim.describe(e)
+def set_attributes(cfg, proc):
+    """The process's attributes that the kernel keeps across execve, set
+    before anything else: process.execCPUAffinity.initial, the LSM labels
+    (they take effect at execve) and process.oomScoreAdj. Returns
+    process.execCPUAffinity, whose final CPUs execute() sets."""
+    raw_proc = cfg.raw.get("process") or {}
+    affinity = raw_proc.get("execCPUAffinity") or {}
+    if affinity.get("initial"):
+        sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
+    if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
+        lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
+    if proc is not None and proc.oom_score_adj is not None:
+        try:
+            write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
+        except OSError as e:
+            raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
+                             f"{e.strerror}", "$.process.oomScoreAdj")
+    return affinity
 
 
-def _exit_on_signal(signum, frame):
-    os._exit(128 + signum)
-
-
-def stage2(plan):
-    """The container's init: build the environment, wait for start, exec."""
+def tenant(plan):
+    """exec's process (Plan kind TENANT), forked by stage-1 inside the
+    container's namespaces: its attributes, then execve."""
     chan = plan.chan
     try:
-        for s in _FORWARDED:
-            _signal.signal(s, _exit_on_signal)
-        os.setsid()
-        # every program this process runs in the container goes through the
-        # sealed stub (ocirt.linux.execstub): the hooks and the process
-        plan.stub_fd = execstub.stub()
         cfg = plan.cfg
         proc = cfg.process
-        in_userns = cfg.namespace("user") is not None
-        if cfg.hostname is not None:
-            try:
-                _socket.sethostname(cfg.hostname)
-            except OSError as e:
-                raise SetupError(f"sethostname({cfg.hostname}): {e.strerror}", "$.hostname")
-        if cfg.domainname is not None:
-            try:
-                shim.setdomainname(cfg.domainname)
-            except OSError as e:
-                raise SetupError(_describe(e), "$.domainname")
-        netns = cfg.namespace("network")
-        if netns is not None and netns.path is None:
-            # a new network namespace has only lo, and it starts down: bring
-            # it up, as runc does (engines count on it with --network none)
-            try:
-                shim.link_up("lo")
-            except OSError as e:
-                raise SetupError(f"cannot bring up the loopback interface: {e.strerror}")
-        if plan.keyring is not None:
-            try:
-                shim.join_session_keyring(plan.keyring)
-            except OSError as e:
-                if e.errno != errno.ENOSYS:  # a kernel without keys: nothing to isolate
-                    raise SetupError(f"cannot create a session keyring: {e.strerror}")
         raw_proc = cfg.raw.get("process") or {}
-        affinity = raw_proc.get("execCPUAffinity") or {}
-        if affinity.get("initial"):
-            sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
-        if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
-            # take effect at execve; written while the host's /proc is still here
-            lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
-        if proc is not None and proc.oom_score_adj is not None:
-            try:
-                write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
-            except OSError as e:
-                raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
-                                 f"{e.strerror}", "$.process.oomScoreAdj")
-        if proc is not None and proc.terminal:
-            # what the terminal setup needs, loaded while the host's files are
-            # still reachable (after pivot_root they are not)
-            from ocirt import console  # noqa: F401
-            from ocirt.linux import pty  # noqa: F401
-        cgroupns = cfg.namespace("cgroup")
-        if cgroupns is not None and cgroupns.path is None:
-            # born in the container's cgroups (stage-1 joined them), so this
-            # namespace is rooted there
-            shim.unshare(shim.CLONE_NEWCGROUP)
-        prepared = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
-                                  plan.idmap_fds, _mount_sources(chan, plan.mount_sources))
-        hook_state = None
-        if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
-                                        "startContainer")):
-            chan.send(protocol.HOOKS)
-            hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
-            # as runc's init: a hook without env gets the process's (no HOME yet)
-            hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state,
-                      stub_fd=plan.stub_fd, cwd=cfg.root_path,
-                      env=dict(e.split("=", 1) for e in proc.env) if proc else {})
-        if proc is not None:
-            _make_cwd(cfg.root_path, proc.cwd)
-        rootfs.pivot(cfg.root_path, plan.no_pivot, cfg.namespace("mount") is not None)
-        _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
-        rootfs.finish(cfg, prepared)
-        if proc is not None and proc.terminal:
-            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
-                           console_path="/dev/console")
-        rootfs.seal(cfg, prepared)
-        argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
-                                     keep=(plan.exec_sock.fileno(), plan.stub_fd),
-                                     caps=plan.caps)
-        chan.send(protocol.READY)
-        _wait_for_start(plan)
-        if "startContainer" in cfg.hooks:
-            hooks.run("startContainer", cfg.hooks["startContainer"], hook_state,
-                      stub_fd=plan.stub_fd, env=process_env(proc) if proc else {})
-        execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
-                executing=lambda: _tell_start(plan.start_conn),
-                report=(plan.start_conn.fileno(), protocol.exec_failed_frame),
-                stub_fd=plan.stub_fd)
+        affinity = set_attributes(cfg, proc)
+        # its own session and process group, as runc's exec'd process, with
+        # a terminal or without (then a shell's job control is its own)
+        os.setsid()
+        if proc.terminal:
+            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
+        # the sealed exec stub (ocirt.linux.execstub), made before become()
+        # may load a seccomp filter that refuses memfd_create
+        stub_fd = execstub.stub()
+        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,),
+                             caps=plan.caps)
+        if plan.late_join:
+            # a paused container: the parent moves this process into the
+            # frozen cgroup, where the kernel stops it until resume
+            chan.send(protocol.TENANT_READY)
+            chan.expect(protocol.TENANT_PLACED)
+        execute(proc, argv0, late, plan.preserve_fds, affinity,
+                report=(chan.fileno(), protocol.Channel.exec_failed_frame), stub_fd=stub_fd)
     except BaseException as e:  # noqa: B902
-        err = e if isinstance(e, OcirtError) else SetupError(_describe(e))
-        conn = getattr(plan, "start_conn", None)
-        if conn is not None:
-            try:
-                conn.send(protocol.EXEC_FAILED + str(err).encode())
-            except OSError:
-                pass
-            os._exit(127)
-        _die(chan, err)
-
-
-def _mount_sources(chan, expected):
-    """{mount index: fd} of the bind sources create cloned for this init
-    (ocirt.container.create: with a user namespace)."""
-    trees = {}
-    try:
-        for _ in expected:
-            msg, fds = chan.recv_with_fds()
-            for fd in fds[1:]:
-                os.close(fd)
-            if fds and msg is not None and msg["t"] == protocol.MOUNT_SOURCE:
-                trees[msg["i"]] = fds[0]
-            elif fds:
-                os.close(fds[0])
-            protocol.check_message(msg, protocol.MOUNT_SOURCE)
-            if not fds:
-                raise SetupError("protocol: MOUNT_SOURCE came without its fd")
-    except BaseException:
-        for fd in trees.values():
-            os.close(fd)
-        raise
-    return trees
+        die(chan, e if isinstance(e, OcirtError) else SetupError(shim.describe(e)))
 
 
 def setup_terminal(sock, user, size=None, console_path=None):
@@ -406,7 +237,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     filter, which may forbid the syscalls it makes. report: (fd, frame) to
     tell of a failed execve of the program on fd, framed by
     frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
-    for s in _FORWARDED + IGNORED:
+    for s in FORWARDED + IGNORED:
         _signal.signal(s, _signal.SIG_DFL)
     if affinity and affinity.get("final"):
         sched.set_affinity(affinity["final"], "$.process.execCPUAffinity.final")
@@ -434,7 +265,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     try:
         execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix, permitted)
     except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
-        raise SetupError(_describe(e), "$.process.args")
+        raise SetupError(shim.describe(e), "$.process.args")
 
 
 def process_env(proc):
@@ -465,25 +296,6 @@ def _load_seccomp(f):
         f.load()
     except OSError as e:
         raise SetupError(str(e.strerror or e), "linux.seccomp")
-
-
-def _make_cwd(root, cwd):
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.close(mounts.make_in_root(root_fd, cwd))
-    except OSError as e:
-        raise SetupError(f"cannot create process.cwd {cwd}: {e.strerror}", "$.process.cwd")
-    finally:
-        os.close(root_fd)
-
-
-def _apply_sysctl(cfg):
-    for key, value in cfg.sysctl:
-        path = "/proc/sys/" + key.replace(".", "/")
-        try:
-            write_proc_file(path, value)  # procfs's own file, nothing mounted over it
-        except OSError as e:
-            raise SetupError(f"cannot set {key}: {e.strerror}", f"$.linux.sysctl[{key!r}]")
 
 
 def _apply_rlimits(proc):
@@ -531,7 +343,7 @@ def _apply_user(proc, caps):
         try:
             capabilities.apply_bounding(caps["bounding"])
         except OSError as e:
-            raise SetupError(_describe(e), "$.process.capabilities.bounding")
+            raise SetupError(shim.describe(e), "$.process.capabilities.bounding")
         shim.prctl(shim.PR_SET_KEEPCAPS, 1)
     try:
         shim.setgroups(list(user.additional_gids))
@@ -550,7 +362,7 @@ def _apply_user(proc, caps):
             capabilities.apply_sets(caps["effective"], caps["permitted"], caps["inheritable"],
                                     caps["ambient"])
         except OSError as e:
-            raise SetupError(_describe(e), "$.process.capabilities")
+            raise SetupError(shim.describe(e), "$.process.capabilities")
 
 
 def _find_program(proc):
@@ -573,31 +385,6 @@ def _find_program(proc):
         raise SetupError(f"exec: {name!r}: stat {name}: no such file or directory",
                          "process.args[0]")
     raise SetupError(f"exec: {name!r}: permission denied", "process.args[0]")
-
-
-def _wait_for_start(plan):
-    sock = plan.exec_sock
-    while True:
-        fd, _ = sock._accept()  # close-on-exec, like socket.accept()
-        # family, type and protocol given: else Python asks getsockname and
-        # getsockopt, under the seccomp filter already (loaded early)
-        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fileno=fd)
-        data = conn.recv(1)
-        if data == protocol.START:
-            plan.start_conn = conn
-            sock.close()
-            return
-        conn.close()
-
-
-def _tell_start(conn):
-    """`start` may return now (see ocirt.protocol): EXECUTING. Should the
-    exec still fail, start hears of it only if it waits for the exec (it does
-    when there are poststart hooks); the container stops either way."""
-    try:
-        conn.send(protocol.EXECUTING)
-    except OSError:
-        pass  # start is gone: the container runs all the same
 
 
 def _close_fds(preserve):

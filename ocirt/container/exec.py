@@ -4,19 +4,15 @@ The new process joins the container's cgroups and every namespace of its
 init, and gets the attributes of its own process spec (the container's
 `process` with runc's exec flags applied, or a whole process object from
 --process): user, capabilities, rlimits, no_new_privs, LSM labels and the
-container's seccomp filter. The conversation with the forked processes is
-described in ocirt.protocol ("exec").
+container's seccomp filter. This is the parent's side: the processes it
+forks are create's engine with a Plan of kind TENANT (ocirt.stage1, then
+ocirt.become.tenant); the conversation is described in ocirt.protocol
+("exec").
 """
 
 from ocirt import errors, protocol, state
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.state import Status
-
-# config namespace type -> name under /proc/<pid>/ns, in the order they are
-# joined: the user namespace first, since it owns the others
-NS_FILES = (("user", "user"), ("mount", "mnt"), ("cgroup", "cgroup"), ("ipc", "ipc"),
-            ("uts", "uts"), ("network", "net"), ("time", "time"), ("pid", "pid"))
-
 
 MAX_ID = 2**31 - 1  # as ocirt.config: (uid_t)-1 means "unchanged" to setresuid
 
@@ -182,19 +178,18 @@ def _sub_cgroup(cg, subs):
 
 def _open_namespaces(c, cfg):
     """fds of the init's namespaces (those the config gives the container)."""
+    from ocirt.linux import namespaces
     from ocirt.linux.proc import is_alive
-    out = []
     try:
-        for ns_type, name in NS_FILES:
-            if cfg.namespace(ns_type) is None:
-                continue
-            try:
-                fd = os.open(f"/proc/{c.pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                if name == "time":  # a kernel without time namespaces
-                    continue
-                raise errors.InvalidState(f"container {c.id} is not running")
-            out.append((ns_type, fd))
+        out = namespaces.open_namespaces(
+            [(ns_type, f"/proc/{c.pid}/ns/{name}", None) for ns_type, name in namespaces.FILES
+             if cfg.namespace(ns_type) is not None],
+            optional=("time",))  # a kernel without time namespaces
+    except namespaces.NamespaceError as e:
+        if isinstance(e.oserror, FileNotFoundError):
+            raise errors.InvalidState(f"container {c.id} is not running")
+        raise e.oserror
+    try:
         if cfg.namespace("mount") is None:
             # the container is in the runtime's mount namespace, chrooted
             # into its rootfs (ocirt.linux.rootfs.pivot): the process goes
@@ -215,26 +210,13 @@ def _open_namespaces(c, cfg):
     return out
 
 
-class Plan:
-    def __init__(self, cfg, chan, cgroup_paths, ns_fds, seccomp, preserve_fds, late_join):
-        self.cfg = cfg
-        self.chan = chan
-        self.cgroup_paths = cgroup_paths
-        self.ns_fds = ns_fds
-        self.seccomp = seccomp
-        self.preserve_fds = preserve_fds
-        self.late_join = late_join  # join the (frozen) cgroup as the last step
-        self.in_unified = False
-        self.caps = None  # {set: mask} to grant (capabilities.grantable), or None
-
-
 def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
            sec, console_sock=None, receiver=None, caps=None):
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
-    plan = Plan(cfg, child_end, cg.paths, ns_fds, seccomp_filter, preserve_fds, late_join)
-    plan.console = console_sock
-    plan.caps = caps
+    plan = protocol.Plan(protocol.TENANT, cfg, child_end, ns_fds=ns_fds, cgroup_paths=cg.paths,
+                         caps=caps, seccomp=seccomp_filter, preserve_fds=preserve_fds,
+                         console=console_sock, late_join=late_join)
     if not detach:
         # the process is our grandchild: when stage-1 exits it becomes ours
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
@@ -250,7 +232,8 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
             import ocirt
             ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             parent_end.close()
-            _stage1(plan)
+            from ocirt.stage1 import stage1
+            stage1(plan)
         finally:
             os._exit(1)
     child_end.close()
@@ -261,7 +244,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         console_sock.close()  # the process has its own copy
     pid = None
     try:
-        # stage-1 sends PID, the process sends SECCOMP_FD or READY (paused
+        # stage-1 sends PID, the process sends SECCOMP_FD or TENANT_READY (paused
         # container), in whatever order they get there; EOF ends it
         ready = False
         while True:
@@ -283,14 +266,14 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
                     for fd in fds:
                         os.close(fd)
             else:
-                protocol.check_message(msg, protocol.READY)
+                protocol.check_message(msg, protocol.TENANT_READY)
                 ready = True
             if ready and pid is not None:
                 try:
                     cg.move(pid)
                 except OSError as e:
                     raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
-                parent_end.send(protocol.GO)
+                parent_end.send(protocol.TENANT_PLACED)
                 break
         if pid is None:
             raise errors.SetupError("the exec process died before it started")
@@ -343,89 +326,3 @@ def _wait(pid):
               _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
         _signal.signal(s, lambda signum, frame: forward(pid, signum))
     return wait_child(pid)
-
-
-# ---- in the forked processes ------------------------------------------------------
-
-def _stage1(plan):
-    """Join the cgroups and namespaces, fork the process (inside the pid ns)."""
-    from ocirt.errors import OcirtError, SetupError
-    from ocirt.linux import shim
-    from ocirt.linux.cgroups import Cgroup
-    from ocirt.process import _become_root, _describe, _die, hand_over
-    chan = plan.chan
-    try:
-        shim.prctl(shim.PR_SET_DUMPABLE, 0)
-        # every module the process needs is loaded before setns(mount): the
-        # host's files are out of reach after it
-        from ocirt.linux import execstub, lsm, sched  # noqa: F401
-        if plan.cfg.process.terminal:
-            from ocirt import console  # noqa: F401
-            from ocirt.linux import pty  # noqa: F401
-        if not plan.late_join:
-            try:
-                Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
-            except OSError as e:
-                raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
-        from ocirt.config import NAMESPACES
-        for ns_type, fd in plan.ns_fds:
-            if ns_type == "root":  # the init's root (no mount namespace): the last one
-                try:
-                    os.fchdir(fd)
-                    os.chroot(".")
-                except OSError as e:
-                    raise SetupError(f"cannot enter the container's root: {e.strerror}")
-                continue
-            try:
-                shim.setns(fd, NAMESPACES[ns_type][0])
-            except OSError as e:
-                raise SetupError(f"cannot join the container's {ns_type} namespace: "
-                                 f"{e.strerror}")
-            if ns_type == "user":
-                _become_root()
-        hand_over(chan, _stage2, plan)
-    except BaseException as e:  # noqa: B902 - everything must reach the parent
-        _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))
-
-
-def _stage2(plan):
-    """The process itself: its attributes, then execve."""
-    from ocirt.errors import OcirtError, SetupError
-    from ocirt.linux import execstub, lsm, sched
-    from ocirt.process import _describe, _die, become, execute, setup_terminal
-    chan = plan.chan
-    try:
-        cfg = plan.cfg
-        proc = cfg.process
-        raw_proc = cfg.raw.get("process") or {}
-        affinity = raw_proc.get("execCPUAffinity") or {}
-        if affinity.get("initial"):
-            sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
-        if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
-            lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
-        if proc.oom_score_adj is not None:
-            from ocirt.linux.proc import write_proc_file
-            try:
-                write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
-            except OSError as e:
-                raise SetupError(f"write /proc/self/oom_score_adj ({proc.oom_score_adj}): "
-                                 f"{e.strerror}", "$.process.oomScoreAdj")
-        # its own session and process group, as runc's exec'd process, with
-        # a terminal or without (then a shell's job control is its own)
-        os.setsid()
-        if proc.terminal:
-            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
-        # the sealed exec stub (ocirt.linux.execstub), made before become()
-        # may load a seccomp filter that refuses memfd_create
-        stub_fd = execstub.stub()
-        argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,),
-                             caps=plan.caps)
-        if plan.late_join:
-            # a paused container: the parent moves this process into the
-            # frozen cgroup, where the kernel stops it until resume
-            chan.send(protocol.READY)
-            chan.expect(protocol.GO)
-        execute(proc, argv0, late, plan.preserve_fds, affinity,
-                report=(chan.fileno(), protocol.Channel.exec_failed_frame), stub_fd=stub_fd)
-    except BaseException as e:  # noqa: B902
-        _die(chan, e if isinstance(e, OcirtError) else SetupError(_describe(e)))

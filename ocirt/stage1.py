@@ -1,0 +1,146 @@
+"""stage-1: the one process between the parent (create or exec) and the
+container's process, for both kinds of Plan (ocirt.protocol).
+
+It joins the container's cgroups and namespaces (the user namespace first,
+joined or new), makes create's new ones, then forks the last stage inside
+them (pid 1 of a new pid namespace for create), reports its pid and exits:
+the last stage is the container's init (ocirt.init) or exec's process
+(ocirt.become.tenant). The modules each needs are imported before any setns:
+once in the container's mount namespace, the host's files are out of reach.
+"""
+from ocirt import protocol
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.become import become_root, die
+from ocirt.errors import ConfigError, OcirtError, SetupError
+from ocirt.linux import shim
+from ocirt.linux.cgroups import Cgroup
+from ocirt.linux.proc import write_proc_file
+
+
+def stage1(plan):
+    """Join the cgroups and namespaces, make create's new ones, fork the
+    last stage, report its pid, exit."""
+    chan = plan.chan
+    try:
+        next_stage = _next_stage(plan)
+        _join(plan)
+        if plan.kind == protocol.INIT:
+            cfg = plan.cfg
+            flags = 0
+            for ns in cfg.namespaces:
+                if ns.path is None and ns.type not in ("user", "cgroup"):
+                    flags |= ns.flag
+            if flags:
+                shim.unshare(flags)
+            offsets = (cfg.raw.get("linux") or {}).get("timeOffsets")
+            if offsets:
+                _write_time_offsets(offsets)
+        hand_over(chan, next_stage, plan)
+    except BaseException as e:  # noqa: B902 - everything must reach the parent
+        die(chan, e if isinstance(e, OcirtError) else SetupError(shim.describe(e)))
+
+
+def cloned_init(plan):
+    """The init when clone3 made its new namespaces itself (see
+    ocirt.container.create): stage-1's joins, then the init in this process."""
+    try:
+        next_stage = _next_stage(plan)
+        _join(plan)
+    except BaseException as e:  # noqa: B902 - everything must reach the parent
+        die(plan.chan, e if isinstance(e, OcirtError) else SetupError(shim.describe(e)))
+    next_stage(plan)
+
+
+def _next_stage(plan):
+    """The last stage of plan's kind, with every module it needs imported
+    now (see the module's docstring)."""
+    if plan.kind == protocol.INIT:
+        from ocirt import init  # its own imports load what it needs before pivot_root
+        return init.run
+    from ocirt import become
+    if plan.cfg.process.terminal:
+        from ocirt import console  # noqa: F401
+        from ocirt.linux import pty  # noqa: F401
+    return become.tenant
+
+
+def _join(plan):
+    """Non-dumpable, GO (create's), then the cgroups (now, unless a paused
+    container's process joins its frozen cgroup last) and the namespaces
+    given by fd (a user namespace first, joined or new; exec's last may be
+    ("root", fd): the init's root, for a container without a mount
+    namespace)."""
+    chan = plan.chan
+    shim.prctl(shim.PR_SET_DUMPABLE, 0)
+    init = plan.kind == protocol.INIT
+    if init:
+        chan.expect(protocol.GO)
+    cfg = plan.cfg
+    if not plan.late_join:
+        try:
+            # As host root, before any user namespace: the next stage inherits it.
+            Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
+        except OSError as e:
+            raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
+    joined = dict(plan.ns_fds)
+    if "user" in joined:
+        if init:
+            shim.setns(joined["user"], shim.CLONE_NEWUSER)
+        else:
+            _setns(plan, "user", joined["user"])
+        become_root()
+    elif init and cfg.namespace("user"):
+        shim.unshare(shim.CLONE_NEWUSER)
+        chan.send(protocol.USERNS)
+        chan.expect(protocol.MAPPED)
+        become_root()
+    for ns_type, fd in plan.ns_fds:
+        if ns_type == "user":
+            continue
+        if ns_type == "root":  # the init's root (no mount namespace): the last one
+            try:
+                os.fchdir(fd)
+                os.chroot(".")
+            except OSError as e:
+                raise SetupError(f"cannot enter the container's root: {e.strerror}")
+            continue
+        _setns(plan, ns_type, fd)
+
+
+def _setns(plan, ns_type, fd):
+    """setns(2) into the namespace of <ns_type> held by <fd>; its error
+    names the config's path (create) or the container (exec)."""
+    ns = plan.cfg.namespace(ns_type)
+    try:
+        shim.setns(fd, ns.flag)
+    except OSError as e:
+        if plan.kind == protocol.INIT:
+            raise SetupError(f"cannot join {ns_type} namespace {ns.path}: {e.strerror}",
+                             f"$.linux.namespaces[{plan.cfg.namespaces.index(ns)}].path")
+        raise SetupError(f"cannot join the container's {ns_type} namespace: {e.strerror}")
+
+
+def hand_over(chan, next_stage, plan):
+    """stage-1's last step: fork next_stage(plan), which never returns,
+    report its pid to the parent, exit."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            next_stage(plan)
+        finally:
+            os._exit(1)
+    chan.send(protocol.PID, pid=pid)
+    os._exit(0)
+
+
+def _write_time_offsets(offsets):
+    """Clock offsets of the new time namespace: before any process enters it."""
+    lines = []
+    for clock, off in offsets.items():
+        if clock not in ("monotonic", "boottime"):
+            raise ConfigError(f"unknown clock {clock!r}", f"$.linux.timeOffsets.{clock}")
+        lines.append(f"{clock} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
+    try:
+        write_proc_file("/proc/self/timens_offsets", "".join(lines))
+    except OSError as e:
+        raise SetupError(f"cannot set time offsets: {e.strerror}", "$.linux.timeOffsets")
