@@ -102,7 +102,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     fds = _open_namespaces(c, cfg)
     try:
         seccomp_filter = None
-        sec = (cfg.raw.get("linux") or {}).get("seccomp")
+        sec = cfg.seccomp
         if sec is not None:
             from ocirt import log
             from ocirt.linux import seccomp
@@ -115,8 +115,9 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
                 receiver = console.Receiver()
                 sock = receiver.theirs
                 size = console.caller_size()
-                if size and not cfg.raw["process"].get("consoleSize"):
-                    cfg.raw["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
+                if size and cfg.process.console_size is None:
+                    cfg = cfg.replace(process=cfg.process.replace(
+                        console_size=config.ConsoleSize(size[0], size[1])))
             else:
                 sock = console.connect(console_socket)
         return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,
@@ -397,12 +398,11 @@ def _stage2(plan):
     try:
         cfg = plan.cfg
         proc = cfg.process
-        raw_proc = cfg.raw.get("process") or {}
-        affinity = raw_proc.get("execCPUAffinity") or {}
-        if affinity.get("initial"):
-            sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
-        if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
-            lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
+        affinity = proc.exec_cpu_affinity
+        if affinity is not None and affinity.initial:
+            sched.set_affinity(affinity.initial, "$.process.execCPUAffinity.initial")
+        if proc.apparmor_profile or proc.selinux_label:
+            lsm.set_exec_labels(proc.apparmor_profile, proc.selinux_label)
         if proc.oom_score_adj is not None:
             from ocirt.linux.proc import write_proc_file
             try:
@@ -414,7 +414,7 @@ def _stage2(plan):
         # a terminal or without (then a shell's job control is its own)
         os.setsid()
         if proc.terminal:
-            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
+            setup_terminal(plan.console, proc.user, proc.console_size)
         # the sealed exec stub (ocirt.linux.execstub), made before become()
         # may load a seccomp filter that refuses memfd_create
         stub_fd = execstub.stub()
