@@ -4,6 +4,13 @@ The flow is: parse JSON -> validate against schemas/config-schema.json
 (ocirt.jsonschema_lite) -> run the semantic checks in CHECKS (each names the
 JSON path it rejects) -> build the immutable records the rest of ocirt uses.
 Unknown properties are ignored, as the runtime-spec demands.
+
+Every check that needs no host state runs here, before anything is created
+or forked: findings() lists all the problems of a document, parse() raises
+the first. The mechanisms (ocirt.linux.*) take the records, not the JSON
+(as runc's specconv turns the spec into configs.Config); only what depends
+on the host (an LSM enabled, a NUMA node online, a syscall this kernel
+knows, a capability the runtime holds) is told later, at create or exec.
 """
 
 from ocirt import posixos as os  # os without its import cost (see there)
