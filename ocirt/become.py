@@ -44,12 +44,11 @@ def set_attributes(cfg, proc):
     before anything else: process.execCPUAffinity.initial, the LSM labels
     (they take effect at execve) and process.oomScoreAdj. Returns
     process.execCPUAffinity, whose final CPUs execute() sets."""
-    raw_proc = cfg.raw.get("process") or {}
-    affinity = raw_proc.get("execCPUAffinity") or {}
-    if affinity.get("initial"):
-        sched.set_affinity(affinity["initial"], "$.process.execCPUAffinity.initial")
-    if raw_proc.get("apparmorProfile") or raw_proc.get("selinuxLabel"):
-        lsm.set_exec_labels(raw_proc.get("apparmorProfile"), raw_proc.get("selinuxLabel"))
+    affinity = proc.exec_cpu_affinity if proc is not None else None
+    if affinity is not None and affinity.initial:
+        sched.set_affinity(affinity.initial, "$.process.execCPUAffinity.initial")
+    if proc is not None and (proc.apparmor_profile or proc.selinux_label):
+        lsm.set_exec_labels(proc.apparmor_profile, proc.selinux_label)
     if proc is not None and proc.oom_score_adj is not None:
         try:
             write_proc_file("/proc/self/oom_score_adj", str(proc.oom_score_adj))
@@ -66,13 +65,12 @@ def tenant(plan):
     try:
         cfg = plan.cfg
         proc = cfg.process
-        raw_proc = cfg.raw.get("process") or {}
         affinity = set_attributes(cfg, proc)
         # its own session and process group, as runc's exec'd process, with
         # a terminal or without (then a shell's job control is its own)
         os.setsid()
         if proc.terminal:
-            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"))
+            setup_terminal(plan.console, proc.user, proc.console_size)
         # the sealed exec stub (ocirt.linux.execstub), made before become()
         # may load a seccomp filter that refuses memfd_create
         stub_fd = execstub.stub()
@@ -102,7 +100,7 @@ def setup_terminal(sock, user, size=None, console_path=None):
                          "process.terminal")
     try:
         if size:
-            pty.set_size(slave, size.get("height", 0), size.get("width", 0))
+            pty.set_size(slave, size.height, size.width)
         # the container's own devpts node: let its user own its terminal; the
         # group stays devpts' (gid=5, tty), as runc
         os.fchown(slave, user.uid, -1)
@@ -147,18 +145,17 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
     # for another user; refused (root squashed by NFS), again as the user
     entered = _enter_cwd(proc.cwd, first_try=True)
     _give_stdio_pipes(proc.user.uid)
-    raw_proc = cfg.raw.get("process") or {}
     _apply_rlimits(proc)
-    if raw_proc.get("scheduler"):
-        sched.apply_scheduler(raw_proc["scheduler"])
-    if raw_proc.get("ioPriority"):
-        sched.apply_io_priority(raw_proc["ioPriority"])
-    if (cfg.raw.get("linux") or {}).get("personality"):
-        sched.apply_personality(cfg.raw["linux"]["personality"])
-    if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
+    if proc.scheduler is not None:
+        sched.apply_scheduler(proc.scheduler)
+    if proc.io_priority is not None:
+        sched.apply_io_priority(proc.io_priority)
+    if cfg.personality is not None:
+        sched.apply_personality(cfg.personality)
+    if cfg.memory_policy is not None:
         # late (the runtime's own setup allocates as the host does), but
         # before a seccomp filter that may refuse set_mempolicy
-        mempolicy.apply(cfg.raw["linux"]["memoryPolicy"])
+        mempolicy.apply(cfg.memory_policy)
     late = seccomp
     if seccomp is not None and (not proc.no_new_privileges or seccomp.notify):
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: now,
@@ -239,8 +236,8 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
     for s in FORWARDED + IGNORED:
         _signal.signal(s, _signal.SIG_DFL)
-    if affinity and affinity.get("final"):
-        sched.set_affinity(affinity["final"], "$.process.execCPUAffinity.final")
+    if affinity is not None and affinity.final:
+        sched.set_affinity(affinity.final, "$.process.execCPUAffinity.final")
     _close_fds(preserve_fds)
     if argv0 is None:
         raise SetupError("config.json has no process to start")

@@ -4,6 +4,13 @@ The flow is: parse JSON -> validate against schemas/config-schema.json
 (ocirt.jsonschema_lite) -> run the semantic checks in CHECKS (each names the
 JSON path it rejects) -> build the immutable records the rest of ocirt uses.
 Unknown properties are ignored, as the runtime-spec demands.
+
+Every check that needs no host state runs here, before anything is created
+or forked: findings() lists all the problems of a document, parse() raises
+the first. The mechanisms (ocirt.linux.*) take the records, not the JSON
+(as runc's specconv turns the spec into configs.Config); only what depends
+on the host (an LSM enabled, a NUMA node online, a syscall this kernel
+knows, a capability the runtime holds) is told later, at create or exec.
 """
 
 from ocirt import posixos as os  # os without its import cost (see there)
@@ -67,6 +74,12 @@ class _Value:
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def replace(self, **changes):
+        """A copy with <changes> (records are immutable: this is how one is edited)."""
+        values = {n: getattr(self, n) for n in self.__slots__}
+        values.update(changes)
+        return type(self)(**values)
+
     def _fields(self):
         return tuple(getattr(self, n) for n in self.__slots__ if n != "raw")
 
@@ -116,11 +129,35 @@ class Capabilities(_Value):
     _defaults = dict.fromkeys(__slots__)
 
 
+class ConsoleSize(_Value):
+    __slots__ = ("height", "width")
+
+
+class ExecCPUAffinity(_Value):
+    """CPU lists as the spec gives them ("0-2,5"): ocirt.linux.sched reads them."""
+    __slots__ = ("initial", "final")
+    _defaults = {"initial": None, "final": None}
+
+
+class Scheduler(_Value):
+    """process.scheduler; flags are SCHED_FLAG_* names (ocirt.linux.sched)."""
+    __slots__ = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
+    _defaults = {"nice": 0, "priority": 0, "flags": (), "runtime": 0, "deadline": 0,
+                 "period": 0}
+
+
+class IOPriority(_Value):
+    __slots__ = ("io_class", "priority")  # "class" in the spec
+
+
 class Process(_Value):
     __slots__ = ("args", "env", "cwd", "user", "terminal", "rlimits", "no_new_privileges",
-                 "capabilities", "oom_score_adj")
+                 "capabilities", "oom_score_adj", "console_size", "exec_cpu_affinity",
+                 "scheduler", "io_priority", "apparmor_profile", "selinux_label")
     _defaults = {"terminal": False, "rlimits": (), "no_new_privileges": False,
-                 "capabilities": None, "oom_score_adj": None}
+                 "capabilities": None, "oom_score_adj": None, "console_size": None,
+                 "exec_cpu_affinity": None, "scheduler": None, "io_priority": None,
+                 "apparmor_profile": None, "selinux_label": None}
 
 
 class Device(_Value):
@@ -131,14 +168,99 @@ class Hook(_Value):
     __slots__ = ("path", "args", "env", "timeout")
 
 
+class Hooks(_Value):
+    """A config's hooks: points is a tuple of (point, (Hook, ...)) in the
+    order of HOOK_POINTS, for the points that have hooks. Read as a mapping
+    of point to hooks (`point in hooks`, hooks[point], hooks.get(point, ()),
+    iteration over the points), yet immutable and hashable."""
+
+    __slots__ = ("points",)
+    _defaults = {"points": ()}
+
+    def get(self, point, default=()):
+        for p, hooks in self.points:
+            if p == point:
+                return hooks
+        return default
+
+    def __getitem__(self, point):
+        hooks = self.get(point, None)
+        if hooks is None:
+            raise KeyError(point)
+        return hooks
+
+    def __contains__(self, point):
+        return self.get(point, None) is not None
+
+    def __iter__(self):
+        return iter([p for p, _ in self.points])
+
+    def __len__(self):
+        return len(self.points)
+
+
+class Personality(_Value):
+    __slots__ = ("domain", "flags")
+    _defaults = {"flags": ()}
+
+
+class TimeOffset(_Value):
+    """One clock of linux.timeOffsets ("monotonic" or "boottime")."""
+    __slots__ = ("clock", "secs", "nanosecs")
+
+
+class MemoryPolicy(_Value):
+    """linux.memoryPolicy; nodes is the spec's node list text ("0-3,7"), which
+    ocirt.linux.mempolicy parses (and checks against the host's nodes)."""
+    __slots__ = ("mode", "nodes", "flags")
+    _defaults = {"nodes": "", "flags": ()}
+
+
+class SyscallArg(_Value):
+    __slots__ = ("index", "value", "value_two", "op")
+    _defaults = {"value_two": 0}
+
+
+class Syscall(_Value):
+    """A rule of linux.seccomp.syscalls: action for every name (args: its conditions)."""
+    __slots__ = ("names", "action", "errno_ret", "args")
+    _defaults = {"errno_ret": None, "args": ()}
+
+
+class Seccomp(_Value):
+    """linux.seccomp, which ocirt.linux.seccomp.build turns into a filter."""
+    __slots__ = ("default_action", "default_errno_ret", "architectures", "flags",
+                 "listener_path", "listener_metadata", "syscalls")
+    _defaults = {"default_errno_ret": None, "architectures": (), "flags": (),
+                 "listener_path": None, "listener_metadata": None, "syscalls": ()}
+
+    @property
+    def notify(self):
+        """It has SCMP_ACT_NOTIFY (its listener fd goes to listener_path)."""
+        return self.default_action == "SCMP_ACT_NOTIFY" or any(
+            r.action == "SCMP_ACT_NOTIFY" for r in self.syscalls)
+
+
 class Config(_Value):
     """A checked config.json. root_path is the rootfs's absolute host path;
-    hooks maps a hook point (ocirt.hooks.POINTS) to its Hooks, in order."""
+    hooks (a Hooks) maps a hook point (ocirt.hooks.POINTS) to its Hooks, in
+    order; seccomp, personality, memory_policy are None when not given.
+
+    raw is the document as checked, outside equality and hashing: for
+    to_json() (create keeps a copy of the config) and, until
+    linux.resources has a record, for that section."""
 
     __slots__ = ("oci_version", "root_path", "root_readonly", "process", "hostname",
                  "domainname", "mounts", "namespaces", "uid_mappings", "gid_mappings",
                  "rootfs_propagation", "cgroups_path", "devices", "masked_paths",
-                 "readonly_paths", "sysctl", "annotations", "hooks", "raw")
+                 "readonly_paths", "sysctl", "annotations", "hooks",
+                 "seccomp", "personality", "time_offsets", "mount_label", "memory_policy",
+                 "raw")
+
+    def to_json(self):
+        """The document as checked, as JSON bytes."""
+        from ocirt import jsonio
+        return jsonio.dumps(self.raw).encode()
 
     def namespace(self, ns_type):
         for ns in self.namespaces:
@@ -180,23 +302,48 @@ def load(bundle):
 
 
 def parse(doc, bundle, source="config.json", escapes=True):
-    """Validate a decoded config document and convert it. escapes=False: the
-    text had no \\u escape, so no string can hold a NUL or a lone surrogate."""
+    """Validate a decoded config document and convert it: the first error
+    that findings() would list is raised, as "<source>: <path>: <message>".
+    escapes=False: the text had no \\u escape, so no string can hold a NUL
+    or a lone surrogate."""
+    for f in _findings(doc, escapes):
+        if f.severity == "error":
+            raise ConfigError(f"{source}: {f.path}: {f.message}")
+    return _convert(doc, bundle)
+
+
+class Finding(_Value):
+    """A problem of a config document: its JSON path ("$."-rooted), what is
+    wrong, and "error" (the container cannot be made as asked) or "warning"."""
+
+    __slots__ = ("path", "message", "severity")
+    _defaults = {"severity": "error"}
+
+
+def findings(doc, escapes=True):
+    """Every problem of the decoded config document <doc>, in the order in
+    which parse meets them, without stopping at the first: what can be known
+    of a config before any process is made, on any host. A document that
+    breaks the schema yields that one violation: the semantic checks (CHECKS)
+    read only documents of the schema's shape."""
+    return list(_findings(doc, escapes))
+
+
+def _findings(doc, escapes):
     from ocirt.jsonschema_lite import Invalid, check_text
     if not isinstance(doc, dict):
-        raise ConfigError(f"{source}: $: expected object")
+        yield Finding("$", "expected object")
+        return
     try:
         if escapes:
             check_text(doc)
         _schema_validator().validate(doc)
     except Invalid as e:
-        raise ConfigError(f"{source}: {e.path}: {e.msg}")
+        yield Finding(e.path, e.msg)
+        return
     for check in CHECKS:
-        problem = check(doc)
-        if problem:
-            where, msg = problem
-            raise ConfigError(f"{source}: {where}: {msg}")
-    return _convert(doc, bundle)
+        for where, msg in check(doc):
+            yield Finding(where, msg)
 
 
 def check_resources(res, source="resources"):
@@ -210,13 +357,16 @@ def check_resources(res, source="resources"):
         raise ConfigError(f"{source}: {e.path}: {e.msg}")
 
 
-# ---- semantic checks: each returns None or (json_path, message) ----------
+# ---- semantic checks: each yields (json_path, message) per problem ------
+# A check yields its problems in document order; parse raises the first one
+# of the first check that has any, so the order of CHECKS is part of the
+# messages users see. Checks added later go at the end of CHECKS.
 
 def _check_version(doc):
     from ocirt.jsonschema_lite import oci_version_matches
     v = doc.get("ociVersion")
     if not isinstance(v, str) or v.endswith("\n") or not oci_version_matches(v):
-        return "$.ociVersion", f"unsupported version {v!r} (ocirt supports 1.0.0 to 1.3.x)"
+        yield "$.ociVersion", f"unsupported version {v!r} (ocirt supports 1.0.0 to 1.3.x)"
 
 
 def _linux(doc):
@@ -228,13 +378,15 @@ def _check_namespaces(doc):
     for i, ns in enumerate(_linux(doc).get("namespaces") or ()):
         t = ns.get("type")
         if t not in NAMESPACES:
-            return f"$.linux.namespaces[{i}].type", f"unknown namespace type {t!r}"
+            yield f"$.linux.namespaces[{i}].type", f"unknown namespace type {t!r}"
+            continue
         if t in seen:
-            return f"$.linux.namespaces[{i}].type", f"namespace {t!r} listed twice"
+            yield f"$.linux.namespaces[{i}].type", f"namespace {t!r} listed twice"
+            continue
         seen.add(t)
         p = ns.get("path")
         if p is not None and not os.path.isabs(p):
-            return f"$.linux.namespaces[{i}].path", "must be an absolute path"
+            yield f"$.linux.namespaces[{i}].path", "must be an absolute path"
 
 
 def _ns_types(doc):
@@ -247,62 +399,70 @@ HOST_NAME_MAX = 64  # bytes, for the hostname and the domainname alike
 def _check_uts(doc):
     if "uts" not in _ns_types(doc):
         if doc.get("hostname"):
-            return "$.hostname", "setting the hostname needs a private UTS namespace"
+            yield "$.hostname", "setting the hostname needs a private UTS namespace"
         if doc.get("domainname"):
-            return "$.domainname", "setting the domainname needs a private UTS namespace"
+            yield "$.domainname", "setting the domainname needs a private UTS namespace"
     for key in ("hostname", "domainname"):
         n = len(doc.get(key, "").encode())
         if n > HOST_NAME_MAX:
-            return f"$.{key}", f"{n} bytes long: the kernel takes at most {HOST_NAME_MAX}"
+            yield f"$.{key}", f"{n} bytes long: the kernel takes at most {HOST_NAME_MAX}"
+
+
+def _user_ns(doc):
+    """The linux.namespaces entry of the user namespace, or None."""
+    for ns in _linux(doc).get("namespaces") or ():
+        if ns.get("type") == "user":
+            return ns
+    return None
 
 
 def _check_userns(doc):
     linux = _linux(doc)
-    user_ns = [ns for ns in linux.get("namespaces") or () if ns.get("type") == "user"]
+    user_ns = _user_ns(doc)
     has_maps = bool(linux.get("uidMappings") or linux.get("gidMappings"))
-    if user_ns and user_ns[0].get("path") is None and not (
+    if user_ns and user_ns.get("path") is None and not (
             linux.get("uidMappings") and linux.get("gidMappings")):
-        return "$.linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"
+        yield "$.linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"
     if has_maps and not user_ns:
-        return "$.linux.uidMappings", "mappings given without a user namespace"
-    if has_maps and user_ns and user_ns[0].get("path") is not None:
-        return "$.linux.uidMappings", "mappings cannot be set on a joined user namespace"
+        yield "$.linux.uidMappings", "mappings given without a user namespace"
+    if has_maps and user_ns and user_ns.get("path") is not None:
+        yield "$.linux.uidMappings", "mappings cannot be set on a joined user namespace"
 
 
 def _check_process(doc):
     proc = doc.get("process")
     if proc is None:
-        return None
+        return
     if not proc.get("args"):
-        return "$.process.args", "must name the program to run"
+        yield "$.process.args", "must name the program to run"
     cwd = proc.get("cwd", "")
     if not cwd.startswith("/"):
-        return "$.process.cwd", f"{cwd!r} is not an absolute path"
+        yield "$.process.cwd", f"{cwd!r} is not an absolute path"
     seen = set()
     for i, rl in enumerate(proc.get("rlimits") or ()):
         t = rl.get("type")
         if t not in RLIMITS:
-            return f"$.process.rlimits[{i}].type", f"unknown rlimit {t!r}"
-        if t in seen:
-            return f"$.process.rlimits[{i}].type", f"duplicate rlimit {t!r}"
+            yield f"$.process.rlimits[{i}].type", f"unknown rlimit {t!r}"
+        elif t in seen:
+            yield f"$.process.rlimits[{i}].type", f"duplicate rlimit {t!r}"
         seen.add(t)
         if rl["soft"] > rl["hard"]:
-            return f"$.process.rlimits[{i}]", f"soft limit of {t} is above its hard limit"
+            yield f"$.process.rlimits[{i}]", f"soft limit of {t} is above its hard limit"
     for i, e in enumerate(proc.get("env") or ()):
         if "=" not in e or e.startswith("="):
-            return f"$.process.env[{i}]", f"{e!r} is not of the form KEY=value"
+            yield f"$.process.env[{i}]", f"{e!r} is not of the form KEY=value"
 
 
 def _check_mounts(doc):
     for i, m in enumerate(doc.get("mounts") or ()):
         dest = m.get("destination", "")
         if not dest:
-            return f"$.mounts[{i}].destination", "must not be empty"
-        if ".." in dest.split("/"):
-            return f"$.mounts[{i}].destination", f"{dest!r} must not contain '..'"
+            yield f"$.mounts[{i}].destination", "must not be empty"
+        elif ".." in dest.split("/"):
+            yield f"$.mounts[{i}].destination", f"{dest!r} must not contain '..'"
         if is_bind(m):
             if not m.get("source"):
-                return f"$.mounts[{i}].source", "a bind mount needs a source"
+                yield f"$.mounts[{i}].source", "a bind mount needs a source"
 
 
 def _id_problem(value):
@@ -310,18 +470,18 @@ def _id_problem(value):
         return f"{value} is out of range: uids and gids must be in 0..{MAX_ID}"
 
 
-def _maps_problem(where, maps):
+def _maps_problems(where, maps):
     """containerID and hostID are ids (0..2^31-1); a range may not reach
     (uid_t)-1 (the kernel's own identity map, size 4294967295, stays valid)."""
     for i, m in enumerate(maps or ()):
         for key in ("containerID", "hostID"):
             problem = _id_problem(m.get(key, 0))
             if problem:
-                return f"{where}[{i}].{key}", problem
+                yield f"{where}[{i}].{key}", problem
         size = m.get("size", 0)
         if not 1 <= size <= 2**32 - 1 - max(m.get("containerID", 0), m.get("hostID", 0)):
-            return f"{where}[{i}].size", (f"{size} is out of range: a mapping holds at least "
-                                          "one id and ends before 4294967295")
+            yield f"{where}[{i}].size", (f"{size} is out of range: a mapping holds at least "
+                                         "one id and ends before 4294967295")
 
 
 def _check_ids(doc):
@@ -329,23 +489,21 @@ def _check_ids(doc):
     for key in ("uid", "gid"):
         problem = _id_problem(user.get(key, 0))
         if problem:
-            return f"$.process.user.{key}", problem
+            yield f"$.process.user.{key}", problem
     gids = user.get("additionalGids") or ()
     if len(gids) > NGROUPS_MAX:
-        return "$.process.user.additionalGids", (f"{len(gids)} groups: the kernel takes at "
-                                                 f"most {NGROUPS_MAX}")
+        yield "$.process.user.additionalGids", (f"{len(gids)} groups: the kernel takes at "
+                                                f"most {NGROUPS_MAX}")
     for i, gid in enumerate(gids):
         problem = _id_problem(gid)
         if problem:
-            return f"$.process.user.additionalGids[{i}]", problem
+            yield f"$.process.user.additionalGids[{i}]", problem
     linux = _linux(doc)
     maps = [(f"$.linux.{k}", linux.get(k)) for k in ("uidMappings", "gidMappings")]
     for i, m in enumerate(doc.get("mounts") or ()):
         maps += [(f"$.mounts[{i}].{k}", m.get(k)) for k in ("uidMappings", "gidMappings")]
     for where, items in maps:
-        problem = _maps_problem(where, items)
-        if problem:
-            return problem
+        yield from _maps_problems(where, items)
 
 
 def _check_idmap(doc):
@@ -355,14 +513,14 @@ def _check_idmap(doc):
         idmap = "idmap" in opts or "ridmap" in opts
         has_maps = bool(m.get("uidMappings") or m.get("gidMappings"))
         if has_maps and not idmap:
-            return f"$.mounts[{i}].uidMappings", "mappings need the idmap or ridmap option"
+            yield f"$.mounts[{i}].uidMappings", "mappings need the idmap or ridmap option"
         if bool(m.get("uidMappings")) != bool(m.get("gidMappings")):
-            return f"$.mounts[{i}].uidMappings", "give both uidMappings and gidMappings"
+            yield f"$.mounts[{i}].uidMappings", "give both uidMappings and gidMappings"
         if idmap and m.get("type") != "bind" and not ({"bind", "rbind"} & set(opts)):
-            return f"$.mounts[{i}].options", "idmap applies to bind mounts only"
+            yield f"$.mounts[{i}].options", "idmap applies to bind mounts only"
         if idmap and not has_maps and not linux.get("uidMappings"):
-            return f"$.mounts[{i}].options", ("idmap without mappings needs the container's "
-                                              "user namespace mappings")
+            yield f"$.mounts[{i}].options", ("idmap without mappings needs the container's "
+                                             "user namespace mappings")
 
 
 def _check_paths(doc):
@@ -370,11 +528,11 @@ def _check_paths(doc):
     for key in ("maskedPaths", "readonlyPaths"):
         for i, p in enumerate(linux.get(key) or ()):
             if not p.startswith("/"):
-                return f"$.linux.{key}[{i}]", f"{p!r} is not an absolute path"
+                yield f"$.linux.{key}[{i}]", f"{p!r} is not an absolute path"
     prop = linux.get("rootfsPropagation")
     if prop is not None and prop not in ("private", "rprivate", "shared", "rshared",
                                          "slave", "rslave", "unbindable", "runbindable"):
-        return "$.linux.rootfsPropagation", f"unknown propagation {prop!r}"
+        yield "$.linux.rootfsPropagation", f"unknown propagation {prop!r}"
 
 
 # sysctls that belong to a namespace (runc's list): prefix or exact name -> namespace
@@ -401,14 +559,14 @@ def _check_sysctl(doc):
         # -> "/"), where a "/" or an empty part names nothing but makes the
         # init fail late, with ENOENT
         if "/" in key or "" in key.split("."):
-            return where, f"{key!r} is not a sysctl name (dot-separated, no '/')"
+            yield where, f"{key!r} is not a sysctl name (dot-separated, no '/')"
+            continue
         ns = _sysctl_namespace(key)
         if ns is None:
-            return where, f"{key} is not namespaced: a container may not set it"
-        if ns not in have:
-            return where, f"{key} needs a private {ns} namespace"
-        if ns == "network" and have[ns].get("path") is not None:
-            continue  # a joined network namespace: allowed, as runc does
+            yield where, f"{key} is not namespaced: a container may not set it"
+        elif ns not in have:
+            yield where, f"{key} needs a private {ns} namespace"
+        # a joined network namespace: allowed, as runc does
 
 
 def _check_time_offsets(doc):
@@ -416,7 +574,7 @@ def _check_time_offsets(doc):
     if linux.get("timeOffsets"):
         ns = [n for n in linux.get("namespaces") or () if n.get("type") == "time"]
         if not ns or ns[0].get("path") is not None:
-            return "$.linux.timeOffsets", "needs a new time namespace"
+            yield "$.linux.timeOffsets", "needs a new time namespace"
 
 
 # the hook points of runtime-spec v1.3.0 (ocirt.hooks.POINTS; that module is
@@ -437,36 +595,135 @@ def _check_hooks(doc):
             if not isinstance(h, dict):
                 continue
             if not str(h.get("path", "")).startswith("/"):
-                return f"$.hooks.{point}[{i}].path", "must be an absolute path"
+                yield f"$.hooks.{point}[{i}].path", "must be an absolute path"
             t = h.get("timeout")
             if t is not None and t <= 0:
-                return f"$.hooks.{point}[{i}].timeout", "must be greater than zero"
+                yield f"$.hooks.{point}[{i}].timeout", "must be greater than zero"
             if t is not None and t > MAX_HOOK_TIMEOUT:
                 # beyond what a timer takes (select: about 2^63 ns)
-                return f"$.hooks.{point}[{i}].timeout", (f"{t} is more than "
-                                                         f"{MAX_HOOK_TIMEOUT} seconds")
+                yield f"$.hooks.{point}[{i}].timeout", (f"{t} is more than "
+                                                        f"{MAX_HOOK_TIMEOUT} seconds")
             for j, e in enumerate(h.get("env") or ()):
                 if "=" not in e or e.startswith("="):
-                    return f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
+                    yield f"$.hooks.{point}[{i}].env[{j}]", f"{e!r} is not KEY=value"
+
+
+# The checks below were made after the fork, in the container's setup
+# processes, or in create, by the mechanism that applies the section. The
+# rules of a kernel interface stay with its mechanism (ocirt.linux.*),
+# which these consult; only what depends on the host (an LSM enabled, a
+# NUMA node online, a syscall name known) is still told at create.
+
+def _check_capabilities(doc):
+    """Names that are no capability (a capability that cannot be granted is
+    another matter: a warning at create, ocirt.linux.capabilities.grantable)."""
+    caps = (doc.get("process") or {}).get("capabilities")
+    if not caps:
+        return
+    from ocirt.linux.capabilities import NUMBERS, SETS
+    for name in SETS:
+        for i, cap in enumerate(caps.get(name) or ()):
+            if cap not in NUMBERS:
+                yield f"$.process.capabilities.{name}[{i}]", f"unknown capability {cap!r}"
+
+
+TIME_CLOCKS = ("monotonic", "boottime")  # the clocks a time namespace offsets
+
+
+def _check_clocks(doc):
+    for clock in _linux(doc).get("timeOffsets") or {}:
+        if clock not in TIME_CLOCKS:
+            yield f"$.linux.timeOffsets.{clock}", f"unknown clock {clock!r}"
+
+
+def _check_personality(doc):
+    if (_linux(doc).get("personality") or {}).get("flags"):
+        yield "$.linux.personality.flags", "personality flags are not supported"
+
+
+def _mapped(value, maps):
+    return any(m.get("containerID", 0) <= value < m.get("containerID", 0) + m.get("size", 0)
+               for m in maps)
+
+
+def _check_userns_ids(doc):
+    """A new user namespace maps the process's uid, gid and additional gids:
+    else setresuid and setgroups fail in the init, with a bare EINVAL."""
+    user_ns = _user_ns(doc)
+    proc = doc.get("process")
+    linux = _linux(doc)
+    uid_maps, gid_maps = linux.get("uidMappings"), linux.get("gidMappings")
+    if proc is None or user_ns is None or user_ns.get("path") is not None \
+            or not (uid_maps and gid_maps):
+        return
+    user = proc.get("user") or {}
+    for key, maps_key, maps in (("uid", "uidMappings", uid_maps),
+                                ("gid", "gidMappings", gid_maps)):
+        value = user.get(key, 0)
+        if not _mapped(value, maps):
+            yield f"$.process.user.{key}", (f"{key} {value} is not mapped in the new user "
+                                            f"namespace ($.linux.{maps_key})")
+    for i, gid in enumerate(user.get("additionalGids") or ()):
+        if not _mapped(gid, gid_maps):
+            yield f"$.process.user.additionalGids[{i}]", (
+                f"gid {gid} is not mapped in the new user namespace ($.linux.gidMappings)")
+
+
+def _check_cpu_affinity(doc):
+    affinity = (doc.get("process") or {}).get("execCPUAffinity") or {}
+    for key in ("initial", "final"):
+        if affinity.get(key):
+            from ocirt.linux import sched
+            yield from _raised(sched.cpu_list, affinity[key], f"$.process.execCPUAffinity.{key}")
+
+
+def _check_memory_policy(doc):
+    mp = _linux(doc).get("memoryPolicy")
+    if mp is not None:
+        from ocirt.linux import mempolicy
+        yield from _raised(mempolicy.parse, _memory_policy(mp))
+
+
+def _check_seccomp(doc):
+    sec = _linux(doc).get("seccomp")
+    if sec is None:
+        return
+    notify = sec["defaultAction"] == "SCMP_ACT_NOTIFY" or any(
+        r.get("action") == "SCMP_ACT_NOTIFY" for r in sec.get("syscalls") or ())
+    if notify and not sec.get("listenerPath"):
+        yield "$.linux.seccomp", "SCMP_ACT_NOTIFY needs a listenerPath"
+    if "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in (sec.get("flags") or ()) and not notify:
+        yield "$.linux.seccomp.flags", ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies only "
+                                        "to filters with SCMP_ACT_NOTIFY")
+
+
+def _raised(fn, *args):
+    """The ConfigError fn(*args) raises, as a problem (a mechanism's own check)."""
+    try:
+        fn(*args)
+    except ConfigError as e:
+        yield e.path, e.msg
 
 
 CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns, _check_process,
           _check_ids, _check_mounts, _check_idmap, _check_paths, _check_sysctl,
-          _check_time_offsets, _check_hooks)
+          _check_time_offsets, _check_hooks,
+          _check_capabilities, _check_clocks, _check_personality, _check_userns_ids,
+          _check_cpu_affinity, _check_memory_policy, _check_seccomp)
 
 
 # ---- conversion ---------------------------------------------------------
 
 def parse_hooks(doc):
-    """{point: (Hook, ...)} for the points that have hooks."""
-    out = {}
+    """The Hooks of a document, for the points that have hooks."""
+    out = []
     for point, items in _hooks(doc):
         # env None (no "env" key) is not env []: the first runs with the
         # runtime's environment, the second with none (runc's exec.Cmd.Env)
-        out[point] = tuple(Hook(h["path"], tuple(h.get("args") or ()),
-                                None if h.get("env") is None else tuple(h["env"]),
-                                h.get("timeout")) for h in items)
-    return out
+        out.append((point, tuple(Hook(h["path"], tuple(h.get("args") or ()),
+                                      None if h.get("env") is None else tuple(h["env"]),
+                                      h.get("timeout")) for h in items)))
+    return Hooks(tuple(out))
 
 
 def _int(v):
@@ -501,6 +758,59 @@ def _caps(c):
                            for k in ("bounding", "effective", "inheritable", "permitted", "ambient")})
 
 
+def _console_size(c):
+    return None if c is None else ConsoleSize(int(c["height"]), int(c["width"]))
+
+
+def _cpu_affinity(a):
+    return None if a is None else ExecCPUAffinity(a.get("initial"), a.get("final"))
+
+
+def _scheduler(s):
+    if s is None:
+        return None
+    return Scheduler(s["policy"], int(s.get("nice", 0)), int(s.get("priority", 0)),
+                     tuple(s.get("flags") or ()), int(s.get("runtime", 0)),
+                     int(s.get("deadline", 0)), int(s.get("period", 0)))
+
+
+def _io_priority(p):
+    return None if p is None else IOPriority(p["class"], int(p.get("priority", 0)))
+
+
+def _personality(p):
+    return None if p is None else Personality(p["domain"], tuple(p.get("flags") or ()))
+
+
+def _time_offsets(offsets):
+    return tuple(TimeOffset(clock, int(o.get("secs", 0)), int(o.get("nanosecs", 0)))
+                 for clock, o in (offsets or {}).items())
+
+
+def _memory_policy(mp):
+    if mp is None:
+        return None
+    return MemoryPolicy(mp["mode"], mp.get("nodes") or "", tuple(mp.get("flags") or ()))
+
+
+def _seccomp(sec):
+    if sec is None:
+        return None
+    return Seccomp(
+        default_action=sec["defaultAction"],
+        default_errno_ret=_int(sec.get("defaultErrnoRet")),
+        architectures=tuple(sec.get("architectures") or ()),
+        flags=tuple(sec.get("flags") or ()),
+        listener_path=sec.get("listenerPath"),
+        listener_metadata=sec.get("listenerMetadata"),
+        syscalls=tuple(
+            Syscall(tuple(r["names"]), r["action"], _int(r.get("errnoRet")),
+                    tuple(SyscallArg(int(a["index"]), int(a["value"]),
+                                     int(a.get("valueTwo", 0)), a["op"])
+                          for a in r.get("args") or ()))
+            for r in sec.get("syscalls") or ()))
+
+
 def _convert(doc, bundle):
     linux = _linux(doc)
     root = doc.get("root") or {}
@@ -524,6 +834,12 @@ def _convert(doc, bundle):
             no_new_privileges=bool(proc.get("noNewPrivileges", False)),
             capabilities=_caps(proc.get("capabilities")),
             oom_score_adj=_int(proc.get("oomScoreAdj")),
+            console_size=_console_size(proc.get("consoleSize")),
+            exec_cpu_affinity=_cpu_affinity(proc.get("execCPUAffinity")),
+            scheduler=_scheduler(proc.get("scheduler")),
+            io_priority=_io_priority(proc.get("ioPriority")),
+            apparmor_profile=proc.get("apparmorProfile"),
+            selinux_label=proc.get("selinuxLabel"),
         )
     devices = tuple(
         Device(d["type"], d["path"], int(d.get("major", 0)), int(d.get("minor", 0)),
@@ -551,5 +867,10 @@ def _convert(doc, bundle):
         sysctl=tuple(sorted((linux.get("sysctl") or {}).items())),
         annotations=tuple(sorted((doc.get("annotations") or {}).items())),
         hooks=parse_hooks(doc),
+        seccomp=_seccomp(linux.get("seccomp")),
+        personality=_personality(linux.get("personality")),
+        time_offsets=_time_offsets(linux.get("timeOffsets")),
+        mount_label=linux.get("mountLabel"),
+        memory_policy=_memory_policy(linux.get("memoryPolicy")),
         raw=doc,
     )

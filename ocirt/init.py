@@ -61,7 +61,6 @@ def run(plan):
             except OSError as e:
                 if e.errno != errno.ENOSYS:  # a kernel without keys: nothing to isolate
                     raise SetupError(f"cannot create a session keyring: {e.strerror}")
-        raw_proc = cfg.raw.get("process") or {}
         # written while the host's /proc is still here
         affinity = set_attributes(cfg, proc)
         if proc is not None and proc.terminal:
@@ -91,7 +90,7 @@ def run(plan):
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
         rootfs.finish(cfg, prepared)
         if proc is not None and proc.terminal:
-            setup_terminal(plan.console, proc.user, raw_proc.get("consoleSize"),
+            setup_terminal(plan.console, proc.user, proc.console_size,
                            console_path="/dev/console")
         rootfs.seal(cfg, prepared)
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,

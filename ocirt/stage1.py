@@ -11,7 +11,7 @@ once in the container's mount namespace, the host's files are out of reach.
 from ocirt import protocol
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.become import become_root, die
-from ocirt.errors import ConfigError, OcirtError, SetupError
+from ocirt.errors import OcirtError, SetupError
 from ocirt.linux import shim
 from ocirt.linux.cgroups import Cgroup
 from ocirt.linux.proc import write_proc_file
@@ -32,7 +32,7 @@ def stage1(plan):
                     flags |= ns.flag
             if flags:
                 shim.unshare(flags)
-            offsets = (cfg.raw.get("linux") or {}).get("timeOffsets")
+            offsets = cfg.time_offsets
             if offsets:
                 _write_time_offsets(offsets)
         hand_over(chan, next_stage, plan)
@@ -134,12 +134,11 @@ def hand_over(chan, next_stage, plan):
 
 
 def _write_time_offsets(offsets):
-    """Clock offsets of the new time namespace: before any process enters it."""
+    """Clock offsets (config.TimeOffset) of the new time namespace: before
+    any process enters it."""
     lines = []
-    for clock, off in offsets.items():
-        if clock not in ("monotonic", "boottime"):
-            raise ConfigError(f"unknown clock {clock!r}", f"$.linux.timeOffsets.{clock}")
-        lines.append(f"{clock} {int(off.get('secs', 0))} {int(off.get('nanosecs', 0))}\n")
+    for off in offsets:
+        lines.append(f"{off.clock} {off.secs} {off.nanosecs}\n")
     try:
         write_proc_file("/proc/self/timens_offsets", "".join(lines))
     except OSError as e:

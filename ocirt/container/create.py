@@ -38,8 +38,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     lock_fd = -1
     try:
         lock_fd = c.lock()
-        from ocirt import jsonio  # the config as checked, not the file read again
-        c.write(state.CONFIG_COPY, jsonio.dumps(cfg.raw).encode())
+        c.write(state.CONFIG_COPY, cfg.to_json())  # as checked, not the file read again
         from ocirt.linux.cgroups import UNIFIED, Cgroup
         if systemd:
             from ocirt.linux import systemd as sd
@@ -135,9 +134,9 @@ def write_pid_file(path, pid):
 def _check_runtime_constraints(cfg, console_socket):
     if cfg.process is None:
         raise errors.ConfigError("config.json has no process to run", "$.process")
-    if (cfg.raw.get("linux") or {}).get("memoryPolicy"):
+    if cfg.memory_policy is not None:
         from ocirt.linux import mempolicy
-        mempolicy.check(cfg.raw["linux"]["memoryPolicy"])
+        mempolicy.check(cfg.memory_policy)
     if cfg.namespace("mount") is None and cfg.namespace("user") is not None:
         # the container would inherit the runtime's mount namespace, where
         # root of another user namespace can mount nothing
@@ -326,7 +325,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     finally:
         os.fchdir(cwd)
         os.close(cwd)
-    sec = (cfg.raw.get("linux") or {}).get("seccomp")
+    sec = cfg.seccomp
     seccomp_filter = None
     if sec is not None:
         from ocirt import log

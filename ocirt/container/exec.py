@@ -98,7 +98,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     fds = _open_namespaces(c, cfg)
     try:
         seccomp_filter = None
-        sec = (cfg.raw.get("linux") or {}).get("seccomp")
+        sec = cfg.seccomp
         if sec is not None:
             from ocirt import log
             from ocirt.linux import seccomp
@@ -111,8 +111,9 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
                 receiver = console.Receiver()
                 sock = receiver.theirs
                 size = console.caller_size()
-                if size and not cfg.raw["process"].get("consoleSize"):
-                    cfg.raw["process"]["consoleSize"] = {"height": size[0], "width": size[1]}
+                if size and cfg.process.console_size is None:
+                    cfg = cfg.replace(process=cfg.process.replace(
+                        console_size=config.ConsoleSize(size[0], size[1])))
             else:
                 sock = console.connect(console_socket)
         return _spawn(c, cfg, cg, fds, seccomp_filter, detach, pid_file, preserve_fds,

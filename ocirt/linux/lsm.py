@@ -23,14 +23,14 @@ def selinux_enabled():
 
 
 def check(cfg):
-    """ConfigError for every label this host cannot apply."""
-    raw = cfg.raw
-    proc = raw.get("process") or {}
-    if proc.get("apparmorProfile") and not apparmor_enabled():
+    """ConfigError for the first label of cfg (a config.Config) this host
+    cannot apply."""
+    proc = cfg.process
+    if proc is not None and proc.apparmor_profile and not apparmor_enabled():
         raise ConfigError("AppArmor is not enabled on this host", "$.process.apparmorProfile")
-    if proc.get("selinuxLabel") and not selinux_enabled():
+    if proc is not None and proc.selinux_label and not selinux_enabled():
         raise ConfigError("SELinux is not enabled on this host", "$.process.selinuxLabel")
-    if (raw.get("linux") or {}).get("mountLabel") and not selinux_enabled():
+    if cfg.mount_label and not selinux_enabled():
         raise ConfigError("SELinux is not enabled on this host", "$.linux.mountLabel")
 
 

@@ -2,9 +2,11 @@
 set with set_mempolicy(2) before they execute (it is kept across execve and
 inherited by their children).
 
-check() runs in `create` (nodes that do not exist are an error, said before
-any process is made); apply() runs in the container's init and in `exec`'s
-process, before a seccomp filter that might refuse the call."""
+parse() is also ocirt.config's check of the policy, before any process is
+made; check() runs in `create` (nodes that do not exist on this host are an
+error, said before any process is made); apply() runs in the container's
+init and in `exec`'s process, before a seccomp filter that might refuse the
+call. Each takes a config.MemoryPolicy."""
 
 from ocirt.errors import ConfigError
 
@@ -45,13 +47,13 @@ def node_list(text, where=WHERE + ".nodes"):
 
 
 def parse(mp):
-    """(mode name, flag names, nodes) of a memoryPolicy object, with the
+    """(mode name, flag names, nodes) of a config.MemoryPolicy, with the
     combinations set_mempolicy(2) refuses named here, at their JSON path."""
-    mode = mp["mode"]
-    flags = list(mp.get("flags") or ())
-    nodes = node_list(mp.get("nodes") or "")
+    mode = mp.mode
+    flags = list(mp.flags)
+    nodes = node_list(mp.nodes)
     if mode in NO_NODES and nodes:
-        raise ConfigError(f"{mode} takes no nodes (got {mp['nodes']!r})", WHERE + ".nodes")
+        raise ConfigError(f"{mode} takes no nodes (got {mp.nodes!r})", WHERE + ".nodes")
     if mode in NEED_NODES and not nodes:
         raise ConfigError(f"{mode} needs at least one node", WHERE + ".nodes")
     if "MPOL_F_STATIC_NODES" in flags and "MPOL_F_RELATIVE_NODES" in flags:
@@ -99,7 +101,7 @@ def apply(mp):
     value = MODES[mode]
     for f in flags:
         value |= FLAGS[f]
-    call = f"set_mempolicy({'|'.join([mode] + flags)}, nodes {mp.get('nodes') or '(none)'})"
+    call = f"set_mempolicy({'|'.join([mode] + flags)}, nodes {mp.nodes or '(none)'})"
     try:
         shim.set_mempolicy(value, nodes, call)
     except OSError as e:

@@ -66,7 +66,7 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
     idmap_fds = idmap_fds or {}
     source_trees = source_trees or {}
     root = cfg.root_path
-    mount_label = (cfg.raw.get("linux") or {}).get("mountLabel")
+    mount_label = cfg.mount_label
     prop = PROPAGATION.get(cfg.rootfs_propagation or "", MS_SLAVE | MS_REC)
     if prop & MS_UNBINDABLE:
         # Unbindable is private, and cannot be cloned: the host's mounts that

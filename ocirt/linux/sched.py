@@ -1,10 +1,12 @@
 """Scheduling attributes of a process: policy, I/O priority, CPU affinity,
 personality (runtime-spec process.scheduler, process.ioPriority,
-process.execCPUAffinity, linux.personality)."""
+process.execCPUAffinity, linux.personality), from ocirt.config's records.
+
+cpu_list is also ocirt.config's check of a CPU list, before any process
+is made: the shim is imported by the functions that call the kernel."""
 
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError
-from ocirt.linux import shim
 
 POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
             "SCHED_ISO": 4, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
@@ -39,30 +41,34 @@ def set_affinity(text, where):
 
 
 def apply_scheduler(s):
+    """s: a config.Scheduler."""
+    from ocirt.linux import shim
     where = "$.process.scheduler"
     flags = 0
-    for f in s.get("flags") or ():
+    for f in s.flags:
         flags |= SCHED_FLAGS[f]
     try:
-        shim.sched_setattr(POLICIES[s["policy"]], flags, s.get("nice", 0), s.get("priority", 0),
-                           s.get("runtime", 0), s.get("deadline", 0), s.get("period", 0))
+        shim.sched_setattr(POLICIES[s.policy], flags, s.nice, s.priority, s.runtime,
+                           s.deadline, s.period)
     except OSError as e:
-        raise ConfigError(f"cannot set scheduler {s['policy']}: {e.strerror}", where)
+        raise ConfigError(f"cannot set scheduler {s.policy}: {e.strerror}", where)
 
 
 def apply_io_priority(p):
+    """p: a config.IOPriority."""
+    from ocirt.linux import shim
     where = "$.process.ioPriority"
     try:
-        shim.ioprio_set((IOPRIO_CLASSES[p["class"]] << 13) | p.get("priority", 0))
+        shim.ioprio_set((IOPRIO_CLASSES[p.io_class] << 13) | p.priority)
     except OSError as e:
         raise ConfigError(f"cannot set I/O priority: {e.strerror}", where)
 
 
 def apply_personality(p):
+    """p: a config.Personality (without flags: ocirt.config refuses them)."""
+    from ocirt.linux import shim
     where = "$.linux.personality"
-    if p.get("flags"):
-        raise ConfigError("personality flags are not supported", where + ".flags")
     try:
-        shim.personality(PERSONALITIES[p["domain"]])
+        shim.personality(PERSONALITIES[p.domain])
     except OSError as e:
-        raise ConfigError(f"cannot set personality {p['domain']}: {e.strerror}", where)
+        raise ConfigError(f"cannot set personality {p.domain}: {e.strerror}", where)

@@ -83,14 +83,14 @@ def send_to_listener(sec, notify_fd, state):
     import socket
     from ocirt import jsonio
     msg = {"ociVersion": state.get("ociVersion", "1.3.0"), "fds": ["seccompFd"],
-           "pid": state["pid"], "metadata": sec.get("listenerMetadata", ""), "state": state}
+           "pid": state["pid"], "metadata": sec.listener_metadata or "", "state": state}
     where = "$.linux.seccomp.listenerPath"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.connect(sec["listenerPath"])
+            s.connect(sec.listener_path)
             socket.send_fds(s, [jsonio.dumps(msg).encode()], [notify_fd])
     except OSError as e:
-        raise ConfigError(f"cannot reach the seccomp listener {sec['listenerPath']}: "
+        raise ConfigError(f"cannot reach the seccomp listener {sec.listener_path}: "
                           f"{e.strerror or e}", where)
 
 
@@ -105,20 +105,21 @@ def _check(r, msg, where):
 
 
 def build(sec, no_new_privs, warn):
-    """A Filter for the linux.seccomp object <sec>; warn(msg) for skipped names."""
+    """A Filter for <sec> (a config.Seccomp, whose notify rules ocirt.config
+    checked: a listenerPath, WAIT_KILLABLE_RECV only with them); warn(msg)
+    for skipped names."""
     base = "$.linux.seccomp"
-    default = action_value(sec["defaultAction"], sec.get("defaultErrnoRet"),
-                           base + ".defaultAction")
+    default = action_value(sec.default_action, sec.default_errno_ret, base + ".defaultAction")
     handle = lib.ocirt_seccomp_new(default)
     if handle == ffi.NULL:
         raise ConfigError("cannot create a seccomp filter", base)
     handle = ffi.gc(handle, lib.ocirt_seccomp_free)
     _check(lib.ocirt_seccomp_attr(handle, _ATTR_NNP, 1 if no_new_privs else 0),
            "cannot set no_new_privs for the filter", base)
-    for i, arch in enumerate(sec.get("architectures") or ()):
+    for i, arch in enumerate(sec.architectures):
         _check(lib.ocirt_seccomp_arch(handle, arch[len("SCMP_ARCH_"):].lower().encode()),
                f"architecture {arch} is not supported", f"{base}.architectures[{i}]")
-    flags = list(sec.get("flags") or ())
+    flags = sec.flags
     kernel_flags = None
     if any(f not in FLAGS for f in flags):
         # a flag libseccomp cannot set: the filter is loaded by seccomp(2) itself
@@ -130,29 +131,29 @@ def build(sec, no_new_privs, warn):
     for i, flag in enumerate(flags if kernel_flags is None else ()):
         _check(lib.ocirt_seccomp_attr(handle, FLAGS[flag], 1), f"cannot set {flag}",
                f"{base}.flags[{i}]")
-    for i, rule in enumerate(sec.get("syscalls") or ()):
+    for i, rule in enumerate(sec.syscalls):
         where = f"{base}.syscalls[{i}]"
-        action = action_value(rule["action"], rule.get("errnoRet"), where + ".action")
-        args = rule.get("args") or ()
+        action = action_value(rule.action, rule.errno_ret, where + ".action")
+        args = rule.args
         cargs = ffi.new("struct ocirt_arg[]", max(len(args), 1))
         for j, a in enumerate(args):
-            op = OPERATORS.get(a.get("op"))
+            op = OPERATORS.get(a.op)
             if op is None:
-                raise ConfigError(f"unknown operator {a.get('op')!r}", f"{where}.args[{j}].op")
-            cargs[j].index = a["index"]
+                raise ConfigError(f"unknown operator {a.op!r}", f"{where}.args[{j}].op")
+            cargs[j].index = a.index
             cargs[j].op = op
-            cargs[j].value = a["value"]
-            cargs[j].value_two = a.get("valueTwo", 0)
+            cargs[j].value = a.value
+            cargs[j].value_two = a.value_two
         # libseccomp refuses two comparisons of one argument in a rule
         # (EINVAL). runc then adds each condition as a rule of its own, so
         # that the action applies when any one of them holds (all of the
         # rule's conditions, not only those on the repeated argument):
         # profiles written for runc count on it.
-        indexes = [a["index"] for a in args]
+        indexes = [a.index for a in args]
         split = len(set(indexes)) < len(indexes)
         groups = [(ffi.new("struct ocirt_arg[]", [cargs[j]]), 1) for j in range(len(args))] \
             if split else [(cargs, len(args))]
-        for name in rule["names"]:
+        for name in rule.names:
             nr = lib.ocirt_seccomp_resolve(name.encode())
             if nr == -1:  # __NR_SCMP_ERROR: not a syscall of this architecture
                 warn(f"seccomp: unknown syscall {name!r} skipped ({where})")
@@ -162,11 +163,4 @@ def build(sec, no_new_privs, warn):
             for group, n in groups:
                 _check(lib.ocirt_seccomp_rule(handle, action, nr, n, group),
                        f"cannot add the rule for {name}", where)
-    notify = any(r.get("action") == "SCMP_ACT_NOTIFY" for r in sec.get("syscalls") or ()) \
-        or sec["defaultAction"] == "SCMP_ACT_NOTIFY"
-    if notify and not sec.get("listenerPath"):
-        raise ConfigError("SCMP_ACT_NOTIFY needs a listenerPath", base)
-    if "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" in flags and not notify:
-        raise ConfigError("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV applies only to filters "
-                          "with SCMP_ACT_NOTIFY", f"{base}.flags")
-    return Filter(handle, notify, kernel_flags)
+    return Filter(handle, sec.notify, kernel_flags)

@@ -162,13 +162,16 @@ def test_exec_cap_the_host_lacks_is_a_warning(rt):
 
 def test_an_unknown_capability_name_stays_an_error(rt):
     """A name that is no capability at all is a mistake in the config: one
-    line with its JSON path, nothing left behind (before the fork now)."""
+    line with its JSON path, nothing left behind (a config check now, as any
+    other: the config's path comes first)."""
     def edit(cfg):
         cfg["process"]["capabilities"] = {"permitted": ["CAP_KILL", "CAP_NO_SUCH_THING"]}
-    p = rt("run", "--bundle", rt.bundle(("true",), edit), rt.new_id())
+    b = rt.bundle(("true",), edit)
+    p = rt("run", "--bundle", b, rt.new_id())
     assert p.returncode == 1
     assert p.stderr.splitlines() == [
-        "$.process.capabilities.permitted[1]: unknown capability 'CAP_NO_SUCH_THING'"], p.stderr
+        f"{b}/config.json: $.process.capabilities.permitted[1]: unknown capability "
+        "'CAP_NO_SUCH_THING'"], p.stderr
     rt.assert_nothing_left()
     cid = rt.running()
     p = rt("exec", "--cap", "CAP_BOGUS", cid, "true")

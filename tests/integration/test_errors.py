@@ -87,6 +87,29 @@ def test_late_failures_clean_up_everything(rt, edit, needles):
     check_clean_error(rt, create_with(rt, cfg_text(rt, edit)), *needles)
 
 
+def _unmapped_uid(c):
+    c["linux"]["namespaces"].append({"type": "user"})
+    c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000}]
+    c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1000}]
+    c["process"]["user"].update(uid=1000)
+
+
+@pytest.mark.parametrize("edit,where,words", [
+    # before: told by the init after the fork (an EINVAL of setresuid for the uid)
+    (_unmapped_uid, "$.process.user.uid", "uid 1000 is not mapped in the new user namespace"),
+    (lambda c: c["linux"].update(personality={"domain": "LINUX", "flags": ["X"]}),
+     "$.linux.personality.flags", "not supported"),
+    (lambda c: (c["linux"]["namespaces"].append({"type": "time"}),
+                c["linux"].update(timeOffsets={"realtime": {"secs": 1}})),
+     "$.linux.timeOffsets.realtime", "unknown clock 'realtime'"),
+])
+def test_config_checks_once_made_after_the_fork_come_before_it(rt, edit, where, words):
+    """A config error as any other (ocirt.config.findings): the config file,
+    the JSON path, one line."""
+    p = create_with(rt, cfg_text(rt, edit))
+    check_clean_error(rt, p, f"config.json: {where}: ", words)
+
+
 @pytest.mark.parametrize("program,words", [
     ("nosuchprogram", "exec: 'nosuchprogram': executable file not found in $PATH"),
     ("/no/such/binary", "exec: '/no/such/binary': stat /no/such/binary: no such file or directory"),

@@ -683,7 +683,9 @@ def test_ids_out_of_range_are_refused_with_their_path(edit, where):
     lambda d: d["process"]["user"].update(uid=2**31 - 1, gid=2**31 - 1,
                                           additionalGids=[0, 2**31 - 1]),
     lambda d: _userns(d, containerID=0, hostID=0, size=4294967295),  # the identity map
-    lambda d: _userns(d, containerID=2**31 - 1, hostID=2**31 - 1, size=2**31),
+    # (the process's uid in it: a new user namespace must map it)
+    lambda d: (_userns(d, containerID=2**31 - 1, hostID=2**31 - 1, size=2**31),
+               d["process"]["user"].update(uid=2**31 - 1)),
 ])
 def test_ids_at_the_edges_are_accepted(edit):
     config.parse(_with(edit), "/b")

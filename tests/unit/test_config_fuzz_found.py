@@ -190,10 +190,10 @@ def test_a_memory_policy_mode_the_kernel_lacks_is_named(monkeypatch):
     monkeypatch.setattr(sys.modules["ocirt.linux"], "shim", shim, raising=False)
     monkeypatch.setattr(mempolicy, "_release", lambda: "6.1.0-28-amd64")
     with pytest.raises(ConfigError) as e:
-        mempolicy.apply({"mode": "MPOL_WEIGHTED_INTERLEAVE", "nodes": "0"})
+        mempolicy.apply(config.MemoryPolicy("MPOL_WEIGHTED_INTERLEAVE", "0"))
     assert str(e.value) == ("$.linux.memoryPolicy: MPOL_WEIGHTED_INTERLEAVE needs Linux 6.9 "
                             "or later; this kernel is 6.1.0-28-amd64")
     # a mode the kernel has, refused all the same: the call and its error
     with pytest.raises(ConfigError) as e:
-        mempolicy.apply({"mode": "MPOL_BIND", "nodes": "0"})
+        mempolicy.apply(config.MemoryPolicy("MPOL_BIND", "0"))
     assert "set_mempolicy(MPOL_BIND, nodes 0): Invalid argument" in str(e.value)
