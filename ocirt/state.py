@@ -56,13 +56,39 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Status:
-    """The statuses of runtime-spec (plus runc's paused) and what each allows."""
+    """The statuses of runtime-spec (plus runc's paused), and what each allows.
+
+    Statuses are plain strings (the spec's words, as `state` prints them),
+    compared with == only; an operation asks its can_* predicate instead of
+    naming statuses itself, before it does anything (youki's ContainerStatus
+    does the same). What each allows is runc's behaviour:
+
+        operation           creating created running paused stopped
+        start                   -       x       -      -       -
+        kill                    -       x       x      x       -
+        kill --all              -       x       x      x       x   (processes left in its cgroup)
+        delete                  -       x       -      -       x   (a created one's init is killed)
+        delete --force          x       x       x      x       x
+        exec                    -       x       x     (x)      -   (paused: with --ignore-paused)
+        pause                   -       -       x      -       -
+        resume                  -       -       -      x       -
+        update, events          -       x       x      x       -
+        ps                      -       x       x      x       x
+    """
 
     CREATING = "creating"
     CREATED = "created"
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"
+    ALL = (CREATING, CREATED, RUNNING, PAUSED, STOPPED)
+
+    _ALIVE = frozenset((CREATED, RUNNING, PAUSED))
+
+    @staticmethod
+    def has_init(s):
+        """Recorded, and its init lives: `state` shows its pid (0 otherwise)."""
+        return s in Status._ALIVE
 
     @staticmethod
     def can_start(s):
@@ -70,11 +96,24 @@ class Status:
 
     @staticmethod
     def can_kill(s):
-        return s in (Status.CREATED, Status.RUNNING, Status.PAUSED)
+        """Its init can be signalled (and delete kills it first)."""
+        return s in Status._ALIVE
 
     @staticmethod
-    def can_delete(s):
-        return s == Status.STOPPED
+    def can_kill_all(s):
+        """kill --all: a stopped container's cgroup may still hold processes
+        (one without its own pid namespace), and they get the signal, as with
+        runc: containerd's shim sends KILL so when such an init exits."""
+        return s in Status._ALIVE or s == Status.STOPPED
+
+    @staticmethod
+    def can_delete(s, force=False):
+        return force or s == Status.STOPPED or s == Status.CREATED
+
+    @staticmethod
+    def can_exec(s, ignore_paused=False):
+        return s == Status.CREATED or s == Status.RUNNING or \
+            (ignore_paused and s == Status.PAUSED)
 
     @staticmethod
     def can_pause(s):
@@ -83,6 +122,18 @@ class Status:
     @staticmethod
     def can_resume(s):
         return s == Status.PAUSED
+
+    @staticmethod
+    def can_update(s):
+        return s in Status._ALIVE
+
+    @staticmethod
+    def can_events(s):
+        return s in Status._ALIVE
+
+    @staticmethod
+    def can_ps(s):
+        return s != Status.CREATING
 
 
 def check_id(cid):
@@ -241,7 +292,7 @@ class Container:
         (ociVersion, id, pid, status, bundle, rootfs, created, annotations,
         owner), with the live pid and status spliced in."""
         st = self.status
-        pid = self.pid if st not in (Status.STOPPED, Status.CREATING) else 0
+        pid = self.pid if Status.has_init(st) else 0
         if self.oci_text is None:
             return (f'{{"ociVersion":"1.3.0","id":"{self.id}","pid":0,"status":"{st}",'
                     f'"bundle":""}}')

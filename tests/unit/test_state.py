@@ -9,15 +9,68 @@ from ocirt.linux.proc import start_time
 from ocirt.state import Container, Status
 
 
-def test_status_predicates():
-    assert Status.can_start(Status.CREATED)
-    assert not any(Status.can_start(s) for s in (Status.RUNNING, Status.STOPPED, Status.PAUSED,
-                                                 Status.CREATING))
-    assert {s for s in (Status.CREATED, Status.RUNNING, Status.PAUSED, Status.STOPPED,
-                        Status.CREATING) if Status.can_kill(s)} == {
-        Status.CREATED, Status.RUNNING, Status.PAUSED}
-    assert Status.can_delete(Status.STOPPED) and not Status.can_delete(Status.RUNNING)
-    assert Status.can_pause(Status.RUNNING) and Status.can_resume(Status.PAUSED)
+# What each operation may do from each status, as runc behaves (and the
+# runtime-spec's lifecycle): start only a created container; kill one whose
+# init lives (paused too: runc signals it, and thaws it for KILL); kill --all
+# a stopped one too (processes left in its cgroup); delete a stopped one, or
+# a created one (its init is killed, as runc's delete does), anything with
+# --force; exec into a created or running one (paused with --ignore-paused).
+LIFECYCLE = """
+                      creating  created  running  paused  stopped
+start                     -        x        -        -       -
+kill                      -        x        x        x       -
+kill --all                -        x        x        x       x
+delete                    -        x        -        -       x
+delete --force            x        x        x        x       x
+exec                      -        x        x        -       -
+exec --ignore-paused      -        x        x        x       -
+pause                     -        -        x        -       -
+resume                    -        -        -        x       -
+update                    -        x        x        x       -
+events                    -        x        x        x       -
+ps                        -        x        x        x       x
+"""
+PREDICATES = {
+    "start": Status.can_start,
+    "kill": Status.can_kill,
+    "kill --all": Status.can_kill_all,
+    "delete": Status.can_delete,
+    "delete --force": lambda s: Status.can_delete(s, force=True),
+    "exec": Status.can_exec,
+    "exec --ignore-paused": lambda s: Status.can_exec(s, ignore_paused=True),
+    "pause": Status.can_pause,
+    "resume": Status.can_resume,
+    "update": Status.can_update,
+    "events": Status.can_events,
+    "ps": Status.can_ps,
+}
+
+
+def _lifecycle_table():
+    header, *rows = LIFECYCLE.strip().splitlines()
+    statuses = header.split()
+    for row in rows:
+        cells = row.split()
+        op, marks = " ".join(cells[:-len(statuses)]), cells[-len(statuses):]
+        for status, mark in zip(statuses, marks):
+            yield op, status, mark == "x"
+
+
+def test_the_table_names_every_status_and_operation():
+    table = list(_lifecycle_table())
+    assert {s for _, s, _ in table} == set(Status.ALL)
+    assert {op for op, _, _ in table} == set(PREDICATES)
+    assert len(table) == len(Status.ALL) * len(PREDICATES)
+
+
+@pytest.mark.parametrize("op,status,allowed", list(_lifecycle_table()))
+def test_status_predicates(op, status, allowed):
+    assert PREDICATES[op](status) is allowed
+
+
+def test_the_pid_shows_while_the_init_lives():
+    assert [s for s in Status.ALL if Status.has_init(s)] == [
+        Status.CREATED, Status.RUNNING, Status.PAUSED]
 
 
 def _make(tmp_path, pid, starttime, oci=None):
