@@ -76,7 +76,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         ignore_paused=False, sub_cgroup=None, console_socket=None):
     """Start `process` (a spec process object) in container cid. Returns the
     exit status when not detached, else 0 once the process runs."""
-    from ocirt import config, jsonio
+    from ocirt import config
     c = state.load(root, cid)
     st = c.refresh()
     if not Status.can_exec(st, ignore_paused):
@@ -86,7 +86,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         raise errors.InvalidState(f"cannot exec in a container that is {st}")
     doc = c.load_config()
     doc["process"] = process
-    bundle = jsonio.loads(c.oci_text).get("bundle", "")
+    bundle = c.oci_state().get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
     from ocirt.linux import lsm
     lsm.check(cfg)  # as create: a label this host cannot apply is an error
