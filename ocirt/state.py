@@ -1,14 +1,23 @@
 """The state store: one private directory per container, <root>/<id>/.
 
-Files in it:
-  state.json   the runtime-spec state, as JSON whose text always begins
-               {"pid": N, "status": "S"  (so the hot commands can print it
-               with the derived pid and status spliced in, without
-               importing the json module)
-  init         facts the runtime needs later, one "key value" per line:
-               pid, starttime, pidns (1 if the container has its own pid
+Each fact is recorded once, in the file written when it becomes known:
+  cgroup       where create puts the container, written before it makes
+               anything: "path <hierarchy> <directory>" lines, "systemd
+               <unit>", then "making D"/"made D"/"exists D" as it goes
+               (Container.cgroup_record). The only record of the cgroup.
+  init         facts about the init, one "key value" per line: pid,
+               starttime, pidns (1 if the container has its own pid
                namespace), exe (the runtime executable the waiting init
-               runs, as dev:ino), and "cgroup <hierarchy> <directory>" lines
+               runs, as dev:ino), hooks (the hook points left for later)
+  state.json   the runtime-spec state without its live members (pid,
+               status), as the JSON writer emits runc's containerState
+               (ocirt.jsonio.dumps_go), in two lines: the members before
+               "pid" ({"ociVersion":..,"id":..,) and those after it
+               ("bundle":..}). JSON text holds no raw newline, so the
+               line break is where the writer put it; the file is a valid
+               JSON document, and `state` prints it with the live pid and
+               status put in between the two parts, neither parsed nor
+               searched (nor the json module imported).
   config.json  the config as it was at create (later edits have no effect)
   mounts       without a mount namespace of the container's own: the mount
                create made in the runtime's (the rootfs bound onto itself,
@@ -17,9 +26,10 @@ Files in it:
   exec.sock    while the container is created: its init waits here for start
 
 Every file is written to a new temporary name (O_EXCL|O_NOFOLLOW) and
-renamed. Status is never trusted from disk: it is derived on every load from
-the init's pid *and* start time (a reused pid reads as stopped), the exec
-socket, and the freezer.
+renamed, or (cgroup, mounts) appended to with one write per line. Status is
+never recorded: it is derived on every load from the init's pid *and* start
+time (a reused pid reads as stopped), the exec socket, and the freezer, and
+each operation asks a Status predicate whether it may act.
 
 <root>/<id> must be a real directory owned by us: it is opened once with
 O_NOFOLLOW|O_DIRECTORY, and every file in it is read, written and removed
@@ -56,13 +66,39 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Status:
-    """The statuses of runtime-spec (plus runc's paused) and what each allows."""
+    """The statuses of runtime-spec (plus runc's paused), and what each allows.
+
+    Statuses are plain strings (the spec's words, as `state` prints them),
+    compared with == only; an operation asks its can_* predicate instead of
+    naming statuses itself, before it does anything (youki's ContainerStatus
+    does the same). What each allows is runc's behaviour:
+
+        operation           creating created running paused stopped
+        start                   -       x       -      -       -
+        kill                    -       x       x      x       -
+        kill --all              -       x       x      x       x   (processes left in its cgroup)
+        delete                  -       x       -      -       x   (a created one's init is killed)
+        delete --force          x       x       x      x       x
+        exec                    -       x       x     (x)      -   (paused: with --ignore-paused)
+        pause                   -       -       x      -       -
+        resume                  -       -       -      x       -
+        update, events          -       x       x      x       -
+        ps                      -       x       x      x       x
+    """
 
     CREATING = "creating"
     CREATED = "created"
     RUNNING = "running"
     PAUSED = "paused"
     STOPPED = "stopped"
+    ALL = (CREATING, CREATED, RUNNING, PAUSED, STOPPED)
+
+    _ALIVE = frozenset((CREATED, RUNNING, PAUSED))
+
+    @staticmethod
+    def has_init(s):
+        """Recorded, and its init lives: `state` shows its pid (0 otherwise)."""
+        return s in Status._ALIVE
 
     @staticmethod
     def can_start(s):
@@ -70,11 +106,24 @@ class Status:
 
     @staticmethod
     def can_kill(s):
-        return s in (Status.CREATED, Status.RUNNING, Status.PAUSED)
+        """Its init can be signalled (and delete kills it first)."""
+        return s in Status._ALIVE
 
     @staticmethod
-    def can_delete(s):
-        return s == Status.STOPPED
+    def can_kill_all(s):
+        """kill --all: a stopped container's cgroup may still hold processes
+        (one without its own pid namespace), and they get the signal, as with
+        runc: containerd's shim sends KILL so when such an init exits."""
+        return s in Status._ALIVE or s == Status.STOPPED
+
+    @staticmethod
+    def can_delete(s, force=False):
+        return force or s == Status.STOPPED or s == Status.CREATED
+
+    @staticmethod
+    def can_exec(s, ignore_paused=False):
+        return s == Status.CREATED or s == Status.RUNNING or \
+            (ignore_paused and s == Status.PAUSED)
 
     @staticmethod
     def can_pause(s):
@@ -83,6 +132,18 @@ class Status:
     @staticmethod
     def can_resume(s):
         return s == Status.PAUSED
+
+    @staticmethod
+    def can_update(s):
+        return s in Status._ALIVE
+
+    @staticmethod
+    def can_events(s):
+        return s in Status._ALIVE
+
+    @staticmethod
+    def can_ps(s):
+        return s != Status.CREATING
 
 
 def check_id(cid):
@@ -117,17 +178,17 @@ class Container:
     every file of the record is reached through it. `problem` says why a
     record that exists could not be parsed (load(broken=True) only)."""
 
-    def __init__(self, root, cid, fd, facts=None, oci_text=None):
+    def __init__(self, root, cid, fd):
         self.root = root
         self.id = cid
         self.dir = os.path.join(root, cid)
         self.fd = fd
-        self.facts = facts or {}
-        self.cgroup_paths = self.facts.pop("cgroups", {})
-        self.oci_text = oci_text
+        self.facts = {}  # the init record (INIT_FILE)
+        self.oci_parts = None  # state.json's two lines, around the live pid and status
         self.problem = None
         self._status = None
         self._lock_fd = None
+        self._cgroup = None  # the cgroup record, parsed when first asked for
 
     @property
     def pid(self):
@@ -145,6 +206,11 @@ class Container:
     @property
     def has_pidns(self):
         return self.facts.get("pidns") == "1"
+
+    @property
+    def cgroup_paths(self):
+        """{hierarchy: directory} of the cgroup record; {} without one."""
+        return self._cgroup_record()[0]
 
     def cgroup(self):
         from ocirt.linux.cgroups import Cgroup
@@ -166,7 +232,7 @@ class Container:
     @property
     def recorded(self):
         """False while create has not yet written the state (status creating)."""
-        return bool(self.facts) and self.oci_text is not None
+        return bool(self.facts) and self.oci_parts is not None
 
     def refresh(self):
         self._status = None
@@ -191,9 +257,10 @@ class Container:
                 return Status.CREATED
         except FileNotFoundError:
             pass
-        if self.cgroup_paths:
+        paths = self.cgroup_paths
+        if paths:
             from ocirt.linux import freezer
-            if freezer.is_frozen(self.cgroup_paths):
+            if freezer.is_frozen(paths):
                 return Status.PAUSED
         return Status.RUNNING
 
@@ -228,31 +295,29 @@ class Container:
         """Read init and state.json (both, or the container has no record yet)."""
         try:
             facts = parse_facts(self.read(INIT_FILE))
-            oci_text = self.read(STATE_FILE)
+            text = self.read(STATE_FILE)
         except FileNotFoundError:
             return
-        self.problem = _record_problem(facts, oci_text)
+        head, _, tail = text.partition("\n")
+        self.problem = _record_problem(facts, head, tail)
         if self.problem is None:
-            self.cgroup_paths = facts.pop("cgroups")
-            self.facts, self.oci_text = facts, oci_text
+            self.facts, self.oci_parts = facts, (head, tail)
 
     def state_json(self):
-        """The runtime-spec state as compact JSON text, in runc's key order
-        (ociVersion, id, pid, status, bundle, rootfs, created, annotations,
-        owner), with the live pid and status spliced in."""
+        """The runtime-spec state as compact JSON text, byte for byte what
+        runc's json.Marshal writes (its key order: ociVersion, id, pid,
+        status, bundle, rootfs, created, annotations, owner): the recorded
+        parts with the live pid and status between them."""
         st = self.status
-        pid = self.pid if st not in (Status.STOPPED, Status.CREATING) else 0
-        if self.oci_text is None:
-            return (f'{{"ociVersion":"1.3.0","id":"{self.id}","pid":0,"status":"{st}",'
-                    f'"bundle":""}}')
-        text = self.oci_text
-        if text.startswith('{"pid": '):  # recorded by an ocirt before runc's order
-            from ocirt import jsonio
-            old = jsonio.loads(text)
-            text = _state_text(old.pop("pid"), old.pop("status"), old)
-        i = text.index(',"pid":')
-        j = text.index(',"bundle":', i)
-        return f'{text[:i]},"pid":{pid},"status":"{st}"{text[j:]}'
+        pid = self.pid if Status.has_init(st) else 0
+        if self.oci_parts is None:  # no record (yet): what is known
+            # an id is letters, digits and _+.- (check_id): nothing to escape
+            from ocirt import SPEC_VERSION
+            head, tail = f'{{"ociVersion":"{SPEC_VERSION}","id":"{self.id}",', '"bundle":""}'
+        else:
+            head, tail = self.oci_parts
+        # the status is one of Status's words: nothing to escape either
+        return f'{head}"pid":{pid},"status":"{st}",{tail}'
 
     def oci_state(self):
         from ocirt import jsonio
@@ -299,22 +364,26 @@ class Container:
         return fd
 
     def save(self, oci):
-        """Record the facts and the OCI state (a dict without pid and status)."""
-        lines = [f"{k} {v}" for k, v in self.facts.items()]
-        lines += [f"cgroup {k} {v}" for k, v in self.cgroup_paths.items()]
-        self.write(INIT_FILE, ("\n".join(lines) + "\n").encode())
-        self.oci_text = _state_text(self.pid, Status.CREATED, oci)
-        self.write(STATE_FILE, self.oci_text.encode())
+        """Record the facts about the init (self.facts) and the OCI state (a
+        dict without pid and status: those are derived, never recorded):
+        init first, then state.json, each renamed into place, so that a
+        create killed at any point leaves both or no complete record."""
+        self.facts = {k: str(v) for k, v in self.facts.items()}
+        self.write(INIT_FILE, "".join(f"{k} {v}\n" for k, v in self.facts.items()).encode())
+        head, tail = _oci_parts(oci)
+        self.write(STATE_FILE, f"{head}\n{tail}".encode())
+        self.oci_parts = head, tail
 
     def record_cgroup(self, paths, made, unit=None):
         """Record the cgroup directories (and those create makes for them, and
         a systemd unit) before they exist: a create killed halfway still leaves
-        delete the means to remove them."""
+        delete the means to remove them. The only record of the cgroup."""
         lines = [f"path {k} {v}" for k, v in paths.items()]
         lines += [f"made {d}" for d in made]
         if unit:
             lines.append(f"systemd {unit}")
         self.write(CGROUP_FILE, ("\n".join(lines) + "\n").encode())
+        self._cgroup = None
 
     def record_mount(self, mount_id, unique, info_id, path):
         """Record a mount create is about to attach in the runtime's mount
@@ -348,6 +417,7 @@ class Container:
         """A list of the cgroup directories create makes whose append() also
         adds each to the record at once (one O_APPEND write), so that a create
         killed at any point leaves delete all it made, and only that."""
+        self._cgroup = None
         return _MadeDirs(os.open(CGROUP_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW
                                  | os.O_CLOEXEC, dir_fd=self.fd))
 
@@ -356,27 +426,36 @@ class Container:
         whose mkdir create began but did not record is counted as made when
         it is an empty cgroup that no other create holds: create was killed
         between the two (else it is another's)."""
-        paths, made, making, unit = {}, [], [], None
-        try:
-            text = self.read(CGROUP_FILE)
-        except FileNotFoundError:
-            return dict(self.cgroup_paths), [], self.facts.get("systemd")
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "path":
-                name, _, path = value.partition(" ")
-                paths[name] = path
-            elif key == "made":
-                made.append(value)
-            elif key == "making":
-                making.append(value)
-            elif key == "exists" and value in making:
-                making.remove(value)
-            elif key == "systemd":
-                unit = value
-        from ocirt.linux.cgroups import unclaimed_and_empty
-        made += [d for d in making if d not in made and unclaimed_and_empty(d)]
-        return paths, made, unit
+        paths, made, making, unit = self._cgroup_record()
+        if making:
+            from ocirt.linux.cgroups import unclaimed_and_empty
+            made = made + [d for d in making if d not in made and unclaimed_and_empty(d)]
+        return dict(paths), list(made), unit
+
+    def _cgroup_record(self):
+        """The cgroup record as written: (paths, made, making and not known
+        to exist, unit); read once. No record: no cgroup."""
+        if self._cgroup is None:
+            paths, made, making, unit = {}, [], [], None
+            try:
+                text = self.read(CGROUP_FILE)
+            except FileNotFoundError:
+                text = ""
+            for line in text.split("\n"):  # the writer's separator only (not \x85, \u2028...)
+                key, _, value = line.partition(" ")
+                if key == "path":
+                    name, _, path = value.partition(" ")
+                    paths[name] = path
+                elif key == "made":
+                    made.append(value)
+                elif key == "making":
+                    making.append(value)
+                elif key == "exists" and value in making:
+                    making.remove(value)
+                elif key == "systemd":
+                    unit = value
+            self._cgroup = paths, made, making, unit
+        return self._cgroup
 
     def load_config(self):
         from ocirt import jsonio
@@ -468,16 +547,12 @@ def write_atomic(dir_fd, name, data, mode=0o600):
 
 
 def parse_facts(text):
+    """The init record's "key value" lines as a dict of strings."""
     facts = {}
-    cgroups = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):
         key, _, value = line.partition(" ")
-        if key == "cgroup":
-            name, _, path = value.partition(" ")
-            cgroups[name] = path
-        elif key:
+        if key:
             facts[key] = value
-    facts["cgroups"] = cgroups
     return facts
 
 
@@ -518,33 +593,33 @@ def indent(text):
     return "".join(out)
 
 
-def _state_text(pid, status, oci):
-    """state.json: runc's containerState as Go writes it (compact, its field
-    order, annotations sorted and left out when empty)."""
+def _oci_parts(oci):
+    """state.json's two parts: runc's containerState as the JSON writer emits
+    it (Go's encoding: compact, its field order, annotations sorted and left
+    out when empty), split where the live pid and status go. Each part is an
+    object the writer emitted, its members cut at the brace: the first ends
+    with a comma, the second begins with the next member."""
     from ocirt import jsonio
-    doc = {"ociVersion": oci.get("ociVersion", ""), "id": oci.get("id", ""), "pid": pid,
-           "status": str(status), "bundle": oci.get("bundle", ""),
-           "rootfs": oci.get("rootfs", ""), "created": oci.get("created", "")}
+    head = jsonio.dumps_go({"ociVersion": oci.get("ociVersion", ""), "id": oci.get("id", "")})
+    rest = {"bundle": oci.get("bundle", ""), "rootfs": oci.get("rootfs", ""),
+            "created": oci.get("created", "")}
     if oci.get("annotations"):
-        doc["annotations"] = dict(sorted(oci["annotations"].items()))
-    doc["owner"] = oci.get("owner", "")
-    return jsonio.dumps_go(doc)
+        rest["annotations"] = dict(sorted(oci["annotations"].items()))
+    rest["owner"] = oci.get("owner", "")
+    tail = jsonio.dumps_go(rest)
+    return head[:-1] + ",", tail[1:]
 
 
-def _record_problem(facts, oci_text):
-    """Why a record cannot be used, or None. Cheap: `state` prints state.json
-    with the live pid and status spliced in, without parsing it."""
+def _record_problem(facts, head, tail):
+    """Why a record cannot be used, or None. Cheap: `state` prints the
+    parts of state.json as they are, without parsing them; that they are
+    framed as _oci_parts writes them (two lines: an object's opening
+    members, its closing ones) is checked here, whatever the separators."""
     for key in ("pid", "starttime"):
         if not facts.get(key, "").isdigit():
             return f"{INIT_FILE}: no valid {key}"
-    if oci_text.startswith('{"pid": '):  # an older ocirt's order
-        i = oci_text.find('"status": "')
-        ok = i >= 0 and oci_text.find('"', i + 11) >= 0
-    else:
-        i = oci_text.find(',"pid":')
-        ok = oci_text.startswith('{"ociVersion":') and i >= 0 \
-            and oci_text.find(',"bundle":', i) >= 0
-    if not ok or not oci_text.rstrip().endswith("}"):
+    if not (head.startswith("{") and head.endswith(",") and tail.endswith("}")
+            and "\n" not in tail):
         return f"{STATE_FILE}: not a state written by ocirt"
     return None
 

@@ -85,10 +85,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         later = [p for p in ("poststart", "poststop") if p in cfg.hooks]
         if later:
             c.facts["hooks"] = ",".join(later)
-        c.cgroup_paths = cg.paths
-        if cg.systemd:
-            c.facts["systemd"] = cg.systemd[1]
-        c.save(oci)
+        c.save(oci)  # the cgroup is in its own record (record_cgroup above)
         if pid_file:
             write_pid_file(pid_file, pid)
         cleanup.done()

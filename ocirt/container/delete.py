@@ -16,12 +16,13 @@ def delete(root, cid, force=False):
     st = c.refresh()
     from ocirt import debug
     debug(f"delete {cid}: {st}, init pid {c.pid}")
-    if st in (Status.RUNNING, Status.PAUSED) and not force:
+    if not Status.can_delete(st, force):
+        if st == Status.CREATING:
+            raise errors.InvalidState(f"cannot delete container {cid} that is still being "
+                                      "created")
         raise errors.InvalidState(f"cannot delete container {cid} that is not stopped: "
                                   f"{st}")
-    if st is Status.CREATING and not force:
-        raise errors.InvalidState(f"cannot delete container {cid} that is still being created")
-    if st is not Status.STOPPED and st is not Status.CREATING:
+    if Status.can_kill(st):  # created, or --force: its init first, as runc does
         from ocirt.container.kill import kill_and_wait
         kill_and_wait(c)
         debug(f"delete {cid}: killed")

@@ -16,7 +16,7 @@ def events(root, cid, interval, once, emit):
     import select
     c = state.load(root, cid)
     st = c.refresh()
-    if st not in (Status.RUNNING, Status.PAUSED, Status.CREATED):
+    if not Status.can_events(st):
         raise errors.InvalidState(f"container {cid} is not running ({st})")
     if once:
         emit({"type": "stats", "id": cid, "data": stats(c)})

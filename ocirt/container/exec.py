@@ -72,17 +72,17 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         ignore_paused=False, sub_cgroup=None, console_socket=None):
     """Start `process` (a spec process object) in container cid. Returns the
     exit status when not detached, else 0 once the process runs."""
-    from ocirt import config, jsonio
+    from ocirt import config
     c = state.load(root, cid)
     st = c.refresh()
-    if st in (Status.STOPPED, Status.CREATING):
+    if not Status.can_exec(st, ignore_paused):
+        if st == Status.PAUSED:
+            raise errors.InvalidState(f"container {cid} is paused (use --ignore-paused to "
+                                      "exec anyway; the process stays frozen until resume)")
         raise errors.InvalidState(f"cannot exec in a container that is {st}")
-    if st is Status.PAUSED and not ignore_paused:
-        raise errors.InvalidState(f"container {cid} is paused (use --ignore-paused to exec "
-                                  "anyway; the process stays frozen until resume)")
     doc = c.load_config()
     doc["process"] = process
-    bundle = jsonio.loads(c.oci_text).get("bundle", "")
+    bundle = c.oci_state().get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
     from ocirt.linux import lsm
     lsm.check(cfg)  # as create: a label this host cannot apply is an error
@@ -103,7 +103,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
             from ocirt import log
             from ocirt.linux import seccomp
             seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
-        late_join = st is Status.PAUSED
+        late_join = st == Status.PAUSED
         receiver = sock = None
         if cfg.process.terminal:
             from ocirt import console

@@ -11,21 +11,17 @@ def kill(root, cid, sig, all_processes=False):
     c = state.load(root, cid)
     debug(f"kill {cid}: signal {sig} to " + ("every process of its cgroup" if all_processes
                                              else f"the init, pid {c.pid}"))
+    st = c.status
     if all_processes:
-        st = c.status
-        if st is not Status.STOPPED and not Status.can_kill(st):
+        if not Status.can_kill_all(st):
             raise errors.InvalidState(f"container {cid} is not running ({st})")
-        # A stopped container's init is gone, but processes may be left in the
-        # cgroup (a container in the host's pid namespace): they get the signal,
-        # as with runc. containerd's shim sends KILL so when such an init exits.
-        signal_all(c, sig, init_alive=st is not Status.STOPPED)
+        signal_all(c, sig, init_alive=Status.can_kill(st))
     else:
-        # created, running and paused may all be signalled: what matters is that
-        # the init is alive, which send_signal checks through a pidfd (no full
-        # status derivation on this hot path).
-        if not c.recorded:
+        if st == Status.CREATING:
             raise errors.InvalidState(f"container {cid} is still being created")
-        send_signal(c, sig)
+        if not Status.can_kill(st):
+            raise errors.InvalidState(f"container {cid} is not running")
+        send_signal(c, sig)  # through a pidfd: the init may have died since
     if sig == SIGKILL:
         from ocirt.linux import freezer
         if freezer.is_frozen(c.cgroup_paths):

@@ -6,6 +6,6 @@ from ocirt.state import Status
 def pids(root, cid):
     """Host pids of the processes in the container's cgroup."""
     c = state.load(root, cid)
-    if c.status == Status.CREATING:
+    if not Status.can_ps(c.status):
         raise errors.InvalidState(f"container {cid} is still being created")
     return c.cgroup().pids()

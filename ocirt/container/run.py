@@ -88,7 +88,6 @@ def wait_child(pid):
 
 def _finish_run(c):
     c.lock()
-    c.refresh()
-    if c.status is not Status.STOPPED:
+    if Status.can_kill(c.refresh()):
         kill_and_wait(c)
     destroy(c)

@@ -12,7 +12,7 @@ def update(root, cid, changes):
     lock = c.lock()
     try:
         st = c.refresh()
-        if st in (Status.STOPPED, Status.CREATING):
+        if not Status.can_update(st):
             raise errors.InvalidState(f"cannot update container {cid} that is {st}")
         doc = c.load_config()
         linux = doc.setdefault("linux", {})

@@ -151,7 +151,7 @@ def fake_container(root, cid, pid, exec_sock=False, cgroup_dir=None):
             f.write(f"{pid}\n")
         with open(os.path.join(cgroup_dir, "cgroup.freeze"), "w") as f:
             f.write("0\n")
-        c.cgroup_paths = {"unified": cgroup_dir}
+        c.record_cgroup({"unified": cgroup_dir}, [])
     c.save({"ociVersion": "1.3.0", "id": cid, "bundle": "/nonexistent/bundle",
             "annotations": {"k": "v"}})
     return c

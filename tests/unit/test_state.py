@@ -2,22 +2,75 @@ import json
 import os
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from ocirt import errors, state
+from ocirt import errors, jsonio, state
 from ocirt.linux.proc import start_time
 from ocirt.state import Container, Status
 
 
-def test_status_predicates():
-    assert Status.can_start(Status.CREATED)
-    assert not any(Status.can_start(s) for s in (Status.RUNNING, Status.STOPPED, Status.PAUSED,
-                                                 Status.CREATING))
-    assert {s for s in (Status.CREATED, Status.RUNNING, Status.PAUSED, Status.STOPPED,
-                        Status.CREATING) if Status.can_kill(s)} == {
-        Status.CREATED, Status.RUNNING, Status.PAUSED}
-    assert Status.can_delete(Status.STOPPED) and not Status.can_delete(Status.RUNNING)
-    assert Status.can_pause(Status.RUNNING) and Status.can_resume(Status.PAUSED)
+# What each operation may do from each status, as runc behaves (and the
+# runtime-spec's lifecycle): start only a created container; kill one whose
+# init lives (paused too: runc signals it, and thaws it for KILL); kill --all
+# a stopped one too (processes left in its cgroup); delete a stopped one, or
+# a created one (its init is killed, as runc's delete does), anything with
+# --force; exec into a created or running one (paused with --ignore-paused).
+LIFECYCLE = """
+                      creating  created  running  paused  stopped
+start                     -        x        -        -       -
+kill                      -        x        x        x       -
+kill --all                -        x        x        x       x
+delete                    -        x        -        -       x
+delete --force            x        x        x        x       x
+exec                      -        x        x        -       -
+exec --ignore-paused      -        x        x        x       -
+pause                     -        -        x        -       -
+resume                    -        -        -        x       -
+update                    -        x        x        x       -
+events                    -        x        x        x       -
+ps                        -        x        x        x       x
+"""
+PREDICATES = {
+    "start": Status.can_start,
+    "kill": Status.can_kill,
+    "kill --all": Status.can_kill_all,
+    "delete": Status.can_delete,
+    "delete --force": lambda s: Status.can_delete(s, force=True),
+    "exec": Status.can_exec,
+    "exec --ignore-paused": lambda s: Status.can_exec(s, ignore_paused=True),
+    "pause": Status.can_pause,
+    "resume": Status.can_resume,
+    "update": Status.can_update,
+    "events": Status.can_events,
+    "ps": Status.can_ps,
+}
+
+
+def _lifecycle_table():
+    header, *rows = LIFECYCLE.strip().splitlines()
+    statuses = header.split()
+    for row in rows:
+        cells = row.split()
+        op, marks = " ".join(cells[:-len(statuses)]), cells[-len(statuses):]
+        for status, mark in zip(statuses, marks):
+            yield op, status, mark == "x"
+
+
+def test_the_table_names_every_status_and_operation():
+    table = list(_lifecycle_table())
+    assert {s for _, s, _ in table} == set(Status.ALL)
+    assert {op for op, _, _ in table} == set(PREDICATES)
+    assert len(table) == len(Status.ALL) * len(PREDICATES)
+
+
+@pytest.mark.parametrize("op,status,allowed", list(_lifecycle_table()))
+def test_status_predicates(op, status, allowed):
+    assert PREDICATES[op](status) is allowed
+
+
+def test_the_pid_shows_while_the_init_lives():
+    assert [s for s in Status.ALL if Status.has_init(s)] == [
+        Status.CREATED, Status.RUNNING, Status.PAUSED]
 
 
 def _make(tmp_path, pid, starttime, oci=None):
@@ -63,27 +116,95 @@ def test_state_dir_mode_and_atomic_files(tmp_path):
     assert sorted(os.listdir(c.dir)) == ["init", "state.json"]
 
 
-@given(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=4),
-       st.text(max_size=30))
-def test_state_json_stays_valid_json_for_any_strings(tmp_path_factory, annotations, bundle):
+# strings as JSON must carry them: quotes, backslashes, control characters,
+# what Go escapes (<>&, U+2028), and text beyond the BMP
+_TRICKY = st.sampled_from(['"', "\\", "\n", "\b\f\r\t", "\x00", "\x1f", "<>&", "\u2028\u2029",
+                           "\u00e9", "\U0001f600", "\\\"", "\\n", "}", "{", ",", ":"])
+_STRINGS = st.lists(st.one_of(st.text(max_size=12), _TRICKY), max_size=6).map("".join)
+
+
+def _runc_state(oci, pid, status):
+    """runc's containerState, in its field order, through the JSON writer."""
+    doc = {"ociVersion": oci["ociVersion"], "id": oci["id"], "pid": pid, "status": status,
+           "bundle": oci["bundle"], "rootfs": oci["rootfs"], "created": oci["created"]}
+    if oci["annotations"]:
+        doc["annotations"] = dict(sorted(oci["annotations"].items()))
+    doc["owner"] = ""
+    return jsonio.dumps_go(doc)
+
+
+@settings(max_examples=60, deadline=None)
+@given(annotations=st.dictionaries(_STRINGS, _STRINGS, max_size=5), bundle=_STRINGS,
+       rootfs=_STRINGS, hooks=st.sampled_from(["", "poststart", "poststart,poststop"]),
+       paths=st.dictionaries(st.sampled_from(["unified", "cpu,cpuacct", "memory", "pids"]),
+                             st.text(st.characters(blacklist_characters="\n\r\x00"),
+                                     max_size=20).map(lambda t: "/sys/fs/cgroup/" + t)))
+def test_a_state_written_then_read_holds_the_same_facts(tmp_path_factory, annotations, bundle,
+                                                        rootfs, hooks, paths):
+    """What save() records, load() reads back: the OCI state byte for byte
+    as the JSON writer emits runc's (and its indented form), the facts about
+    the init, and the cgroup's record."""
     d = tmp_path_factory.mktemp("s")
-    oci = {"ociVersion": "1.3.0", "id": "c1", "bundle": bundle, "annotations": annotations}
-    c = _make(d, 999999999, 5, oci)
-    out = json.loads(c.state_json())
-    assert out["status"] == "stopped" and out["pid"] == 0
-    # runc's omitempty: no annotations member when there are none
-    assert out.get("annotations", {}) == annotations and out["bundle"] == bundle
-    assert json.loads(c.state_text()) == out  # the indented form too
+    c = state.new(str(d), "c1")
+    c.record_cgroup(paths, [])
+    c.facts = {"pid": 999999999, "starttime": 5, "pidns": 1, "exe": "8:1234"}
+    if hooks:
+        c.facts["hooks"] = hooks
+    oci = {"ociVersion": "1.3.0", "id": "c1", "bundle": bundle, "rootfs": rootfs,
+           "created": "2026-01-01T00:00:00.000000000Z", "owner": "",
+           "annotations": annotations}
+    c.save(oci)
+    back = state.load(str(d), "c1")
+    assert back.status == Status.STOPPED  # no such pid
+    assert back.state_json() == _runc_state(oci, 0, "stopped")
+    assert json.loads(back.state_text()) == json.loads(back.state_json())
+    assert (back.pid, back.starttime, back.has_pidns) == (999999999, 5, True)
+    assert back.facts["exe"] == "8:1234" and back.hook_points == hooks.split(",")
+    assert back.cgroup_paths == paths and back.cgroup_record() == (paths, [], None)
+    # with the status it would have: the recorded parts hold neither pid nor status
+    back._status = Status.RUNNING
+    assert back.state_json() == _runc_state(oci, 999999999, "running")
+
+
+def test_a_large_state_round_trips(tmp_path):
+    """Kubernetes allows 256 KiB of annotations: all of it comes back."""
+    big = {f"k{i}\"\\": "v\u00e9<" * 300 for i in range(300)}
+    oci = {"ociVersion": "1.3.0", "id": "c1", "bundle": "/b", "rootfs": "/b/r",
+           "created": "", "owner": "", "annotations": big}
+    c = state.new(str(tmp_path), "c1")
+    c.facts = {"pid": 0, "starttime": 0}
+    c.save(oci)
+    back = state.load(str(tmp_path), "c1")
+    assert back.state_json() == _runc_state(oci, 0, "stopped")
+    assert json.loads(back.state_text())["annotations"] == big
+
+
+def test_one_record_per_fact(tmp_path):
+    """The pid and status are not in state.json (the status is derived, the
+    pid is the init's record), and the cgroup is in its own record only;
+    state.json is still a JSON document: the state without them."""
+    c = state.new(str(tmp_path), "c1")
+    c.record_cgroup({"unified": "/sys/fs/cgroup/x"}, [], "x.scope")
+    c.facts = {"pid": 5, "starttime": 7, "pidns": 0}
+    c.save({"ociVersion": "1.3.0", "id": "c1", "bundle": "/b"})
+    with open(os.path.join(c.dir, "state.json")) as f:
+        assert json.load(f) == {"ociVersion": "1.3.0", "id": "c1", "bundle": "/b",
+                                "rootfs": "", "created": "", "owner": ""}
+    with open(os.path.join(c.dir, "init")) as f:
+        assert f.read() == "pid 5\nstarttime 7\npidns 0\n"
+    back = state.load(str(tmp_path), "c1")
+    assert back.cgroup_record() == ({"unified": "/sys/fs/cgroup/x"}, [], "x.scope")
 
 
 def test_facts_round_trip_with_spaces_in_paths(tmp_path):
     c = state.new(str(tmp_path), "c3")
+    paths = {"cpu,cpuacct": "/sys/fs/cgroup/cpu,cpuacct/a b/c", "unified": "/x"}
+    c.record_cgroup(paths, [])
     c.facts = {"pid": 5, "starttime": 7, "pidns": 0}
-    c.cgroup_paths = {"cpu,cpuacct": "/sys/fs/cgroup/cpu,cpuacct/a b/c", "unified": "/x"}
     c.save({"id": "c3"})
     back = state.load(str(tmp_path), "c3")
     assert back.pid == 5 and back.starttime == 7 and not back.has_pidns
-    assert back.cgroup_paths == c.cgroup_paths
+    assert back.cgroup_paths == paths
 
 
 # ---- the store never follows what others may plant, and reads are bounded
@@ -212,19 +333,18 @@ def test_remove_acts_on_the_directory_it_opened(tmp_path):
     assert os.listdir(moved) == []
 
 
-def test_a_state_recorded_by_an_older_ocirt_reads_in_runcs_order(tmp_path):
-    """state.json of an ocirt from before runc's key order (pid and status
-    first, spaces after separators): a container created before an upgrade
-    still answers `state`, in the new form."""
+def test_a_state_recorded_by_an_older_ocirt_is_a_clear_error(tmp_path):
+    """state.json as an ocirt before the two-part record wrote it (one line,
+    pid and status in it): not migrated, but an error that says so and how
+    to remove it, and `delete --force` can load it."""
     c = _make(tmp_path, 999999999, 5)
-    old = ('{"pid": 999999999, "status": "created", "ociVersion": "1.0.2-dev", "id": "c1", '
-           '"bundle": "/b", "rootfs": "/b/rootfs", "created": "2026-01-01T00:00:00Z", '
-           '"owner": "", "annotations": {"k": "v"}}')
+    old = ('{"ociVersion":"1.3.0","id":"c1","pid":999999999,"status":"created",'
+           '"bundle":"/b","rootfs":"/b/rootfs","created":"2026-01-01T00:00:00Z","owner":""}')
     with open(os.path.join(c.dir, "state.json"), "w") as f:
         f.write(old)
-    c = state.load(str(tmp_path), "c1")
-    assert c.state_json() == (
-        '{"ociVersion":"1.0.2-dev","id":"c1","pid":0,"status":"stopped","bundle":"/b",'
-        '"rootfs":"/b/rootfs","created":"2026-01-01T00:00:00Z","annotations":{"k":"v"},'
-        '"owner":""}')
-    assert c.state_text().startswith('{\n  "ociVersion": "1.0.2-dev",\n  "id": "c1",\n')
+    with pytest.raises(errors.OcirtError) as exc:
+        state.load(str(tmp_path), "c1")
+    assert str(exc.value) == ("container c1: state.json: not a state written by ocirt "
+                              "(delete --force removes it)")
+    broken = state.load(str(tmp_path), "c1", broken=True)
+    assert broken.problem and broken.status == Status.STOPPED
