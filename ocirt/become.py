@@ -15,14 +15,9 @@ from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
 from ocirt.linux import capabilities, devices, execstub, lsm, mempolicy, mounts, sched, shim
 from ocirt.linux.proc import write_proc_file
+from ocirt.linux.signals import FORWARDED, IGNORED
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-# (_signal rather than signal: that module imports enum, ~5 ms of every create)
-FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
-             _signal.SIGUSR1, _signal.SIGUSR2)
-# the runtime ignores these, as the python command does (csrc/launcher.c);
-# a program it executes gets them back at their defaults
-IGNORED = (_signal.SIGPIPE, _signal.SIGXFSZ)
 
 
 def die(chan, err):

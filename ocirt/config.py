@@ -13,6 +13,7 @@ on the host (an LSM enabled, a NUMA node online, a syscall this kernel
 knows, a capability the runtime holds) is told later, at create or exec.
 """
 
+from ocirt import SPEC_VERSION
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 
@@ -351,7 +352,7 @@ def check_resources(res, source="resources"):
     from ocirt.jsonschema_lite import Invalid, check_text
     try:
         check_text(res, "$.linux.resources")
-        _schema_validator().validate({"ociVersion": "1.3.0", "root": {"path": "rootfs"},
+        _schema_validator().validate({"ociVersion": SPEC_VERSION, "root": {"path": "rootfs"},
                                       "linux": {"resources": res}})
     except Invalid as e:
         raise ConfigError(f"{source}: {e.path}: {e.msg}")
@@ -427,6 +428,11 @@ def _check_userns(doc):
         yield "$.linux.uidMappings", "mappings given without a user namespace"
     if has_maps and user_ns and user_ns.get("path") is not None:
         yield "$.linux.uidMappings", "mappings cannot be set on a joined user namespace"
+    if user_ns and "mount" not in _ns_types(doc):
+        # the container would inherit the runtime's mount namespace, where
+        # root of another user namespace can mount nothing
+        yield "$.linux.namespaces", ("a user namespace needs a mount namespace too: its root "
+                                     "cannot mount the rootfs in the runtime's")
 
 
 def _check_process(doc):

@@ -91,14 +91,14 @@ def proxy(master, stdin=0, stdout=1):
                     data = b""
                 if not data:
                     return
-                _write_all(stdout, data)
+                os.write_all(stdout, data)
             if stdin in ready:
                 data = os.read(stdin, 65536)
                 if not data:
                     readers.remove(stdin)  # EOF on stdin: send ^D, keep reading output
-                    _write_all(master, b"\x04")
+                    os.write_all(master, b"\x04")
                 else:
-                    _write_all(master, data)
+                    os.write_all(master, data)
     finally:
         if saved is not None:
             termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
@@ -125,9 +125,3 @@ def _copy_size(src, dst):
         pty.set_size(dst, *pty.get_size(src))
     except OSError:
         pass
-
-
-def _write_all(fd, data):
-    while data:
-        n = os.write(fd, data)
-        data = data[n:]

@@ -8,6 +8,8 @@ differ. `--hardened` writes the stricter template the tests run with: no
 terminal, no ambient capabilities, a cgroup namespace, powercap masked.
 """
 
+from ocirt import SPEC_VERSION
+
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
@@ -16,7 +18,7 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
     as `runc spec --rootless` maps them."""
     caps = ("bounding", "effective", "permitted") + (() if hardened else ("ambient",))
     cfg = {
-        "ociVersion": "1.3.0",
+        "ociVersion": SPEC_VERSION,
         "process": {
             "terminal": not hardened,
             "user": {"uid": 0, "gid": 0},

@@ -53,12 +53,8 @@ class SetupError(OcirtError):
     """The container's environment could not be built (reported by the child)."""
 
 
-class SystemError_(OcirtError):
-    """A system call failed in the runtime itself."""
-
-
 # Name used by the child/parent protocol to rebuild an error on the parent side.
 BY_NAME = {
     cls.__name__: cls
-    for cls in (OcirtError, UsageError, ConfigError, InvalidState, SetupError, SystemError_)
+    for cls in (OcirtError, UsageError, ConfigError, InvalidState, SetupError)
 }

@@ -1,5 +1,14 @@
 """The runtime-spec features document (`ocirt features`): what this build of
-ocirt really supports on this host, derived from the tables the code uses."""
+ocirt really supports on this host, derived from the tables the code uses
+(and, for seccomp architectures, from what libseccomp resolves)."""
+import os
+
+
+def _schema_architectures():
+    """The SCMP_ARCH_* names of the config schema (runtime-spec v1.3.0)."""
+    from ocirt import config, jsonio
+    with open(os.path.join(config.SCHEMA_DIR, "config-schema.json"), "rb") as f:
+        return jsonio.loads(f.read())["definitions"]["SeccompArch"]["enum"]
 
 
 def document():
@@ -7,7 +16,6 @@ def document():
     from ocirt.config import NAMESPACES
     from ocirt.linux import capabilities, lsm, mempolicy, mounts, seccomp
     from ocirt.linux.cgroups import UNIFIED, hierarchies
-    import os
     names = sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE)
                    | mounts.EXTENSIONS)
     try:
@@ -31,12 +39,9 @@ def document():
             },
             "seccomp": {
                 "enabled": True,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-                            "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-                            "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "actions": sorted(seccomp.ACTIONS),
                 "operators": sorted(seccomp.OPERATORS),
-                "archs": ["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
-                          "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64"],
+                "archs": sorted(seccomp.known_architectures(_schema_architectures())),
                 "knownFlags": sorted(seccomp.KERNEL_FLAGS),
                 "supportedFlags": sorted(seccomp.KERNEL_FLAGS),
             },

@@ -177,8 +177,6 @@ def _now():
 
 def _write_all(fd, data):
     try:
-        while data:
-            n = os.write(fd, data)
-            data = data[n:]
+        os.write_all(fd, data)
     except BrokenPipeError:
         pass  # a hook need not read its stdin

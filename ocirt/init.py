@@ -13,8 +13,9 @@ import errno
 
 from ocirt import hooks, protocol
 from ocirt import posixos as os  # os without its import cost (see there)
-from ocirt.become import (FORWARDED, become, die, execute, process_env, set_attributes,
+from ocirt.become import (become, die, execute, process_env, set_attributes,
                           setup_terminal)
+from ocirt.linux.signals import FORWARDED
 from ocirt.errors import OcirtError, SetupError
 from ocirt.linux import cgroupfs, execstub, mounts, rootfs, shim
 from ocirt.linux.proc import write_proc_file

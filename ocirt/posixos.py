@@ -60,6 +60,13 @@ def read_regular(path, limit, dir_fd=None, follow=True):
         posix.close(fd)
 
 
+def write_all(fd, data):
+    """Write all of data to fd (a pipe or a terminal may take less per write)."""
+    view = memoryview(data)
+    while view:
+        view = view[posix.write(fd, view):]
+
+
 def __getattr__(name):
     import os
     return getattr(os, name)

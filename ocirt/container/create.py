@@ -134,12 +134,6 @@ def _check_runtime_constraints(cfg, console_socket):
     if cfg.memory_policy is not None:
         from ocirt.linux import mempolicy
         mempolicy.check(cfg.memory_policy)
-    if cfg.namespace("mount") is None and cfg.namespace("user") is not None:
-        # the container would inherit the runtime's mount namespace, where
-        # root of another user namespace can mount nothing
-        raise errors.ConfigError("a user namespace needs a mount namespace too: its root "
-                                 "cannot mount the rootfs in the runtime's",
-                                 "$.linux.namespaces")
     if cfg.process.terminal and console_socket is None:
         raise errors.UsageError("true, and no --console-socket was given: a terminal needs one",
                                 "$.process.terminal")

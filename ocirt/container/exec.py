@@ -321,9 +321,6 @@ def _kill_reap(pid):
 
 
 def _wait(pid):
-    import _signal
-    from ocirt.container.run import forward, wait_child
-    for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
-              _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
-        _signal.signal(s, lambda signum, frame: forward(pid, signum))
+    from ocirt.container.run import forward_signals, wait_child
+    forward_signals(pid)
     return wait_child(pid)

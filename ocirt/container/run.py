@@ -26,7 +26,6 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
                  no_pivot=no_pivot, preserve_fds=preserve_fds,
                  no_new_keyring=no_new_keyring, systemd=systemd,
                  console=receiver.theirs if receiver else None, cfg=cfg)
-    import _signal
     c = state.load(root, cid)
     if detach:
         _begin(c, keep)
@@ -36,10 +35,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         from ocirt import console
         master = receiver.master()
         console.adopt_size(master)  # before the process can ask for it
-    on_signal = lambda signum, frame: forward(pid, signum)  # noqa: E731
-    for s in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
-              _signal.SIGUSR1, _signal.SIGUSR2, _signal.SIGWINCH):
-        _signal.signal(s, on_signal)
+    forward_signals(pid)
     _begin(c, keep, until_exec=True)
     if master is not None:
         from ocirt import console
@@ -67,6 +63,15 @@ def _begin(c, keep, until_exec=False):
                 from ocirt import log
                 log.warning(str(e))
         raise
+
+
+def forward_signals(pid):
+    """While a foreground run or exec waits: the signals a user sends it (and
+    a terminal's size change) go on to the container's process."""
+    import _signal
+    from ocirt.linux.signals import FORWARDED
+    for s in FORWARDED + (_signal.SIGWINCH,):
+        _signal.signal(s, lambda signum, frame: forward(pid, signum))
 
 
 def forward(pid, signum):

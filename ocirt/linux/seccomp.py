@@ -26,25 +26,37 @@ KERNEL_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
 _NEW_LISTENER = 8
 
 
+# SCMP_ACT_* name -> libseccomp's value; ERRNO and TRACE carry errnoRet in
+# the low 16 bits (EPERM when it is not given). `features` lists these.
+ACTIONS = {
+    "SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000,
+    "SCMP_ACT_KILL_PROCESS": 0x80000000, "SCMP_ACT_TRAP": 0x00030000,
+    "SCMP_ACT_ERRNO": 0x00050000, "SCMP_ACT_TRACE": 0x7FF00000,
+    "SCMP_ACT_ALLOW": 0x7FFF0000, "SCMP_ACT_LOG": 0x7FFC0000, "SCMP_ACT_NOTIFY": 0x7FC00000,
+}
+_WITH_ERRNO = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
+
+
 def action_value(name, errno_ret, where):
     """libseccomp's value for an SCMP_ACT_* name."""
-    if name in ("SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD"):
-        return 0x00000000
-    if name == "SCMP_ACT_KILL_PROCESS":
-        return 0x80000000
-    if name == "SCMP_ACT_TRAP":
-        return 0x00030000
-    if name == "SCMP_ACT_ERRNO":
-        return 0x00050000 | ((_EPERM if errno_ret is None else errno_ret) & 0xFFFF)
-    if name == "SCMP_ACT_TRACE":
-        return 0x7FF00000 | ((_EPERM if errno_ret is None else errno_ret) & 0xFFFF)
-    if name == "SCMP_ACT_ALLOW":
-        return 0x7FFF0000
-    if name == "SCMP_ACT_LOG":
-        return 0x7FFC0000
-    if name == "SCMP_ACT_NOTIFY":
-        return 0x7FC00000
-    raise ConfigError(f"unknown seccomp action {name!r}", where)
+    value = ACTIONS.get(name)
+    if value is None:
+        raise ConfigError(f"unknown seccomp action {name!r}", where)
+    if name in _WITH_ERRNO:
+        value |= (_EPERM if errno_ret is None else errno_ret) & 0xFFFF
+    return value
+
+
+def known_architectures(names):
+    """Those of the SCMP_ARCH_* names that this libseccomp can add to a filter."""
+    handle = lib.ocirt_seccomp_new(ACTIONS["SCMP_ACT_ALLOW"])
+    if handle == ffi.NULL:
+        return []
+    try:
+        return [a for a in names
+                if lib.ocirt_seccomp_arch(handle, a[len("SCMP_ARCH_"):].lower().encode()) == 0]
+    finally:
+        lib.ocirt_seccomp_free(handle)
 
 
 class Filter:
@@ -82,7 +94,8 @@ def send_to_listener(sec, notify_fd, state):
     (runtime-spec: one message, the state as JSON, the fd by SCM_RIGHTS)."""
     import socket
     from ocirt import jsonio
-    msg = {"ociVersion": state.get("ociVersion", "1.3.0"), "fds": ["seccompFd"],
+    from ocirt import SPEC_VERSION
+    msg = {"ociVersion": state.get("ociVersion", SPEC_VERSION), "fds": ["seccompFd"],
            "pid": state["pid"], "metadata": sec.listener_metadata or "", "state": state}
     where = "$.linux.seccomp.listenerPath"
     try:

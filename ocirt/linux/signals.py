@@ -7,6 +7,14 @@ import _signal
 
 from ocirt.errors import UsageError
 
+# What a foreground `run`/`exec` forwards to the container's process, and
+# what the init turns into its own exit while it waits for start.
+FORWARDED = (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGQUIT,
+             _signal.SIGUSR1, _signal.SIGUSR2)
+# the runtime ignores these, as the python command does (csrc/launcher.c);
+# a program it executes gets them back at their defaults
+IGNORED = (_signal.SIGPIPE, _signal.SIGXFSZ)
+
 _RTMIN = 34  # glibc's SIGRTMIN as seen by programs (the kernel's 32 and 33 are taken)
 _RTMAX = 64
 

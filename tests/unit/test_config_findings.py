@@ -168,6 +168,11 @@ ONE_PROBLEM = {
         lambda d: (_userns(d), d["process"]["user"].update(additionalGids=[10, 5000])),
         "$.process.user.additionalGids[1]",
         "gid 5000 is not mapped in the new user namespace ($.linux.gidMappings)"),
+    "user namespace without a mount namespace": (
+        lambda d: (_userns(d), d["linux"].update(namespaces=[
+            n for n in d["linux"]["namespaces"] if n["type"] != "mount"])),
+        "$.linux.namespaces", "a user namespace needs a mount namespace too: its root "
+                              "cannot mount the rootfs in the runtime's"),
     "hostname too long": (
         lambda d: d.update(hostname="h" * 65),
         "$.hostname", "65 bytes long: the kernel takes at most 64"),
