@@ -3,13 +3,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ocirt.config import parse_resources as P
+from ocirt.container.update import _zeros_dropped
 from ocirt.errors import ConfigError
 from ocirt.linux import resources as R
 
 
 def w(res, v2=False, current=None, sizes=("2MB", "1GB")):
     warnings = []
-    out = R.writes(res, lambda c: v2, current, warnings.append, sizes)
+    out = R.writes(P(res), lambda c: v2, current, warnings.append, sizes)
     return [(x.controller, x.file, x.value) for x in out], warnings
 
 
@@ -28,7 +30,7 @@ def test_blkio_weight_to_io_weight_matches_runc():
 
 def test_cpuset_alone_needs_only_cpuset():
     res = {"cpu": {"cpus": "0-1", "mems": "0"}}
-    assert R.controllers(res) == ["cpuset"]
+    assert R.controllers(P(res)) == ["cpuset"]
     assert w(res)[0] == [("cpuset", "cpuset.cpus", "0-1"), ("cpuset", "cpuset.mems", "0")]
 
 
@@ -131,12 +133,12 @@ def test_network_and_rdma():
 
 
 def test_unified_keys():
-    got = R.unified_writes({"memory.high": "1000", "cgroup.max.depth": "3"})
+    got = R.unified_writes({"memory.high": "1000", "cgroup.max.depth": "3"}.items())
     assert [(x.controller, x.file, x.value) for x in got] == [
         ("memory", "memory.high", "1000"), ("cgroup", "cgroup.max.depth", "3")]
     for bad in ("../memory.high", "memory", ".hidden", "a/b.c"):
         with pytest.raises(ConfigError):
-            R.unified_writes({bad: "1"})
+            R.unified_writes({bad: "1"}.items())
 
 
 # ---- hypothesis: any schema-shaped resources object --------------------------
@@ -167,11 +169,11 @@ resources = st.fixed_dictionaries({}, optional={
 @given(resources, st.booleans())
 def test_any_resources_translate_or_fail_cleanly(res, v2):
     try:
-        out = R.writes(res, lambda c: v2, lambda c, f: None, lambda m: None, ("2MB", "1GB"))
+        out = R.writes(P(res), lambda c: v2, lambda c, f: None, lambda m: None, ("2MB", "1GB"))
     except ConfigError as e:
         assert e.path.startswith("$.linux.resources.")
         return
-    needed = set(R.controllers(res))
+    needed = set(R.controllers(P(res)))
     for x in out:
         # every file belongs to a controller the caller looked up beforehand
         assert x.controller in needed, (x, needed)
@@ -185,10 +187,13 @@ def test_zero_means_unset_as_in_runc():
            "pids": {"limit": 0}}
     got, _ = w(res)
     assert got == [("memory", "memory.swappiness", "0"), ("pids", "pids.max", "0")]
-    assert R.controllers(res) == ["memory", "pids"]
-    assert R.without_unset({"pids": {"limit": 0}}, also_pids=True) == {"pids": {}}
-    assert R.without_unset({"memory": {"disableOOMKiller": False}}) == {
-        "memory": {"disableOOMKiller": False}}
+    assert R.controllers(P(res)) == ["memory", "pids"]
+    assert R.without_unset(P(res)) == P({
+        "memory": {"swappiness": 0}, "cpu": {}, "blockIO": {}, "pids": {"limit": 0}})
+    # update takes pids.limit 0 as "unchanged" too, as runc does
+    assert _zeros_dropped({"pids": {"limit": 0}}) == {"pids": {}}
+    kept = P({"memory": {"disableOOMKiller": False}})
+    assert R.without_unset(kept) == kept
 
 
 @pytest.mark.parametrize("key", ["cgroup.procs", "cgroup.threads", "cgroup.kill",
@@ -197,5 +202,5 @@ def test_unified_refuses_the_files_that_move_processes(key):
     """cgroup.procs in linux.resources.unified would move any host pid into
     the container's cgroup (and delete --force would then kill it)."""
     with pytest.raises(ConfigError) as exc:
-        R.unified_writes({key: "1"})
+        R.unified_writes({key: "1"}.items())
     assert exc.value.path == f"$.linux.resources.unified.{key}"
