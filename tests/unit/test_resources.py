@@ -204,3 +204,64 @@ def test_unified_refuses_the_files_that_move_processes(key):
     with pytest.raises(ConfigError) as exc:
         R.unified_writes({key: "1"}.items())
     assert exc.value.path == f"$.linux.resources.unified.{key}"
+
+
+# ---- the records (ocirt.config's linux.resources section) --------------------
+
+FULL = {
+    "devices": [{"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}],
+    "memory": {"limit": 1, "reservation": 2, "swap": 3, "kernel": 4, "kernelTCP": 5,
+               "swappiness": 6, "disableOOMKiller": True, "useHierarchy": False,
+               "checkBeforeUpdate": True},
+    "cpu": {"shares": 1, "quota": 2, "burst": 3, "period": 4, "realtimeRuntime": 5,
+            "realtimePeriod": 6, "cpus": "0-1", "mems": "0", "idle": 1},
+    "pids": {"limit": 0},
+    "blockIO": {"weight": 10, "leafWeight": 20,
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 30, "leafWeight": 40}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}],
+                "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 2}],
+                "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 3}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 4}]},
+    "hugepageLimits": [{"pageSize": "2MB", "limit": 5}],
+    "network": {"classID": 7, "priorities": [{"name": "eth0", "priority": 8}]},
+    "rdma": {"mlx5_1": {"hcaHandles": 9, "hcaObjects": 10}},
+    "unified": {"memory.high": "11"},
+}
+
+
+def _as_json(v):
+    """A record back to the JSON it came from, through each record's _json."""
+    if isinstance(v, tuple):
+        if v and isinstance(v[0], tuple):  # rdma, unified: (key, value) pairs
+            return {k: _as_json(x) for k, x in v}
+        return [_as_json(x) for x in v]
+    if hasattr(v, "_json"):
+        return {k: _as_json(getattr(v, f)) for f, k in zip(v.__slots__, v._json)
+                if getattr(v, f) is not None}
+    return v
+
+
+def test_every_spec_field_has_its_place_in_the_records():
+    """parse_resources loses nothing of runtime-spec 1.3.0's linux.resources,
+    and each field lands under its own key (a swapped pair would show)."""
+    assert _as_json(P(FULL)) == FULL
+    assert P(None) is None
+    assert P({}) == P({"memory": None})
+
+
+def test_a_config_carries_its_resources_as_records():
+    from ocirt import config, defaults
+    doc = defaults.spec()
+    doc["linux"]["resources"] = FULL
+    cfg = config.parse(doc, "/b")
+    assert cfg.resources == P(FULL)
+    assert cfg.resources.memory.disable_oom_killer is True
+    assert cfg.resources.block_io.throttle_write_iops_device[0].rate == 4
+    del doc["linux"]["resources"]
+    assert config.parse(doc, "/b").resources is None
+
+
+def test_device_rules_normalize_alike_from_records_and_json():
+    from ocirt.linux import devrules
+    assert devrules.normalize(P(FULL).devices) == devrules.normalize(FULL["devices"])
