@@ -256,7 +256,7 @@ class Config(_Value):
                  "rootfs_propagation", "cgroups_path", "devices", "masked_paths",
                  "readonly_paths", "sysctl", "annotations", "hooks",
                  "seccomp", "personality", "time_offsets", "mount_label", "memory_policy",
-                 "raw")
+                 "resources", "raw")
 
     def to_json(self):
         """The document as checked, as JSON bytes."""
@@ -878,5 +878,144 @@ def _convert(doc, bundle):
         time_offsets=_time_offsets(linux.get("timeOffsets")),
         mount_label=linux.get("mountLabel"),
         memory_policy=_memory_policy(linux.get("memoryPolicy")),
+        resources=parse_resources(linux.get("resources")),
         raw=doc,
+    )
+
+
+# ---- linux.resources ------------------------------------------------------
+#
+# The records of runtime-spec v1.3.0's linux.resources (config-linux.md),
+# built from a schema-checked object by parse_resources, for the cgroup
+# mechanisms (ocirt.linux.resources, devrules, systemd). A value is what the
+# JSON holds (an int stays as given: a 0 that means "not set" is the
+# mechanism's to skip, ocirt.linux.resources.without_unset); None is absent.
+# Each record's _json names the spec's key of each field, in the same order.
+
+class _Spec(_Value):
+    __slots__ = ()
+    _json = ()
+
+    def __init_subclass__(cls):
+        cls._defaults = dict.fromkeys(cls.__slots__)  # every field is optional
+
+    @classmethod
+    def parse(cls, obj):
+        """The record of one JSON object (None for None)."""
+        if obj is None:
+            return None
+        return cls(*(obj.get(k) for k in cls._json))
+
+    def replace(self, **changes):
+        """A copy with some fields changed (records are immutable)."""
+        values = {n: getattr(self, n) for n in self.__slots__}
+        values.update(changes)
+        return type(self)(**values)
+
+
+class DeviceRule(_Spec):
+    """One of linux.resources.devices: the cgroup's device access rules."""
+    __slots__ = _json = ("allow", "type", "major", "minor", "access")
+
+
+class Memory(_Spec):
+    __slots__ = ("limit", "reservation", "swap", "kernel", "kernel_tcp", "swappiness",
+                 "disable_oom_killer", "use_hierarchy", "check_before_update")
+    _json = ("limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness",
+             "disableOOMKiller", "useHierarchy", "checkBeforeUpdate")
+
+
+class CPU(_Spec):
+    __slots__ = ("shares", "quota", "burst", "period", "realtime_runtime", "realtime_period",
+                 "cpus", "mems", "idle")
+    _json = ("shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod",
+             "cpus", "mems", "idle")
+
+
+class Pids(_Spec):
+    __slots__ = _json = ("limit",)
+
+
+class WeightDevice(_Spec):
+    __slots__ = ("major", "minor", "weight", "leaf_weight")
+    _json = ("major", "minor", "weight", "leafWeight")
+
+
+class ThrottleDevice(_Spec):
+    __slots__ = _json = ("major", "minor", "rate")
+
+
+class BlockIO(_Spec):
+    """throttle_*: (ThrottleDevice, ...), or None when absent."""
+    __slots__ = ("weight", "leaf_weight", "weight_device", "throttle_read_bps_device",
+                 "throttle_write_bps_device", "throttle_read_iops_device",
+                 "throttle_write_iops_device")
+    _json = ("weight", "leafWeight", "weightDevice", "throttleReadBpsDevice",
+             "throttleWriteBpsDevice", "throttleReadIOPSDevice", "throttleWriteIOPSDevice")
+
+    @classmethod
+    def parse(cls, obj):
+        if obj is None:
+            return None
+        return cls(obj.get("weight"), obj.get("leafWeight"),
+                   _records(WeightDevice, obj.get("weightDevice")),
+                   *(_records(ThrottleDevice, obj.get(k)) for k in cls._json[3:]))
+
+
+class HugepageLimit(_Spec):
+    __slots__ = ("page_size", "limit")
+    _json = ("pageSize", "limit")
+
+
+class InterfacePriority(_Spec):
+    __slots__ = _json = ("name", "priority")
+
+
+class Network(_Spec):
+    __slots__ = ("class_id", "priorities")
+    _json = ("classID", "priorities")
+
+    @classmethod
+    def parse(cls, obj):
+        if obj is None:
+            return None
+        return cls(obj.get("classID"), _records(InterfacePriority, obj.get("priorities")))
+
+
+class Rdma(_Spec):
+    """The limits of one RDMA device (Resources.rdma maps its name to one)."""
+    __slots__ = ("hca_handles", "hca_objects")
+    _json = ("hcaHandles", "hcaObjects")
+
+
+class Resources(_Spec):
+    """linux.resources. devices, hugepage_limits: tuples (None when absent);
+    rdma: ((device name, Rdma), ...); unified: ((file, value), ...), each in
+    the order of the JSON."""
+    __slots__ = ("devices", "memory", "cpu", "pids", "block_io", "hugepage_limits", "network",
+                 "rdma", "unified")
+    _json = ("devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network",
+             "rdma", "unified")
+
+
+def _records(cls, items):
+    return None if items is None else tuple(cls.parse(x) for x in items)
+
+
+def parse_resources(res):
+    """The Resources record of a schema-checked linux.resources object (None
+    for None): for config.json, and for `update`'s -r file and flags."""
+    if res is None:
+        return None
+    rdma, unified = res.get("rdma"), res.get("unified")
+    return Resources(
+        devices=_records(DeviceRule, res.get("devices")),
+        memory=Memory.parse(res.get("memory")),
+        cpu=CPU.parse(res.get("cpu")),
+        pids=Pids.parse(res.get("pids")),
+        block_io=BlockIO.parse(res.get("blockIO")),
+        hugepage_limits=_records(HugepageLimit, res.get("hugepageLimits")),
+        network=Network.parse(res.get("network")),
+        rdma=None if rdma is None else tuple((k, Rdma.parse(v)) for k, v in rdma.items()),
+        unified=None if unified is None else tuple(unified.items()),
     )

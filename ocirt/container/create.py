@@ -398,12 +398,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             cleanup.pids.remove(pid1)
         if plan.mount_sources:
             _send_mount_sources(parent_end, init_pid, cfg, plan.mount_sources, idmap_fds)
-        res = (cfg.raw.get("linux") or {}).get("resources")
-        if res:
+        if cfg.resources is not None:
             # Now that stage-1 is gone (pids.max counts it) and while stage-2
             # builds the rootfs: nothing of the container has run yet.
             from ocirt import log
-            cg.set_resources(res, log.warning)
+            from ocirt.linux import resources
+            resources.apply(cg, cfg.resources, log.warning)
             debug(f"create {c.id}: linux.resources applied")
         from ocirt import jsonio
         creating = dict(oci, pid=init_pid, status="creating")
@@ -513,18 +513,17 @@ def _expects_userns(cfg, ns_fds):
 
 
 def _set_devices(cg, cfg):
-    res = (cfg.raw.get("linux") or {}).get("resources") or {}
-    cg.set_devices(res.get("devices") or ())
+    from ocirt.linux import devrules
+    devrules.apply(cg, cfg.resources.devices if cfg.resources is not None else ())
 
 
 def _start_scope(cg, cfg, cid, pid, cleanup):
     """The systemd driver: a transient scope holding stage-1."""
     from ocirt.linux import systemd as sd
     slice_, unit = cg.systemd
-    res = (cfg.raw.get("linux") or {}).get("resources")
     mgr = sd.Manager()
     try:
         cleanup.systemd_unit = unit
-        mgr.start_scope(unit, sd.properties(res, slice_, cid), pid)
+        mgr.start_scope(unit, sd.properties(cfg.resources, slice_, cid), pid)
     finally:
         mgr.close()

@@ -5,8 +5,8 @@ from ocirt.state import Status
 
 
 def stats(c):
-    from ocirt.linux import cgroups, stats as stats_mod
-    return stats_mod.collect(c.cgroup(), cgroups.hugepage_sizes())
+    from ocirt.linux import resources, stats as stats_mod
+    return stats_mod.collect(c.cgroup(), resources.hugepage_sizes())
 
 
 def events(root, cid, interval, once, emit):

@@ -16,8 +16,8 @@ def update(root, cid, changes):
             raise errors.InvalidState(f"cannot update container {cid} that is {st}")
         doc = c.load_config()
         linux = doc.setdefault("linux", {})
-        from ocirt.linux.resources import without_unset
-        changes = without_unset(changes, also_pids=True)  # engines send 0 for "unchanged"
+        from ocirt.linux import resources
+        changes = _zeros_dropped(changes)  # engines send 0 for "unchanged"
         mem = changes.get("memory")
         if isinstance(mem, dict) and mem.get("limit") == -1 and "swap" not in mem:
             # no memory limit and the old memory+swap limit cannot stand
@@ -29,11 +29,26 @@ def update(root, cid, changes):
         touched = {k: merged[k] for k in changes if k in merged and k != "devices"}
         cg = c.cgroup()
         cg.default_parent = not linux.get("cgroupsPath")
-        cg.set_resources(touched, log.warning, update=True)
+        resources.apply(cg, config.parse_resources(touched), log.warning, update=True)
         linux["resources"] = merged
         c.write(state.CONFIG_COPY, jsonio.dumps(doc).encode())
     finally:
         os.close(lock)
+
+
+def _zeros_dropped(changes):
+    """changes without the zero values that mean "unchanged": those of
+    ocirt.linux.resources.ZERO_IS_UNSET, and pids.limit 0 (as runc's update
+    takes it, though 0 is a limit in a config)."""
+    from ocirt.linux.resources import ZERO_IS_UNSET
+    out = {}
+    for section, value in changes.items():
+        zero = ZERO_IS_UNSET.get(section, ()) + (("limit",) if section == "pids" else ())
+        if isinstance(value, dict) and zero:
+            value = {k: v for k, v in value.items()
+                     if not (k in zero and v == 0 and not isinstance(v, bool))}
+        out[section] = value
+    return out
 
 
 def merge_resources(old, changes):

@@ -4,8 +4,13 @@ A container's cgroup is a set of directories, one per mounted hierarchy,
 at the same relative path. ``Cgroup.paths`` maps a hierarchy name (a v1
 controller list such as "cpu,cpuacct", "name=systemd", or "unified" for
 cgroup2) to the absolute directory; the state store keeps that map so that
-later commands need not detect the layout again. Pausing and resuming are
-ocirt.linux.freezer's.
+later commands need not detect the layout again.
+
+This module places: it finds the hierarchies, makes, claims, joins and
+removes the directories. What goes into them is others': the limits are
+ocirt.linux.resources', the device rules ocirt.linux.devrules', pausing and
+resuming ocirt.linux.freezer's. (cpuset.cpus and cpuset.mems are copied down
+here, at mkdir: no process can join a v1 cpuset cgroup without them.)
 """
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.linux.freezer import UNIFIED, subgroups
@@ -125,7 +130,7 @@ class Cgroup:
         self.claim_fd = -1   # the flock of claim(), held until release()
         self.claimed = False
         # the parents are ocirt's default (/ocirt): they get the realtime
-        # budget the container asks for (see _fund_rt)
+        # budget the container asks for (see ocirt.linux.resources._fund_rt)
         self.default_parent = False
 
     @classmethod
@@ -397,143 +402,6 @@ class Cgroup:
                 return v
         return None
 
-    # ---- resources ---------------------------------------------------------
-
-    def controller_dir(self, ctrl, where="$.linux.resources"):
-        """(directory, is_cgroup2) of a v1-named controller for this cgroup.
-
-        A v1 hierarchy that has it wins; otherwise cgroup2, if its root offers
-        the controller (it is then enabled in cgroup.subtree_control down to
-        this cgroup, as a cgroup2 manager must). Else a clear error."""
-        d = self._dir(ctrl)
-        if d is not None and ctrl != UNIFIED:
-            return d, False
-        unified = self.paths.get(UNIFIED)
-        if unified is not None:
-            v2name = {"blkio": "io"}.get(ctrl, ctrl)
-            if v2name == "cgroup":
-                return unified, True
-            mount = hierarchies().get(UNIFIED)
-            if mount and v2name in _words(os.path.join(mount, "cgroup.controllers")):
-                _enable(mount, unified, v2name, where)
-                return unified, True
-        from ocirt.errors import ConfigError
-        # hierarchies come from the mount table: a plain directory such as
-        # /sys/fs/cgroup/hugetlb (conmon leaves them on hybrid hosts) is none
-        raise ConfigError(f"the {ctrl} controller is not mounted on this host (no cgroup v1 "
-                          "hierarchy has it and cgroup2 does not offer it)", where)
-
-    def set_resources(self, res, warn=None, update=False):
-        """Apply linux.resources (devices excepted) to this cgroup."""
-        from ocirt.errors import ConfigError, SetupError
-        from ocirt.linux import resources
-        res = res or {}
-        dirs = {}
-        for ctrl in resources.controllers(res):
-            dirs[ctrl] = self.controller_dir(ctrl, _section_path(ctrl))
-
-        def current(ctrl, name):
-            try:
-                with open(os.path.join(dirs[ctrl][0], name)) as f:
-                    return f.read().strip()
-            except OSError:
-                return None
-
-        if update and (res.get("memory") or {}).get("checkBeforeUpdate"):
-            _check_usage(res["memory"].get("limit"), dirs.get("memory"))
-        writes = resources.writes(res, lambda c: dirs[c][1], current, warn,
-                                  hugepage_sizes() if res.get("hugepageLimits") else ())
-        for w in resources.unified_writes(res.get("unified")):
-            if w.controller not in dirs:
-                d = self.controller_dir(w.controller, w.path)
-                if not d[1]:
-                    raise ConfigError("unified needs cgroup v2 (this controller is on v1 "
-                                      "here)", w.path)
-                dirs[w.controller] = d
-            writes.append(w)
-        cpu = (resources.without_unset(res).get("cpu") or {})
-        if cpu.get("realtimeRuntime") and "cpu" in dirs and not dirs["cpu"][1] \
-                and self.default_parent:
-            _fund_rt(dirs["cpu"][0], cpu["realtimeRuntime"], cpu.get("realtimePeriod"))
-        undo = []  # update: (file, its value before) of each file written so far
-        try:
-            for w in writes:
-                target = os.path.join(dirs[w.controller][0], w.file)
-                try:
-                    fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
-                except FileNotFoundError:
-                    raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
-                except OSError as e:
-                    raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
-                try:
-                    if update:
-                        undo.append((target, _value_to_restore(target, w.value)))
-                    os.write(fd, w.value.encode())
-                except OSError as e:
-                    why = e.strerror
-                    if w.file == "cpu.rt_runtime_us" and e.errno == 22:  # EINVAL
-                        why += _rt_budget(os.path.dirname(target))
-                    raise SetupError(f"cannot write {w.value!r} to {w.file}: {why}", w.path)
-                finally:
-                    os.close(fd)
-                if w.file == "cpu.shares":
-                    # the kernel clamps silently; runc reports it
-                    got = current("cpu", "cpu.shares")
-                    if got is not None and got != w.value:
-                        raise ConfigError(f"cpu shares {w.value} are out of range (the kernel "
-                                          f"set {got})", w.path)
-        except BaseException:
-            # an update that fails halfway leaves the values as they were, as
-            # runc does: the files written so far get their old values back,
-            # in reverse order (which keeps pairs such as memory and
-            # memory+swap valid at each step)
-            for target, old in reversed(undo):
-                try:
-                    if old is None:
-                        raise OSError(0, "its old value cannot be written back")
-                    with open(target, "w") as f:
-                        f.write(old)
-                except OSError as e:
-                    (warn or (lambda m: None))(f"cannot restore {target}: {e.strerror}")
-            raise
-
-    def set_devices(self, rules, update=False):
-        """Device access: the spec's rules, then runc's default allow list.
-
-        The defaults come last, as runc appends them, so a container always
-        has its standard devices and, with no rules of its own, only those.
-        v1: the devices controller's files; cgroup2: an eBPF program."""
-        from ocirt.errors import SetupError
-        from ocirt.linux import devrules
-        rules = devrules.normalize(rules) + devrules.normalize(devrules.RUNC_DEFAULT_ALLOW)
-        d = self._dir("devices")
-        if d is not None:
-            current = None
-            if update:
-                with open(os.path.join(d, "devices.list")) as f:
-                    current = f.read()
-            for name, line in devrules.v1_writes(rules, current):
-                try:
-                    with open(os.path.join(d, name), "w") as f:
-                        f.write(line)
-                except OSError as e:
-                    raise SetupError(f"cannot write {line!r} to {name}: {e.strerror}",
-                                     "$.linux.resources.devices")
-            return
-        unified = self.paths.get(UNIFIED)
-        if unified is None:
-            raise SetupError("no devices controller and no cgroup2 tree for device rules",
-                             "$.linux.resources.devices")
-        from ocirt.linux import bpf
-        fd = os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            bpf.install(fd, devrules.bpf_program(rules))
-        except OSError as e:
-            raise SetupError(f"cannot install the device eBPF program: {e}",
-                             "$.linux.resources.devices")
-        finally:
-            os.close(fd)
-
     def destroy(self, made, kill=False):
         """Remove the directories create made (`made`: the leaves and the
         parents it made for them), each leaf with the cgroups the container
@@ -596,6 +464,18 @@ def _below(path, top):
     return path[len(top):].lstrip("/") if top != "/" else path.lstrip("/")
 
 
+def enable_controller(leaf, ctrl, where):
+    """Make the cgroup2 controller ctrl available in leaf, a cgroup2
+    directory: enable it in every ancestor of leaf below the mount, if the
+    tree offers it. False if it does not; SetupError on where if an ancestor
+    refuses."""
+    mount = hierarchies().get(UNIFIED)
+    if not mount or ctrl not in _words(os.path.join(mount, "cgroup.controllers")):
+        return False
+    _enable(mount, leaf, ctrl, where)
+    return True
+
+
 def _enable(mount, leaf, ctrl, where):
     """Enable a cgroup2 controller in every ancestor of leaf below the mount."""
     rel = _below(leaf, mount)
@@ -636,79 +516,6 @@ def _enable_offered(d):
                     f.write("+" + ctrl)
             except OSError:
                 pass  # e.g. a threaded subtree, or a process in that cgroup
-
-
-KEYED = ("io.max", "io.weight", "io.bfq.weight", "blkio.weight_device",
-         "blkio.leaf_weight_device", "blkio.throttle.", "net_prio.ifpriomap", "rdma.max")
-
-
-def _value_to_restore(target, new):
-    """What to write to target to undo writing `new` to it, read before the
-    write; None when that is not possible. A file of one value takes what it
-    reads back; a file of keyed lines (a device, an interface) the old line
-    of the key written, or that key's reset."""
-    try:
-        with open(target) as f:
-            old = f.read().strip()
-    except OSError:
-        return None
-    name = os.path.basename(target)
-    if name == "memory.oom_control":  # reads "oom_kill_disable N\nunder_oom ..."
-        return old.split()[1] if old.startswith("oom_kill_disable") else None
-    if not name.startswith(KEYED):
-        return None if "\n" in old else old
-    key = new.split(" ", 1)[0]
-    for line in old.splitlines():
-        if line.split(" ", 1)[0] == key:
-            return line
-    if name.startswith(("blkio.throttle.", "blkio.weight_device", "blkio.leaf_weight")):
-        return f"{key} 0"
-    if name == "io.max":
-        return f"{key} rbps=max wbps=max riops=max wiops=max"
-    if name in ("io.weight", "io.bfq.weight"):
-        return f"{key} default"
-    return None
-
-
-def _section_path(ctrl):
-    section = {"memory": "memory", "cpu": "cpu", "cpuset": "cpu", "pids": "pids",
-               "blkio": "blockIO", "hugetlb": "hugepageLimits", "net_cls": "network",
-               "net_prio": "network", "rdma": "rdma"}.get(ctrl, ctrl)
-    return f"$.linux.resources.{section}"
-
-
-def _check_usage(limit, where):
-    """checkBeforeUpdate: refuse a memory limit below what is in use."""
-    if not limit or limit < 0 or where is None:
-        return
-    d, v2 = where
-    name = "memory.current" if v2 else "memory.usage_in_bytes"
-    try:
-        with open(os.path.join(d, name)) as f:
-            used = int(f.read())
-    except (OSError, ValueError):
-        return
-    if used > limit:
-        from ocirt.errors import ConfigError
-        raise ConfigError(f"memory limit {limit} is below the current usage {used}",
-                          "$.linux.resources.memory.limit")
-
-
-def hugepage_sizes():
-    """Huge page sizes of this host, named as cgroup files name them ("2MB", "1GB")."""
-    out = []
-    try:
-        names = os.listdir("/sys/kernel/mm/hugepages")
-    except OSError:
-        return out
-    for n in sorted(names):
-        kb = int(n[len("hugepages-"):-len("kB")])
-        for unit in ("KB", "MB", "GB", "TB"):
-            if kb < 1024 or kb % 1024:
-                out.append(f"{kb}{unit}")
-                break
-            kb //= 1024
-    return out
 
 
 def layout_is_unified(paths):
@@ -760,83 +567,6 @@ def _rmdir_retry(path):
             import time
             time.sleep(0.01)
     os.rmdir(path)
-
-
-def _rt_ratio(period, runtime):
-    """A realtime budget as the kernel compares them (to_ratio, 20 fraction bits)."""
-    if runtime < 0:
-        return 1 << 20  # RUNTIME_INF
-    return (runtime << 20) // period if period > 0 else 0
-
-
-def _rt_read(d):
-    """(rt_period_us, rt_runtime_us) of a v1 cpu cgroup."""
-    with open(os.path.join(d, "cpu.rt_period_us")) as f:
-        period = int(f.read())
-    with open(os.path.join(d, "cpu.rt_runtime_us")) as f:
-        return period, int(f.read())
-
-
-def _rt_budget(cgroup):
-    """Why the kernel refused cgroup a cpu.rt_runtime_us, for the error message."""
-    parent = os.path.dirname(cgroup)
-    try:
-        period, runtime = _rt_read(parent)
-    except (OSError, ValueError):
-        return ""
-    return (f" (the parent cgroup {parent} has a realtime budget of "
-            f"{runtime} us per {period} us, which must hold the runtime/period of all its "
-            "children)")
-
-
-def _fund_rt(leaf, runtime, period):
-    """Give the parents of leaf (below the hierarchy's root) the realtime
-    budget that the container asks for, top down, before its own cpu.rt_*
-    are written.
-
-    The kernel (CONFIG_RT_GROUP_SCHED) lets a cgroup have runtime/period only
-    within its parent's, with the sum of all children's within it too, and a
-    new cgroup starts with none: a realtimeRuntime in /ocirt/<id> would
-    always fail, where runc's default place (/<id>, under the root) works.
-    So each parent is raised just to what its children, the container's new
-    value included, need. Nothing is ever lowered; a parent is removed with
-    the last container when ocirt made it. Only for ocirt's default parent:
-    a cgroupsPath names parents that their owner budgets (docker gives its
-    own parent the budget), and runc leaves those alone too."""
-    from ocirt.errors import SetupError
-    try:
-        leaf_period = period or _rt_read(leaf)[0]
-    except (OSError, ValueError):
-        return  # no cpu.rt_* here: the write reports it
-    need, child = _rt_ratio(leaf_period, runtime), leaf
-    plan = []
-    d = os.path.dirname(leaf)
-    while os.path.exists(os.path.join(os.path.dirname(d), "cpu.rt_runtime_us")):
-        p_period, p_runtime = _rt_read(d)
-        total = need
-        for n in os.listdir(d):
-            c = os.path.join(d, n)
-            if c != child and os.path.isdir(c):
-                try:
-                    total += _rt_ratio(*_rt_read(c))
-                except (OSError, ValueError):
-                    pass
-        if _rt_ratio(p_period, p_runtime) >= total:
-            break
-        new = -(-(total * p_period) >> 20)  # ceil: the kernel's ratio rounds down
-        while _rt_ratio(p_period, new) < total:
-            new += 1
-        plan.append((d, new, p_period))
-        need, child, d = _rt_ratio(p_period, new), d, os.path.dirname(d)
-    for d, new, p_period in reversed(plan):
-        try:
-            with open(os.path.join(d, "cpu.rt_runtime_us"), "w") as f:
-                f.write(str(new))
-        except OSError as e:
-            raise SetupError(f"cannot give the parent cgroup {d} the realtime budget of "
-                             f"{new} us per {p_period} us that the container needs: "
-                             f"{e.strerror}{_rt_budget(d)}",
-                             "$.linux.resources.cpu.realtimeRuntime")
 
 
 def _fill_cpuset(path):

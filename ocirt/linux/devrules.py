@@ -30,10 +30,14 @@ program of type BPF_PROG_TYPE_CGROUP_DEVICE attached to the container's
 cgroup (bpf_program() below builds it; ocirt.linux.bpf loads and attaches
 it). Both writers start from effective(), so v1 and v2 agree.
 
-Pure Python: no shim, usable from unit tests.
+Pure Python up to apply(), which puts the rules in place on a container's
+cgroup (the v1 files, or the eBPF program through ocirt.linux.bpf): the rest
+is usable from unit tests.
 """
 
-from ocirt.errors import ConfigError
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.errors import ConfigError, SetupError
+from ocirt.linux.freezer import UNIFIED
 
 DEFAULT_PATH = "$.linux.resources.devices"
 
@@ -101,8 +105,7 @@ def access_str(bits):
 
 # ------------------------------------------------------------ normalize
 
-def _number(d, key, where):
-    v = d.get(key)
+def _number(v, key, where):
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int) or not -1 <= v <= ANY:
@@ -111,7 +114,8 @@ def _number(d, key, where):
 
 
 def normalize(rules, path=DEFAULT_PATH):
-    """Spec dicts (or Rules, passed through) -> list of Rule, validated.
+    """Spec rules (ocirt.config.DeviceRule records, or their JSON objects as
+    in RUNC_DEFAULT_ALLOW; Rules pass through) -> list of Rule, validated.
 
     Absent type is "a", absent major/minor (or -1) any, absent access "rwm".
     An empty access is refused (runc refuses it, the kernel rejects the
@@ -123,19 +127,24 @@ def normalize(rules, path=DEFAULT_PATH):
             out.append(d)
             continue
         where = f"{path}[{i}]"
-        if not isinstance(d, dict):
+        if isinstance(d, dict):
+            allow, dtype, major, minor, access = (d.get("allow"), d.get("type", "a"),
+                                                  d.get("major"), d.get("minor"),
+                                                  d.get("access", "rwm"))
+        elif hasattr(d, "access"):  # a record: None is absent
+            allow, dtype, major, minor, access = (d.allow, "a" if d.type is None else d.type,
+                                                  d.major, d.minor,
+                                                  "rwm" if d.access is None else d.access)
+        else:
             raise ConfigError("a device rule must be an object", where)
-        allow = d.get("allow")
         if not isinstance(allow, bool):
             raise ConfigError("allow must be true or false", f"{where}.allow")
-        dtype = d.get("type", "a")
         if dtype not in ("a", "b", "c"):
             raise ConfigError(f"invalid device type {dtype!r} (want a, b or c)", f"{where}.type")
-        access = d.get("access", "rwm")
         if not isinstance(access, str) or not access or set(access) - set("rwm"):
             raise ConfigError(f"invalid access {access!r} (want a non-empty subset of rwm)",
                               f"{where}.access")
-        major, minor = _number(d, "major", where), _number(d, "minor", where)
+        major, minor = _number(major, "major", where), _number(minor, "minor", where)
         if dtype == "a":  # the kernel ignores the rest of an "a" line
             out.append(Rule(allow, "a", None, None, "rwm"))
         else:
@@ -324,3 +333,43 @@ def bpf_program(rules, strict=False):
     out.append(_insn(MOV32_K, dst=0, imm=int(default_allow)))
     out.append(_insn(EXIT))
     return b"".join(out)
+
+
+# ------------------------------------------------------------ on a cgroup
+
+def apply(cg, rules, update=False):
+    """Device access on the Cgroup cg: the spec's rules (DeviceRule records),
+    then runc's default allow list.
+
+    The defaults come last, as runc appends them, so a container always
+    has its standard devices and, with no rules of its own, only those.
+    v1: the devices controller's files (update: only what changes, from
+    devices.list); cgroup2: an eBPF program, which replaces the one ocirt
+    attached before."""
+    rules = normalize(rules) + normalize(RUNC_DEFAULT_ALLOW)
+    d = cg._dir("devices")
+    if d is not None:
+        current = None
+        if update:
+            with open(os.path.join(d, "devices.list")) as f:
+                current = f.read()
+        for name, line in v1_writes(rules, current):
+            try:
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(line)
+            except OSError as e:
+                raise SetupError(f"cannot write {line!r} to {name}: {e.strerror}",
+                                 DEFAULT_PATH)
+        return
+    unified = cg.paths.get(UNIFIED)
+    if unified is None:
+        raise SetupError("no devices controller and no cgroup2 tree for device rules",
+                         DEFAULT_PATH)
+    from ocirt.linux import bpf
+    fd = os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        bpf.install(fd, bpf_program(rules))
+    except OSError as e:
+        raise SetupError(f"cannot install the device eBPF program: {e}", DEFAULT_PATH)
+    finally:
+        os.close(fd)

@@ -65,27 +65,26 @@ def expand_slice(slice_):
 
 
 def properties(res, slice_, cid):
-    """Unit properties (name, (D-Bus signature, value)) for a scope with these resources."""
+    """Unit properties (name, (D-Bus signature, value)) for a scope with these
+    resources (an ocirt.config.Resources record, or None)."""
     from ocirt.linux import resources
     props = [("Description", ("s", f"ocirt container {cid}")),
              ("Slice", ("s", slice_)),
              ("Delegate", ("b", True)),
              ("DefaultDependencies", ("b", False))]
-    res = res or {}
-    mem = res.get("memory") or {}
-    if mem.get("limit") is not None:
-        props.append(("MemoryMax", ("t", _inf(mem["limit"]))))
-    if mem.get("reservation") is not None:
-        props.append(("MemoryLow", ("t", _inf(mem["reservation"]))))
-    if mem.get("swap") is not None:
-        swap = resources.swap_v2(mem["swap"], mem.get("limit") or 0,
-                                 "$.linux.resources.memory.swap")
+    mem = res.memory if res is not None else None
+    if mem is not None and mem.limit is not None:
+        props.append(("MemoryMax", ("t", _inf(mem.limit))))
+    if mem is not None and mem.reservation is not None:
+        props.append(("MemoryLow", ("t", _inf(mem.reservation))))
+    if mem is not None and mem.swap is not None:
+        swap = resources.swap_v2(mem.swap, mem.limit or 0, "$.linux.resources.memory.swap")
         if swap is not None:
             props.append(("MemorySwapMax", ("t", _inf(swap))))
-    cpu = res.get("cpu") or {}
-    if cpu.get("shares"):
-        props.append(("CPUWeight", ("t", resources.shares_to_weight(cpu["shares"]))))
-    quota, period = cpu.get("quota") or 0, cpu.get("period") or 0
+    cpu = res.cpu if res is not None else None
+    if cpu is not None and cpu.shares:
+        props.append(("CPUWeight", ("t", resources.shares_to_weight(cpu.shares))))
+    quota, period = (cpu.quota or 0, cpu.period or 0) if cpu is not None else (0, 0)
     if period:
         props.append(("CPUQuotaPeriodUSec", ("t", period)))
     if quota > 0:
@@ -93,7 +92,7 @@ def properties(res, slice_, cid):
         # systemd keeps CPUQuotaPerSecUSec in 10 ms steps: round up, as runc does
         per_sec = (per_sec + 9999) // 10000 * 10000
         props.append(("CPUQuotaPerSecUSec", ("t", per_sec)))
-    limit = (res.get("pids") or {}).get("limit")
+    limit = res.pids.limit if res is not None and res.pids is not None else None
     if limit is not None:
         props.append(("TasksMax", ("t", UINT64_MAX if limit < 0 else limit)))
     return props

@@ -3,13 +3,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ocirt.config import parse_resources as P
+from ocirt.container.update import _zeros_dropped
 from ocirt.errors import ConfigError
 from ocirt.linux import resources as R
 
 
 def w(res, v2=False, current=None, sizes=("2MB", "1GB")):
     warnings = []
-    out = R.writes(res, lambda c: v2, current, warnings.append, sizes)
+    out = R.writes(P(res), lambda c: v2, current, warnings.append, sizes)
     return [(x.controller, x.file, x.value) for x in out], warnings
 
 
@@ -28,7 +30,7 @@ def test_blkio_weight_to_io_weight_matches_runc():
 
 def test_cpuset_alone_needs_only_cpuset():
     res = {"cpu": {"cpus": "0-1", "mems": "0"}}
-    assert R.controllers(res) == ["cpuset"]
+    assert R.controllers(P(res)) == ["cpuset"]
     assert w(res)[0] == [("cpuset", "cpuset.cpus", "0-1"), ("cpuset", "cpuset.mems", "0")]
 
 
@@ -131,12 +133,12 @@ def test_network_and_rdma():
 
 
 def test_unified_keys():
-    got = R.unified_writes({"memory.high": "1000", "cgroup.max.depth": "3"})
+    got = R.unified_writes({"memory.high": "1000", "cgroup.max.depth": "3"}.items())
     assert [(x.controller, x.file, x.value) for x in got] == [
         ("memory", "memory.high", "1000"), ("cgroup", "cgroup.max.depth", "3")]
     for bad in ("../memory.high", "memory", ".hidden", "a/b.c"):
         with pytest.raises(ConfigError):
-            R.unified_writes({bad: "1"})
+            R.unified_writes({bad: "1"}.items())
 
 
 # ---- hypothesis: any schema-shaped resources object --------------------------
@@ -167,11 +169,11 @@ resources = st.fixed_dictionaries({}, optional={
 @given(resources, st.booleans())
 def test_any_resources_translate_or_fail_cleanly(res, v2):
     try:
-        out = R.writes(res, lambda c: v2, lambda c, f: None, lambda m: None, ("2MB", "1GB"))
+        out = R.writes(P(res), lambda c: v2, lambda c, f: None, lambda m: None, ("2MB", "1GB"))
     except ConfigError as e:
         assert e.path.startswith("$.linux.resources.")
         return
-    needed = set(R.controllers(res))
+    needed = set(R.controllers(P(res)))
     for x in out:
         # every file belongs to a controller the caller looked up beforehand
         assert x.controller in needed, (x, needed)
@@ -185,10 +187,13 @@ def test_zero_means_unset_as_in_runc():
            "pids": {"limit": 0}}
     got, _ = w(res)
     assert got == [("memory", "memory.swappiness", "0"), ("pids", "pids.max", "0")]
-    assert R.controllers(res) == ["memory", "pids"]
-    assert R.without_unset({"pids": {"limit": 0}}, also_pids=True) == {"pids": {}}
-    assert R.without_unset({"memory": {"disableOOMKiller": False}}) == {
-        "memory": {"disableOOMKiller": False}}
+    assert R.controllers(P(res)) == ["memory", "pids"]
+    assert R.without_unset(P(res)) == P({
+        "memory": {"swappiness": 0}, "cpu": {}, "blockIO": {}, "pids": {"limit": 0}})
+    # update takes pids.limit 0 as "unchanged" too, as runc does
+    assert _zeros_dropped({"pids": {"limit": 0}}) == {"pids": {}}
+    kept = P({"memory": {"disableOOMKiller": False}})
+    assert R.without_unset(kept) == kept
 
 
 @pytest.mark.parametrize("key", ["cgroup.procs", "cgroup.threads", "cgroup.kill",
@@ -197,5 +202,66 @@ def test_unified_refuses_the_files_that_move_processes(key):
     """cgroup.procs in linux.resources.unified would move any host pid into
     the container's cgroup (and delete --force would then kill it)."""
     with pytest.raises(ConfigError) as exc:
-        R.unified_writes({key: "1"})
+        R.unified_writes({key: "1"}.items())
     assert exc.value.path == f"$.linux.resources.unified.{key}"
+
+
+# ---- the records (ocirt.config's linux.resources section) --------------------
+
+FULL = {
+    "devices": [{"allow": False, "access": "rwm"},
+                {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}],
+    "memory": {"limit": 1, "reservation": 2, "swap": 3, "kernel": 4, "kernelTCP": 5,
+               "swappiness": 6, "disableOOMKiller": True, "useHierarchy": False,
+               "checkBeforeUpdate": True},
+    "cpu": {"shares": 1, "quota": 2, "burst": 3, "period": 4, "realtimeRuntime": 5,
+            "realtimePeriod": 6, "cpus": "0-1", "mems": "0", "idle": 1},
+    "pids": {"limit": 0},
+    "blockIO": {"weight": 10, "leafWeight": 20,
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 30, "leafWeight": 40}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}],
+                "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 2}],
+                "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 3}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 4}]},
+    "hugepageLimits": [{"pageSize": "2MB", "limit": 5}],
+    "network": {"classID": 7, "priorities": [{"name": "eth0", "priority": 8}]},
+    "rdma": {"mlx5_1": {"hcaHandles": 9, "hcaObjects": 10}},
+    "unified": {"memory.high": "11"},
+}
+
+
+def _as_json(v):
+    """A record back to the JSON it came from, through each record's _json."""
+    if isinstance(v, tuple):
+        if v and isinstance(v[0], tuple):  # rdma, unified: (key, value) pairs
+            return {k: _as_json(x) for k, x in v}
+        return [_as_json(x) for x in v]
+    if hasattr(v, "_json"):
+        return {k: _as_json(getattr(v, f)) for f, k in zip(v.__slots__, v._json)
+                if getattr(v, f) is not None}
+    return v
+
+
+def test_every_spec_field_has_its_place_in_the_records():
+    """parse_resources loses nothing of runtime-spec 1.3.0's linux.resources,
+    and each field lands under its own key (a swapped pair would show)."""
+    assert _as_json(P(FULL)) == FULL
+    assert P(None) is None
+    assert P({}) == P({"memory": None})
+
+
+def test_a_config_carries_its_resources_as_records():
+    from ocirt import config, defaults
+    doc = defaults.spec()
+    doc["linux"]["resources"] = FULL
+    cfg = config.parse(doc, "/b")
+    assert cfg.resources == P(FULL)
+    assert cfg.resources.memory.disable_oom_killer is True
+    assert cfg.resources.block_io.throttle_write_iops_device[0].rate == 4
+    del doc["linux"]["resources"]
+    assert config.parse(doc, "/b").resources is None
+
+
+def test_device_rules_normalize_alike_from_records_and_json():
+    from ocirt.linux import devrules
+    assert devrules.normalize(P(FULL).devices) == devrules.normalize(FULL["devices"])

@@ -1,6 +1,7 @@
 """The systemd driver's pure parts: unit names, slice paths, unit properties."""
 import pytest
 
+from ocirt.config import parse_resources
 from ocirt.errors import ConfigError
 from ocirt.linux import systemd as sd
 
@@ -30,9 +31,10 @@ def test_expand_slice():
 
 
 def test_properties():
-    props = dict(sd.properties({"memory": {"limit": 1 << 20, "swap": 3 << 20},
-                                "cpu": {"shares": 1024, "quota": 55000, "period": 100000},
-                                "pids": {"limit": -1}}, "system.slice", "c1"))
+    res = parse_resources({"memory": {"limit": 1 << 20, "swap": 3 << 20},
+                           "cpu": {"shares": 1024, "quota": 55000, "period": 100000},
+                           "pids": {"limit": -1}})
+    props = dict(sd.properties(res, "system.slice", "c1"))
     assert props["Slice"] == ("s", "system.slice")
     assert props["Delegate"] == ("b", True)
     assert props["MemoryMax"] == ("t", 1 << 20)
@@ -42,5 +44,6 @@ def test_properties():
     assert props["CPUQuotaPeriodUSec"] == ("t", 100000)
     assert props["TasksMax"] == ("t", (1 << 64) - 1)
     # systemd keeps the quota in 10 ms steps: round up
-    q = dict(sd.properties({"cpu": {"quota": 12345, "period": 100000}}, "s.slice", "c"))
+    q = dict(sd.properties(parse_resources({"cpu": {"quota": 12345, "period": 100000}}),
+                           "s.slice", "c"))
     assert q["CPUQuotaPerSecUSec"] == ("t", 130000)
