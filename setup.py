@@ -34,9 +34,17 @@ class BuildLauncher(build_scripts):
         # where pip installs the package: the build runs on the target
         # interpreter (pip's isolated build environment only adds to its path)
         site = sysconfig.get_paths()["purelib"]
-        kind = _launcher_module().build_for_wheel(
-            os.path.join(HERE, "csrc", "launcher.c"), dest, os.path.join(build_lib, "ocirt"),
-            site)
+        launcher = _launcher_module()
+        if getattr(self.get_finalized_command("build_py"), "editable_mode", False):
+            # pip install -e: the modules stay in the tree, found through a
+            # .pth file, which only the site module reads
+            with open(dest, "w") as f:
+                f.write(launcher.WHEEL_SCRIPT.format(reason="an editable install"))
+            os.chmod(dest, 0o755)
+            kind = "script"
+        else:
+            kind = launcher.build_for_wheel(os.path.join(HERE, "csrc", "launcher.c"), dest,
+                                            os.path.join(build_lib, "ocirt"), site)
         self.announce(f"ocirt: the {kind} launcher, for {site}", level=2)
 
     def get_source_files(self):
