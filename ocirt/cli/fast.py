@@ -5,7 +5,7 @@ accepts the forms engines use: global flags before the command (``--root
 DIR``, ``--root=DIR``, ``--log F``, ``--log-format json``, ``--debug``,
 ``--systemd-cgroup``), then a command of the table marked `fast` with its
 flags marked `fast`: a switch spelled exactly, a value as ``--flag V`` or
-``--flag=V`` (``-f V`` for a short one), and the command's positional
+``--flag=V`` (``-f V`` or ``-f=V`` for a short one, as runc reads it), and the command's positional
 arguments (exec's and ps's trailing words: see below). It returns None for
 anything else (other commands, --help, combined short flags, ``--``, a flag
 it does not know), and the click application handles it with the same
@@ -19,10 +19,8 @@ _GLOBAL = {name: opt for opt in flags.GLOBAL if opt.fast for name in opt.names}
 def _take(opt, a, value, eq, rest, j):
     """The value of flag `opt` written as word a (value after "=" if eq) with
     rest[j] next: (value, next j), or None where click must decide."""
-    if eq and (opt.kind == flags.SWITCH or not a.startswith("--")):
-        return None  # "--all=1" is click's error; "-b=x" is "=x" to click
     if opt.kind == flags.SWITCH:
-        return True, j
+        return (True, j) if not eq else None  # "--all=1": click's error
     if not eq:
         if j >= len(rest):
             return None
