@@ -5,8 +5,9 @@ accepts the forms engines use: global flags before the command (``--root
 DIR``, ``--root=DIR``, ``--log F``, ``--log-format json``, ``--debug``,
 ``--systemd-cgroup``), then a command of the table marked `fast` with its
 flags marked `fast`: a switch spelled exactly, a value as ``--flag V`` or
-``--flag=V`` (``-f V`` or ``-f=V`` for a short one, as runc reads it), and the command's positional
-arguments (exec's and ps's trailing words: see below). It returns None for
+``--flag=V`` (``-f V`` or ``-f=V`` for a short one, as runc reads it), and
+the command's positional arguments (exec's command: the words after its
+id; a trailing ps argument goes to click). It returns None for
 anything else (other commands, --help, combined short flags, ``--``, a flag
 it does not know), and the click application handles it with the same
 meaning: tests/unit/test_cli.py checks that both agree.
