@@ -23,11 +23,17 @@
  * It then runs ocirt.boot (from the image) as __main__, which hands over to
  * ocirt.cli.launch(); that never returns.
  *
- * ocirt/launcher.py writes image.c (the tables declared below, for the
- * installed package and interpreter) and compiles both files.
+ * ocirt/launcher.py writes image.c (the tables launcher.h declares, for the
+ * installed package and interpreter) and compiles both files; `pip install`
+ * does it (setup.py), and so does `python -m ocirt.launcher`.
+ *
+ * It refuses to start (exit 1, one line) where the interpreter it embeds
+ * does not match: an image compiled by another CPython version, or the
+ * standard library it was built against gone (CPython upgraded or removed).
  */
+#include <sys/stat.h>
 #define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "launcher.h"
 #include <marshal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,23 +44,6 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL: faults as usual */
 #endif
-
-struct ocirt_module {
-    const char *name;          /* "ocirt.cli.fast" */
-    const char *path;          /* the source file it was compiled from */
-    int is_package;
-    const unsigned char *code; /* marshalled code object */
-    int size;
-};
-
-/* image.c */
-extern const struct _frozen ocirt_frozen[];      /* the encodings modules */
-extern const struct ocirt_module ocirt_modules[]; /* sorted by name */
-extern const int ocirt_module_count;
-extern const char *const ocirt_search_path[];    /* NULL-terminated */
-extern const char ocirt_executable[], ocirt_prefix[], ocirt_base_prefix[];
-extern const char ocirt_stdlib[], ocirt_site[];
-extern const long long ocirt_stamp_mtime_ns, ocirt_stamp_size;
 
 /* ---- memory made present up front (see the top of this file) ---- */
 
@@ -167,8 +156,7 @@ static PyObject *image_init(void)
         return NULL;
     if (PyModule_AddStringConstant(m, "site", ocirt_site) < 0
         || PyModule_AddStringConstant(m, "stdlib", ocirt_stdlib) < 0
-        || PyModule_AddObject(m, "stamp", Py_BuildValue("(LL)", ocirt_stamp_mtime_ns,
-                                                        ocirt_stamp_size)) < 0) {
+        || PyModule_AddStringConstant(m, "stamp", ocirt_stamp) < 0) {
         Py_DECREF(m);
         return NULL;
     }
@@ -189,9 +177,31 @@ static void fail(PyStatus st)
     exit(1);
 }
 
+/* The CPython gate: the interpreter linked in is the one whose code objects
+ * the image holds, and its standard library is still where it was. */
+static void check_python(void)
+{
+    struct stat sb;
+    unsigned long linked = PY_VERSION_HEX;
+    if ((linked >> 16) != (ocirt_python_version >> 16)) {
+        fprintf(stderr, "ocirt: this launcher embeds CPython %lu.%lu but its image was made by "
+                "CPython %lu.%lu: reinstall ocirt (pip install .)\n", linked >> 24,
+                (linked >> 16) & 0xff, ocirt_python_version >> 24,
+                (ocirt_python_version >> 16) & 0xff);
+        exit(1);
+    }
+    if (stat(ocirt_stdlib, &sb) != 0) {
+        fprintf(stderr, "ocirt: the standard library of CPython %lu.%lu this launcher was built "
+                "for (%s) is gone: reinstall ocirt (pip install .)\n", linked >> 24,
+                (linked >> 16) & 0xff, ocirt_stdlib);
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     PyStatus st;
+    check_python();
     populate(__data_start, _end);
     PyObjectArenaAllocator arenas = {NULL, arena_alloc, arena_free};
     PyObject_SetArenaAllocator(&arenas);

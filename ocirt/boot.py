@@ -7,10 +7,17 @@ their .pyc files. Each module still gets its real __file__, and a package
 its real directory as __path__, so whatever is not in the image (the
 compiled ocirt._shim, say) is found where it is installed.
 
-The image is of the package as it was installed. If that package has been
-installed again since (ocirt/__init__.py is not the file the image was made
-from), the image is left alone and modules come from site-packages as with
-`python -m`: slower, never out of date. `ocirt --version` says which.
+The image is of the package as it was installed: it carries the stamp of
+its sources (ocirt/launcher.py), and the installed package the same stamp in
+a file. If that package has been installed again since by other means (its
+stamp is not the image's), the image is left alone and modules come from
+site-packages as with `python -m`: slower, never out of date. `ocirt
+--version` says which. (An installed module edited by hand keeps its stamp:
+run from the source tree with `python -m ocirt` instead, README.md.)
+
+`ocirt --check-image` (the build's own test of a launcher it made) loads
+every code object of the image and imports the CLI from it, whatever is
+installed, and prints the image's stamp.
 
 This module runs before anything of ocirt is imported: it uses builtins only.
 """
@@ -44,13 +51,31 @@ class ImageFinder:
         exec(self.image.code(module.__name__), module.__dict__)
 
 
-def image_is_current(image, stat):
-    """Whether site-packages still holds the ocirt the image was made from."""
+STAMP = "/ocirt/image-stamp"  # ocirt.launcher.STAMP_FILE, in site-packages
+
+
+def image_is_current(image, posix):
+    """Whether site-packages still holds the ocirt the image was made from:
+    its stamp file says the image's stamp."""
     try:
-        st = stat(image.site + "/ocirt/__init__.py")
+        fd = posix.open(image.site + STAMP, posix.O_RDONLY | posix.O_CLOEXEC)
     except OSError:
         return False
-    return (st.st_mtime_ns, st.st_size) == tuple(image.stamp)
+    try:
+        return posix.read(fd, 128).strip() == image.stamp.encode()
+    except OSError:
+        return False
+    finally:
+        posix.close(fd)
+
+
+def check_image(image):
+    """--check-image: every module of the image loads, the CLI imports."""
+    for name in image.names():
+        image.code(name)
+    sys.meta_path.insert(0, ImageFinder(image))
+    import ocirt.cli.fast  # noqa: F401
+    sys.stdout.write(f"image {image.stamp}: {len(image.names())} modules\n")
 
 
 def place_encodings(stdlib):
@@ -66,7 +91,10 @@ def main():
     import _ocirt_image
     import posix
     place_encodings(_ocirt_image.stdlib)
-    if image_is_current(_ocirt_image, posix.stat):
+    if sys.argv[1:] == ["--check-image"]:
+        check_image(_ocirt_image)
+        return
+    if image_is_current(_ocirt_image, posix):
         sys.meta_path.insert(0, ImageFinder(_ocirt_image))
         how = "compiled, with its image of ocirt's modules"
     else:

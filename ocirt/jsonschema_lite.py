@@ -17,12 +17,19 @@ _TYPES = {
     "null": lambda v: v is None,
 }
 
+# The keywords Validator implements; a schema with any other is refused when
+# the Validator is made (SchemaError), not silently half-checked.
 SUPPORTED = frozenset({
     "$schema", "$id", "description", "title", "definitions", "$ref", "type",
     "properties", "required", "additionalProperties", "items", "enum", "const",
     "pattern", "minimum", "maximum", "minLength", "minItems", "maxItems",
     "uniqueItems", "oneOf", "anyOf", "allOf", "default", "$comment",
 })
+
+
+class SchemaError(ValueError):
+    """A schema this validator cannot apply as written: an unknown keyword,
+    a form of a keyword it does not implement, a $ref it cannot resolve."""
 
 
 class Invalid(Exception):
@@ -188,10 +195,64 @@ def _short(v):
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+_SCHEMA_MAPS = frozenset({"properties", "definitions"})  # {name: schema}
+_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf"})     # [schema, ...]
+_SCHEMAS = frozenset({"additionalProperties", "items"})     # schema (or a boolean)
+
+
+def check_schema(schema, defs):
+    """Raise SchemaError unless every keyword of schema (and of each schema
+    in it) is one Validator implements, in a form it implements.
+
+    create makes a Validator for config-schema.json on every call: one pass,
+    and the error's place (#/definitions/Mount/properties/type) is spelled
+    only for an error."""
+    todo = [(schema, None)]
+    while todo:
+        s, at = todo.pop()
+        if type(s) is not dict:
+            if type(s) is bool and at is not None and at[1] == "additionalProperties":
+                continue
+            raise SchemaError(f"{_where(at)}: a schema must be an object")
+        if not SUPPORTED.issuperset(s):
+            unknown = sorted(k for k in s if k not in SUPPORTED)[0]
+            raise SchemaError(f"{_where(at)}: keyword {unknown!r} is not implemented by "
+                              "ocirt.jsonschema_lite")
+        for key, value in s.items():
+            if key in _SCHEMA_MAPS:
+                for name, sub in value.items():
+                    todo.append((sub, ((at, key), name)))
+            elif key in _SCHEMA_LISTS:
+                for i, sub in enumerate(value):
+                    todo.append((sub, ((at, key), i)))
+            elif key in _SCHEMAS:
+                # (items: the list form, one schema per position, is not implemented)
+                todo.append((value, (at, key)))
+            elif key == "$ref":
+                if not (type(value) is str and value.startswith("#/definitions/")
+                        and value[14:] in defs):
+                    raise SchemaError(f"{_where(at)}: $ref {value!r}: only "
+                                      "#/definitions/<a definition> is implemented")
+            elif key == "type":
+                for name in value if type(value) is list else (value,):
+                    if name not in _TYPES:
+                        raise SchemaError(f"{_where(at)}: unknown type {name!r}")
+
+
+def _where(at):
+    """The JSON pointer of a place in a schema: (parent, key) pairs, None at the root."""
+    keys = []
+    while at is not None:
+        at, key = at
+        keys.append(str(key))
+    return "/".join(["#"] + keys[::-1])
+
+
 class Validator:
     def __init__(self, schema):
+        self.defs = schema.get("definitions", {}) if isinstance(schema, dict) else {}
+        check_schema(schema, self.defs)
         self.root = schema
-        self.defs = schema.get("definitions", {})
 
     def validate(self, doc):
         """Raise Invalid for the first violation found."""

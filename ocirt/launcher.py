@@ -1,18 +1,31 @@
-"""Build the `ocirt` launcher that scripts/setup.sh installs over pip's.
+"""Build the compiled `ocirt` command: `pip install .` does it (setup.py), and
 
     python -I -m ocirt.launcher --source csrc/launcher.c DEST
 
-The launcher is csrc/launcher.c (see there) linked with this interpreter's
-static libpython, plus a generated image.c: the encodings modules of this
-interpreter's standard library, and every module of the installed ocirt
-package, compiled to code objects and marshalled. The result starts several
-milliseconds sooner than `python -m` would, on every call.
+does it again for the installed package (a launcher elsewhere, say).
 
-Where it cannot be built (no C compiler, no static libpython, no source),
-DEST becomes a small Python script instead, as fast as the interpreter
-allows without the site module and with the same behaviour; the reason is
-printed. `ocirt --version` tells which launcher is in use.
+The launcher is csrc/launcher.c (see there) linked with this interpreter's
+static libpython, plus a generated image.c (its layout: csrc/launcher.h):
+the encodings modules of this interpreter's standard library, and every
+module of the ocirt package, compiled to code objects and marshalled. The
+result starts several milliseconds sooner than `python -m` would, on every
+call.
+
+The image carries a stamp, a hash of every module's source (stamp()), and
+the package gets the same stamp in a file (STAMP_FILE) installed with it:
+ocirt/boot.py uses the image only while the installed package has that
+stamp, and imports from site-packages otherwise (`ocirt --version` says
+which).
+
+Where it cannot be built (no C compiler, no static libpython, no source, a
+CPython whose Python.h is another version than itself), DEST becomes a small
+Python script instead, with the same behaviour and slower start; the reason
+is printed.
+
+This module imports nothing of ocirt: setup.py loads it from the source tree
+before the package is installed.
 """
+import hashlib
 import marshal
 import os
 import subprocess
@@ -20,12 +33,27 @@ import sys
 import sysconfig
 import tempfile
 
+STAMP_FILE = "image-stamp"  # in the package directory: the stamp of its sources
+
+# The script launcher of `python -m ocirt.launcher`, for the interpreter that
+# runs it: without the site module, with sys.path set here.
 SCRIPT = """#!{python} -IS
 # Written by ocirt.launcher: {python} without the site module (see there).
 import gc
 gc.disable()  # no ocirt command lives long enough to need it (events turns it on)
 import sys
 sys.path[:0] = {paths!r}
+from ocirt.cli import launch
+launch()
+"""
+
+# The script launcher of a wheel: pip writes the interpreter into "#!python"
+# (and drops any flag), so the site module finds ocirt.
+WHEEL_SCRIPT = """#!python
+# Written by ocirt's setup.py: the compiled launcher could not be built
+# ({reason}).
+import gc
+gc.disable()  # no ocirt command lives long enough to need it (events turns it on)
 from ocirt.cli import launch
 launch()
 """
@@ -40,6 +68,7 @@ class BuildError(Exception):
 
 
 def package_dir():
+    """The installed ocirt package."""
     import ocirt
     return os.path.dirname(os.path.abspath(ocirt.__file__))
 
@@ -63,27 +92,46 @@ def render_script():
     return SCRIPT.format(python=os.path.abspath(sys.executable), paths=script_paths())
 
 
-def image_modules():
-    """(module name, source path, is_package) of every module of the package."""
-    top = package_dir()
-    site = os.path.dirname(top)
+def image_modules(top=None):
+    """(module name, path relative to the package's parent, is_package) of
+    every module of the package in directory top (default: the installed one)."""
+    top = top or package_dir()
+    parent = os.path.dirname(os.path.abspath(top))
     out = []
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
         for f in sorted(filenames):
             if not f.endswith(".py"):
                 continue
-            path = os.path.join(dirpath, f)
-            parts = os.path.relpath(path, site)[:-3].split(os.sep)
+            rel = os.path.relpath(os.path.join(dirpath, f), parent)
+            parts = rel[:-3].split(os.sep)
             is_package = parts[-1] == "__init__"
             if is_package:
                 parts.pop()
-            out.append((".".join(parts), path, is_package))
+            out.append((".".join(parts), rel, is_package))
     names = [name for name, _, _ in out]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:  # a module and a package of one name: the package wins, the module is stale
         raise BuildError(f"modules installed twice (as a module and a package): {twice}")
     return sorted(out)
+
+
+def stamp(top, modules):
+    """The hash of the image's sources: every module's name and bytes."""
+    h = hashlib.sha256()
+    for name, rel, _ in modules:
+        with open(os.path.join(os.path.dirname(os.path.abspath(top)), rel), "rb") as f:
+            data = f.read()
+        h.update(b"%s\0%d\0" % (name.encode(), len(data)))
+        h.update(data)
+    return h.hexdigest()
+
+
+def write_stamp(top, value):
+    tmp = os.path.join(top, STAMP_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(value + "\n")
+    os.rename(tmp, os.path.join(top, STAMP_FILE))
 
 
 def _c_string(s):
@@ -99,18 +147,20 @@ def _c_bytes(name, data):
     return f"static const unsigned char {name}[] = {{\n" + ",\n".join(rows) + "\n};\n"
 
 
-def _compiled(path):
+def _compiled(path, filename=None):
     with open(path, "rb") as f:
         source = f.read()
-    return marshal.dumps(compile(source, path, "exec", dont_inherit=True))
+    return marshal.dumps(compile(source, filename or path, "exec", dont_inherit=True))
 
 
-def render_image():
-    """The C text of image.c (see csrc/launcher.c for what it declares)."""
+def render_image(top, site, modules, image_stamp):
+    """The C text of image.c (csrc/launcher.h declares what it defines): the
+    modules of the package in directory top, as they will be installed in site."""
     stdlib = sysconfig.get_paths()["stdlib"]
-    site = site_dir()
+    parent = os.path.dirname(os.path.abspath(top))
     parts = ["/* Generated by ocirt.launcher for this interpreter and package. */",
-             "#include <Python.h>", ""]
+             f"#define OCIRT_IMAGE_PY_VERSION {sys.hexversion:#x}UL",
+             '#include "launcher.h"', ""]
     frozen = []
     for i, (name, rel, is_package) in enumerate(ENCODINGS):
         data = _compiled(os.path.join(stdlib, rel))
@@ -119,28 +169,54 @@ def render_image():
     parts.append("const struct _frozen ocirt_frozen[] = {\n" + "\n".join(frozen)
                  + "\n    {NULL, NULL, 0, 0, NULL},\n};\n")
     entries = []
-    for i, (name, path, is_package) in enumerate(image_modules()):
-        data = _compiled(path)
+    for i, (name, rel, is_package) in enumerate(modules):
+        path = os.path.join(site, rel)  # __file__: where it is installed
+        data = _compiled(os.path.join(parent, rel), path)
         parts.append(_c_bytes(f"M{i}", data))
         entries.append(f"    {{{_c_string(name)}, {_c_string(path)}, {int(is_package)}, M{i}, "
                        f"{len(data)}}},")
-    parts.append("struct ocirt_module { const char *name; const char *path; int is_package;\n"
-                 "    const unsigned char *code; int size; };\n"
-                 "const struct ocirt_module ocirt_modules[] = {\n" + "\n".join(entries)
+    parts.append("const struct ocirt_module ocirt_modules[] = {\n" + "\n".join(entries)
                  + "\n};\n"
                  f"const int ocirt_module_count = {len(entries)};\n")
     dynload = sysconfig.get_config_var("DESTSHARED") or os.path.join(stdlib, "lib-dynload")
     search = [site, stdlib, dynload]
     parts.append("const char *const ocirt_search_path[] = {"
                  + ", ".join(_c_string(p) for p in search) + ", NULL};")
-    st = os.stat(os.path.join(package_dir(), "__init__.py"))
     for var, value in (("ocirt_executable", os.path.abspath(sys.executable)),
                        ("ocirt_prefix", sys.prefix), ("ocirt_base_prefix", sys.base_prefix),
-                       ("ocirt_stdlib", stdlib), ("ocirt_site", site)):
+                       ("ocirt_stdlib", stdlib), ("ocirt_site", site),
+                       ("ocirt_stamp", image_stamp)):
         parts.append(f"const char {var}[] = {_c_string(value)};")
-    parts.append(f"const long long ocirt_stamp_mtime_ns = {st.st_mtime_ns}LL;")
-    parts.append(f"const long long ocirt_stamp_size = {st.st_size}LL;")
+    parts.append("const unsigned long ocirt_python_version = OCIRT_IMAGE_PY_VERSION;")
     return "\n".join(parts) + "\n"
+
+
+def check_python_headers():
+    """The CPython gate: Python.h and the static libpython are this
+    interpreter's version, or BuildError saying which is which."""
+    include = sysconfig.get_config_var("INCLUDEPY") or ""
+    try:
+        with open(os.path.join(include, "patchlevel.h")) as f:
+            text = f.read()
+    except OSError as e:
+        raise BuildError(f"no Python.h for this interpreter ({include}: {e.strerror})")
+    major = minor = None
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "#define":
+            if words[1] == "PY_MAJOR_VERSION":
+                major = int(words[2])
+            elif words[1] == "PY_MINOR_VERSION":
+                minor = int(words[2])
+    if (major, minor) != sys.version_info[:2]:
+        raise BuildError(f"CPython mismatch: this interpreter is "
+                         f"{sys.version_info[0]}.{sys.version_info[1]}, "
+                         f"the Python.h in {include} is {major}.{minor}")
+    library = sysconfig.get_config_var("LIBRARY") or ""
+    want = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    if want not in library:
+        raise BuildError(f"CPython mismatch: this interpreter is {want}, "
+                         f"its static library is {library}")
 
 
 def link_flags():
@@ -155,38 +231,49 @@ def link_flags():
     return flags
 
 
-def build(source, dest):
-    """Compile the launcher to dest; BuildError if it cannot be."""
+def build(source, dest, top=None, site=None):
+    """Compile the launcher to dest for the package in directory top, to be
+    installed in site (default: the installed package, where it is); its
+    stamp, or BuildError if it cannot be built."""
     if not os.path.isfile(source):
         raise BuildError(f"no launcher source at {source}")
+    top = top or package_dir()
+    site = site or os.path.dirname(os.path.abspath(top))
+    check_python_headers()
+    modules = image_modules(top)
+    image_stamp = stamp(top, modules)
     cc = os.environ.get("CC", "cc")
     include = sysconfig.get_config_var("INCLUDEPY")
     with tempfile.TemporaryDirectory(prefix="ocirt-launcher-") as tmp:
         image = os.path.join(tmp, "image.c")
         with open(image, "w") as f:
-            f.write(render_image())
-        cmd = [cc, "-O2", "-s", f"-I{include}", "-o", dest, source, image] + link_flags()
+            f.write(render_image(top, site, modules, image_stamp))
+        cmd = [cc, "-O2", "-s", f"-I{os.path.dirname(os.path.abspath(source))}",
+               f"-I{include}", "-o", dest, source, image] + link_flags()
         try:
             p = subprocess.run(cmd, capture_output=True, text=True)
         except OSError as e:
             raise BuildError(f"cannot run {cc}: {e.strerror}")
         if p.returncode != 0:
             raise BuildError(f"{cc} failed:\n{p.stderr.strip()}")
-    # a launcher that cannot start is worse than none: try it
-    p = subprocess.run([dest, "--version"], capture_output=True, text=True)
-    if p.returncode != 0 or "with its image" not in p.stdout:
+    # a launcher that cannot start is worse than none: try it, on its image
+    # alone (the package may not be installed yet)
+    p = subprocess.run([dest, "--check-image"], capture_output=True, text=True)
+    if p.returncode != 0 or f"image {image_stamp}" not in p.stdout:
         raise BuildError(f"the built launcher does not work: {p.stdout.strip()} "
                          f"{p.stderr.strip()}")
+    return image_stamp
 
 
 def install(dest, source=None):
-    """Build dest (atomically). Returns the kind of launcher written."""
+    """Build dest (atomically) for the installed package, whose stamp file
+    it writes. Returns the kind of launcher written."""
     tmp = dest + ".tmp"
     kind = "compiled"
     try:
         if source is None:
             raise BuildError("no --source given")
-        build(source, tmp)
+        write_stamp(package_dir(), build(source, tmp))
     except BuildError as e:
         sys.stderr.write(f"ocirt.launcher: writing the script launcher instead: {e}\n")
         with open(tmp, "w") as f:
@@ -195,6 +282,22 @@ def install(dest, source=None):
     os.chmod(tmp, 0o755)
     os.rename(tmp, dest)
     return kind
+
+
+def build_for_wheel(source, dest, top, site):
+    """setup.py's build step: the launcher (or the script launcher) at dest for
+    the package being built in directory top, to be installed in site; the
+    stamp file goes into top, and so into the wheel."""
+    try:
+        write_stamp(top, build(source, dest, top, site))
+        return "compiled"
+    except BuildError as e:
+        sys.stderr.write(f"ocirt: writing the script launcher instead of the compiled one: "
+                         f"{e}\n")
+        with open(dest, "w") as f:
+            f.write(WHEEL_SCRIPT.format(reason=str(e).splitlines()[0]))
+        os.chmod(dest, 0o755)
+        return "script"
 
 
 def main(argv):

@@ -26,15 +26,15 @@ log=$(mktemp)
 # setuptools builds in ./build and keeps what is there: a module since
 # removed from the tree would be installed again
 rm -rf build
-if ! "$VENV/bin/pip" install --disable-pip-version-check ".[test]" >"$log" 2>&1; then
+if ! "$VENV/bin/pip" install -v --disable-pip-version-check ".[test]" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     echo "setup: pip install failed" >&2
     exit 1
 fi
+# pip install builds the `ocirt` command too (setup.py): the compiled
+# launcher, the interpreter embedded with ocirt's modules precompiled into it;
+# say so if it had to write the slower script launcher instead
+grep -h "writing the script launcher" "$log" >&2 || true
 rm -f "$log"
-# The compiled launcher (csrc/launcher.c, built by ocirt/launcher.py): the
-# interpreter embedded, started isolated and without the site module, with
-# ocirt's modules precompiled into it.
-"$VENV/bin/python" -I -m ocirt.launcher --source csrc/launcher.c "$VENV/bin/ocirt"
 echo "setup: ocirt installed at $VENV/bin/ocirt" >&2

@@ -17,6 +17,9 @@ def main(argv=None):
 
 def dispatch(argv):
     """Parse argv, run the command; the exit status."""
+    import posix
+    if b"OCIRT_CHECK_IMPORTS" in posix.environ:
+        check_imports()
     from ocirt.cli import fast
     parsed = fast.parse(argv)
     if parsed is None:
@@ -24,6 +27,35 @@ def dispatch(argv):
         return app.main(argv)
     g, func, args, kwargs = parsed
     return run_command(g, func, args, kwargs)
+
+
+def check_imports():
+    """OCIRT_CHECK_IMPORTS=1 (tests/integration/test_import_before_pivot.py):
+    an import in a process whose root is no longer the root this command
+    started with fails, naming the module.
+
+    The rule it checks: the container's init, once it has pivoted (or
+    chrooted), and an exec'd process, once it has joined the container's
+    mount namespace, can no longer reach site-packages nor the standard
+    library, so every module they need is imported before (ocirt.process
+    imports the container side at the top; what only some configs need, such
+    as ocirt.console for a terminal, is imported before rootfs.pivot).
+    Under the script launcher a late import fails at once; the compiled
+    launcher still finds ocirt's own modules in its image, and would hide
+    it. This hook makes both fail alike. Built-in modules (fcntl, ...) need
+    no file and are allowed."""
+    import posix
+    st = posix.stat("/")
+    root = (st.st_dev, st.st_ino)
+    builtin = frozenset(sys.builtin_module_names)
+
+    def hook(event, args):
+        if event == "import" and args[0] not in builtin:
+            st = posix.stat("/")
+            if (st.st_dev, st.st_ino) != root:
+                raise ImportError(f"import of {args[0]} after the root changed (pivot_root, "
+                                  "chroot or setns): import it before (OCIRT_CHECK_IMPORTS)")
+    sys.addaudithook(hook)
 
 
 def launch():

@@ -9,15 +9,16 @@ from ocirt import posixos as os  # os without its import cost (see there)
 
 
 class Globals:
+    """The global flags (ocirt.cli.flags.GLOBAL): their defaults, or the values given."""
     __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup")
 
-    def __init__(self, root="/run/ocirt", log=None, log_format="text", debug=False,
-                 systemd_cgroup=False):
-        self.root = root
-        self.log = log
-        self.log_format = log_format
-        self.debug = debug
-        self.systemd_cgroup = systemd_cgroup
+    def __init__(self, **given):
+        from ocirt.cli.flags import GLOBAL
+        for opt in GLOBAL:
+            if opt.dest in self.__slots__:  # not --version: the group acts on it
+                setattr(self, opt.dest, given.pop(opt.dest, opt.default))
+        if given:
+            raise TypeError(f"not global flags: {sorted(given)}")
 
 
 def _out(text):
@@ -124,10 +125,12 @@ def update(g, cid, resources=None, **flags):
     changes = {}
     if resources is not None:
         changes = _json_object_arg("--resources", resources, "a linux.resources object")
+    from ocirt.cli.flags import COMMANDS
+    resource = {o.dest: o.resource for o in COMMANDS["update"].opts}
     for flag, value in flags.items():
         if value is None:
             continue
-        section, key, kind = UPDATE_FLAGS[flag]
+        section, key, kind = resource[flag]
         changes.setdefault(section, {})[key] = _flag_value(flag, value, kind)
     op.update(g.root, cid, changes)
     return 0
@@ -154,27 +157,6 @@ def _json_object_arg(flag, path, what):
     if not isinstance(doc, dict):
         raise UsageError(f"{flag} {path}: expected {what}")
     return doc
-
-
-# flag -> (linux.resources section, key, kind)
-UPDATE_FLAGS = {
-    "blkio_weight": ("blockIO", "weight", "int"),
-    "cpu_period": ("cpu", "period", "int"),
-    "cpu_quota": ("cpu", "quota", "int"),
-    "cpu_burst": ("cpu", "burst", "int"),
-    "cpu_share": ("cpu", "shares", "int"),
-    "cpu_rt_period": ("cpu", "realtimePeriod", "int"),
-    "cpu_rt_runtime": ("cpu", "realtimeRuntime", "int"),
-    "cpu_idle": ("cpu", "idle", "int"),
-    "cpuset_cpus": ("cpu", "cpus", "str"),
-    "cpuset_mems": ("cpu", "mems", "str"),
-    "kernel_memory": ("memory", "kernel", "bytes"),
-    "kernel_memory_tcp": ("memory", "kernelTCP", "bytes"),
-    "memory": ("memory", "limit", "bytes"),
-    "memory_reservation": ("memory", "reservation", "bytes"),
-    "memory_swap": ("memory", "swap", "bytes"),
-    "pids_limit": ("pids", "limit", "int"),
-}
 
 
 def _read_stdin(limit):

@@ -1,148 +1,107 @@
 """Argument parsing for the commands engines call often, without importing click.
 
-Accepts the forms engines use: global flags before the command
-(``--root DIR``, ``--root=DIR``, ``--log F``, ``--log-format json``,
-``--debug``, ``--systemd-cgroup``), then ``state ID``, ``start ID``,
-``kill [--all|-a] ID [SIGNAL]``, ``delete [--force|-f] ID``, ``pause``,
-``resume``, ``create`` and ``run`` with their flags, ``exec`` with its flags,
-``ps [--format F] ID``, ``list [--format F] [--quiet]`` and
-``update --resources FILE ID``. Returns None for anything else (other
-commands, --help, unusual forms), and the click application handles it
-with the same meaning: tests/unit/test_cli.py checks that both agree.
+It reads the same table as the click application (ocirt.cli.flags) and
+accepts the forms engines use: global flags before the command (``--root
+DIR``, ``--root=DIR``, ``--log F``, ``--log-format json``, ``--debug``,
+``--systemd-cgroup``), then a command of the table marked `fast` with its
+flags marked `fast`: a switch spelled exactly, a value as ``--flag V`` or
+``--flag=V`` (``-f V`` or ``-f=V`` for a short one, as runc reads it), and
+the command's positional arguments (exec's command: the words after its
+id; a trailing ps argument goes to click). It returns None for
+anything else (other commands, --help, combined short flags, ``--``, a flag
+it does not know), and the click application handles it with the same
+meaning: tests/unit/test_cli.py checks that both agree.
 """
-from ocirt.cli import commands
+from ocirt.cli import commands, flags
 
-_GLOBAL_VALUE = {"--root": "root", "--log": "log", "--log-format": "log_format"}
-_GLOBAL_BOOL = {"--debug": "debug", "--systemd-cgroup": "systemd_cgroup"}
-
-_CREATE_BOOL = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
-_CREATE_VALUE = {"--bundle": "bundle", "-b": "bundle", "--pid-file": "pid_file",
-                 "--console-socket": "console_socket", "--preserve-fds": "preserve_fds"}
-
-# command -> (function, boolean flags, value flags, min positional, max positional)
-_COMMANDS = {
-    "state": (commands.state, {}, {}, 1, 1),
-    "start": (commands.start, {}, {}, 1, 1),
-    "kill": (commands.kill, {"--all": "all_processes", "-a": "all_processes"}, {}, 1, 2),
-    "delete": (commands.delete, {"--force": "force", "-f": "force"}, {}, 1, 1),
-    "pause": (commands.pause, {}, {}, 1, 1),
-    "resume": (commands.resume, {}, {}, 1, 1),
-    "create": (commands.create, _CREATE_BOOL, _CREATE_VALUE, 1, 1),
-    "run": (commands.run, dict(_CREATE_BOOL, **{"--detach": "detach", "-d": "detach",
-                                                "--keep": "keep"}), _CREATE_VALUE, 1, 1),
-    "ps": (commands.ps, {}, {"--format": "fmt", "-f": "fmt"}, 1, 1),
-    "list": (commands.list_, {"--quiet": "quiet", "-q": "quiet"},
-             {"--format": "fmt", "-f": "fmt"}, 0, 0),
-    "update": (commands.update, {}, {"--resources": "resources", "-r": "resources"}, 1, 1),
-}
+_GLOBAL = {name: opt for opt in flags.GLOBAL if opt.fast for name in opt.names}
 
 
-_EXEC_BOOL = {"--detach": "detach", "-d": "detach", "--tty": "tty", "-t": "tty",
-              "--no-new-privs": "no_new_privs", "--ignore-paused": "ignore_paused"}
-_EXEC_VALUE = {"--process": "process", "-p": "process", "--pid-file": "pid_file",
-               "--console-socket": "console_socket", "--cwd": "cwd", "--user": "user",
-               "-u": "user", "--apparmor": "apparmor", "--process-label": "process_label",
-               "--preserve-fds": "preserve_fds"}
-_EXEC_MULTI = {"--env": "env", "-e": "env", "--additional-gids": "additional_gids",
-               "-g": "additional_gids", "--cap": "cap", "-c": "cap", "--cgroup": "cgroup"}
-
-
-def _parse_exec(rest):
-    """exec [flags] ID [COMMAND...]: options end at the id, as in click's
-    parser with interspersed arguments off; "--" or an unknown flag: None."""
-    kwargs = {"env": (), "additional_gids": (), "cap": (), "cgroup": ()}
-    j = 0
-    while j < len(rest):
-        a = rest[j]
-        j += 1
-        if a == "--" or not a.startswith("-") or a == "-":
-            if a == "--":
-                return None
-            return [a], dict(kwargs, command=tuple(rest[j:]))
-        name, eq, value = a.partition("=")
-        if name in _EXEC_VALUE or name in _EXEC_MULTI:
-            if not eq:
-                if j >= len(rest):
-                    return None
-                value = rest[j]
-                j += 1
-            if name in _EXEC_MULTI:
-                key = _EXEC_MULTI[name]
-                kwargs[key] = kwargs[key] + (value,)
-                continue
-            key = _EXEC_VALUE[name]
-            if key == "preserve_fds":
-                if not value.isdigit():
-                    return None
-                value = int(value)
-            kwargs[key] = value
-        elif a in _EXEC_BOOL:
-            kwargs[_EXEC_BOOL[a]] = True
-        else:
+def _take(opt, a, value, eq, rest, j):
+    """The value of flag `opt` written as word a (value after "=" if eq) with
+    rest[j] next: (value, next j), or None where click must decide."""
+    if opt.kind == flags.SWITCH:
+        return (True, j) if not eq else None  # "--all=1": click's error
+    if not eq:
+        if j >= len(rest):
             return None
-    return None  # no id
+        value = rest[j]
+        j += 1
+    if opt.choices is not None and value not in opt.choices:
+        return None
+    if opt.kind == flags.COUNT:
+        if not value.isdigit():
+            return None
+        value = int(value)
+    return value, j
 
 
 def parse(argv):
+    """(Globals, function, positional arguments, keyword arguments), or None."""
     g = commands.Globals()
     i = 0
     n = len(argv)
     while i < n and argv[i].startswith("-"):
-        a = argv[i]
-        name, eq, value = a.partition("=")
-        if name in _GLOBAL_VALUE:
-            if not eq:
-                i += 1
-                if i >= n:
-                    return None
-                value = argv[i]
-            if name == "--log-format" and value not in ("text", "json"):
-                return None
-            setattr(g, _GLOBAL_VALUE[name], value)
-        elif a in _GLOBAL_BOOL:
-            setattr(g, _GLOBAL_BOOL[a], True)
-        else:
+        name, eq, value = argv[i].partition("=")
+        opt = _GLOBAL.get(name)
+        if opt is None:
             return None
-        i += 1
-    if i < n and argv[i] == "exec":
-        parsed = _parse_exec(argv[i + 1:])
-        if parsed is None:
+        got = _take(opt, name, value, eq, argv, i + 1)
+        if got is None:
             return None
-        return g, commands.exec_, parsed[0], parsed[1]
-    if i >= n or argv[i] not in _COMMANDS:
+        setattr(g, opt.dest, got[0])
+        i = got[1]
+    if i >= n:
         return None
-    func, bools, values, lo, hi = _COMMANDS[argv[i]]
+    cmd = flags.COMMANDS.get(argv[i])
+    if cmd is None or not cmd.fast:
+        return None
+    parsed = _parse_command(cmd, argv[i + 1:])
+    if parsed is None:
+        return None
+    return g, getattr(commands, cmd.func), parsed[0], parsed[1]
+
+
+def _parse_command(cmd, rest):
+    """A command's words: (positional arguments, keyword arguments with every
+    flag's default filled in, as click passes them), or None."""
+    opts = {}
     kwargs = {}
+    for opt in cmd.opts:
+        if opt.unsupported is None:
+            kwargs[opt.dest] = opt.default
+        if opt.fast:
+            for name in opt.names:
+                opts[name] = opt
+    simple = [a for a in cmd.args if not a.rest]
+    trailing = [a for a in cmd.args if a.rest]
+    for a in trailing:
+        kwargs[a.dest] = a.default
     pos = []
-    rest = argv[i + 1:]
     j = 0
     while j < len(rest):
         a = rest[j]
         j += 1
-        if not (a.startswith("-") and len(a) > 1):
+        if a == "-" or not a.startswith("-"):
             pos.append(a)
+            if not cmd.interspersed and trailing:
+                # options end at the first argument (exec ID COMMAND...): the
+                # words after it are the command's own
+                kwargs[trailing[0].dest] = tuple(rest[j:])
+                break
             continue
         name, eq, value = a.partition("=")
-        if name in values:
-            if not eq:
-                if j >= len(rest):
-                    return None
-                value = rest[j]
-                j += 1
-            key = values[name]
-            if key == "fmt" and value not in ("table", "json"):
-                return None
-            if key == "preserve_fds":
-                if not value.isdigit():
-                    return None
-                value = int(value)
-            kwargs[key] = value
-        elif a in bools:
-            kwargs[bools[a]] = True
-        else:
+        opt = opts.get(name)
+        if opt is None:
             return None
-    if not lo <= len(pos) <= hi:
+        got = _take(opt, name, value, eq, rest, j)
+        if got is None:
+            return None
+        if opt.kind == flags.MANY:
+            kwargs[opt.dest] = kwargs[opt.dest] + (got[0],)
+        else:
+            kwargs[opt.dest] = got[0]
+        j = got[1]
+    if not sum(a.required for a in simple) <= len(pos) <= len(simple):
         return None
-    if func is commands.update:  # click passes every flag, None when not given
-        kwargs = dict({k: None for k in commands.UPDATE_FLAGS}, **kwargs)
-    return g, func, pos, kwargs
+    return pos, kwargs

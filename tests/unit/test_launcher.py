@@ -139,22 +139,49 @@ def test_finder_ignores_other_modules(tmp_path):
     assert finder.find_spec("imgpkg.nothere") is None
 
 
-def test_image_is_current_compares_the_packages_init(tmp_path):
+def test_image_is_current_reads_the_stamp_file(tmp_path):
+    import posix
     from ocirt.boot import image_is_current
     os.makedirs(tmp_path / "ocirt")
-    init = tmp_path / "ocirt" / "__init__.py"
-    init.write_text("x = 1\n")
-    st = os.stat(init)
 
     class Image:
         site = str(tmp_path)
-        stamp = (st.st_mtime_ns, st.st_size)
-    assert image_is_current(Image, os.stat)
-    init.write_text("x = 22\n")  # reinstalled since
-    os.utime(init, ns=(st.st_atime_ns, st.st_mtime_ns + 1000))
-    assert not image_is_current(Image, os.stat)
-    init.unlink()
-    assert not image_is_current(Image, os.stat)
+        stamp = "ab" * 32
+    assert not image_is_current(Image, posix)  # no stamp file
+    (tmp_path / "ocirt" / "image-stamp").write_text("ab" * 32 + "\n")
+    assert image_is_current(Image, posix)
+    (tmp_path / "ocirt" / "image-stamp").write_text("cd" * 32 + "\n")  # installed again
+    assert not image_is_current(Image, posix)
+
+
+def test_the_stamp_covers_every_module(tmp_path):
+    """Not only ocirt/__init__.py: a change to any module changes the stamp."""
+    from ocirt import launcher
+    pkg = tmp_path / "ocirt"
+    (pkg / "cli").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("x = 1\n")
+    (pkg / "cli" / "__init__.py").write_text("")
+    (pkg / "cli" / "fast.py").write_text("y = 1\n")
+    before = launcher.stamp(str(pkg), launcher.image_modules(str(pkg)))
+    (pkg / "cli" / "fast.py").write_text("y = 2\n")
+    after = launcher.stamp(str(pkg), launcher.image_modules(str(pkg)))
+    assert before != after
+    (pkg / "cli" / "flags.py").write_text("")  # a module added
+    assert launcher.stamp(str(pkg), launcher.image_modules(str(pkg))) != after
+
+
+def test_a_mismatched_python_h_stops_the_build(tmp_path, monkeypatch):
+    import sysconfig
+    from ocirt import launcher
+    (tmp_path / "patchlevel.h").write_text("#define PY_MAJOR_VERSION 3\n"
+                                          "#define PY_MINOR_VERSION 99\n")
+    real = sysconfig.get_config_var
+    monkeypatch.setattr(sysconfig, "get_config_var",
+                        lambda name: str(tmp_path) if name == "INCLUDEPY" else real(name))
+    with pytest.raises(launcher.BuildError, match=r"CPython mismatch: this interpreter is "
+                       rf"{sys.version_info[0]}\.{sys.version_info[1]}, the Python.h in .* "
+                       r"is 3\.99"):
+        launcher.check_python_headers()
 
 
 def test_frozen_encodings_get_their_directory(monkeypatch):
@@ -249,3 +276,19 @@ def test_a_stale_module_beside_its_package_stops_the_build(tmp_path, monkeypatch
         launcher.image_modules()
     (pkg / "container.py").unlink()
     assert [m[0] for m in launcher.image_modules()] == ["ocirt", "ocirt.container"]
+
+
+def test_wheel_build_without_a_compiler_writes_the_script(tmp_path, monkeypatch):
+    """setup.py's step: no compiler, still an `ocirt` command (pip gives it
+    its interpreter through "#!python"), and no stamp for an image never made."""
+    from ocirt import launcher
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    dest = str(tmp_path / "ocirt")
+    kind = launcher.build_for_wheel(os.path.join(ROOT, "csrc", "launcher.c"), dest,
+                                    launcher.package_dir(), str(tmp_path))
+    assert kind == "script"
+    with open(dest) as f:
+        text = f.read()
+    assert text.startswith("#!python\n") and "from ocirt.cli import launch" in text
+    assert "cannot run /nonexistent/cc" in text
+    assert os.access(dest, os.X_OK)
