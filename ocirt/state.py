@@ -48,7 +48,6 @@ an error naming the file; `list` skips it with a warning, and `delete
 from ocirt import errors
 from ocirt import posixos as os  # os without its import cost (see there)
 
-DEFAULT_ROOT = "/run/ocirt"
 STATE_FILE = "state.json"
 INIT_FILE = "init"
 CONFIG_COPY = "config.json"

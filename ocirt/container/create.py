@@ -3,11 +3,12 @@
 The parent's side of the conversation in ocirt.protocol; the children's side
 is ocirt.stage1 and ocirt.init, with a Plan of kind INIT.
 """
+import _signal
+
 from ocirt import errors, state
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET
 
-SIGKILL = 9
 
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
@@ -205,14 +206,14 @@ class _Cleanup:
         self._close_fds()
         for pid in self.pids:
             try:
-                os.kill(pid, SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
             _reap_or_wait(pid)
         if self.cgroup is not None:
             # whatever reached the container's cgroup (stage-2, a hook's
             # child): claim() found it empty, so all in it is this create's
-            self.cgroup.signal(SIGKILL)
+            self.cgroup.signal(_signal.SIGKILL)
         if self.rootfs_mount is not None:
             from ocirt.linux import rootfs
             try:
@@ -399,8 +400,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         if plan.mount_sources:
             _send_mount_sources(parent_end, init_pid, cfg, plan.mount_sources, idmap_fds)
         if cfg.resources is not None:
-            # Now that stage-1 is gone (pids.max counts it) and while stage-2
-            # builds the rootfs: nothing of the container has run yet.
+            # While the init builds the rootfs, before it reports: no hook
+            # and no program of the config has run. Where there was a
+            # stage-1, it has exited (pids.max would count it).
             from ocirt import log
             from ocirt.linux import resources
             resources.apply(cg, cfg.resources, log.warning)

@@ -1,9 +1,9 @@
 """kill: signal the init, or every process in the container's cgroup."""
+import _signal
+
 from ocirt import errors, state
 from ocirt import posixos as os  # os without its import cost (see there)
 from ocirt.state import Status
-
-SIGKILL = 9
 
 
 def kill(root, cid, sig, all_processes=False):
@@ -22,7 +22,7 @@ def kill(root, cid, sig, all_processes=False):
         if not Status.can_kill(st):
             raise errors.InvalidState(f"container {cid} is not running")
         send_signal(c, sig)  # through a pidfd: the init may have died since
-    if sig == SIGKILL:
+    if sig == _signal.SIGKILL:
         from ocirt.linux import freezer
         if freezer.is_frozen(c.cgroup_paths):
             # a killed process of a frozen (paused) cgroup v1 dies only once
@@ -77,11 +77,11 @@ def kill_and_wait(c, timeout=10):
         if alive:
             import _signal
             try:
-                _signal.pidfd_send_signal(pfd, SIGKILL)
+                _signal.pidfd_send_signal(pfd, _signal.SIGKILL)
             except ProcessLookupError:
                 alive = False
         if not c.has_pidns:
-            c.cgroup().signal(SIGKILL)
+            c.cgroup().signal(_signal.SIGKILL)
         if alive:
             import select
             if not select.select([pfd], [], [], timeout)[0]:

@@ -18,7 +18,7 @@ def mounter(cgroup_paths, cgroupns):
         hier = cgroups.hierarchies()
         target = mounts.make_in_root(root_fd, m.destination)
         try:
-            if list(hier) == [cgroups.UNIFIED]:
+            if cgroups.layout_is_unified(hier):
                 _one(target, cgroups.UNIFIED, cgroup_paths.get(cgroups.UNIFIED), cgroupns,
                      base, ro, opts.propagation)
                 return

@@ -12,10 +12,11 @@ ocirt.linux.resources', the device rules ocirt.linux.devrules', pausing and
 resuming ocirt.linux.freezer's. (cpuset.cpus and cpuset.mems are copied down
 here, at mkdir: no process can join a v1 cpuset cgroup without them.)
 """
-from ocirt import posixos as os  # os without its import cost (see there)
-from ocirt.linux.freezer import UNIFIED, subgroups
+import _signal
 
-SIGKILL = 9
+from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.linux.freezer import UNIFIED, layout_is_unified, subgroups
+
 EBUSY = 16  # errno without importing errno (delete is a hot command)
 
 
@@ -386,7 +387,7 @@ class Cgroup:
     def signal(self, sig):
         """Signal every process in this cgroup and below it (cgroup.kill for a
         SIGKILL where there is one). Returns False when there was none."""
-        if sig == SIGKILL and self.kill_all():
+        if sig == _signal.SIGKILL and self.kill_all():
             return True
         pids = self.pids(below=True)
         for pid in pids:
@@ -417,7 +418,7 @@ class Cgroup:
         if kill:
             from ocirt.linux import freezer
             freezer.thaw_all(self.paths)
-            self.signal(SIGKILL)
+            self.signal(_signal.SIGKILL)
         leaves = set(self.paths.values())
         pending = [d for d in made if d in leaves]
         left = []
@@ -433,7 +434,7 @@ class Cgroup:
             if not pending:
                 break
             if kill:
-                self.signal(SIGKILL)
+                self.signal(_signal.SIGKILL)
             import time  # here: processes still leaving, a rare path
             time.sleep(0.01)
         for top in pending:
@@ -516,10 +517,6 @@ def _enable_offered(d):
                     f.write("+" + ctrl)
             except OSError:
                 pass  # e.g. a threaded subtree, or a process in that cgroup
-
-
-def layout_is_unified(paths):
-    return list(paths) == [UNIFIED]
 
 
 def _rmdir_tree(top):

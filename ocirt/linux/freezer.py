@@ -13,12 +13,18 @@ from ocirt import posixos as os  # os without its import cost (see there)
 UNIFIED = "unified"  # cgroup2's name among a container's cgroup directories
 
 
+def layout_is_unified(hierarchies):
+    """Whether a {hierarchy: ...} map (the host's mounts, or a container's
+    cgroup directories) is a pure cgroup2 layout: cgroup2 and nothing else."""
+    return list(hierarchies) == [UNIFIED]
+
+
 def control(paths):
     """(file, frozen value, thawed value) of this cgroup's freezer, or None."""
     for name, d in paths.items():
         if name == "freezer" or "freezer" in name.split(","):
             return d + "/freezer.state", "FROZEN", "THAWED"
-    if list(paths) == [UNIFIED]:
+    if layout_is_unified(paths):
         return paths[UNIFIED] + "/cgroup.freeze", "1", "0"
     return None
 
