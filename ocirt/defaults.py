@@ -8,6 +8,8 @@ differ. `--hardened` writes the stricter template the tests run with: no
 terminal, no ambient capabilities, a cgroup namespace, powercap masked.
 """
 
+import os
+
 from ocirt import SPEC_VERSION
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -61,7 +63,6 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
         },
     }
     if rootless:
-        import os
         linux = cfg["linux"]
         # runc's order: the mappings first, then namespaces (user last, no
         # network: an unprivileged user has no way to connect one), no resources
