@@ -57,7 +57,7 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                             "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]
-                           + (["/sys/devices/virtual/powercap"] if hardened else []),
+                  + (["/sys/devices/virtual/powercap"] if hardened else []),
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                               "/proc/sysrq-trigger"],
         },
@@ -72,7 +72,7 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
             "gidMappings": [{"containerID": 0, "hostID": os.getgid() if gid is None else gid,
                              "size": 1}],
             "namespaces": [ns for ns in linux["namespaces"] if ns["type"] != "network"]
-                          + [{"type": "user"}],
+                        + [{"type": "user"}],
             "maskedPaths": linux["maskedPaths"],
             "readonlyPaths": linux["readonlyPaths"],
         }

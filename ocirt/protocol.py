@@ -282,18 +282,18 @@ def connect_unix(directory, name):
     relative to its directory: a long path may not fit sun_path (108 bytes).
     OSError as connect(2) gives it; the socket is close-on-exec."""
     import _socket
-    from ocirt import posixos as os
+    from ocirt import posixos
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    cwd = posixos.open(".", posixos.O_PATH | posixos.O_CLOEXEC)
     try:
-        os.chdir(directory)
+        posixos.chdir(directory)
         s.connect(name)
     except OSError:
         s.close()
         raise
     finally:
-        os.fchdir(cwd)
-        os.close(cwd)
+        posixos.fchdir(cwd)
+        posixos.close(cwd)
     return s
 
 

@@ -5,7 +5,7 @@ click for everything) call these. Each returns the process exit status.
 """
 import sys
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 
 
 class Globals:
@@ -27,7 +27,7 @@ def _out(text):
 
 
 def _systemd_check(g):
-    if g.systemd_cgroup and not os.path.isdir("/run/systemd/system"):
+    if g.systemd_cgroup and not posixos.path.isdir("/run/systemd/system"):
         from ocirt.errors import OcirtError
         raise OcirtError("systemd not running on this host, cannot use systemd cgroups manager")
 
@@ -148,7 +148,7 @@ def _json_object_arg(flag, path, what):
         if path == "-":
             data = _read_stdin(MAX_CONFIG)
         else:
-            data = os.read_regular(path, MAX_CONFIG)
+            data = posixos.read_regular(path, MAX_CONFIG)
         doc = jsonio.loads(data)
     except OSError as e:
         raise UsageError(f"{flag} {path}: {e.strerror}")
@@ -162,7 +162,7 @@ def _json_object_arg(flag, path, what):
 def _read_stdin(limit):
     data = b""
     while True:
-        chunk = os.read(0, 65536)
+        chunk = posixos.read(0, 65536)
         if not chunk:
             return data
         data += chunk
@@ -345,7 +345,7 @@ def list_(g, fmt="table", quiet=False):
 def _owner_name(root, cid):
     """The user owning <root>/<id>, by name; "#uid" without one (runc's list)."""
     try:
-        uid = os.stat(os.path.join(root, cid), follow_symlinks=False).st_uid
+        uid = posixos.stat(posixos.path.join(root, cid), follow_symlinks=False).st_uid
     except OSError:
         return ""
     import pwd
@@ -361,7 +361,7 @@ def spec(g, bundle=".", rootless=False, hardened=False):
     import json
     from ocirt import defaults
     from ocirt.errors import OcirtError
-    path = os.path.join(bundle, "config.json")
+    path = posixos.path.join(bundle, "config.json")
     try:
         f = open(path, "x")  # O_EXCL: neither an existing file nor a symlink is written through
     except FileExistsError:

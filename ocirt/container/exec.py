@@ -11,7 +11,7 @@ ocirt.become.tenant); the conversation is described in ocirt.protocol
 """
 
 from ocirt import errors, protocol, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import Status
 
 MAX_ID = 2**31 - 1  # as ocirt.config: (uid_t)-1 means "unchanged" to setresuid
@@ -120,7 +120,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
                       late_join, sec, sock, receiver, caps)
     finally:
         for _, fd in fds:
-            os.close(fd)
+            posixos.close(fd)
 
 
 def _sub_cgroup(cg, subs):
@@ -163,7 +163,7 @@ def _sub_cgroup(cg, subs):
                 "a pure cgroup2 host: give the path alone)"))
         for name in names:
             base = cg.paths[name]
-            p = os.path.normpath(base + "/" + sub)
+            p = posixos.path.normpath(base + "/" + sub)
             if p != base and not p.startswith(base + "/"):
                 raise errors.UsageError(f"--cgroup: {sub} is not a sub cgroup path")
             if chosen.get(name, (p,))[0] != p:
@@ -171,7 +171,7 @@ def _sub_cgroup(cg, subs):
                                         f"another controller given another path")
             chosen[name] = (p, sub)
     for name, (p, sub) in chosen.items():
-        if not os.path.isdir(p):
+        if not posixos.path.isdir(p):
             raise errors.UsageError(f"--cgroup: {sub}: no such cgroup {p}")
         paths[name] = p
     return Cgroup(paths)
@@ -197,8 +197,8 @@ def _open_namespaces(c, cfg):
             # into the init's root, this very directory (not the host's "/",
             # which runc 1.1.5's exec leaves it in)
             try:
-                out.append(("root", os.open(f"/proc/{c.pid}/root", os.O_PATH | os.O_DIRECTORY
-                                            | os.O_CLOEXEC)))
+                out.append(("root", posixos.open(f"/proc/{c.pid}/root", posixos.O_PATH
+                                                 | posixos.O_DIRECTORY | posixos.O_CLOEXEC)))
             except OSError:
                 raise errors.InvalidState(f"container {c.id} is not running")
         # the fds are the init's only if it is still the same process
@@ -206,7 +206,7 @@ def _open_namespaces(c, cfg):
             raise errors.InvalidState(f"container {c.id} is not running")
     except BaseException:
         for _, fd in out:
-            os.close(fd)
+            posixos.close(fd)
         raise
     return out
 
@@ -223,7 +223,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     try:
         if late_join:
-            pid1, plan.in_unified = os.fork(), False
+            pid1, plan.in_unified = posixos.fork(), False
         else:
             pid1, plan.in_unified = cg.fork()
     except OSError as e:
@@ -236,7 +236,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
             from ocirt.stage1 import stage1
             stage1(plan)
         finally:
-            os._exit(1)
+            posixos._exit(1)
     child_end.close()
     from ocirt import debug
     debug(f"exec {c.id}: forked stage-1 (pid {pid1}): it joins the container's cgroups "
@@ -254,10 +254,10 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
                 debug(f"exec {c.id}: the process has executed its program")
                 break  # EOF: the process has exec'd (the channel is close-on-exec)
             debug(f"exec {c.id}: sync: <- {msg['t']}" + (f" {msg['pid']}" if "pid" in msg
-                                                        else ""))
+                                                         else ""))
             if msg["t"] == protocol.PID:
                 pid = msg["pid"]
-                os.waitpid(pid1, 0)
+                posixos.waitpid(pid1, 0)
                 pid1 = None
             elif msg["t"] == protocol.SECCOMP_FD:
                 from ocirt.linux import seccomp
@@ -265,7 +265,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
                     seccomp.send_to_listener(sec, fds[0], c.oci_state())
                 finally:
                     for fd in fds:
-                        os.close(fd)
+                        posixos.close(fd)
             else:
                 protocol.check_message(msg, protocol.TENANT_READY)
                 ready = True
@@ -303,7 +303,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         try:
             console.proxy(master)
         finally:
-            os.close(master)
+            posixos.close(master)
     return _wait(pid)
 
 
@@ -311,8 +311,8 @@ def _kill_reap(pid):
     """SIGKILL and reap; a process that is not our child (exec --detach: it
     went to the host's init with stage-1), wait until it has exited."""
     try:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
+        posixos.kill(pid, 9)
+        posixos.waitpid(pid, 0)
     except ProcessLookupError:
         pass
     except ChildProcessError:

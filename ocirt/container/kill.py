@@ -1,6 +1,6 @@
 """kill: signal the init, or every process in the container's cgroup."""
 from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import Status
 
 SIGKILL = 9
@@ -35,7 +35,7 @@ def send_signal(c, sig):
     """Signal the init through a pidfd, after checking it is still the same process."""
     from ocirt.linux.proc import is_alive
     try:
-        pfd = os.pidfd_open(c.pid)
+        pfd = posixos.pidfd_open(c.pid)
     except ProcessLookupError:
         raise errors.InvalidState(f"container {c.id} is not running")
     try:
@@ -44,7 +44,7 @@ def send_signal(c, sig):
         import _signal
         _signal.pidfd_send_signal(pfd, sig)
     finally:
-        os.close(pfd)
+        posixos.close(pfd)
 
 
 def signal_all(c, sig, init_alive=True):
@@ -69,7 +69,7 @@ def kill_and_wait(c, timeout=10):
         raise errors.OcirtError(f"cannot kill container {c.id}: a parent cgroup keeps it "
                                 f"frozen ({frozen})")
     try:
-        pfd = os.pidfd_open(c.pid)
+        pfd = posixos.pidfd_open(c.pid)
     except ProcessLookupError:
         pfd = -1
     try:
@@ -89,7 +89,7 @@ def kill_and_wait(c, timeout=10):
                                         f"there {timeout} s after SIGKILL")
     finally:
         if pfd >= 0:
-            os.close(pfd)
+            posixos.close(pfd)
 
 
 def thaw(c):

@@ -1,6 +1,6 @@
 """run: create + start; in the foreground, wait and return the exit status."""
 from ocirt import state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.container.create import create
 from ocirt.container.delete import destroy
 from ocirt.container.kill import kill_and_wait
@@ -16,7 +16,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     caller's terminal through a proxy (ocirt.console)."""
     from ocirt import config as config_mod
     state.check_id(cid)
-    cfg = config_mod.load(os.path.abspath(bundle))
+    cfg = config_mod.load(posixos.path.abspath(bundle))
     receiver = None
     if not detach and console_socket is None and cfg.process is not None \
             and cfg.process.terminal:
@@ -42,7 +42,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         try:
             console.proxy(master)
         finally:
-            os.close(master)
+            posixos.close(master)
     status = wait_child(pid)
     if not keep:
         _finish_run(c)
@@ -76,7 +76,7 @@ def forward_signals(pid):
 
 def forward(pid, signum):
     try:
-        os.kill(pid, signum)
+        posixos.kill(pid, signum)
     except ProcessLookupError:
         pass
 
@@ -84,10 +84,10 @@ def forward(pid, signum):
 def wait_child(pid):
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = posixos.waitpid(pid, 0)
         except ChildProcessError:
             return 255
-        code = os.waitstatus_to_exitcode(status)
+        code = posixos.waitstatus_to_exitcode(status)
         return 128 - code if code < 0 else code
 
 

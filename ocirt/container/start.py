@@ -1,6 +1,6 @@
 """start: release the waiting init, then run poststart hooks."""
 from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET, Status
 
 
@@ -77,7 +77,7 @@ def release(c, until_exec=False):
     finally:
         s.close()
     try:
-        os.unlink(EXEC_SOCKET, dir_fd=c.fd)
+        posixos.unlink(EXEC_SOCKET, dir_fd=c.fd)
     except FileNotFoundError:
         pass
     if reply.startswith(EXECUTING):
