@@ -8,6 +8,7 @@ import _signal
 import posix
 import select
 
+from ocirt import config, log
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import OcirtError
 
@@ -23,7 +24,6 @@ class HookError(OcirtError):
 def run_recorded(c, point, status, warn=None):
     """Run the hooks of <point> from the config recorded at create, with the
     state of c (an ocirt.state.Container) as it is now <status>."""
-    from ocirt import config, log
     hs = config.parse_hooks(c.load_config()).get(point, ())
     c._status = status
     run(point, hs, c.state_json(), warn, info=log.info)

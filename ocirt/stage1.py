@@ -8,7 +8,7 @@ the last stage is the container's init (ocirt.init) or exec's process
 (ocirt.become.tenant). The modules each needs are imported before any setns:
 once in the container's mount namespace, the host's files are out of reach.
 """
-from ocirt import protocol
+from ocirt import become, protocol
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.become import become_root, die
 from ocirt.errors import OcirtError, SetupError
@@ -57,7 +57,6 @@ def _next_stage(plan):
     if plan.kind == protocol.INIT:
         from ocirt import init  # its own imports load what it needs before pivot_root
         return init.run
-    from ocirt import become
     if plan.cfg.process.terminal:
         from ocirt import console  # noqa: F401
         from ocirt.linux import pty  # noqa: F401

@@ -45,7 +45,7 @@ the container reads as "stopped" (pid 0), and delete removes what it left
 an error naming the file; `list` skips it with a warning, and `delete
 --force` removes it.
 """
-from ocirt import errors
+from ocirt import SPEC_VERSION, errors
 from ocirt import posixos  # os without its import cost (see there)
 
 DEFAULT_ROOT = "/run/ocirt"
@@ -312,7 +312,6 @@ class Container:
         pid = self.pid if Status.has_init(st) else 0
         if self.oci_parts is None:  # no record (yet): what is known
             # an id is letters, digits and _+.- (check_id): nothing to escape
-            from ocirt import SPEC_VERSION
             head, tail = f'{{"ociVersion":"{SPEC_VERSION}","id":"{self.id}",', '"bundle":""}'
         else:
             head, tail = self.oci_parts

@@ -3,7 +3,13 @@
 The parent's side of the conversation in ocirt.protocol; the children's side
 is ocirt.stage1 and ocirt.init, with a Plan of kind INIT.
 """
-from ocirt import errors, state
+
+import _signal
+import posix  # its environ, with bytes: os.environ would import os
+import time
+
+import ocirt
+from ocirt import SPEC_VERSION, config as config_mod, debug, errors, log, state
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET
 
@@ -17,11 +23,9 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
 
     console: an already connected console socket (run's own), instead of a path;
     cfg: the bundle's config, when the caller has loaded it already (run)."""
-    from ocirt import debug
     state.check_id(cid)
     bundle = posixos.path.abspath(bundle)
     if cfg is None:
-        from ocirt import config as config_mod
         cfg = config_mod.load(bundle)
     debug(f"create {cid}: {bundle}/config.json checked (ociVersion {cfg.oci_version}, "
           f"rootfs {cfg.root_path})")
@@ -65,8 +69,6 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                 cfg.root_path,
                 lambda mid, unique, info_id: c.record_mount(mid, unique, info_id, cfg.root_path))
         keyring = None if no_new_keyring else f"_ses.{cid}"
-        import time
-        from ocirt import SPEC_VERSION
         # the state's version is the spec it complies with (runtime.md): ocirt's,
         # whatever the config's (runc writes its own too)
         oci = {"ociVersion": SPEC_VERSION, "id": cid, "bundle": bundle,
@@ -106,7 +108,6 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
 
 
 def _rfc3339(t):
-    import time
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int((t % 1) * 1e9)
 
 
@@ -150,7 +151,6 @@ def grantable_caps(cfg):
     sight, not in the child (ocirt.linux.capabilities.grantable)."""
     if cfg.process.capabilities is None:
         return None
-    from ocirt import log
     from ocirt.linux import capabilities
     return capabilities.grantable(cfg.process.capabilities,
                                   cfg.namespace("user") is not None, log.warning)
@@ -228,7 +228,6 @@ class _Cleanup:
             except OSError:
                 pass
         if self.systemd_unit:
-            from ocirt import log
             from ocirt.linux.systemd import stop_unit
             stop_unit(self.systemd_unit, log.warning)
         self.c.remove()
@@ -319,7 +318,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     sec = cfg.seccomp
     seccomp_filter = None
     if sec is not None:
-        from ocirt import log
         from ocirt.linux import seccomp
         seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
     idmap_fds = {}
@@ -352,7 +350,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                                 f"({e.filename})")
     if pid1 == 0:
         try:
-            import ocirt
             ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             # The lock belongs to this create call, not to the container.
             posixos.close(lock_fd)
@@ -370,7 +367,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     cleanup.pids.append(pid1)
     child_end.close()
     exec_sock.close()
-    from ocirt import debug
     debug(f"create {c.id}: forked pid {pid1}: "
           + ("stage-1 (it makes the namespaces, then forks the init)" if ns_flags is None
              else f"the init, cloned into its namespaces (flags {ns_flags:#x})"))
@@ -401,7 +397,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         if cfg.resources is not None:
             # Now that stage-1 is gone (pids.max counts it) and while stage-2
             # builds the rootfs: nothing of the container has run yet.
-            from ocirt import log
             from ocirt.linux import resources
             resources.apply(cg, cfg.resources, log.warning)
             debug(f"create {c.id}: linux.resources applied")
@@ -413,7 +408,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             if msg["t"] == protocol.HOOKS:
                 from ocirt import hooks
                 hook_state = jsonio.dumps(creating)
-                from ocirt import log
                 for point in ("prestart", "createRuntime"):
                     hooks.run(point, cfg.hooks.get(point, ()), hook_state, info=log.info)
                 parent_end.send(protocol.HOOKS_DONE, state=hook_state)
@@ -453,7 +447,6 @@ def _death_notice(pids, cg, cfg):
             continue
         code = posixos.waitstatus_to_exitcode(status)
         if code < 0:
-            import _signal
             names = {_signal.SIGKILL: "SIGKILL", _signal.SIGSEGV: "SIGSEGV",
                      _signal.SIGTERM: "SIGTERM", _signal.SIGABRT: "SIGABRT",
                      _signal.SIGBUS: "SIGBUS", _signal.SIGXCPU: "SIGXCPU"}
@@ -481,7 +474,6 @@ def listen_fds():
     process (LISTEN_PID is ours) means fds 3..3+N-1 go to the container,
     before the --preserve-fds ones, and the container's process gets
     LISTEN_FDS=N and LISTEN_PID=1 (it is pid 1 in its namespace)."""
-    import posix  # its environ, with bytes: os.environ would import os
     n = posix.environ.get(b"LISTEN_FDS", b"")
     if not n.isdigit() or posix.environ.get(b"LISTEN_PID", b"") != str(posixos.getpid()).encode():
         return 0

@@ -10,8 +10,13 @@ ocirt.become.tenant); the conversation is described in ocirt.protocol
 ("exec").
 """
 
-from ocirt import errors, protocol, state
+import ocirt
+from ocirt import config, debug, errors, jsonio, log, protocol, state
 from ocirt import posixos  # os without its import cost (see there)
+from ocirt.container.create import grantable_caps, write_pid_file
+from ocirt.linux import lsm, namespaces
+from ocirt.linux.cgroups import UNIFIED, Cgroup
+from ocirt.linux.proc import is_alive, wait_gone
 from ocirt.state import Status
 
 MAX_ID = 2**31 - 1  # as ocirt.config: (uid_t)-1 means "unchanged" to setresuid
@@ -28,7 +33,6 @@ def parse_id(flag, text):
 def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=(),
                        caps=(), no_new_privs=False, apparmor=None, label=None, tty=False):
     """The container's process object with runc's exec flags applied."""
-    from ocirt import jsonio
     proc = jsonio.loads(jsonio.dumps(base or {}))  # a deep copy, without the copy module
     proc["args"] = list(args)
     proc["terminal"] = bool(tty)
@@ -72,7 +76,6 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         ignore_paused=False, sub_cgroup=None, console_socket=None):
     """Start `process` (a spec process object) in container cid. Returns the
     exit status when not detached, else 0 once the process runs."""
-    from ocirt import config
     c = state.load(root, cid)
     st = c.refresh()
     if not Status.can_exec(st, ignore_paused):
@@ -84,13 +87,11 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     doc["process"] = process
     bundle = c.oci_state().get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
-    from ocirt.linux import lsm
     lsm.check(cfg)  # as create: a label this host cannot apply is an error
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but the process has no terminal")
     if cfg.process.terminal and console_socket is None and detach:
         raise errors.UsageError("a detached terminal process needs --console-socket")
-    from ocirt.container.create import grantable_caps
     caps = grantable_caps(cfg)  # its warnings, here in the caller's sight
     cg = c.cgroup()
     if sub_cgroup:
@@ -100,7 +101,6 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         seccomp_filter = None
         sec = cfg.seccomp
         if sec is not None:
-            from ocirt import log
             from ocirt.linux import seccomp
             seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
         late_join = st == Status.PAUSED
@@ -129,7 +129,6 @@ def _sub_cgroup(cg, subs):
     or `CTRL[,CTRL]:PATH` (the v1 hierarchies of those controllers; on a pure
     cgroup2 host there is none). PATH is below the container's cgroup in its
     own hierarchy ("/x" and "x" alike), and must exist."""
-    from ocirt.linux.cgroups import UNIFIED, Cgroup
     if isinstance(subs, str):
         subs = (subs,)
     want = {}  # controller ("" for every hierarchy) -> path
@@ -179,8 +178,6 @@ def _sub_cgroup(cg, subs):
 
 def _open_namespaces(c, cfg):
     """fds of the init's namespaces (those the config gives the container)."""
-    from ocirt.linux import namespaces
-    from ocirt.linux.proc import is_alive
     try:
         out = namespaces.open_namespaces(
             [(ns_type, f"/proc/{c.pid}/ns/{name}", None) for ns_type, name in namespaces.FILES
@@ -213,7 +210,7 @@ def _open_namespaces(c, cfg):
 
 def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
            sec, console_sock=None, receiver=None, caps=None):
-    from ocirt.linux import shim
+    from ocirt.linux import shim  # here: exec's parsing works (and is tested) without the C shim
     parent_end, child_end = protocol.Channel.pair()
     plan = protocol.Plan(protocol.TENANT, cfg, child_end, ns_fds=ns_fds, cgroup_paths=cg.paths,
                          caps=caps, seccomp=seccomp_filter, preserve_fds=preserve_fds,
@@ -230,7 +227,6 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
     if pid1 == 0:
         try:
-            import ocirt
             ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             parent_end.close()
             from ocirt.stage1 import stage1
@@ -238,7 +234,6 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         finally:
             posixos._exit(1)
     child_end.close()
-    from ocirt import debug
     debug(f"exec {c.id}: forked stage-1 (pid {pid1}): it joins the container's cgroups "
           "and namespaces")
     if console_sock is not None:
@@ -286,7 +281,6 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
     finally:
         parent_end.close()
     if pid_file:
-        from ocirt.container.create import write_pid_file
         try:
             write_pid_file(pid_file, pid)
         except BaseException as e:
@@ -316,7 +310,6 @@ def _kill_reap(pid):
     except ProcessLookupError:
         pass
     except ChildProcessError:
-        from ocirt.linux.proc import wait_gone
         wait_gone(pid)
 
 

@@ -1,5 +1,8 @@
 """kill: signal the init, or every process in the container's cgroup."""
-from ocirt import errors, state
+
+import _signal
+
+from ocirt import debug, errors, state
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import Status
 
@@ -7,7 +10,6 @@ SIGKILL = 9
 
 
 def kill(root, cid, sig, all_processes=False):
-    from ocirt import debug
     c = state.load(root, cid)
     debug(f"kill {cid}: signal {sig} to " + ("every process of its cgroup" if all_processes
                                              else f"the init, pid {c.pid}"))
@@ -41,7 +43,6 @@ def send_signal(c, sig):
     try:
         if not is_alive(c.pid, c.starttime):
             raise errors.InvalidState(f"container {c.id} is not running")
-        import _signal
         _signal.pidfd_send_signal(pfd, sig)
     finally:
         posixos.close(pfd)
@@ -75,7 +76,6 @@ def kill_and_wait(c, timeout=10):
     try:
         alive = pfd >= 0 and is_alive(c.pid, c.starttime)
         if alive:
-            import _signal
             try:
                 _signal.pidfd_send_signal(pfd, SIGKILL)
             except ProcessLookupError:

@@ -1,5 +1,8 @@
 """run: create + start; in the foreground, wait and return the exit status."""
-from ocirt import state
+
+import _signal
+
+from ocirt import config as config_mod, errors, log, state
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.container.create import create
 from ocirt.container.delete import destroy
@@ -14,7 +17,6 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
 
     A terminal container in the foreground without --console-socket gets the
     caller's terminal through a proxy (ocirt.console)."""
-    from ocirt import config as config_mod
     state.check_id(cid)
     cfg = config_mod.load(posixos.path.abspath(bundle))
     receiver = None
@@ -56,11 +58,9 @@ def _begin(c, keep, until_exec=False):
         begin(c, until_exec=until_exec)
     except BaseException:
         if not keep:
-            from ocirt import errors
             try:
                 _finish_run(c)
             except errors.OcirtError as e:  # the first error is the one to tell
-                from ocirt import log
                 log.warning(str(e))
         raise
 
@@ -68,7 +68,6 @@ def _begin(c, keep, until_exec=False):
 def forward_signals(pid):
     """While a foreground run or exec waits: the signals a user sends it (and
     a terminal's size change) go on to the container's process."""
-    import _signal
     from ocirt.linux.signals import FORWARDED
     for s in FORWARDED + (_signal.SIGWINCH,):
         _signal.signal(s, lambda signum, frame: forward(pid, signum))

@@ -12,7 +12,12 @@ ocirt.linux.resources', the device rules ocirt.linux.devrules', pausing and
 resuming ocirt.linux.freezer's. (cpuset.cpus and cpuset.mems are copied down
 here, at mkdir: no process can join a v1 cpuset cgroup without them.)
 """
+
+import time
+
 from ocirt import posixos  # os without its import cost (see there)
+from ocirt.errors import ConfigError, SetupError
+from ocirt.linux import freezer
 from ocirt.linux.freezer import UNIFIED, subgroups
 
 SIGKILL = 9
@@ -137,7 +142,6 @@ class Cgroup:
     def for_container(cls, cgroups_path, cid):
         """Where a container with this linux.cgroupsPath goes (nothing is created)."""
         rel = cgroups_path or f"/ocirt/{cid}"
-        from ocirt.errors import ConfigError
         if ".." in rel.split("/"):
             # even where it stays inside after normalising, a ".." names a
             # cgroup by where another one is: refused, as it can lead out
@@ -198,7 +202,6 @@ class Cgroup:
         down to the container's parent, as runc does, so that what a
         container gets does not depend on what came before it."""
         import fcntl
-        from ocirt.errors import ConfigError
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
         for attempt in range(6):  # a parent that another delete removes meanwhile: again
             try:
@@ -242,7 +245,6 @@ class Cgroup:
         process, but is frozen with a frozen parent).
         ConfigError on $.linux.cgroupsPath otherwise."""
         import fcntl
-        from ocirt.errors import ConfigError
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
         try:
             if not self.claimed:  # another create of this cgroup is under way: its turn first
@@ -419,7 +421,6 @@ class Cgroup:
 
         Returns [(directory, why)] for what could not be removed."""
         if kill:
-            from ocirt.linux import freezer
             freezer.thaw_all(self.paths)
             self.signal(SIGKILL)
         leaves = set(self.paths.values())
@@ -438,7 +439,6 @@ class Cgroup:
                 break
             if kill:
                 self.signal(SIGKILL)
-            import time  # here: processes still leaving, a rare path
             time.sleep(0.01)
         for top in pending:
             left.append(_who_is_in(top))
@@ -491,7 +491,6 @@ def _enable(mount, leaf, ctrl, where):
                 with open(posixos.path.join(d, "cgroup.subtree_control"), "w") as f:
                     f.write("+" + ctrl)
             except OSError as e:
-                from ocirt.errors import SetupError
                 raise SetupError(f"cannot enable the {ctrl} controller in {d}: {e.strerror}",
                                  where)
         d = posixos.path.join(d, part)
@@ -568,7 +567,6 @@ def _rmdir_retry(path):
             if e.errno != errno.EBUSY:
                 raise
             # Processes still leaving: give the kernel a moment.
-            import time
             time.sleep(0.01)
     posixos.rmdir(path)
 

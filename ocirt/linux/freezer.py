@@ -8,6 +8,9 @@ v1: freezer.state in the freezer hierarchy (THAWED, FREEZING, FROZEN).
 cgroup2 (a pure cgroup2 layout): cgroup.freeze (0 or 1), and "frozen 1" in
 cgroup.events once every process has stopped.
 """
+
+import time
+
 from ocirt import posixos  # os without its import cost (see there)
 
 UNIFIED = "unified"  # cgroup2's name among a container's cgroup directories
@@ -41,7 +44,6 @@ def freeze(paths):
     if f is None:
         raise OSError(95, "no freezer controller for this cgroup")
     path, frozen, _ = f
-    import time
     for _ in range(2000):  # at most ~2 s, as runc allows
         with open(path, "w") as out:
             out.write(frozen)

@@ -6,6 +6,7 @@ errno and the path the call was about.
 
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt._shim import ffi, lib
+from ocirt.linux.capabilities import NAMES
 
 # clone(2) namespace flags
 CLONE_NEWNS = 0x00020000
@@ -132,7 +133,6 @@ def _prctl_call(option, a2, a3):
 
 
 def _cap_name(n):
-    from ocirt.linux.capabilities import NAMES
     return NAMES[n] if 0 <= n < len(NAMES) else f"capability {n}"
 
 
