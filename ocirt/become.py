@@ -11,7 +11,7 @@ import _signal
 import errno
 
 from ocirt import protocol
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
 from ocirt.linux import capabilities, devices, execstub, lsm, mempolicy, mounts, sched, shim
 from ocirt.linux.proc import write_proc_file
@@ -25,13 +25,13 @@ def die(chan, err):
     try:
         chan.send_error(err)
     finally:
-        os._exit(1)
+        posixos._exit(1)
 
 
 def become_root():
     """uid and gid 0 of a user namespace just joined or made."""
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    posixos.setresgid(0, 0, 0)
+    posixos.setresuid(0, 0, 0)
 
 
 def set_attributes(cfg, proc):
@@ -63,7 +63,7 @@ def tenant(plan):
         affinity = set_attributes(cfg, proc)
         # its own session and process group, as runc's exec'd process, with
         # a terminal or without (then a shell's job control is its own)
-        os.setsid()
+        posixos.setsid()
         if proc.terminal:
             setup_terminal(plan.console, proc.user, proc.console_size)
         # the sealed exec stub (ocirt.linux.execstub), made before become()
@@ -98,25 +98,25 @@ def setup_terminal(sock, user, size=None, console_path=None):
             pty.set_size(slave, size.height, size.width)
         # the container's own devpts node: let its user own its terminal; the
         # group stays devpts' (gid=5, tty), as runc
-        os.fchown(slave, user.uid, -1)
+        posixos.fchown(slave, user.uid, -1)
         if console_path:
-            root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            root_fd = posixos.open("/", posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
             try:
                 fd = devices.console_target(root_fd, console_path)
             finally:
-                os.close(root_fd)
+                posixos.close(root_fd)
             try:  # by fds: this /proc is the rootfs's name (see rootfs.finish)
                 tree = shim.open_tree(slave, "", shim.OPEN_TREE_CLONE | shim.AT_EMPTY_PATH)
                 try:
                     mounts.attach(tree, fd)
                 finally:
-                    os.close(tree)
+                    posixos.close(tree)
             finally:
-                os.close(fd)
+                posixos.close(fd)
         pty.become_stdio(slave)
         console.send_master(sock, master)
     finally:
-        os.close(master)
+        posixos.close(master)
         sock.close()
 
 
@@ -164,7 +164,7 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
         if seccomp.notify:
             fd = seccomp.notify_fd()
             chan.send_fd(protocol.SECCOMP_FD, fd)
-            os.close(fd)
+            posixos.close(fd)
         late = None
     _apply_user(proc, caps)
     # a change of uid resets dumpability to fs.suid_dumpable, which a host
@@ -176,7 +176,7 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
     if not entered:
         _enter_cwd(proc.cwd)
     if proc.user.umask is not None:
-        os.umask(proc.user.umask)
+        posixos.umask(proc.user.umask)
     return _find_program(proc), late
 
 
@@ -203,13 +203,13 @@ def _enter_cwd(cwd, first_try=False):
     first_try: a refusal (EACCES, EPERM) returns False instead of failing,
     for a second try as the process's user."""
     try:
-        os.chdir(cwd)
+        posixos.chdir(cwd)
     except OSError as e:
         if first_try and e.errno in (errno.EACCES, errno.EPERM):
             return False
         raise SetupError(f"chdir({cwd}): {e.strerror}", "$.process.cwd")
     try:
-        inside = os.getcwd().startswith("/")
+        inside = posixos.getcwd().startswith("/")
     except OSError:
         inside = False
     if not inside:
@@ -247,7 +247,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         shown = argv0 if len(argv0) <= 1024 else argv0[:1024] + "[...]"  # the stub's buffer
         prefix, suffix = report[1](f"$.process.args: exec {shown}: ")
     permitted = None
-    if os.geteuid() == 0:  # see execstub.execve: read before the late filter
+    if posixos.geteuid() == 0:  # see execstub.execve: read before the late filter
         try:
             permitted = shim.capget()[1]
         except OSError:  # an early filter refusing capget: the stub skips it
@@ -313,15 +313,15 @@ def _give_stdio_pipes(uid):
     /dev/null never changes owner."""
     if uid == 0:
         return
-    r, w = os.pipe()
-    pipefs = os.fstat(r).st_dev  # every anonymous pipe lives on the one pipefs
-    os.close(r)
-    os.close(w)
+    r, w = posixos.pipe()
+    pipefs = posixos.fstat(r).st_dev  # every anonymous pipe lives on the one pipefs
+    posixos.close(r)
+    posixos.close(w)
     for fd in (0, 1, 2):
         try:
-            st = os.fstat(fd)
+            st = posixos.fstat(fd)
             if st.st_dev == pipefs and st.st_uid != uid:
-                os.fchown(fd, uid, -1)
+                posixos.fchown(fd, uid, -1)
         except OSError:  # not open, or the uid is not mapped (user namespace)
             pass
 
@@ -344,8 +344,8 @@ def _apply_user(proc, caps):
             raise SetupError(f"setgroups({len(user.additional_gids)} groups): {e.strerror}",
                              "$.process.user.additionalGids")
     try:
-        os.setresgid(user.gid, user.gid, user.gid)
-        os.setresuid(user.uid, user.uid, user.uid)
+        posixos.setresgid(user.gid, user.gid, user.gid)
+        posixos.setresuid(user.uid, user.uid, user.uid)
     except OSError as e:
         raise SetupError(f"cannot switch to uid {user.uid} gid {user.gid}: {e.strerror}",
                          "$.process.user")
@@ -363,17 +363,17 @@ def _find_program(proc):
     for e in proc.env:
         if e.startswith("PATH="):
             env_path = e[5:]
-    candidates = [name] if "/" in name else [os.path.join(d or ".", name)
+    candidates = [name] if "/" in name else [posixos.path.join(d or ".", name)
                                              for d in env_path.split(":")]
     for c in candidates:
-        if os.path.isfile(c) and os.access(c, os.X_OK):
+        if posixos.path.isfile(c) and posixos.access(c, posixos.X_OK):
             return c
     # runc's words: engines map them to exit codes (podman and docker: 127
     # for "no such file or directory" and "not found", 126 for "permission denied")
     if "/" not in name:
         raise SetupError(f"exec: {name!r}: executable file not found in $PATH",
                          "process.args[0]")
-    if not os.path.exists(name):
+    if not posixos.path.exists(name):
         raise SetupError(f"exec: {name!r}: stat {name}: no such file or directory",
                          "process.args[0]")
     raise SetupError(f"exec: {name!r}: permission denied", "process.args[0]")
@@ -393,7 +393,7 @@ def _close_fds(preserve):
         return
     except OSError:
         pass
-    for name in os.listdir("/proc/self/fd"):  # its own fd is gone once it returns
+    for name in posixos.listdir("/proc/self/fd"):  # its own fd is gone once it returns
         if int(name) >= first:
             _set_cloexec(int(name), True)
 

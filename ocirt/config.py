@@ -14,10 +14,10 @@ knows, a capability the runtime holds) is told later, at create or exec.
 """
 
 from ocirt import SPEC_VERSION
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 
-SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+SCHEMA_DIR = posixos.path.join(posixos.path.dirname(posixos.path.abspath(__file__)), "schemas")
 
 # OCI namespace type -> (clone flag, name under /proc/<pid>/ns)
 NAMESPACES = {
@@ -278,16 +278,16 @@ def _schema_validator():
     if _validator is None:
         from ocirt import jsonio
         from ocirt.jsonschema_lite import Validator
-        with open(os.path.join(SCHEMA_DIR, "config-schema.json"), "rb") as f:
+        with open(posixos.path.join(SCHEMA_DIR, "config-schema.json"), "rb") as f:
             _validator = Validator(jsonio.loads(f.read()))
     return _validator
 
 
 def load(bundle):
     """Read <bundle>/config.json and return a checked Config."""
-    path = os.path.join(bundle, "config.json")
+    path = posixos.path.join(bundle, "config.json")
     try:
-        data = os.read_regular(path, MAX_CONFIG)  # a regular file: not /dev/zero, nor a fifo
+        data = posixos.read_regular(path, MAX_CONFIG)  # a regular file: not /dev/zero, nor a fifo
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (is {bundle} an OCI bundle?)")
     except OSError as e:
@@ -386,7 +386,7 @@ def _check_namespaces(doc):
             continue
         seen.add(t)
         p = ns.get("path")
-        if p is not None and not os.path.isabs(p):
+        if p is not None and not posixos.path.isabs(p):
             yield f"$.linux.namespaces[{i}].path", "must be an absolute path"
 
 
@@ -752,8 +752,8 @@ def _mount_source(m, bundle):
     """The spec: "path values for bind mounts are either absolute or relative
     to the bundle" (not to the caller's working directory)."""
     src = m.get("source")
-    if src and is_bind(m) and not os.path.isabs(src):
-        return os.path.join(os.path.abspath(bundle), src)
+    if src and is_bind(m) and not posixos.path.isabs(src):
+        return posixos.path.join(posixos.path.abspath(bundle), src)
     return src
 
 
@@ -821,8 +821,8 @@ def _convert(doc, bundle):
     linux = _linux(doc)
     root = doc.get("root") or {}
     root_path = root.get("path", "rootfs")
-    if not os.path.isabs(root_path):
-        root_path = os.path.join(os.path.abspath(bundle), root_path)
+    if not posixos.path.isabs(root_path):
+        root_path = posixos.path.join(posixos.path.abspath(bundle), root_path)
     proc = doc.get("process")
     process = None
     if proc is not None:
@@ -853,7 +853,7 @@ def _convert(doc, bundle):
         for d in linux.get("devices") or ())
     return Config(
         oci_version=doc["ociVersion"],
-        root_path=os.path.normpath(root_path),
+        root_path=posixos.path.normpath(root_path),
         root_readonly=bool(root.get("readonly", False)),
         process=process,
         hostname=doc.get("hostname"),

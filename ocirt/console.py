@@ -10,13 +10,14 @@ it (raw mode, window size, end when the container closes the terminal).
 """
 
 from ocirt import errors
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 
 
 def connect(path):
     from ocirt.protocol import connect_unix
     try:
-        return connect_unix(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
+        return connect_unix(posixos.path.dirname(posixos.path.abspath(path)),
+                            posixos.path.basename(path))
     except OSError as e:
         raise errors.UsageError(f"--console-socket {path}: cannot connect: {e.strerror}")
 
@@ -39,7 +40,7 @@ def recv_master(sock):
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds.frombytes(payload[:len(payload) - len(payload) % 4])
     for fd in fds[1:]:
-        os.close(fd)
+        posixos.close(fd)
     return fds[0] if fds else None
 
 
@@ -50,7 +51,7 @@ class Receiver:
         import _socket
         self.ours, self.theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
         for s in (self.ours, self.theirs):
-            os.set_inheritable(s.fileno(), False)
+            posixos.set_inheritable(s.fileno(), False)
 
     def master(self):
         self.theirs.close()
@@ -71,7 +72,7 @@ def proxy(master, stdin=0, stdout=1):
     import select
     import termios
     saved = None
-    if os.isatty(stdin):
+    if posixos.isatty(stdin):
         import tty
         saved = termios.tcgetattr(stdin)
         tty.setraw(stdin, termios.TCSANOW)  # (the default, TCSAFLUSH, drops typed-ahead input)
@@ -86,19 +87,19 @@ def proxy(master, stdin=0, stdout=1):
                 continue
             if master in ready:
                 try:
-                    data = os.read(master, 65536)
+                    data = posixos.read(master, 65536)
                 except OSError:  # EIO: no process holds the slave any more
                     data = b""
                 if not data:
                     return
-                os.write_all(stdout, data)
+                posixos.write_all(stdout, data)
             if stdin in ready:
-                data = os.read(stdin, 65536)
+                data = posixos.read(stdin, 65536)
                 if not data:
                     readers.remove(stdin)  # EOF on stdin: send ^D, keep reading output
-                    os.write_all(master, b"\x04")
+                    posixos.write_all(master, b"\x04")
                 else:
-                    os.write_all(master, data)
+                    posixos.write_all(master, data)
     finally:
         if saved is not None:
             termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
@@ -106,7 +107,7 @@ def proxy(master, stdin=0, stdout=1):
 
 def adopt_size(master, stdin=0):
     """Give the container's terminal the caller's window size, if it has one."""
-    if os.isatty(stdin):
+    if posixos.isatty(stdin):
         _copy_size(stdin, master)
 
 
@@ -114,7 +115,7 @@ def caller_size(stdin=0):
     """(rows, cols) of the caller's terminal, or None."""
     from ocirt.linux import pty
     try:
-        return pty.get_size(stdin) if os.isatty(stdin) else None
+        return pty.get_size(stdin) if posixos.isatty(stdin) else None
     except OSError:
         return None
 

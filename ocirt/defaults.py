@@ -8,6 +8,8 @@ differ. `--hardened` writes the stricter template the tests run with: no
 terminal, no ambient capabilities, a cgroup namespace, powercap masked.
 """
 
+import os
+
 from ocirt import SPEC_VERSION
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -55,13 +57,12 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                             "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]
-                           + (["/sys/devices/virtual/powercap"] if hardened else []),
+                  + (["/sys/devices/virtual/powercap"] if hardened else []),
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                               "/proc/sysrq-trigger"],
         },
     }
     if rootless:
-        import os
         linux = cfg["linux"]
         # runc's order: the mappings first, then namespaces (user last, no
         # network: an unprivileged user has no way to connect one), no resources
@@ -71,7 +72,7 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
             "gidMappings": [{"containerID": 0, "hostID": os.getgid() if gid is None else gid,
                              "size": 1}],
             "namespaces": [ns for ns in linux["namespaces"] if ns["type"] != "network"]
-                          + [{"type": "user"}],
+                        + [{"type": "user"}],
             "maskedPaths": linux["maskedPaths"],
             "readonlyPaths": linux["readonlyPaths"],
         }

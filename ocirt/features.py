@@ -3,19 +3,19 @@ ocirt really supports on this host, derived from the tables the code uses
 (and, for seccomp architectures, from what libseccomp resolves)."""
 import os
 
+from ocirt import SPEC_VERSION, config, hooks, jsonio
+from ocirt.config import NAMESPACES
+from ocirt.linux import capabilities, lsm, mempolicy, mounts, seccomp
+from ocirt.linux.cgroups import UNIFIED, hierarchies
+
 
 def _schema_architectures():
     """The SCMP_ARCH_* names of the config schema (runtime-spec v1.3.0)."""
-    from ocirt import config, jsonio
     with open(os.path.join(config.SCHEMA_DIR, "config-schema.json"), "rb") as f:
         return jsonio.loads(f.read())["definitions"]["SeccompArch"]["enum"]
 
 
 def document():
-    from ocirt import SPEC_VERSION, hooks
-    from ocirt.config import NAMESPACES
-    from ocirt.linux import capabilities, lsm, mempolicy, mounts, seccomp
-    from ocirt.linux.cgroups import UNIFIED, hierarchies
     names = sorted(set(mounts.FLAGS) | set(mounts.PROPAGATION) | set(mounts.RECURSIVE)
                    | mounts.EXTENSIONS)
     try:

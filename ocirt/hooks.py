@@ -8,7 +8,8 @@ import _signal
 import posix
 import select
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import config, log
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import OcirtError
 
 # The hook points of runtime-spec v1.3.0, in lifecycle order.
@@ -23,7 +24,6 @@ class HookError(OcirtError):
 def run_recorded(c, point, status, warn=None):
     """Run the hooks of <point> from the config recorded at create, with the
     state of c (an ocirt.state.Container) as it is now <status>."""
-    from ocirt import config, log
     hs = config.parse_hooks(c.load_config()).get(point, ())
     c._status = status
     run(point, hs, c.state_json(), warn, info=log.info)
@@ -69,16 +69,16 @@ def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
 
     The hook's stdout and stderr are collected, never passed to the container's
     stdio; a failing hook's output becomes part of the error."""
-    r, w = os.pipe()
-    out_r, out_w = os.pipe()
-    pid = os.fork()
+    r, w = posixos.pipe()
+    out_r, out_w = posixos.pipe()
+    pid = posixos.fork()
     if pid == 0:
         try:
-            os.close(w)
-            os.close(out_r)
-            os.dup2(r, 0)
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
+            posixos.close(w)
+            posixos.close(out_r)
+            posixos.dup2(r, 0)
+            posixos.dup2(out_w, 1)
+            posixos.dup2(out_w, 2)
             for s in (_signal.SIGPIPE, _signal.SIGXFSZ):  # ignored by the runtime
                 _signal.signal(s, _signal.SIG_DFL)
             if hook.env is not None:
@@ -87,23 +87,23 @@ def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
                 env = posix.environ if default_env is None else default_env
             args = list(hook.args) or [hook.path]
             if cwd is not None:
-                os.chdir(cwd)
+                posixos.chdir(cwd)
             if stub_fd is not None:
                 # already imported by the init, which may have pivoted
                 from ocirt.linux.execstub import execve
                 execve(stub_fd, hook.path, args, env)
-            os.execve(hook.path, args, env)
+            posixos.execve(hook.path, args, env)
         finally:
-            os._exit(127)
-    os.close(r)
-    os.close(out_w)
+            posixos._exit(127)
+    posixos.close(r)
+    posixos.close(out_w)
     try:
         _write_all(w, data)
     finally:
-        os.close(w)
+        posixos.close(w)
     output = b""
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd = posixos.pidfd_open(pid)
     except OSError:
         # a startContainer hook runs under the container's seccomp filter,
         # which may refuse pidfd_open (older engines' profiles do)
@@ -115,11 +115,11 @@ def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
             left = None if deadline is None else max(0.0, deadline - _now())
             ready, _, _ = select.select(open_fds, [], [], left)
             if not ready:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
+                posixos.kill(pid, 9)
+                posixos.waitpid(pid, 0)
                 return None, output.decode(errors="replace").strip()
             if out_r in ready:
-                chunk = os.read(out_r, 65536)
+                chunk = posixos.read(out_r, 65536)
                 if chunk:
                     output = (output + chunk)[-_MAX_OUTPUT:]
                 else:
@@ -129,16 +129,16 @@ def _run_one(hook, data, stub_fd=None, default_env=None, cwd=None):
                 if out_r in open_fds:  # drain what is already written, do not wait
                     while True:
                         ready, _, _ = select.select([out_r], [], [], 0)
-                        chunk = os.read(out_r, 65536) if ready else b""
+                        chunk = posixos.read(out_r, 65536) if ready else b""
                         if not chunk:
                             break
                         output = (output + chunk)[-_MAX_OUTPUT:]
                     open_fds.remove(out_r)
     finally:
-        os.close(pidfd)
-        os.close(out_r)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode(errors="replace").strip()
+        posixos.close(pidfd)
+        posixos.close(out_r)
+    _, status = posixos.waitpid(pid, 0)
+    return posixos.waitstatus_to_exitcode(status), output.decode(errors="replace").strip()
 
 
 def _wait_polling(pid, out_r, timeout):
@@ -149,16 +149,16 @@ def _wait_polling(pid, out_r, timeout):
     fds = [out_r]  # until its EOF
     try:
         while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status = posixos.waitpid(pid, posixos.WNOHANG)
             left = None if deadline is None else deadline - _now()
             if not done and left is not None and left <= 0:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
+                posixos.kill(pid, 9)
+                posixos.waitpid(pid, 0)
                 return None, output.decode(errors="replace").strip()
             wait = 0 if done else (0.01 if left is None else min(0.01, left))
             for _ in range(64):  # what is written already, then until `wait` has passed
                 ready, _, _ = select.select(fds, [], [], wait)
-                chunk = os.read(out_r, 65536) if ready else b""
+                chunk = posixos.read(out_r, 65536) if ready else b""
                 if not chunk:
                     if ready:
                         fds = []
@@ -166,17 +166,18 @@ def _wait_polling(pid, out_r, timeout):
                 output = (output + chunk)[-_MAX_OUTPUT:]
                 wait = 0
             if done:
-                return os.waitstatus_to_exitcode(status), output.decode(errors="replace").strip()
+                return (posixos.waitstatus_to_exitcode(status),
+                        output.decode(errors="replace").strip())
     finally:
-        os.close(out_r)
+        posixos.close(out_r)
 
 
 def _now():
-    return os.times().elapsed
+    return posixos.times().elapsed
 
 
 def _write_all(fd, data):
     try:
-        os.write_all(fd, data)
+        posixos.write_all(fd, data)
     except BrokenPipeError:
         pass  # a hook need not read its stdin

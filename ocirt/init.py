@@ -12,7 +12,7 @@ import _socket
 import errno
 
 from ocirt import hooks, protocol
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.become import (become, die, execute, process_env, set_attributes,
                           setup_terminal)
 from ocirt.linux.signals import FORWARDED
@@ -22,7 +22,7 @@ from ocirt.linux.proc import write_proc_file
 
 
 def _exit_on_signal(signum, frame):
-    os._exit(128 + signum)
+    posixos._exit(128 + signum)
 
 
 def run(plan):
@@ -31,7 +31,7 @@ def run(plan):
     try:
         for s in FORWARDED:
             _signal.signal(s, _exit_on_signal)
-        os.setsid()
+        posixos.setsid()
         # every program this process runs in the container goes through the
         # sealed stub (ocirt.linux.execstub): the hooks and the process
         plan.stub_fd = execstub.stub()
@@ -114,7 +114,7 @@ def run(plan):
                 conn.send(protocol.EXEC_FAILED + str(err).encode())
             except OSError:
                 pass
-            os._exit(127)
+            posixos._exit(127)
         die(chan, err)
 
 
@@ -126,29 +126,29 @@ def _mount_sources(chan, expected):
         for _ in expected:
             msg, fds = chan.recv_with_fds()
             for fd in fds[1:]:
-                os.close(fd)
+                posixos.close(fd)
             if fds and msg is not None and msg["t"] == protocol.MOUNT_SOURCE:
                 trees[msg["i"]] = fds[0]
             elif fds:
-                os.close(fds[0])
+                posixos.close(fds[0])
             protocol.check_message(msg, protocol.MOUNT_SOURCE)
             if not fds:
                 raise SetupError("protocol: MOUNT_SOURCE came without its fd")
     except BaseException:
         for fd in trees.values():
-            os.close(fd)
+            posixos.close(fd)
         raise
     return trees
 
 
 def _make_cwd(root, cwd):
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = posixos.open(root, posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
     try:
-        os.close(mounts.make_in_root(root_fd, cwd))
+        posixos.close(mounts.make_in_root(root_fd, cwd))
     except OSError as e:
         raise SetupError(f"cannot create process.cwd {cwd}: {e.strerror}", "$.process.cwd")
     finally:
-        os.close(root_fd)
+        posixos.close(root_fd)
 
 
 def _apply_sysctl(cfg):

@@ -69,7 +69,7 @@ class BuildError(Exception):
 
 def package_dir():
     """The installed ocirt package."""
-    import ocirt
+    import ocirt  # optional: setup.py loads this module before ocirt is installed
     return os.path.dirname(os.path.abspath(ocirt.__file__))
 
 
@@ -81,7 +81,7 @@ def script_paths():
     """What the script launcher puts first on sys.path: site-packages (and
     _cffi_backend's directory, should it be elsewhere)."""
     paths = [site_dir()]
-    import _cffi_backend
+    import _cffi_backend  # optional: cffi's, absent until the dependencies are installed
     cffi_dir = os.path.dirname(os.path.abspath(_cffi_backend.__file__))
     if cffi_dir not in paths:
         paths.append(cffi_dir)

@@ -7,7 +7,7 @@ message. Successful calls print nothing on stderr.
 import sys
 import time
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 
 _log_path = None
 _log_format = "text"
@@ -23,7 +23,8 @@ def configure(path=None, fmt="text", debug=False):
     _log_format = fmt
     _debug = debug
     if path:
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        posixos.close(posixos.open(path, posixos.O_WRONLY | posixos.O_APPEND | posixos.O_CREAT
+                                   | posixos.O_CLOEXEC, 0o644))
 
 
 def _timestamp():
@@ -41,11 +42,12 @@ def _write_log(level, msg):
         quoted = msg.replace("\\", "\\\\").replace('"', '\\"')
         line = f'time="{_timestamp()}" level={level} msg="{quoted}"'
     try:
-        fd = os.open(_log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = posixos.open(_log_path, posixos.O_WRONLY | posixos.O_APPEND | posixos.O_CREAT
+                          | posixos.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, (line + "\n").encode())
+            posixos.write(fd, (line + "\n").encode())
         finally:
-            os.close(fd)
+            posixos.close(fd)
     except OSError:
         pass
 

@@ -3,11 +3,13 @@
 `import os` takes about 1 ms (it builds os.environ on _collections_abc, and
 posixpath with it), and `state`, `start`, `kill` and `delete`, which engines
 call several times per container, have a budget of a few ms in all. The
-modules on that path do `from ocirt import posixos as os`: the functions
-come straight from the posix C module (os re-exports the same ones), os.path
-offers the handful of helpers they use, and anything else falls through to
-the real os module, imported on first use (so a rare path is slower, never
-wrong).
+modules those commands (and create, run and exec) can load, HOT in
+tests/unit/test_imports.py, do `from ocirt import posixos` and call
+posixos.X: the functions come straight from the posix C module (os
+re-exports the same ones), posixos.path offers the handful of helpers they
+use, and anything else falls through to the real os module, imported on
+first use (so a rare path is slower, never wrong). The other modules import
+os itself.
 """
 import posix
 # What the hot-path modules use, named: `from posix import *` would copy all

@@ -97,7 +97,10 @@ means a stage died. Messages are JSON objects, framed over SOCK_SEQPACKET
 datagrams (MORE and LAST below), so that no size truncates one; the children
 never print by themselves.
 """
-from ocirt import errors
+
+import _socket
+
+from ocirt import errors, posixos
 from ocirt.state import EXEC_SOCKET  # noqa: F401 - part of the protocol
 
 GO = "GO"
@@ -147,7 +150,6 @@ class Channel:
 
     @classmethod
     def pair(cls):
-        import _socket
         a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         return cls(a), cls(b)
 
@@ -191,7 +193,6 @@ class Channel:
                 return
 
     def send_fd(self, kind, fd, **fields):
-        import _socket
         from ocirt import jsonio
         fields["t"] = kind
         self._send_framed(jsonio.dumps(fields).encode(),
@@ -216,7 +217,6 @@ class Channel:
         """(message, [fds]) or (None, []) at EOF."""
         if self.pending:
             return self.pending.pop(0)
-        import _socket
         from ocirt import jsonio
         parts = []
         size = 0
@@ -281,19 +281,17 @@ def connect_unix(directory, name):
     """A stream socket connected to the unix socket <directory>/<name>, named
     relative to its directory: a long path may not fit sun_path (108 bytes).
     OSError as connect(2) gives it; the socket is close-on-exec."""
-    import _socket
-    from ocirt import posixos as os
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    cwd = posixos.open(".", posixos.O_PATH | posixos.O_CLOEXEC)
     try:
-        os.chdir(directory)
+        posixos.chdir(directory)
         s.connect(name)
     except OSError:
         s.close()
         raise
     finally:
-        os.fchdir(cwd)
-        os.close(cwd)
+        posixos.fchdir(cwd)
+        posixos.close(cwd)
     return s
 
 

@@ -8,8 +8,8 @@ the last stage is the container's init (ocirt.init) or exec's process
 (ocirt.become.tenant). The modules each needs are imported before any setns:
 once in the container's mount namespace, the host's files are out of reach.
 """
-from ocirt import protocol
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import become, protocol
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.become import become_root, die
 from ocirt.errors import OcirtError, SetupError
 from ocirt.linux import shim
@@ -57,7 +57,6 @@ def _next_stage(plan):
     if plan.kind == protocol.INIT:
         from ocirt import init  # its own imports load what it needs before pivot_root
         return init.run
-    from ocirt import become
     if plan.cfg.process.terminal:
         from ocirt import console  # noqa: F401
         from ocirt.linux import pty  # noqa: F401
@@ -99,8 +98,8 @@ def _join(plan):
             continue
         if ns_type == "root":  # the init's root (no mount namespace): the last one
             try:
-                os.fchdir(fd)
-                os.chroot(".")
+                posixos.fchdir(fd)
+                posixos.chroot(".")
             except OSError as e:
                 raise SetupError(f"cannot enter the container's root: {e.strerror}")
             continue
@@ -123,14 +122,14 @@ def _setns(plan, ns_type, fd):
 def hand_over(chan, next_stage, plan):
     """stage-1's last step: fork next_stage(plan), which never returns,
     report its pid to the parent, exit."""
-    pid = os.fork()
+    pid = posixos.fork()
     if pid == 0:
         try:
             next_stage(plan)
         finally:
-            os._exit(1)
+            posixos._exit(1)
     chan.send(protocol.PID, pid=pid)
-    os._exit(0)
+    posixos._exit(0)
 
 
 def _write_time_offsets(offsets):

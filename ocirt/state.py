@@ -45,8 +45,8 @@ the container reads as "stopped" (pid 0), and delete removes what it left
 an error naming the file; `list` skips it with a warning, and `delete
 --force` removes it.
 """
-from ocirt import errors
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import SPEC_VERSION, errors
+from ocirt import posixos  # os without its import cost (see there)
 
 STATE_FILE = "state.json"
 INIT_FILE = "init"
@@ -61,7 +61,7 @@ MAX_ID = 255  # NAME_MAX: the id names the state directory (runc sets no limit o
 # config.json of at most ocirt.config.MAX_CONFIG (16 MiB), which JSON's
 # escapes can make up to six times larger.
 MAX_STATE_FILE = 128 << 20
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIR_FLAGS = posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_NOFOLLOW | posixos.O_CLOEXEC
 
 
 class Status:
@@ -159,13 +159,13 @@ def check_id(cid):
 def ensure_root(root):
     try:
         try:
-            os.mkdir(root, 0o700)
+            posixos.mkdir(root, 0o700)
         except FileExistsError:
-            if not os.path.isdir(root):
+            if not posixos.path.isdir(root):
                 raise NotADirectoryError(20, "Not a directory")
         except FileNotFoundError:  # a parent is missing too: the first create on a host
-            import os as full_os
-            full_os.makedirs(root, 0o700, exist_ok=True)
+            import os
+            os.makedirs(root, 0o700, exist_ok=True)
     except OSError as e:
         raise errors.OcirtError(f"cannot create state root {root}: {e.strerror}")
 
@@ -180,7 +180,7 @@ class Container:
     def __init__(self, root, cid, fd):
         self.root = root
         self.id = cid
-        self.dir = os.path.join(root, cid)
+        self.dir = posixos.path.join(root, cid)
         self.fd = fd
         self.facts = {}  # the init record (INIT_FILE)
         self.oci_parts = None  # state.json's two lines, around the live pid and status
@@ -218,7 +218,7 @@ class Container:
     def close(self):
         """Close the directory fd (list holds no more than one at a time)."""
         if self.fd >= 0:
-            os.close(self.fd)
+            posixos.close(self.fd)
             self.fd = -1
 
     # --- derived status ---
@@ -251,7 +251,7 @@ class Container:
         if not self.pid or not is_alive(self.pid, self.starttime):
             return Status.STOPPED
         try:
-            os.stat(EXEC_SOCKET, dir_fd=self.fd, follow_symlinks=False)
+            posixos.stat(EXEC_SOCKET, dir_fd=self.fd, follow_symlinks=False)
             if self._init_waits():
                 return Status.CREATED
         except FileNotFoundError:
@@ -272,7 +272,7 @@ class Container:
         if not exe:
             return True
         try:
-            st = os.stat(f"/proc/{self.pid}/exe")
+            st = posixos.stat(f"/proc/{self.pid}/exe")
         except OSError:
             return False
         return exe == f"{st.st_dev}:{st.st_ino}"
@@ -281,13 +281,13 @@ class Container:
         """True while another process holds the directory's lock: for a
         directory without a record, that is its create."""
         import fcntl  # only for a container without a record
-        fd = os.open(".", _DIR_FLAGS, dir_fd=self.fd)
+        fd = posixos.open(".", _DIR_FLAGS, dir_fd=self.fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
         finally:
-            os.close(fd)
+            posixos.close(fd)
         return False
 
     def _read_record(self):
@@ -311,7 +311,6 @@ class Container:
         pid = self.pid if Status.has_init(st) else 0
         if self.oci_parts is None:  # no record (yet): what is known
             # an id is letters, digits and _+.- (check_id): nothing to escape
-            from ocirt import SPEC_VERSION
             head, tail = f'{{"ociVersion":"{SPEC_VERSION}","id":"{self.id}",', '"bundle":""}'
         else:
             head, tail = self.oci_parts
@@ -331,8 +330,8 @@ class Container:
     def read(self, name):
         """The text of <name> in the state directory (FileNotFoundError if absent)."""
         try:
-            return os.read_regular(name, MAX_STATE_FILE, dir_fd=self.fd,
-                                   follow=False).decode()
+            return posixos.read_regular(name, MAX_STATE_FILE, dir_fd=self.fd,
+                                        follow=False).decode()
         except FileNotFoundError:
             raise
         except (OSError, UnicodeDecodeError) as e:
@@ -352,12 +351,12 @@ class Container:
             return self._lock_fd
         import fcntl  # here: `state` never locks
         try:
-            fd = os.open(".", _DIR_FLAGS, dir_fd=self.fd)
+            fd = posixos.open(".", _DIR_FLAGS, dir_fd=self.fd)
         except FileNotFoundError:
             raise errors.ContainerNotFound(self.id)
         fcntl.flock(fd, fcntl.LOCK_EX)
-        if os.fstat(fd).st_nlink == 0:  # deleted by the holder we waited for
-            os.close(fd)
+        if posixos.fstat(fd).st_nlink == 0:  # deleted by the holder we waited for
+            posixos.close(fd)
             raise errors.ContainerNotFound(self.id)
         self._lock_fd = fd
         return fd
@@ -389,14 +388,14 @@ class Container:
         namespace: its id (unique: the never reused one of statx), its id
         in /proc/self/mountinfo, and where."""
         from ocirt import jsonio
-        fd = os.open(MOUNTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
-                     | os.O_CLOEXEC, 0o600, dir_fd=self.fd)
+        fd = posixos.open(MOUNTS_FILE, posixos.O_WRONLY | posixos.O_APPEND | posixos.O_CREAT
+                          | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, 0o600, dir_fd=self.fd)
         try:  # one write: a create killed at any point leaves a whole line or none
             # the path as a JSON string: a root.path may hold a newline
-            os.write(fd, f"{mount_id} {'unique' if unique else 'mountinfo'} {info_id} "
-                         f"{jsonio.dumps(path)}\n".encode())
+            posixos.write(fd, f"{mount_id} {'unique' if unique else 'mountinfo'} {info_id} "
+                          f"{jsonio.dumps(path)}\n".encode())
         finally:
-            os.close(fd)
+            posixos.close(fd)
 
     def mounts_record(self):
         """[(id, unique, mountinfo id, path)] of record_mount, [] if none."""
@@ -417,8 +416,8 @@ class Container:
         adds each to the record at once (one O_APPEND write), so that a create
         killed at any point leaves delete all it made, and only that."""
         self._cgroup = None
-        return _MadeDirs(os.open(CGROUP_FILE, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW
-                                 | os.O_CLOEXEC, dir_fd=self.fd))
+        return _MadeDirs(posixos.open(CGROUP_FILE, posixos.O_WRONLY | posixos.O_APPEND
+                                      | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, dir_fd=self.fd))
 
     def cgroup_record(self):
         """(paths, directories create made, systemd unit or None). A directory
@@ -471,20 +470,20 @@ class Container:
         we opened (rmdir never follows a symbolic link, nor removes anything
         but an empty directory)."""
         try:
-            names = os.listdir(self.fd)
+            names = posixos.listdir(self.fd)
         except FileNotFoundError:
             names = []
         for name in names:
             try:
-                os.unlink(name, dir_fd=self.fd)
+                posixos.unlink(name, dir_fd=self.fd)
             except FileNotFoundError:
                 pass
-        mine = os.fstat(self.fd)
+        mine = posixos.fstat(self.fd)
         self.close()
         try:
-            st = os.lstat(self.dir)
+            st = posixos.lstat(self.dir)
             if (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev):
-                os.rmdir(self.dir)
+                posixos.rmdir(self.dir)
         except FileNotFoundError:
             pass
 
@@ -499,18 +498,18 @@ class _MadeDirs(list):
         self.fd = fd
 
     def intend(self, d):
-        os.write(self.fd, f"making {d}\n".encode())
+        posixos.write(self.fd, f"making {d}\n".encode())
 
     def exists(self, d):
-        os.write(self.fd, f"exists {d}\n".encode())
+        posixos.write(self.fd, f"exists {d}\n".encode())
 
     def append(self, d):
         super().append(d)
-        os.write(self.fd, f"made {d}\n".encode())
+        posixos.write(self.fd, f"made {d}\n".encode())
 
     def close(self):
         if self.fd >= 0:
-            os.close(self.fd)
+            posixos.close(self.fd)
             self.fd = -1
 
 
@@ -520,10 +519,10 @@ def write_atomic(dir_fd, name, data, mode=0o600):
     name is followed or reused, in a directory others may write too), then
     renamed over <name> (rename replaces a symbolic link, never follows it)."""
     for _ in range(8):
-        tmp = f".{name[:200]}.{os.urandom(6).hex()}.tmp"
+        tmp = f".{name[:200]}.{posixos.urandom(6).hex()}.tmp"
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+            fd = posixos.open(tmp, posixos.O_WRONLY | posixos.O_CREAT | posixos.O_EXCL
+                              | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, mode, dir_fd=dir_fd)
             break
         except FileExistsError:
             continue
@@ -533,13 +532,13 @@ def write_atomic(dir_fd, name, data, mode=0o600):
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[posixos.write(fd, view):]
         finally:
-            os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            posixos.close(fd)
+        posixos.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:
-            os.unlink(tmp, dir_fd=dir_fd)
+            posixos.unlink(tmp, dir_fd=dir_fd)
         except OSError:
             pass
         raise
@@ -625,19 +624,19 @@ def _record_problem(facts, head, tail):
 
 def _open_dir(root, cid):
     """<root>/<id> opened with O_NOFOLLOW|O_DIRECTORY, if it is a directory we own."""
-    d = os.path.join(root, cid)
+    d = posixos.path.join(root, cid)
     try:
-        fd = os.open(d, _DIR_FLAGS)
+        fd = posixos.open(d, _DIR_FLAGS)
     except FileNotFoundError:
         raise errors.ContainerNotFound(cid)
     except NotADirectoryError:
-        what = "a symbolic link" if os.path.islink(d) else "not a directory"
+        what = "a symbolic link" if posixos.path.islink(d) else "not a directory"
         raise errors.OcirtError(f"refusing state directory {d}: {what}")
     except OSError as e:
         raise errors.OcirtError(f"cannot open state directory {d}: {e.strerror}")
-    st = os.fstat(fd)
-    if st.st_uid != os.geteuid():
-        os.close(fd)
+    st = posixos.fstat(fd)
+    if st.st_uid != posixos.geteuid():
+        posixos.close(fd)
         raise errors.OcirtError(f"refusing state directory {d}: owned by uid {st.st_uid}")
     return fd
 
@@ -666,9 +665,9 @@ def new(root, cid, lock=False):
     done: until then the directory reads as "creating")."""
     check_id(cid)
     ensure_root(root)
-    d = os.path.join(root, cid)
+    d = posixos.path.join(root, cid)
     try:
-        os.mkdir(d, 0o700)
+        posixos.mkdir(d, 0o700)
     except FileExistsError:
         raise errors.ContainerExists(cid)
     except OSError as e:
@@ -684,7 +683,7 @@ def list_all(root, warn=None):
     directory closed). One that cannot be read is left out, and told to
     warn(message) (runc too lists what it can)."""
     try:
-        names = sorted(os.listdir(root))
+        names = sorted(posixos.listdir(root))
     except FileNotFoundError:
         return []
     except OSError as e:

@@ -8,7 +8,12 @@ imports nothing heavy. Anything it does not recognise (other commands,
 launch() is what the installed launcher calls: the same, then an exit that
 skips the interpreter's teardown (see there).
 """
+import posix
 import sys
+
+import ocirt
+from ocirt.cli import fast
+from ocirt.errors import OcirtError
 
 
 def main(argv=None):
@@ -17,10 +22,8 @@ def main(argv=None):
 
 def dispatch(argv):
     """Parse argv, run the command; the exit status."""
-    import posix
     if b"OCIRT_CHECK_IMPORTS" in posix.environ:
         check_imports()
-    from ocirt.cli import fast
     parsed = fast.parse(argv)
     if parsed is None:
         from ocirt.cli import app
@@ -44,7 +47,6 @@ def check_imports():
     launcher still finds ocirt's own modules in its image, and would hide
     it. This hook makes both fail alike. Built-in modules (fcntl, ...) need
     no file and are allowed."""
-    import posix
     st = posix.stat("/")
     root = (st.st_dev, st.st_ino)
     builtin = frozenset(sys.builtin_module_names)
@@ -79,7 +81,6 @@ def launch():
             f.flush()
         except (OSError, ValueError):  # a closed or broken pipe: nothing more to say
             pass
-    import posix
     posix._exit(code & 0xff)
 
 
@@ -87,7 +88,6 @@ def run_command(g, func, args, kwargs):
     """Configure logging, run one command, turn errors into one line and a status
     (func.error_status, where a command has one, for all its errors: exec's
     255, as runc's, apart from the process's own statuses)."""
-    from ocirt.errors import OcirtError
     status = getattr(func, "error_status", None)
     if g.log or g.debug:  # else ocirt.log's defaults, and no import until it is needed
         from ocirt import log
@@ -98,7 +98,6 @@ def run_command(g, func, args, kwargs):
             log.error(f"--log {g.log}: {e.strerror}")
             return status or 1
         if g.debug:
-            import ocirt
             ocirt.DEBUG = True
             log.debug(f"{func.__name__.rstrip('_')}: ocirt {ocirt.__version__}, "
                       f"root {g.root}, arguments {list(args)}")

@@ -9,6 +9,7 @@ import click
 
 from ocirt.cli import commands, flags
 from ocirt.cli import run_command
+from ocirt.errors import UsageError
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -52,7 +53,6 @@ def _callback(cmd):
     def callback(ctx, **kwargs):
         for opt in cmd.opts:
             if opt.unsupported is not None and kwargs.pop(opt.dest) is not None:
-                from ocirt.errors import UsageError
                 _invoke(ctx, _refuse, UsageError(opt.unsupported))
         if not cmd.interspersed:
             first = kwargs[cmd.args[0].dest]

@@ -3,9 +3,13 @@
 Both parsers (ocirt.cli.fast for the hot commands, ocirt.cli.app with
 click for everything) call these. Each returns the process exit status.
 """
+import posix
 import sys
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
+from ocirt import state as store  # not ocirt.container: state is the hottest command
+from ocirt.cli.flags import COMMANDS, GLOBAL
+from ocirt.errors import OcirtError, UsageError
 
 
 class Globals:
@@ -13,7 +17,6 @@ class Globals:
     __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup")
 
     def __init__(self, **given):
-        from ocirt.cli.flags import GLOBAL
         for opt in GLOBAL:
             if opt.dest in self.__slots__:  # not --version: the group acts on it
                 setattr(self, opt.dest, given.pop(opt.dest, opt.default))
@@ -27,13 +30,11 @@ def _out(text):
 
 
 def _systemd_check(g):
-    if g.systemd_cgroup and not os.path.isdir("/run/systemd/system"):
-        from ocirt.errors import OcirtError
+    if g.systemd_cgroup and not posixos.path.isdir("/run/systemd/system"):
         raise OcirtError("systemd not running on this host, cannot use systemd cgroups manager")
 
 
 def state(g, cid):
-    from ocirt import state as store  # not ocirt.container: state is the hottest command
     _out(store.load(g.root, cid).state_text())  # runc's: indented, no final newline
     return 0
 
@@ -61,7 +62,6 @@ def check_preserve_fds(n, listen=0):
     """--preserve-fds N passes fds 3..N+2 (after <listen> LISTEN_FDS ones):
     N beyond the open-file limit (RLIMIT_NOFILE's soft value) names fds that
     cannot exist."""
-    from ocirt.errors import UsageError
     if n < 0:
         raise UsageError(f"--preserve-fds {n}: must not be negative")
     if n:
@@ -73,7 +73,6 @@ def check_preserve_fds(n, listen=0):
         # Each must be an fd the caller passed (open, and inheritable: ocirt's
         # own are close-on-exec); a gap would hand one of ocirt's fds (the
         # state directory, a namespace) to the container.
-        import posix
         for fd in range(3 + listen, 3 + listen + n):
             try:
                 passed = posix.get_inheritable(fd)
@@ -125,7 +124,6 @@ def update(g, cid, resources=None, **flags):
     changes = {}
     if resources is not None:
         changes = _json_object_arg("--resources", resources, "a linux.resources object")
-    from ocirt.cli.flags import COMMANDS
     resource = {o.dest: o.resource for o in COMMANDS["update"].opts}
     for flag, value in flags.items():
         if value is None:
@@ -143,12 +141,11 @@ def _json_object_arg(flag, path, what):
     config.MAX_CONFIG (a process or resources object is part of a config)."""
     from ocirt import jsonio
     from ocirt.config import MAX_CONFIG
-    from ocirt.errors import UsageError
     try:
         if path == "-":
             data = _read_stdin(MAX_CONFIG)
         else:
-            data = os.read_regular(path, MAX_CONFIG)
+            data = posixos.read_regular(path, MAX_CONFIG)
         doc = jsonio.loads(data)
     except OSError as e:
         raise UsageError(f"{flag} {path}: {e.strerror}")
@@ -162,7 +159,7 @@ def _json_object_arg(flag, path, what):
 def _read_stdin(limit):
     data = b""
     while True:
-        chunk = os.read(0, 65536)
+        chunk = posixos.read(0, 65536)
         if not chunk:
             return data
         data += chunk
@@ -171,7 +168,6 @@ def _read_stdin(limit):
 
 
 def _flag_value(flag, value, kind):
-    from ocirt.errors import UsageError
     name = "--" + flag.replace("_", "-")
     if kind == "str":
         return value
@@ -206,7 +202,6 @@ def events(g, cid, interval="5s", stats=False):
     """runc's events: JSON lines of stats (and oom) events."""
     from ocirt import jsonio
     from ocirt.container import events as op
-    from ocirt.errors import UsageError
     try:
         seconds = parse_duration(interval)
     except ValueError:
@@ -257,9 +252,7 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
           user=None, additional_gids=(), cap=(), no_new_privs=False, apparmor=None,
           process_label=None):
     """runc's exec: a new process in the container; exits with its status."""
-    from ocirt import state as store
     from ocirt.container import exec as tenant
-    from ocirt.errors import UsageError
     check_preserve_fds(preserve_fds)
     if process is not None:
         proc = _json_object_arg("--process", process, "a process object")
@@ -290,7 +283,6 @@ def ps(g, cid, fmt="table", ps_args=()):
         _out("[" + ",".join(str(p) for p in pids) + "]\n")
         return 0
     import subprocess
-    from ocirt.errors import OcirtError
     args = list(ps_args) or ["-ef"]
     try:
         out = subprocess.run(["ps"] + args, capture_output=True, text=True, check=True).stdout
@@ -313,7 +305,7 @@ def ps(g, cid, fmt="table", ps_args=()):
 
 def list_(g, fmt="table", quiet=False):
     """runc's list: what can be read; a container that cannot is a warning line."""
-    from ocirt import log, state as store
+    from ocirt import log
     items = store.list_all(g.root, warn=log.warning)
     if quiet:
         _out("".join(c.id + "\n" for c in items))
@@ -345,7 +337,7 @@ def list_(g, fmt="table", quiet=False):
 def _owner_name(root, cid):
     """The user owning <root>/<id>, by name; "#uid" without one (runc's list)."""
     try:
-        uid = os.stat(os.path.join(root, cid), follow_symlinks=False).st_uid
+        uid = posixos.stat(posixos.path.join(root, cid), follow_symlinks=False).st_uid
     except OSError:
         return ""
     import pwd
@@ -360,8 +352,7 @@ def spec(g, bundle=".", rootless=False, hardened=False):
     no final newline), never over an existing file."""
     import json
     from ocirt import defaults
-    from ocirt.errors import OcirtError
-    path = os.path.join(bundle, "config.json")
+    path = posixos.path.join(bundle, "config.json")
     try:
         f = open(path, "x")  # O_EXCL: neither an existing file nor a symlink is written through
     except FileExistsError:

@@ -3,10 +3,14 @@
 The parent's side of the conversation in ocirt.protocol; the children's side
 is ocirt.stage1 and ocirt.init, with a Plan of kind INIT.
 """
-import _signal
 
-from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+import _signal
+import posix  # its environ, with bytes: os.environ would import os
+import time
+
+import ocirt
+from ocirt import SPEC_VERSION, config as config_mod, debug, errors, log, state
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET
 
 
@@ -18,16 +22,14 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
 
     console: an already connected console socket (run's own), instead of a path;
     cfg: the bundle's config, when the caller has loaded it already (run)."""
-    from ocirt import debug
     state.check_id(cid)
-    bundle = os.path.abspath(bundle)
+    bundle = posixos.path.abspath(bundle)
     if cfg is None:
-        from ocirt import config as config_mod
         cfg = config_mod.load(bundle)
     debug(f"create {cid}: {bundle}/config.json checked (ociVersion {cfg.oci_version}, "
           f"rootfs {cfg.root_path})")
     _check_runtime_constraints(cfg, console_socket if console is None else console)
-    if not os.path.isdir(cfg.root_path):
+    if not posixos.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
     if cfg.process.terminal and console is None:
         from ocirt import console as console_mod
@@ -66,8 +68,6 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                 cfg.root_path,
                 lambda mid, unique, info_id: c.record_mount(mid, unique, info_id, cfg.root_path))
         keyring = None if no_new_keyring else f"_ses.{cid}"
-        import time
-        from ocirt import SPEC_VERSION
         # the state's version is the spec it complies with (runtime.md): ocirt's,
         # whatever the config's (runc writes its own too)
         oci = {"ociVersion": SPEC_VERSION, "id": cid, "bundle": bundle,
@@ -79,7 +79,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                      keyring, oci, console, caps)
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
-        exe = os.stat("/proc/self/exe")  # what the init runs until start (state._init_waits)
+        exe = posixos.stat("/proc/self/exe")  # what the init runs until start (state._init_waits)
         c.facts = {"pid": pid, "starttime": start_time(pid),
                    "pidns": int(bool(pidns and pidns.path is None)),
                    "exe": f"{exe.st_dev}:{exe.st_ino}"}
@@ -99,15 +99,14 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if cleanup.cgroup is not None:
             cleanup.cgroup.release()
         for _, fd in ns_fds:
-            os.close(fd)
+            posixos.close(fd)
         if lock_fd >= 0:
-            os.close(lock_fd)
+            posixos.close(lock_fd)
         if console is not None:
             console.close()
 
 
 def _rfc3339(t):
-    import time
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%09dZ" % int((t % 1) * 1e9)
 
 
@@ -115,16 +114,16 @@ def write_pid_file(path, pid):
     """--pid-file: its directory may be writable by others (/tmp): the file
     is written to a new random name there with O_EXCL|O_NOFOLLOW and renamed
     into place (state.write_atomic), relative to the directory's fd."""
-    path = os.path.abspath(path)
-    parent, name = os.path.split(path)
+    path = posixos.path.abspath(path)
+    parent, name = posixos.path.split(path)
     try:
         if not name:
             raise IsADirectoryError(21, "Is a directory")
-        dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dfd = posixos.open(parent, posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
         try:
             state.write_atomic(dfd, name, str(pid).encode(), mode=0o644)
         finally:
-            os.close(dfd)
+            posixos.close(dfd)
     except OSError as e:
         raise errors.OcirtError(f"--pid-file {path}: {e.strerror}")
 
@@ -151,7 +150,6 @@ def grantable_caps(cfg):
     sight, not in the child (ocirt.linux.capabilities.grantable)."""
     if cfg.process.capabilities is None:
         return None
-    from ocirt import log
     from ocirt.linux import capabilities
     return capabilities.grantable(cfg.process.capabilities,
                                   cfg.namespace("user") is not None, log.warning)
@@ -194,10 +192,10 @@ class _Cleanup:
 
     def _close_fds(self):
         for fd in self.fds:
-            os.close(fd)
+            posixos.close(fd)
         self.fds = []
         if self.rootfs_mount is not None and self._done:
-            os.close(self.rootfs_mount)
+            posixos.close(self.rootfs_mount)
             self.rootfs_mount = None
 
     def run(self):
@@ -206,7 +204,7 @@ class _Cleanup:
         self._close_fds()
         for pid in self.pids:
             try:
-                os.kill(pid, _signal.SIGKILL)
+                posixos.kill(pid, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
             _reap_or_wait(pid)
@@ -220,7 +218,7 @@ class _Cleanup:
                 rootfs.unmount(self.rootfs_mount)
             except OSError:
                 pass
-            os.close(self.rootfs_mount)
+            posixos.close(self.rootfs_mount)
             self.rootfs_mount = None
         for d in reversed(self.cgroup_dirs):  # only what this create made
             try:
@@ -229,7 +227,6 @@ class _Cleanup:
             except OSError:
                 pass
         if self.systemd_unit:
-            from ocirt import log
             from ocirt.linux.systemd import stop_unit
             stop_unit(self.systemd_unit, log.warning)
         self.c.remove()
@@ -237,7 +234,7 @@ class _Cleanup:
 
 def _reap_or_wait(pid):
     try:
-        os.waitpid(pid, 0)
+        posixos.waitpid(pid, 0)
         return
     except ChildProcessError:
         pass
@@ -265,11 +262,11 @@ def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
     from ocirt import protocol
     from ocirt.linux import rootfs, shim
     try:
-        target = os.open(f"/proc/{init_pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        target = posixos.open(f"/proc/{init_pid}/ns/mnt", posixos.O_RDONLY | posixos.O_CLOEXEC)
     except OSError as e:
         raise errors.SetupError(f"cannot open the container's mount namespace: {e.strerror}")
-    own = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    own = posixos.open("/proc/self/ns/mnt", posixos.O_RDONLY | posixos.O_CLOEXEC)
+    cwd = posixos.open(".", posixos.O_PATH | posixos.O_CLOEXEC)
     trees = []
     try:
         try:
@@ -292,14 +289,14 @@ def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
             # back to ocirt's own mount namespace (setns set root and cwd
             # to that namespace's root: the cwd comes back through its fd)
             shim.setns(own, shim.CLONE_NEWNS)
-            os.fchdir(cwd)
+            posixos.fchdir(cwd)
         for i, fd in trees:
             chan.send_fd(protocol.MOUNT_SOURCE, fd, i=i)
     finally:
         for _, fd in trees:
-            os.close(fd)
+            posixos.close(fd)
         for fd in (target, own, cwd):
-            os.close(fd)
+            posixos.close(fd)
 
 
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring,
@@ -309,18 +306,17 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
     from ocirt.linux import shim
     parent_end, child_end = protocol.Channel.pair()
     exec_sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    cwd = os.open(".", os.O_PATH | os.O_CLOEXEC)
+    cwd = posixos.open(".", posixos.O_PATH | posixos.O_CLOEXEC)
     try:
-        os.chdir(c.fd)
+        posixos.chdir(c.fd)
         exec_sock.bind(EXEC_SOCKET)
         exec_sock.listen(1)
     finally:
-        os.fchdir(cwd)
-        os.close(cwd)
+        posixos.fchdir(cwd)
+        posixos.close(cwd)
     sec = cfg.seccomp
     seccomp_filter = None
     if sec is not None:
-        from ocirt import log
         from ocirt.linux import seccomp
         seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
     idmap_fds = {}
@@ -353,10 +349,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                                 f"({e.filename})")
     if pid1 == 0:
         try:
-            import ocirt
             ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             # The lock belongs to this create call, not to the container.
-            os.close(lock_fd)
+            posixos.close(lock_fd)
             c.close()
             parent_end.close()
             # the container side, imported here while the parent sets the
@@ -367,11 +362,10 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             else:
                 cloned_init(plan)
         finally:
-            os._exit(1)  # ...and a child must never run the parent's code
+            posixos._exit(1)  # ...and a child must never run the parent's code
     cleanup.pids.append(pid1)
     child_end.close()
     exec_sock.close()
-    from ocirt import debug
     debug(f"create {c.id}: forked pid {pid1}: "
           + ("stage-1 (it makes the namespaces, then forks the init)" if ns_flags is None
              else f"the init, cloned into its namespaces (flags {ns_flags:#x})"))
@@ -395,7 +389,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             init_pid = parent_end.wait_for(protocol.PID)["pid"]
             debug(f"create {c.id}: sync: <- PID {init_pid} (the init, pid 1 of its namespace)")
             cleanup.pids.append(init_pid)
-            os.waitpid(pid1, 0)
+            posixos.waitpid(pid1, 0)
             cleanup.pids.remove(pid1)
         if plan.mount_sources:
             _send_mount_sources(parent_end, init_pid, cfg, plan.mount_sources, idmap_fds)
@@ -403,7 +397,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             # While the init builds the rootfs, before it reports: no hook
             # and no program of the config has run. Where there was a
             # stage-1, it has exited (pids.max would count it).
-            from ocirt import log
             from ocirt.linux import resources
             resources.apply(cg, cfg.resources, log.warning)
             debug(f"create {c.id}: linux.resources applied")
@@ -415,7 +408,6 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             if msg["t"] == protocol.HOOKS:
                 from ocirt import hooks
                 hook_state = jsonio.dumps(creating)
-                from ocirt import log
                 for point in ("prestart", "createRuntime"):
                     hooks.run(point, cfg.hooks.get(point, ()), hook_state, info=log.info)
                 parent_end.send(protocol.HOOKS_DONE, state=hook_state)
@@ -429,7 +421,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
                     seccomp.send_to_listener(sec, fds[0], creating)
                 finally:
                     for fd in fds:
-                        os.close(fd)
+                        posixos.close(fd)
             msg, fds = parent_end.recv_with_fds()
         protocol.check_message(msg, protocol.READY)
         debug(f"create {c.id}: sync: <- READY (rootfs built, pivot_root done, process "
@@ -450,12 +442,11 @@ def _death_notice(pids, cg, cfg):
     code = 0
     for pid in reversed(pids):
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = posixos.waitpid(pid, 0)
         except ChildProcessError:
             continue
-        code = os.waitstatus_to_exitcode(status)
+        code = posixos.waitstatus_to_exitcode(status)
         if code < 0:
-            import _signal
             names = {_signal.SIGKILL: "SIGKILL", _signal.SIGSEGV: "SIGSEGV",
                      _signal.SIGTERM: "SIGTERM", _signal.SIGABRT: "SIGABRT",
                      _signal.SIGBUS: "SIGBUS", _signal.SIGXCPU: "SIGXCPU"}
@@ -483,9 +474,8 @@ def listen_fds():
     process (LISTEN_PID is ours) means fds 3..3+N-1 go to the container,
     before the --preserve-fds ones, and the container's process gets
     LISTEN_FDS=N and LISTEN_PID=1 (it is pid 1 in its namespace)."""
-    import posix  # its environ, with bytes: os.environ would import os
     n = posix.environ.get(b"LISTEN_FDS", b"")
-    if not n.isdigit() or posix.environ.get(b"LISTEN_PID", b"") != str(os.getpid()).encode():
+    if not n.isdigit() or posix.environ.get(b"LISTEN_PID", b"") != str(posixos.getpid()).encode():
         return 0
     return int(n)
 

@@ -1,5 +1,5 @@
 """delete: remove everything create made (with --force, kill first)."""
-from ocirt import errors, state
+from ocirt import debug, errors, state
 from ocirt.state import Status
 
 
@@ -14,7 +14,6 @@ def delete(root, cid, force=False):
             return
         raise
     st = c.refresh()
-    from ocirt import debug
     debug(f"delete {cid}: {st}, init pid {c.pid}")
     if not Status.can_delete(st, force):
         if st == Status.CREATING:
@@ -47,7 +46,6 @@ def destroy(c):
             from ocirt import log
             from ocirt.linux.systemd import stop_unit
             stop_unit(unit, log.warning)
-        from ocirt import debug
         debug(f"delete {c.id}: removing the cgroup {' '.join(paths.values())}")
         left = Cgroup(paths).destroy(made, kill=not c.has_pidns)
         if left:

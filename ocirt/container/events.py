@@ -1,11 +1,14 @@
 """events: runc's stats and OOM events, until the container stops."""
+import gc
+import os
+import select
+
 from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.linux import resources, stats as stats_mod
 from ocirt.state import Status
 
 
 def stats(c):
-    from ocirt.linux import resources, stats as stats_mod
     return stats_mod.collect(c.cgroup(), resources.hugepage_sizes())
 
 
@@ -13,7 +16,6 @@ def events(root, cid, interval, once, emit):
     """runc's events: a stats event now (once) or every `interval` seconds, an
     "oom" event whenever the kernel's OOM killer acts in the container, until
     the container stops. emit(dict) prints one event."""
-    import select
     c = state.load(root, cid)
     st = c.refresh()
     if not Status.can_events(st):
@@ -21,7 +23,6 @@ def events(root, cid, interval, once, emit):
     if once:
         emit({"type": "stats", "id": cid, "data": stats(c)})
         return
-    import gc
     gc.enable()  # the launcher turns it off for short commands; this one may run for days
     try:
         pidfd = os.pidfd_open(c.pid)
@@ -54,7 +55,6 @@ class _OomWatch:
     (POLLPRI on change; the oom_kill count tells whether it was a kill)."""
 
     def __init__(self, cg):
-        import select
         self.fd = None
         self._keep = []
         self._count = 0

@@ -10,8 +10,13 @@ ocirt.become.tenant); the conversation is described in ocirt.protocol
 ("exec").
 """
 
-from ocirt import errors, protocol, state
-from ocirt import posixos as os  # os without its import cost (see there)
+import ocirt
+from ocirt import config, debug, errors, jsonio, log, protocol, state
+from ocirt import posixos  # os without its import cost (see there)
+from ocirt.container.create import grantable_caps, write_pid_file
+from ocirt.linux import lsm, namespaces
+from ocirt.linux.cgroups import UNIFIED, Cgroup
+from ocirt.linux.proc import is_alive, wait_gone
 from ocirt.state import Status
 
 MAX_ID = 2**31 - 1  # as ocirt.config: (uid_t)-1 means "unchanged" to setresuid
@@ -28,7 +33,6 @@ def parse_id(flag, text):
 def process_from_flags(base, args, cwd=None, env=(), user=None, additional_gids=(),
                        caps=(), no_new_privs=False, apparmor=None, label=None, tty=False):
     """The container's process object with runc's exec flags applied."""
-    from ocirt import jsonio
     proc = jsonio.loads(jsonio.dumps(base or {}))  # a deep copy, without the copy module
     proc["args"] = list(args)
     proc["terminal"] = bool(tty)
@@ -72,7 +76,6 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         ignore_paused=False, sub_cgroup=None, console_socket=None):
     """Start `process` (a spec process object) in container cid. Returns the
     exit status when not detached, else 0 once the process runs."""
-    from ocirt import config
     c = state.load(root, cid)
     st = c.refresh()
     if not Status.can_exec(st, ignore_paused):
@@ -84,13 +87,11 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     doc["process"] = process
     bundle = c.oci_state().get("bundle", "")
     cfg = config.parse(doc, bundle, source="exec process")
-    from ocirt.linux import lsm
     lsm.check(cfg)  # as create: a label this host cannot apply is an error
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but the process has no terminal")
     if cfg.process.terminal and console_socket is None and detach:
         raise errors.UsageError("a detached terminal process needs --console-socket")
-    from ocirt.container.create import grantable_caps
     caps = grantable_caps(cfg)  # its warnings, here in the caller's sight
     cg = c.cgroup()
     if sub_cgroup:
@@ -100,7 +101,6 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         seccomp_filter = None
         sec = cfg.seccomp
         if sec is not None:
-            from ocirt import log
             from ocirt.linux import seccomp
             seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
         late_join = st == Status.PAUSED
@@ -120,7 +120,7 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
                       late_join, sec, sock, receiver, caps)
     finally:
         for _, fd in fds:
-            os.close(fd)
+            posixos.close(fd)
 
 
 def _sub_cgroup(cg, subs):
@@ -129,7 +129,6 @@ def _sub_cgroup(cg, subs):
     or `CTRL[,CTRL]:PATH` (the v1 hierarchies of those controllers; on a pure
     cgroup2 host there is none). PATH is below the container's cgroup in its
     own hierarchy ("/x" and "x" alike), and must exist."""
-    from ocirt.linux.cgroups import UNIFIED, Cgroup
     if isinstance(subs, str):
         subs = (subs,)
     want = {}  # controller ("" for every hierarchy) -> path
@@ -163,7 +162,7 @@ def _sub_cgroup(cg, subs):
                 "a pure cgroup2 host: give the path alone)"))
         for name in names:
             base = cg.paths[name]
-            p = os.path.normpath(base + "/" + sub)
+            p = posixos.path.normpath(base + "/" + sub)
             if p != base and not p.startswith(base + "/"):
                 raise errors.UsageError(f"--cgroup: {sub} is not a sub cgroup path")
             if chosen.get(name, (p,))[0] != p:
@@ -171,7 +170,7 @@ def _sub_cgroup(cg, subs):
                                         f"another controller given another path")
             chosen[name] = (p, sub)
     for name, (p, sub) in chosen.items():
-        if not os.path.isdir(p):
+        if not posixos.path.isdir(p):
             raise errors.UsageError(f"--cgroup: {sub}: no such cgroup {p}")
         paths[name] = p
     return Cgroup(paths)
@@ -179,8 +178,6 @@ def _sub_cgroup(cg, subs):
 
 def _open_namespaces(c, cfg):
     """fds of the init's namespaces (those the config gives the container)."""
-    from ocirt.linux import namespaces
-    from ocirt.linux.proc import is_alive
     try:
         out = namespaces.open_namespaces(
             [(ns_type, f"/proc/{c.pid}/ns/{name}", None) for ns_type, name in namespaces.FILES
@@ -197,8 +194,8 @@ def _open_namespaces(c, cfg):
             # into the init's root, this very directory (not the host's "/",
             # which runc 1.1.5's exec leaves it in)
             try:
-                out.append(("root", os.open(f"/proc/{c.pid}/root", os.O_PATH | os.O_DIRECTORY
-                                            | os.O_CLOEXEC)))
+                out.append(("root", posixos.open(f"/proc/{c.pid}/root", posixos.O_PATH
+                                                 | posixos.O_DIRECTORY | posixos.O_CLOEXEC)))
             except OSError:
                 raise errors.InvalidState(f"container {c.id} is not running")
         # the fds are the init's only if it is still the same process
@@ -206,14 +203,14 @@ def _open_namespaces(c, cfg):
             raise errors.InvalidState(f"container {c.id} is not running")
     except BaseException:
         for _, fd in out:
-            os.close(fd)
+            posixos.close(fd)
         raise
     return out
 
 
 def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, late_join,
            sec, console_sock=None, receiver=None, caps=None):
-    from ocirt.linux import shim
+    from ocirt.linux import shim  # here: exec's parsing works (and is tested) without the C shim
     parent_end, child_end = protocol.Channel.pair()
     plan = protocol.Plan(protocol.TENANT, cfg, child_end, ns_fds=ns_fds, cgroup_paths=cg.paths,
                          caps=caps, seccomp=seccomp_filter, preserve_fds=preserve_fds,
@@ -223,22 +220,20 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     try:
         if late_join:
-            pid1, plan.in_unified = os.fork(), False
+            pid1, plan.in_unified = posixos.fork(), False
         else:
             pid1, plan.in_unified = cg.fork()
     except OSError as e:
         raise errors.SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
     if pid1 == 0:
         try:
-            import ocirt
             ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             parent_end.close()
             from ocirt.stage1 import stage1
             stage1(plan)
         finally:
-            os._exit(1)
+            posixos._exit(1)
     child_end.close()
-    from ocirt import debug
     debug(f"exec {c.id}: forked stage-1 (pid {pid1}): it joins the container's cgroups "
           "and namespaces")
     if console_sock is not None:
@@ -254,10 +249,10 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
                 debug(f"exec {c.id}: the process has executed its program")
                 break  # EOF: the process has exec'd (the channel is close-on-exec)
             debug(f"exec {c.id}: sync: <- {msg['t']}" + (f" {msg['pid']}" if "pid" in msg
-                                                        else ""))
+                                                         else ""))
             if msg["t"] == protocol.PID:
                 pid = msg["pid"]
-                os.waitpid(pid1, 0)
+                posixos.waitpid(pid1, 0)
                 pid1 = None
             elif msg["t"] == protocol.SECCOMP_FD:
                 from ocirt.linux import seccomp
@@ -265,7 +260,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
                     seccomp.send_to_listener(sec, fds[0], c.oci_state())
                 finally:
                     for fd in fds:
-                        os.close(fd)
+                        posixos.close(fd)
             else:
                 protocol.check_message(msg, protocol.TENANT_READY)
                 ready = True
@@ -286,7 +281,6 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
     finally:
         parent_end.close()
     if pid_file:
-        from ocirt.container.create import write_pid_file
         try:
             write_pid_file(pid_file, pid)
         except BaseException as e:
@@ -303,7 +297,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
         try:
             console.proxy(master)
         finally:
-            os.close(master)
+            posixos.close(master)
     return _wait(pid)
 
 
@@ -311,12 +305,11 @@ def _kill_reap(pid):
     """SIGKILL and reap; a process that is not our child (exec --detach: it
     went to the host's init with stage-1), wait until it has exited."""
     try:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
+        posixos.kill(pid, 9)
+        posixos.waitpid(pid, 0)
     except ProcessLookupError:
         pass
     except ChildProcessError:
-        from ocirt.linux.proc import wait_gone
         wait_gone(pid)
 
 

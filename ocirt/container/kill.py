@@ -1,13 +1,13 @@
 """kill: signal the init, or every process in the container's cgroup."""
+
 import _signal
 
-from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import debug, errors, state
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import Status
 
 
 def kill(root, cid, sig, all_processes=False):
-    from ocirt import debug
     c = state.load(root, cid)
     debug(f"kill {cid}: signal {sig} to " + ("every process of its cgroup" if all_processes
                                              else f"the init, pid {c.pid}"))
@@ -35,16 +35,15 @@ def send_signal(c, sig):
     """Signal the init through a pidfd, after checking it is still the same process."""
     from ocirt.linux.proc import is_alive
     try:
-        pfd = os.pidfd_open(c.pid)
+        pfd = posixos.pidfd_open(c.pid)
     except ProcessLookupError:
         raise errors.InvalidState(f"container {c.id} is not running")
     try:
         if not is_alive(c.pid, c.starttime):
             raise errors.InvalidState(f"container {c.id} is not running")
-        import _signal
         _signal.pidfd_send_signal(pfd, sig)
     finally:
-        os.close(pfd)
+        posixos.close(pfd)
 
 
 def signal_all(c, sig, init_alive=True):
@@ -69,13 +68,12 @@ def kill_and_wait(c, timeout=10):
         raise errors.OcirtError(f"cannot kill container {c.id}: a parent cgroup keeps it "
                                 f"frozen ({frozen})")
     try:
-        pfd = os.pidfd_open(c.pid)
+        pfd = posixos.pidfd_open(c.pid)
     except ProcessLookupError:
         pfd = -1
     try:
         alive = pfd >= 0 and is_alive(c.pid, c.starttime)
         if alive:
-            import _signal
             try:
                 _signal.pidfd_send_signal(pfd, _signal.SIGKILL)
             except ProcessLookupError:
@@ -89,7 +87,7 @@ def kill_and_wait(c, timeout=10):
                                         f"there {timeout} s after SIGKILL")
     finally:
         if pfd >= 0:
-            os.close(pfd)
+            posixos.close(pfd)
 
 
 def thaw(c):

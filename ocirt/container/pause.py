@@ -1,6 +1,8 @@
 """pause and resume: the cgroup freezer, under the container's lock."""
+import os
+
 from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt.linux import freezer
 from ocirt.state import Status
 
 
@@ -20,7 +22,6 @@ def _freezer_op(root, cid, allowed, refusal, verb, method):
         st = c.refresh()
         if not allowed(st):
             raise errors.InvalidState(f"container {cid} is {refusal} ({st})")
-        from ocirt.linux import freezer
         try:
             getattr(freezer, method)(c.cgroup_paths)
         except OSError as e:

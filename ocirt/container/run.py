@@ -1,6 +1,9 @@
 """run: create + start; in the foreground, wait and return the exit status."""
-from ocirt import state
-from ocirt import posixos as os  # os without its import cost (see there)
+
+import _signal
+
+from ocirt import config as config_mod, errors, log, state
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.container.create import create
 from ocirt.container.delete import destroy
 from ocirt.container.kill import kill_and_wait
@@ -14,9 +17,8 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
 
     A terminal container in the foreground without --console-socket gets the
     caller's terminal through a proxy (ocirt.console)."""
-    from ocirt import config as config_mod
     state.check_id(cid)
-    cfg = config_mod.load(os.path.abspath(bundle))
+    cfg = config_mod.load(posixos.path.abspath(bundle))
     receiver = None
     if not detach and console_socket is None and cfg.process is not None \
             and cfg.process.terminal:
@@ -42,7 +44,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         try:
             console.proxy(master)
         finally:
-            os.close(master)
+            posixos.close(master)
     status = wait_child(pid)
     if not keep:
         _finish_run(c)
@@ -56,11 +58,9 @@ def _begin(c, keep, until_exec=False):
         begin(c, until_exec=until_exec)
     except BaseException:
         if not keep:
-            from ocirt import errors
             try:
                 _finish_run(c)
             except errors.OcirtError as e:  # the first error is the one to tell
-                from ocirt import log
                 log.warning(str(e))
         raise
 
@@ -68,7 +68,6 @@ def _begin(c, keep, until_exec=False):
 def forward_signals(pid):
     """While a foreground run or exec waits: the signals a user sends it (and
     a terminal's size change) go on to the container's process."""
-    import _signal
     from ocirt.linux.signals import FORWARDED
     for s in FORWARDED + (_signal.SIGWINCH,):
         _signal.signal(s, lambda signum, frame: forward(pid, signum))
@@ -76,7 +75,7 @@ def forward_signals(pid):
 
 def forward(pid, signum):
     try:
-        os.kill(pid, signum)
+        posixos.kill(pid, signum)
     except ProcessLookupError:
         pass
 
@@ -84,10 +83,10 @@ def forward(pid, signum):
 def wait_child(pid):
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = posixos.waitpid(pid, 0)
         except ChildProcessError:
             return 255
-        code = os.waitstatus_to_exitcode(status)
+        code = posixos.waitstatus_to_exitcode(status)
         return 128 - code if code < 0 else code
 
 

@@ -1,6 +1,6 @@
 """start: release the waiting init, then run poststart hooks."""
-from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import debug, errors, state
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET, Status
 
 
@@ -10,7 +10,6 @@ def start(root, cid):
     st = c.refresh()
     if not Status.can_start(st):
         raise errors.InvalidState(f"cannot start a container that is {st}")
-    from ocirt import debug
     debug(f"start {cid}: {st}, init pid {c.pid}")
     begin(c)
     debug(f"start {cid}: started")
@@ -31,7 +30,6 @@ def begin(c, until_exec=False):
     poststart = "poststart" in c.hook_points
     try:
         release(c, until_exec=poststart or until_exec)
-        from ocirt import debug
         debug(f"start {c.id}: the init was released through exec.sock"
               + (" and executed process.args" if poststart or until_exec else ""))
         if poststart:
@@ -77,7 +75,7 @@ def release(c, until_exec=False):
     finally:
         s.close()
     try:
-        os.unlink(EXEC_SOCKET, dir_fd=c.fd)
+        posixos.unlink(EXEC_SOCKET, dir_fd=c.fd)
     except FileNotFoundError:
         pass
     if reply.startswith(EXECUTING):

@@ -1,13 +1,14 @@
 """update: runc's update, new linux.resources for a running container."""
-from ocirt import errors, state
-from ocirt import posixos as os  # os without its import cost (see there)
+import os
+
+from ocirt import config, errors, jsonio, log, state
+from ocirt.linux import resources
 from ocirt.state import Status
 
 
 def update(root, cid, changes):
     """runc's update: merge `changes` (a linux.resources object) into the
     container's resources, apply the sections it touches, and record them."""
-    from ocirt import config, jsonio, log
     c = state.load(root, cid)
     lock = c.lock()
     try:
@@ -16,7 +17,6 @@ def update(root, cid, changes):
             raise errors.InvalidState(f"cannot update container {cid} that is {st}")
         doc = c.load_config()
         linux = doc.setdefault("linux", {})
-        from ocirt.linux import resources
         changes = _zeros_dropped(changes)  # engines send 0 for "unchanged"
         mem = changes.get("memory")
         if isinstance(mem, dict) and mem.get("limit") == -1 and "swap" not in mem:
@@ -40,10 +40,9 @@ def _zeros_dropped(changes):
     """changes without the zero values that mean "unchanged": those of
     ocirt.linux.resources.ZERO_IS_UNSET, and pids.limit 0 (as runc's update
     takes it, though 0 is a limit in a config)."""
-    from ocirt.linux.resources import ZERO_IS_UNSET
     out = {}
     for section, value in changes.items():
-        zero = ZERO_IS_UNSET.get(section, ()) + (("limit",) if section == "pids" else ())
+        zero = resources.ZERO_IS_UNSET.get(section, ()) + (("limit",) if section == "pids" else ())
         if isinstance(value, dict) and zero:
             value = {k: v for k, v in value.items()
                      if not (k in zero and v == 0 and not isinstance(v, bool))}

@@ -17,7 +17,7 @@ to RLIMIT_MEMLOCK; ocirt never touches that limit.
 """
 import errno
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt._shim import ffi, lib
 
 BPF_CGROUP_DEVICE = 6     # enum bpf_attach_type
@@ -30,7 +30,7 @@ LOG_SIZE = 1 << 16
 
 def _check(ret, what):
     if ret < 0:
-        raise OSError(-ret, f"{what}: {os.strerror(-ret)}")
+        raise OSError(-ret, f"{what}: {posixos.strerror(-ret)}")
     return ret
 
 
@@ -53,7 +53,7 @@ def load(insns, name=PROG_NAME):
     if fd >= 0:  # it loaded the second time: keep it
         return fd
     detail = ffi.string(log).decode(errors="replace").strip().replace("\n", "; ")
-    raise OSError(-fd, f"loading the device eBPF program: {os.strerror(-fd)}"
+    raise OSError(-fd, f"loading the device eBPF program: {posixos.strerror(-fd)}"
                        + (f" (verifier: {detail[-2000:]})" if detail else ""))
 
 
@@ -94,7 +94,7 @@ def attached(cgroup_fd):
         try:
             out.append(info(fd))
         finally:
-            os.close(fd)
+            posixos.close(fd)
     return out
 
 
@@ -108,7 +108,7 @@ def _detach_id(cgroup_fd, prog_id):
         if ret != -errno.ENOENT:  # detached meanwhile by someone else
             _check(ret, "BPF_PROG_DETACH")
     finally:
-        os.close(fd)
+        posixos.close(fd)
 
 
 def install(cgroup_fd, insns, all_others=False):
@@ -122,6 +122,6 @@ def install(cgroup_fd, insns, all_others=False):
         _check(lib.ocirt_bpf_prog_attach(cgroup_fd, fd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI, -1),
                "BPF_PROG_ATTACH")
     finally:
-        os.close(fd)
+        posixos.close(fd)
     for pid in old:
         _detach_id(cgroup_fd, pid)

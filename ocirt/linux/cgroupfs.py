@@ -5,7 +5,7 @@ detached, given its flags while nothing can reach it, and moved onto an fd
 resolved once: the destination in the rootfs, or a directory made through
 the fd of the container's own tmpfs. Nothing is looked up by path twice."""
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.linux import cgroups, mounts, shim
 from ocirt.linux.mounts import MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT
 
@@ -27,21 +27,21 @@ def mounter(cgroup_paths, cgroupns):
             try:
                 mounts.attach(tmpfs, target)
                 for name, mp in hier.items():
-                    sub = os.path.basename(mp)
-                    os.mkdir(sub, 0o755, dir_fd=tmpfs)
-                    sub_fd = os.open(sub, shim.O_PATH | os.O_NOFOLLOW | os.O_DIRECTORY |
-                                     os.O_CLOEXEC, dir_fd=tmpfs)
+                    sub = posixos.path.basename(mp)
+                    posixos.mkdir(sub, 0o755, dir_fd=tmpfs)
+                    sub_fd = posixos.open(sub, shim.O_PATH | posixos.O_NOFOLLOW
+                                          | posixos.O_DIRECTORY | posixos.O_CLOEXEC, dir_fd=tmpfs)
                     try:
                         _one(sub_fd, name, cgroup_paths.get(name), cgroupns, base, ro,
                              opts.propagation)
                     finally:
-                        os.close(sub_fd)
+                        posixos.close(sub_fd)
                 if ro:  # the tmpfs itself, through its own fd
                     shim.mount_setattr(tmpfs, "", shim.AT_EMPTY_PATH, shim.MOUNT_ATTR_RDONLY)
             finally:
-                os.close(tmpfs)
+                posixos.close(tmpfs)
         finally:
-            os.close(target)
+            posixos.close(target)
     return mount_cgroups
 
 
@@ -67,4 +67,4 @@ def _one(target_fd, name, host_dir, cgroupns, flags, ro, propagation=()):
                                (shim.AT_RECURSIVE if prop & MS_REC else 0),
                                propagation=prop & ~MS_REC)
     finally:
-        os.close(tree)
+        posixos.close(tree)

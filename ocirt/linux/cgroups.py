@@ -12,9 +12,13 @@ ocirt.linux.resources', the device rules ocirt.linux.devrules', pausing and
 resuming ocirt.linux.freezer's. (cpuset.cpus and cpuset.mems are copied down
 here, at mkdir: no process can join a v1 cpuset cgroup without them.)
 """
-import _signal
 
-from ocirt import posixos as os  # os without its import cost (see there)
+import _signal
+import time
+
+from ocirt import posixos  # os without its import cost (see there)
+from ocirt.errors import ConfigError, SetupError
+from ocirt.linux import freezer
 from ocirt.linux.freezer import UNIFIED, layout_is_unified, subgroups
 
 EBUSY = 16  # errno without importing errno (delete is a hot command)
@@ -96,7 +100,7 @@ def unclaimed_and_empty(d):
     cgroup, and no create holds its claim (Cgroup.claim)."""
     import fcntl
     try:
-        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = posixos.open(d, posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
     except OSError:
         return False
     try:
@@ -104,14 +108,14 @@ def unclaimed_and_empty(d):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        if any(os.path.isdir(os.path.join(d, n)) for n in os.listdir(d)):
+        if any(posixos.path.isdir(posixos.path.join(d, n)) for n in posixos.listdir(d)):
             return False
-        with open(os.path.join(d, "cgroup.procs")) as f:
+        with open(posixos.path.join(d, "cgroup.procs")) as f:
             return not f.read().strip()
     except OSError:
         return False
     finally:
-        os.close(fd)
+        posixos.close(fd)
 
 
 def own_paths(pid="self"):
@@ -138,7 +142,6 @@ class Cgroup:
     def for_container(cls, cgroups_path, cid):
         """Where a container with this linux.cgroupsPath goes (nothing is created)."""
         rel = cgroups_path or f"/ocirt/{cid}"
-        from ocirt.errors import ConfigError
         if ".." in rel.split("/"):
             # even where it stays inside after normalising, a ".." names a
             # cgroup by where another one is: refused, as it can lead out
@@ -151,8 +154,8 @@ class Cgroup:
         paths = {}
         for name, mp in hierarchies().items():
             base = mine.get(name, "/") if mine else "/"
-            full = os.path.normpath(os.path.join(base, rel)).lstrip("/")
-            paths[name] = os.path.join(mp, full)
+            full = posixos.path.normpath(posixos.path.join(base, rel)).lstrip("/")
+            paths[name] = posixos.path.join(mp, full)
         cg = cls(paths)
         cg.default_parent = not cgroups_path
         return cg
@@ -161,9 +164,9 @@ class Cgroup:
     def _mkdir_p(name, path, made):
         missing = []
         p = path
-        while not os.path.isdir(p):
+        while not posixos.path.isdir(p):
             missing.append(p)
-            p = os.path.dirname(p)
+            p = posixos.path.dirname(p)
         if "cpuset" in name.split(","):
             _fill_cpuset(p)
         intend = getattr(made, "intend", None)  # the record's: see ocirt.state._MadeDirs
@@ -171,11 +174,11 @@ class Cgroup:
             if intend:
                 intend(d)
             try:
-                os.mkdir(d, 0o755)
+                posixos.mkdir(d, 0o755)
             except FileExistsError:
                 if intend:
                     made.exists(d)
-                if os.path.isdir(d):
+                if posixos.path.isdir(d):
                     continue  # another create made it meanwhile: not ours
                 raise NotADirectoryError(20, "Not a directory", d)
             made.append(d)
@@ -199,25 +202,26 @@ class Cgroup:
         down to the container's parent, as runc does, so that what a
         container gets does not depend on what came before it."""
         import fcntl
-        from ocirt.errors import ConfigError
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
         for attempt in range(6):  # a parent that another delete removes meanwhile: again
             try:
                 for name, path in self.paths.items():
-                    self._mkdir_p(name, os.path.dirname(path), made)
-                fd = os.open(os.path.dirname(first), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                    self._mkdir_p(name, posixos.path.dirname(path), made)
+                fd = posixos.open(posixos.path.dirname(first), posixos.O_RDONLY
+                                  | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                     for name, path in self.paths.items():
                         self._mkdir_p(name, path, made)
-                    self.claim_fd = os.open(first, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                    self.claim_fd = posixos.open(first, posixos.O_RDONLY | posixos.O_DIRECTORY
+                                                 | posixos.O_CLOEXEC)
                     try:  # never waits for the one who made it: only for another create
                         fcntl.flock(self.claim_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                         self.claimed = True
                     except BlockingIOError:
                         pass
                 finally:
-                    os.close(fd)
+                    posixos.close(fd)
                 break
             except OSError as e:
                 if isinstance(e, FileNotFoundError) and attempt < 5:
@@ -241,13 +245,12 @@ class Cgroup:
         process, but is frozen with a frozen parent).
         ConfigError on $.linux.cgroupsPath otherwise."""
         import fcntl
-        from ocirt.errors import ConfigError
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
         try:
             if not self.claimed:  # another create of this cgroup is under way: its turn first
                 fcntl.flock(self.claim_fd, fcntl.LOCK_EX)
                 try:
-                    same = os.stat(first).st_ino == os.fstat(self.claim_fd).st_ino
+                    same = posixos.stat(first).st_ino == posixos.fstat(self.claim_fd).st_ino
                 except OSError:
                     same = False
                 if not same:
@@ -257,21 +260,21 @@ class Cgroup:
             for name, d in self.paths.items():
                 try:
                     if name == UNIFIED:
-                        with open(os.path.join(d, "cgroup.events")) as f:
+                        with open(posixos.path.join(d, "cgroup.events")) as f:
                             events = f.read()
                         busy, frozen = "populated 1" in events, "frozen 1" in events
                     else:
                         busy = (d == first or d not in made) and bool(
-                            _words(os.path.join(d, "cgroup.procs")))
+                            _words(posixos.path.join(d, "cgroup.procs")))
                         frozen = False
                         if "freezer" in name.split(","):
-                            with open(os.path.join(d, "freezer.state")) as f:
+                            with open(posixos.path.join(d, "freezer.state")) as f:
                                 frozen = f.read().strip() != "THAWED"
                 except OSError as e:
                     raise ConfigError(f"cannot read the cgroup {d}: {e.strerror}",
                                       "$.linux.cgroupsPath")
                 if busy:
-                    n = len(_words(os.path.join(d, "cgroup.procs")))
+                    n = len(_words(posixos.path.join(d, "cgroup.procs")))
                     found = f"{n} process(es) found" if n else "its sub-cgroups have processes"
                     raise ConfigError(f"the container's cgroup {d} is not empty: {found}",
                                       "$.linux.cgroupsPath")
@@ -284,7 +287,7 @@ class Cgroup:
 
     def release(self):
         if self.claim_fd >= 0:
-            os.close(self.claim_fd)
+            posixos.close(self.claim_fd)
             self.claim_fd = -1
             self.claimed = False
 
@@ -300,14 +303,15 @@ class Cgroup:
         """
         pid, placed = self._fork(ns_flags, place)
         if pid == 0 and self.claim_fd >= 0:
-            os.close(self.claim_fd)  # the flock is create's, not the container's
+            posixos.close(self.claim_fd)  # the flock is create's, not the container's
             self.claim_fd = -1
         return pid, placed
 
     def _fork(self, ns_flags, place):
         from ocirt.linux import shim
         path = self.paths.get(UNIFIED) if place else None
-        fd = -1 if path is None else os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = -1 if path is None else posixos.open(path, posixos.O_RDONLY | posixos.O_DIRECTORY
+                                                  | posixos.O_CLOEXEC)
         try:
             if fd >= 0 or ns_flags:
                 try:
@@ -320,14 +324,14 @@ class Cgroup:
                         raise NotImplementedError("clone3")
         finally:
             if fd >= 0:
-                os.close(fd)
-        return os.fork(), False
+                posixos.close(fd)
+        return posixos.fork(), False
 
     def move(self, pid):
         """Move a (single-threaded) process into every hierarchy: cgroup.procs,
         the slow path (see fork and join_self), for the rare cases that need it."""
         for path in self.paths.values():
-            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+            with open(posixos.path.join(path, "cgroup.procs"), "w") as f:
                 f.write(str(pid))
 
     def join_self(self, placed_in_unified=False):
@@ -342,16 +346,16 @@ class Cgroup:
             if name == UNIFIED:
                 if placed_in_unified:
                     continue
-                target = os.path.join(path, "cgroup.procs")
+                target = posixos.path.join(path, "cgroup.procs")
             else:
-                target = os.path.join(path, "tasks")
-            fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+                target = posixos.path.join(path, "tasks")
+            fd = posixos.open(target, posixos.O_WRONLY | posixos.O_CLOEXEC)
             try:
-                os.write(fd, b"0")
+                posixos.write(fd, b"0")
             except OSError as e:  # write(2) names no file: say which
                 raise OSError(e.errno, e.strerror, target) from None
             finally:
-                os.close(fd)
+                posixos.close(fd)
 
     def kill_all(self):
         """SIGKILL every process at once with cgroup2's cgroup.kill; False where
@@ -360,13 +364,14 @@ class Cgroup:
         if d is None or not layout_is_unified(self.paths):
             return False
         try:
-            fd = os.open(os.path.join(d, "cgroup.kill"), os.O_WRONLY | os.O_CLOEXEC)
+            fd = posixos.open(posixos.path.join(d, "cgroup.kill"), posixos.O_WRONLY
+                              | posixos.O_CLOEXEC)
         except OSError:
             return False
         try:
-            os.write(fd, b"1")
+            posixos.write(fd, b"1")
         finally:
-            os.close(fd)
+            posixos.close(fd)
         return True
 
     def pids(self, below=False):
@@ -375,12 +380,12 @@ class Cgroup:
             if name in self.paths or any(name in k.split(",") for k in self.paths):
                 path = self._dir(name)
                 try:
-                    with open(os.path.join(path, "cgroup.procs")) as f:
+                    with open(posixos.path.join(path, "cgroup.procs")) as f:
                         out = [int(x) for x in f.read().split()]
                 except OSError:
                     continue
                 for d in subgroups(path) if below else ():
-                    out += [int(x) for x in _words(os.path.join(d, "cgroup.procs"))]
+                    out += [int(x) for x in _words(posixos.path.join(d, "cgroup.procs"))]
                 return out
         return []
 
@@ -392,7 +397,7 @@ class Cgroup:
         pids = self.pids(below=True)
         for pid in pids:
             try:
-                os.kill(pid, sig)
+                posixos.kill(pid, sig)
             except ProcessLookupError:
                 pass
         return bool(pids)
@@ -416,7 +421,6 @@ class Cgroup:
 
         Returns [(directory, why)] for what could not be removed."""
         if kill:
-            from ocirt.linux import freezer
             freezer.thaw_all(self.paths)
             self.signal(_signal.SIGKILL)
         leaves = set(self.paths.values())
@@ -435,7 +439,6 @@ class Cgroup:
                 break
             if kill:
                 self.signal(_signal.SIGKILL)
-            import time  # here: processes still leaving, a rare path
             time.sleep(0.01)
         for top in pending:
             left.append(_who_is_in(top))
@@ -443,7 +446,7 @@ class Cgroup:
             for d in reversed(made):  # the parents, if nothing else uses them
                 if d not in leaves:
                     try:
-                        os.rmdir(d)
+                        posixos.rmdir(d)
                     except OSError:
                         pass
         return left
@@ -459,7 +462,7 @@ def _words(path):
 
 def _below(path, top):
     """path relative to top, a directory above it (os.path.relpath without os)."""
-    path, top = os.path.normpath(path), os.path.normpath(top)
+    path, top = posixos.path.normpath(path), posixos.path.normpath(top)
     if path == top:
         return "."
     return path[len(top):].lstrip("/") if top != "/" else path.lstrip("/")
@@ -471,7 +474,7 @@ def enable_controller(leaf, ctrl, where):
     tree offers it. False if it does not; SetupError on where if an ancestor
     refuses."""
     mount = hierarchies().get(UNIFIED)
-    if not mount or ctrl not in _words(os.path.join(mount, "cgroup.controllers")):
+    if not mount or ctrl not in _words(posixos.path.join(mount, "cgroup.controllers")):
         return False
     _enable(mount, leaf, ctrl, where)
     return True
@@ -483,15 +486,14 @@ def _enable(mount, leaf, ctrl, where):
     parts = [] if rel == "." else rel.split("/")
     d = mount
     for part in parts:
-        if ctrl not in _words(os.path.join(d, "cgroup.subtree_control")):
+        if ctrl not in _words(posixos.path.join(d, "cgroup.subtree_control")):
             try:
-                with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                with open(posixos.path.join(d, "cgroup.subtree_control"), "w") as f:
                     f.write("+" + ctrl)
             except OSError as e:
-                from ocirt.errors import SetupError
                 raise SetupError(f"cannot enable the {ctrl} controller in {d}: {e.strerror}",
                                  where)
-        d = os.path.join(d, part)
+        d = posixos.path.join(d, part)
 
 
 def _enable_all(mount, leaf):
@@ -503,17 +505,17 @@ def _enable_all(mount, leaf):
     d = mount
     for part in ([] if rel == "." else rel.split("/")[:-1]):
         _enable_offered(d)
-        d = os.path.join(d, part)
+        d = posixos.path.join(d, part)
     if rel != ".":
         _enable_offered(d)
 
 
 def _enable_offered(d):
-    enabled = _words(os.path.join(d, "cgroup.subtree_control"))
-    for ctrl in _words(os.path.join(d, "cgroup.controllers")):
+    enabled = _words(posixos.path.join(d, "cgroup.subtree_control"))
+    for ctrl in _words(posixos.path.join(d, "cgroup.controllers")):
         if ctrl not in enabled:
             try:
-                with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+                with open(posixos.path.join(d, "cgroup.subtree_control"), "w") as f:
                     f.write("+" + ctrl)
             except OSError:
                 pass  # e.g. a threaded subtree, or a process in that cgroup
@@ -524,7 +526,7 @@ def _rmdir_tree(top):
     None once it is gone; EBUSY while processes are in it; else why not."""
     for again in (False, True):
         try:
-            os.rmdir(top)
+            posixos.rmdir(top)
             return None
         except FileNotFoundError:
             return None
@@ -535,7 +537,7 @@ def _rmdir_tree(top):
             return EBUSY
         for d in subgroups(top):
             try:
-                os.rmdir(d)
+                posixos.rmdir(d)
             except OSError:
                 pass
 
@@ -543,7 +545,7 @@ def _rmdir_tree(top):
 def _who_is_in(top):
     """(directory, why) for a cgroup that would not go: where processes are."""
     for d in subgroups(top) + [top]:
-        n = len(_words(os.path.join(d, "cgroup.procs")))
+        n = len(_words(posixos.path.join(d, "cgroup.procs")))
         if n:
             return d, f"{n} process(es) still in it"
     return top, "Device or resource busy"
@@ -552,7 +554,7 @@ def _who_is_in(top):
 def _rmdir_retry(path):
     for _ in range(50):
         try:
-            os.rmdir(path)
+            posixos.rmdir(path)
             return
         except FileNotFoundError:
             return
@@ -561,9 +563,8 @@ def _rmdir_retry(path):
             if e.errno != errno.EBUSY:
                 raise
             # Processes still leaving: give the kernel a moment.
-            import time
             time.sleep(0.01)
-    os.rmdir(path)
+    posixos.rmdir(path)
 
 
 def _fill_cpuset(path):
@@ -573,25 +574,25 @@ def _fill_cpuset(path):
     cgroup under it until it has CPUs and memory nodes (ENOSPC)."""
     empty = []
     d = path
-    while d != "/" and any(not "".join(_words(os.path.join(d, f)))
+    while d != "/" and any(not "".join(_words(posixos.path.join(d, f)))
                            for f in ("cpuset.cpus", "cpuset.mems")):
-        if not os.path.exists(os.path.join(d, "cpuset.cpus")):
+        if not posixos.path.exists(posixos.path.join(d, "cpuset.cpus")):
             break  # above the hierarchy's root: stop
         empty.append(d)
-        d = os.path.dirname(d)
+        d = posixos.path.dirname(d)
     for d in reversed(empty):
         _inherit_cpuset(d, only_empty=True)
 
 
 def _inherit_cpuset(path, only_empty=False):
-    parent = os.path.dirname(path)
+    parent = posixos.path.dirname(path)
     for f in ("cpuset.cpus", "cpuset.mems"):
-        if only_empty and _words(os.path.join(path, f)):
+        if only_empty and _words(posixos.path.join(path, f)):
             continue
         try:
-            with open(os.path.join(parent, f)) as src:
+            with open(posixos.path.join(parent, f)) as src:
                 val = src.read().strip()
-            with open(os.path.join(path, f), "w") as dst:
+            with open(posixos.path.join(path, f), "w") as dst:
                 dst.write(val)
         except OSError:
             pass

@@ -2,7 +2,7 @@
 import errno
 import stat
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.linux import mounts, shim
 
 # (path, type, major, minor, mode)
@@ -31,34 +31,34 @@ def create_node(root_fd, path, dev_type, major, minor, mode, uid=None, gid=None,
     With bind=True (inside a user namespace, where mknod is refused) the
     host's node of the same path is bind-mounted onto an empty file instead.
     """
-    parent, name = os.path.split(path.rstrip("/"))
+    parent, name = posixos.path.split(path.rstrip("/"))
     pfd = mounts.make_in_root(root_fd, parent)
     try:
         try:
-            os.unlink(name, dir_fd=pfd)
+            posixos.unlink(name, dir_fd=pfd)
         except FileNotFoundError:
             pass
         if bind:
             # the host's node (this process still sees the host) onto the file
             # just made, by its fd
-            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o644, dir_fd=pfd)
+            fd = posixos.open(name, posixos.O_CREAT | posixos.O_EXCL | posixos.O_WRONLY
+                              | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, 0o644, dir_fd=pfd)
             try:
                 shim.mount(path, mounts.fd_path(fd), None, mounts.MS_BIND)
             finally:
-                os.close(fd)
+                posixos.close(fd)
             return
-        old = os.umask(0)
+        old = posixos.umask(0)
         try:
-            os.mknod(name, _TYPES[dev_type] | (mode & 0o7777), os.makedev(major, minor),
-                     dir_fd=pfd)
+            posixos.mknod(name, _TYPES[dev_type] | (mode & 0o7777), posixos.makedev(major, minor),
+                          dir_fd=pfd)
         finally:
-            os.umask(old)
+            posixos.umask(old)
         if uid is not None or gid is not None:
-            os.chown(name, -1 if uid is None else uid, -1 if gid is None else gid,
-                     dir_fd=pfd, follow_symlinks=False)
+            posixos.chown(name, -1 if uid is None else uid, -1 if gid is None else gid,
+                          dir_fd=pfd, follow_symlinks=False)
     finally:
-        os.close(pfd)
+        posixos.close(pfd)
 
 
 def console_target(root_fd, path="/dev/console"):
@@ -66,20 +66,20 @@ def console_target(root_fd, path="/dev/console"):
     the one there if it is a regular file or a character device, else a new
     empty file. A symlink (or anything else) there is an error: the terminal
     would go over what it names (CVE-2025-52565)."""
-    parent, name = os.path.split(path)
+    parent, name = posixos.path.split(path)
     pfd = mounts.make_in_root(root_fd, parent)
     try:
         try:
-            return os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
-                           | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+            return posixos.open(name, posixos.O_CREAT | posixos.O_EXCL | posixos.O_WRONLY
+                                | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, 0o600, dir_fd=pfd)
         except FileExistsError:
             pass
-        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+        fd = posixos.open(name, posixos.O_PATH | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, dir_fd=pfd)
     finally:
-        os.close(pfd)
-    mode = os.fstat(fd).st_mode
+        posixos.close(pfd)
+    mode = posixos.fstat(fd).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
-        os.close(fd)
+        posixos.close(fd)
         what = "a symlink" if stat.S_ISLNK(mode) else "not a file or a character device"
         raise OSError(errno.ELOOP if stat.S_ISLNK(mode) else errno.EINVAL,
                       f"cannot bind the terminal onto {path}: it is {what} in the rootfs")
@@ -87,20 +87,20 @@ def console_target(root_fd, path="/dev/console"):
 
 
 def create_link(root_fd, target, path):
-    parent, name = os.path.split(path)
+    parent, name = posixos.path.split(path)
     pfd = mounts.make_in_root(root_fd, parent)
     try:
         try:
-            os.symlink(target, name, dir_fd=pfd)
+            posixos.symlink(target, name, dir_fd=pfd)
         except FileExistsError:
             pass
     finally:
-        os.close(pfd)
+        posixos.close(pfd)
 
 
 def setup_dev(root_fd, devices, in_userns):
     """Default devices, config devices, /dev links, /dev/ptmx."""
-    listed = {os.path.normpath(d.path) for d in devices}
+    listed = {posixos.path.normpath(d.path) for d in devices}
     for path, t, major, minor, mode in DEFAULT_DEVICES:
         if path not in listed:  # a device in the config replaces the default one
             create_node(root_fd, path, t, major, minor, mode, bind=in_userns)
@@ -110,15 +110,15 @@ def setup_dev(root_fd, devices, in_userns):
                     bind=in_userns and d.type != "p")
     for target, path in DEFAULT_LINKS:
         create_link(root_fd, target, path)
-    if os.path.exists("/proc/kcore"):
+    if posixos.path.exists("/proc/kcore"):
         create_link(root_fd, "/proc/kcore", "/dev/core")
     # /dev/ptmx must reach the container's devpts instance.
     pfd = mounts.make_in_root(root_fd, "/dev")
     try:
         try:
-            os.unlink("ptmx", dir_fd=pfd)
+            posixos.unlink("ptmx", dir_fd=pfd)
         except FileNotFoundError:
             pass
-        os.symlink("pts/ptmx", "ptmx", dir_fd=pfd)
+        posixos.symlink("pts/ptmx", "ptmx", dir_fd=pfd)
     finally:
-        os.close(pfd)
+        posixos.close(pfd)

@@ -35,7 +35,7 @@ cgroup (the v1 files, or the eBPF program through ocirt.linux.bpf): the rest
 is usable from unit tests.
 """
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError, SetupError
 from ocirt.linux.freezer import UNIFIED
 
@@ -351,11 +351,11 @@ def apply(cg, rules, update=False):
     if d is not None:
         current = None
         if update:
-            with open(os.path.join(d, "devices.list")) as f:
+            with open(posixos.path.join(d, "devices.list")) as f:
                 current = f.read()
         for name, line in v1_writes(rules, current):
             try:
-                with open(os.path.join(d, name), "w") as f:
+                with open(posixos.path.join(d, name), "w") as f:
                     f.write(line)
             except OSError as e:
                 raise SetupError(f"cannot write {line!r} to {name}: {e.strerror}",
@@ -366,10 +366,10 @@ def apply(cg, rules, update=False):
         raise SetupError("no devices controller and no cgroup2 tree for device rules",
                          DEFAULT_PATH)
     from ocirt.linux import bpf
-    fd = os.open(unified, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = posixos.open(unified, posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
     try:
         bpf.install(fd, bpf_program(rules))
     except OSError as e:
         raise SetupError(f"cannot install the device eBPF program: {e}", DEFAULT_PATH)
     finally:
-        os.close(fd)
+        posixos.close(fd)

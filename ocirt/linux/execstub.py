@@ -13,7 +13,7 @@ private copy that nothing can write, and no host file is within reach.
 The stub reports a failed execve on an fd the caller names, in the
 caller's framing, so that the runtime's error says what failed.
 """
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.linux import shim
 
 
@@ -39,12 +39,12 @@ def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix="", permitt
     if report_fd >= 0:
         _set_inheritable(report_fd, True)
     try:
-        os.execve(stub_fd, argv, env)  # execveat(fd, "", AT_EMPTY_PATH)
+        posixos.execve(stub_fd, argv, env)  # execveat(fd, "", AT_EMPTY_PATH)
     except OSError as e:
         first = e
     try:
         # a seccomp filter may allow execve but not execveat
-        os.execve(f"/proc/self/fd/{stub_fd}", argv, env)
+        posixos.execve(f"/proc/self/fd/{stub_fd}", argv, env)
     except OSError:
         pass
     if report_fd >= 0:

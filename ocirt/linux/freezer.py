@@ -8,7 +8,10 @@ v1: freezer.state in the freezer hierarchy (THAWED, FREEZING, FROZEN).
 cgroup2 (a pure cgroup2 layout): cgroup.freeze (0 or 1), and "frozen 1" in
 cgroup.events once every process has stopped.
 """
-from ocirt import posixos as os  # os without its import cost (see there)
+
+import time
+
+from ocirt import posixos  # os without its import cost (see there)
 
 UNIFIED = "unified"  # cgroup2's name among a container's cgroup directories
 
@@ -47,7 +50,6 @@ def freeze(paths):
     if f is None:
         raise OSError(95, "no freezer controller for this cgroup")
     path, frozen, _ = f
-    import time
     for _ in range(2000):  # at most ~2 s, as runc allows
         with open(path, "w") as out:
             out.write(frozen)
@@ -62,7 +64,7 @@ def _done(path):
     if path.endswith("freezer.state"):
         with open(path) as f:
             return f.read().strip() == "FROZEN"
-    with open(os.path.join(os.path.dirname(path), "cgroup.events")) as f:
+    with open(posixos.path.join(posixos.path.dirname(path), "cgroup.events")) as f:
         return "frozen 1" in f.read()
 
 
@@ -89,7 +91,7 @@ def thaw_all(paths):
         return None  # gone already
     if not path.endswith("freezer.state"):
         return None
-    for d in subgroups(os.path.dirname(path)):
+    for d in subgroups(posixos.path.dirname(path)):
         try:
             with open(d + "/freezer.state", "w") as out:
                 out.write(thawed)
@@ -106,15 +108,15 @@ def subgroups(d):
     """The cgroups below directory d, deepest first. One stat when there are
     none, the usual case: a cgroupfs directory links 2 + its subdirectories."""
     try:
-        if os.stat(d).st_nlink <= 2:
+        if posixos.stat(d).st_nlink <= 2:
             return []
-        names = os.listdir(d)
+        names = posixos.listdir(d)
     except OSError:
         return []
     out = []
     for name in names:
         sub = d + "/" + name
-        if os.path.isdir(sub):
+        if posixos.path.isdir(sub):
             out += subgroups(sub)
             out.append(sub)
     return out

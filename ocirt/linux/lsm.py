@@ -6,7 +6,7 @@ confined). The attribute directory is a parameter so that the writing code
 is tested without an LSM (tests/unit/test_lsm.py).
 """
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 
 
@@ -19,7 +19,7 @@ def apparmor_enabled():
 
 
 def selinux_enabled():
-    return os.path.exists("/sys/fs/selinux/enforce")
+    return posixos.path.exists("/sys/fs/selinux/enforce")
 
 
 def check(cfg):
@@ -37,13 +37,13 @@ def check(cfg):
 def set_exec_labels(apparmor_profile=None, selinux_label=None, attr_dir="/proc/self/attr"):
     """Labels that take effect at the next execve of this process."""
     if apparmor_profile:
-        path = os.path.join(attr_dir, "apparmor", "exec")
-        if not os.path.exists(path):
-            path = os.path.join(attr_dir, "exec")  # kernels without per-LSM attr dirs
+        path = posixos.path.join(attr_dir, "apparmor", "exec")
+        if not posixos.path.exists(path):
+            path = posixos.path.join(attr_dir, "exec")  # kernels without per-LSM attr dirs
         _labelled(path, f"exec {apparmor_profile}", "AppArmor profile", apparmor_profile,
                   "$.process.apparmorProfile")
     if selinux_label:
-        _labelled(os.path.join(attr_dir, "exec"), selinux_label, "SELinux label",
+        _labelled(posixos.path.join(attr_dir, "exec"), selinux_label, "SELinux label",
                   selinux_label, "$.process.selinuxLabel")
 
 
@@ -70,8 +70,8 @@ def _write(path, text):
         from ocirt.linux.proc import write_proc_file
         write_proc_file(path, text)  # procfs's own attr file, nothing mounted over it
         return
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    fd = posixos.open(path, posixos.O_WRONLY | posixos.O_CLOEXEC)
     try:
-        os.write(fd, text.encode())
+        posixos.write(fd, text.encode())
     finally:
-        os.close(fd)
+        posixos.close(fd)

@@ -8,6 +8,8 @@ error, said before any process is made); apply() runs in the container's
 init and in `exec`'s process, before a seccomp filter that might refuse the
 call. Each takes a config.MemoryPolicy."""
 
+import posix
+
 from ocirt.errors import ConfigError
 
 WHERE = "$.linux.memoryPolicy"
@@ -116,7 +118,6 @@ def apply(mp):
 
 
 def _release():
-    import posix
     return posix.uname().release
 
 

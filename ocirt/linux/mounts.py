@@ -2,7 +2,7 @@
 import errno
 import stat
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.linux import shim
 
 MS_RDONLY = 1
@@ -161,7 +161,7 @@ def make_in_root(root_fd, path, is_dir=True, mode=0o755, _links=0):
             done = done[:-1]
             continue
         try:
-            os.close(open_in_root(root_fd, "/".join(done + [name])))
+            posixos.close(open_in_root(root_fd, "/".join(done + [name])))
             done.append(name)
             continue
         except FileNotFoundError:
@@ -169,43 +169,44 @@ def make_in_root(root_fd, path, is_dir=True, mode=0o755, _links=0):
         parent = open_in_root(root_fd, "/".join(done))
         try:
             try:
-                target = os.readlink(name, dir_fd=parent)
+                target = posixos.readlink(name, dir_fd=parent)
             except OSError:
                 target = None
             if target is not None:
                 if _links >= 40:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                    raise OSError(errno.ELOOP, posixos.strerror(errno.ELOOP), path)
                 base = [] if target.startswith("/") else done
                 rest = "/".join(base + [target] + parts[i + 1:])
                 return make_in_root(root_fd, rest, is_dir, mode, _links + 1)
             if i == len(parts) - 1 and not is_dir:
-                fd = os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                             0o644, dir_fd=parent)
-                os.close(fd)
+                fd = posixos.open(name, posixos.O_CREAT | posixos.O_WRONLY | posixos.O_NOFOLLOW
+                                  | posixos.O_CLOEXEC,
+                                  0o644, dir_fd=parent)
+                posixos.close(fd)
             else:
                 try:
-                    os.mkdir(name, mode, dir_fd=parent)
+                    posixos.mkdir(name, mode, dir_fd=parent)
                 except FileExistsError:
                     pass
         finally:
-            os.close(parent)
+            posixos.close(parent)
         done.append(name)
     return open_in_root(root_fd, "/".join(done))
 
 
 def is_dir_fd(fd):
-    return stat.S_ISDIR(os.fstat(fd).st_mode)
+    return stat.S_ISDIR(posixos.fstat(fd).st_mode)
 
 
 def locked_flags(path):
     """Flags of an existing mount that a bind remount must keep (nosuid, nodev, ...)."""
-    st = os.statvfs(path)
+    st = posixos.statvfs(path)
     out = 0
-    for vfs, ms in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV),
-                    (os.ST_NOEXEC, MS_NOEXEC), (os.ST_RDONLY, MS_RDONLY),
-                    (getattr(os, "ST_NOATIME", 1024), MS_NOATIME),
-                    (getattr(os, "ST_NODIRATIME", 2048), MS_NODIRATIME),
-                    (getattr(os, "ST_RELATIME", 4096), MS_RELATIME)):
+    for vfs, ms in ((posixos.ST_NOSUID, MS_NOSUID), (posixos.ST_NODEV, MS_NODEV),
+                    (posixos.ST_NOEXEC, MS_NOEXEC), (posixos.ST_RDONLY, MS_RDONLY),
+                    (getattr(posixos, "ST_NOATIME", 1024), MS_NOATIME),
+                    (getattr(posixos, "ST_NODIRATIME", 2048), MS_NODIRATIME),
+                    (getattr(posixos, "ST_RELATIME", 4096), MS_RELATIME)):
         if st.f_flag & vfs:
             out |= ms
     return out
@@ -234,12 +235,12 @@ def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=N
             try:
                 target_fd = open_in_root(root_fd, dest)
                 if fstype == "tmpfs" and not opts.is_bind and is_dir_fd(target_fd):
-                    mode = stat.S_IMODE(os.fstat(target_fd).st_mode)
+                    mode = stat.S_IMODE(posixos.fstat(target_fd).st_mode)
             except FileNotFoundError:
                 target_fd = make_in_root(root_fd, dest, is_dir=source_is_dir)
     except BaseException:
         if tree is not None:
-            os.close(tree)
+            posixos.close(tree)
         raise
     try:
         if tree is None:
@@ -252,13 +253,13 @@ def mount_at(root_fd, dest, source, fstype, opts, source_is_dir=True, idmap_fd=N
                                    (shim.AT_RECURSIVE if prop & MS_REC else 0),
                                    propagation=prop & ~MS_REC)
         except BaseException:
-            os.close(tree)
+            posixos.close(tree)
             raise
         if not keep:
-            os.close(tree)
+            posixos.close(tree)
             tree = None
     finally:
-        os.close(target_fd)
+        posixos.close(target_fd)
     return tree
 
 
@@ -280,14 +281,14 @@ def _plain_dir(root_fd, dest):
         try:
             fd = open_in_root(root_fd, dest, resolve=shim.RESOLVE_NO_SYMLINKS)
         except FileNotFoundError:
-            os.close(make_in_root(root_fd, dest))
+            posixos.close(make_in_root(root_fd, dest))
             fd = open_in_root(root_fd, dest, resolve=shim.RESOLVE_NO_SYMLINKS)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise OSError(e.errno, f"destination {dest} is a symlink in the rootfs") from None
         raise
     if not is_dir_fd(fd):
-        os.close(fd)
+        posixos.close(fd)
         raise OSError(errno.ENOTDIR, f"destination {dest} is not a directory in the rootfs")
     return fd
 
@@ -341,7 +342,7 @@ def bind_tree(source, opts, userns_fd=None):
             shim.mount_setattr(tree, "", shim.AT_EMPTY_PATH | shim.AT_RECURSIVE,
                                opts.rec_set, opts.rec_clr)
     except BaseException:
-        os.close(tree)
+        posixos.close(tree)
         raise
     return tree
 
@@ -381,25 +382,27 @@ def _new_fs(source, fstype, opts, target_fd, mode=None):
         copy_up = "tmpcopyup" in opts.extensions and fstype == "tmpfs"
         mnt = shim.fsmount(fs, attr_set & ~shim.MOUNT_ATTR_RDONLY if copy_up else attr_set)
     finally:
-        os.close(fs)
+        posixos.close(fs)
     try:
         if copy_up:
-            src = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=target_fd)
+            src = posixos.open(".", posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_CLOEXEC,
+                               dir_fd=target_fd)
             try:
-                dst = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=mnt)
+                dst = posixos.open(".", posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_CLOEXEC,
+                                   dir_fd=mnt)
                 try:
                     _copy_tree(src, dst)
                 finally:
-                    os.close(dst)
+                    posixos.close(dst)
             finally:
-                os.close(src)
+                posixos.close(src)
             if attr_set & shim.MOUNT_ATTR_RDONLY:
                 shim.mount_setattr(mnt, "", shim.AT_EMPTY_PATH, shim.MOUNT_ATTR_RDONLY, 0)
         if opts.rec_set or opts.rec_clr:
             shim.mount_setattr(mnt, "", shim.AT_EMPTY_PATH | shim.AT_RECURSIVE,
                                opts.rec_set, opts.rec_clr)
     except BaseException:
-        os.close(mnt)
+        posixos.close(mnt)
         raise
     return mnt
 
@@ -414,31 +417,34 @@ def _copy_tree(src, dst):
     followed; fifos, sockets and device nodes are skipped (opening a fifo
     would block create forever). Mode, owner, times and xattrs are kept."""
     import posix  # builtin: fchmod, sendfile, xattrs without importing os
-    for name in os.listdir(src):
+    for name in posixos.listdir(src):
         try:
-            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src)
+            fd = posixos.open(name, posixos.O_PATH | posixos.O_NOFOLLOW | posixos.O_CLOEXEC,
+                              dir_fd=src)
         except FileNotFoundError:  # gone meanwhile
             continue
         try:
-            st = os.fstat(fd)
+            st = posixos.fstat(fd)
             kind = stat.S_IFMT(st.st_mode)
             if kind == stat.S_IFLNK:
-                os.symlink(os.readlink("", dir_fd=fd), name, dir_fd=dst)
-                _own(lambda u, g: os.chown(name, u, g, dir_fd=dst, follow_symlinks=False), st)
+                posixos.symlink(posixos.readlink("", dir_fd=fd), name, dir_fd=dst)
+                _own(lambda u, g: posixos.chown(name, u, g, dir_fd=dst, follow_symlinks=False), st)
                 posix.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst,
                             follow_symlinks=False)
                 continue
             if kind == stat.S_IFDIR:
-                rfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
-                os.mkdir(name, 0o700, dir_fd=dst)
-                wfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                              dir_fd=dst)
+                rfd = posixos.open(".", posixos.O_RDONLY | posixos.O_DIRECTORY | posixos.O_CLOEXEC,
+                                   dir_fd=fd)
+                posixos.mkdir(name, 0o700, dir_fd=dst)
+                wfd = posixos.open(name, posixos.O_RDONLY | posixos.O_DIRECTORY
+                                   | posixos.O_NOFOLLOW | posixos.O_CLOEXEC,
+                                   dir_fd=dst)
             elif kind == stat.S_IFREG:
                 # reopened through the fd (the magic link of this process's
                 # /proc, the host's): the same inode, whatever the name is now
-                rfd = os.open(fd_path(fd), os.O_RDONLY | os.O_CLOEXEC)
-                wfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                              | os.O_CLOEXEC, 0o600, dir_fd=dst)
+                rfd = posixos.open(fd_path(fd), posixos.O_RDONLY | posixos.O_CLOEXEC)
+                wfd = posixos.open(name, posixos.O_WRONLY | posixos.O_CREAT | posixos.O_EXCL
+                                   | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, 0o600, dir_fd=dst)
             else:
                 continue
             try:
@@ -448,14 +454,14 @@ def _copy_tree(src, dst):
                     while posix.sendfile(wfd, rfd, None, 1 << 30) > 0:
                         pass
                 _copy_xattrs(posix, rfd, wfd)
-                _own(lambda u, g: os.fchown(wfd, u, g), st)
+                _own(lambda u, g: posixos.fchown(wfd, u, g), st)
                 posix.chmod(wfd, stat.S_IMODE(st.st_mode))
                 posix.utime(wfd, ns=(st.st_atime_ns, st.st_mtime_ns))
             finally:
-                os.close(wfd)
-                os.close(rfd)
+                posixos.close(wfd)
+                posixos.close(rfd)
         finally:
-            os.close(fd)
+            posixos.close(fd)
 
 
 def _own(chown, st):

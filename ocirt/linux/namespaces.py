@@ -4,7 +4,7 @@ One opener for create (the namespaces a config names by path) and exec (its
 container's init's, under /proc/<pid>/ns): both open every file before they
 fork, so that nothing is resolved by path once the children run.
 """
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 
 # namespace type (as in a config) -> its name under /proc/<pid>/ns, in the
 # order exec joins them: the user namespace first, since it owns the others
@@ -37,7 +37,7 @@ def open_namespaces(wanted, optional=()):
     try:
         for i, (ns_type, path, flag) in enumerate(wanted):
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                fd = posixos.open(path, posixos.O_RDONLY | posixos.O_CLOEXEC)
             except FileNotFoundError as e:
                 if ns_type in optional:
                     continue
@@ -55,6 +55,6 @@ def open_namespaces(wanted, optional=()):
                     raise NamespaceError(i, nstype=kind)
     except BaseException:
         for _, fd in out:
-            os.close(fd)
+            posixos.close(fd)
         raise
     return out

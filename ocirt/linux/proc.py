@@ -1,5 +1,5 @@
 """Facts about processes read from /proc."""
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 
 
 def stat_fields(pid):
@@ -33,14 +33,14 @@ def is_alive(pid, starttime):
 def wait_gone(pid, timeout=10):
     """Block until <pid> has exited (its pidfd becomes readable), at most timeout s."""
     try:
-        pfd = os.pidfd_open(pid)
+        pfd = posixos.pidfd_open(pid)
     except ProcessLookupError:
         return
     try:
         import select
         select.select([pfd], [], [], timeout)
     finally:
-        os.close(pfd)
+        posixos.close(pfd)
 
 
 PROC_SUPER_MAGIC = 0x9FA0
@@ -59,29 +59,30 @@ def open_proc_file(path, flags):
     from ocirt.linux import shim  # not on the hot commands' path
     if not path.startswith("/proc/"):
         raise ValueError(path)
-    root = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    root = posixos.open("/proc", posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_NOFOLLOW
+                        | posixos.O_CLOEXEC)
     try:
-        if shim.fs_type(root) != PROC_SUPER_MAGIC or os.fstat(root).st_ino != PROC_ROOT_INO:
+        if shim.fs_type(root) != PROC_SUPER_MAGIC or posixos.fstat(root).st_ino != PROC_ROOT_INO:
             raise OSError(18, "/proc is not the root of a procfs", "/proc")  # EXDEV
         try:
-            fd = shim.openat2(root, path[6:], flags | os.O_NOFOLLOW | os.O_CLOEXEC,
+            fd = shim.openat2(root, path[6:], flags | posixos.O_NOFOLLOW | posixos.O_CLOEXEC,
                               resolve=shim.RESOLVE_NO_XDEV | shim.RESOLVE_NO_MAGICLINKS)
         except OSError as e:
             if e.errno == 18:  # EXDEV
                 raise OSError(18, "something is mounted over it in /proc", path) from None
             raise
     finally:
-        os.close(root)
+        posixos.close(root)
     if shim.fs_type(fd) != PROC_SUPER_MAGIC:  # cannot be, but it is what we rely on
-        os.close(fd)
+        posixos.close(fd)
         raise OSError(18, "not a procfs file", path)
     return fd
 
 
 def write_proc_file(path, text):
     """Write text to a procfs file opened by open_proc_file."""
-    fd = open_proc_file(path, os.O_WRONLY)
+    fd = open_proc_file(path, posixos.O_WRONLY)
     try:
-        os.write(fd, text.encode())
+        posixos.write(fd, text.encode())
     finally:
-        os.close(fd)
+        posixos.close(fd)

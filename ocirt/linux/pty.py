@@ -8,7 +8,7 @@ container's mount namespace, never by the runtime on the host.
 import fcntl
 import struct
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 
 TIOCSPTLCK = 0x40045431   # _IOW('T', 0x31, int): (un)lock the slave
 TIOCGPTN = 0x80045430     # _IOR('T', 0x30, unsigned int): pts number
@@ -20,15 +20,16 @@ TIOCGWINSZ = 0x5413
 
 def open_pty(ptmx="/dev/ptmx"):
     """(master fd, slave fd, slave path). Both close-on-exec."""
-    master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    master = posixos.open(ptmx, posixos.O_RDWR | posixos.O_NOCTTY | posixos.O_CLOEXEC)
     try:
         fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
         n = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
         # TIOCGPTPEER opens the slave through the master's own devpts: no
         # path lookup that a container could redirect
-        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        slave = fcntl.ioctl(master, TIOCGPTPEER, posixos.O_RDWR | posixos.O_NOCTTY
+                            | posixos.O_CLOEXEC)
     except BaseException:
-        os.close(master)
+        posixos.close(master)
         raise
     return master, slave, f"/dev/pts/{n}"
 
@@ -47,6 +48,6 @@ def become_stdio(slave):
     process must be a session leader)."""
     fcntl.ioctl(slave, TIOCSCTTY, 0)
     for fd in (0, 1, 2):
-        os.dup2(slave, fd)  # dup2 clears close-on-exec on the copies
+        posixos.dup2(slave, fd)  # dup2 clears close-on-exec on the copies
     if slave > 2:
-        os.close(slave)
+        posixos.close(slave)

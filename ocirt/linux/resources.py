@@ -13,7 +13,7 @@ The conversions between v1 and v2 units follow runc, whose behaviour engines
 expect: cpu.shares -> cpu.weight, blkio weight -> io.weight, the spec's
 memory+swap total -> memory.swap.max (swap alone).
 """
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError, SetupError
 from ocirt.linux import cgroups
 from ocirt.linux.cgroups import UNIFIED
@@ -159,7 +159,7 @@ def writes(res, v2, current=None, warn=None, hugepage_sizes=()):
                          f"{BASE}.network.priorities[{i}]"))
     for dev, lim in res.rdma or ():
         parts = [f"{name}={v}" for name, v in (("hca_handle", lim.hca_handles),
-                                                ("hca_object", lim.hca_objects))
+                                               ("hca_object", lim.hca_objects))
                  if v is not None]
         if parts:
             out.append(Write("rdma", "rdma.max", dev + " " + " ".join(parts),
@@ -431,7 +431,7 @@ def apply(cg, res, warn=None, update=False):
 
     def current(ctrl, name):
         try:
-            with open(os.path.join(dirs[ctrl][0], name)) as f:
+            with open(posixos.path.join(dirs[ctrl][0], name)) as f:
                 return f.read().strip()
         except OSError:
             return None
@@ -455,9 +455,9 @@ def apply(cg, res, warn=None, update=False):
     undo = []  # update: (file, its value before) of each file written so far
     try:
         for w in todo:
-            target = os.path.join(dirs[w.controller][0], w.file)
+            target = posixos.path.join(dirs[w.controller][0], w.file)
             try:
-                fd = os.open(target, os.O_WRONLY | os.O_CLOEXEC)
+                fd = posixos.open(target, posixos.O_WRONLY | posixos.O_CLOEXEC)
             except FileNotFoundError:
                 raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
             except OSError as e:
@@ -465,14 +465,14 @@ def apply(cg, res, warn=None, update=False):
             try:
                 if update:
                     undo.append((target, _value_to_restore(target, w.value)))
-                os.write(fd, w.value.encode())
+                posixos.write(fd, w.value.encode())
             except OSError as e:
                 why = e.strerror
                 if w.file == "cpu.rt_runtime_us" and e.errno == 22:  # EINVAL
-                    why += _rt_budget(os.path.dirname(target))
+                    why += _rt_budget(posixos.path.dirname(target))
                 raise SetupError(f"cannot write {w.value!r} to {w.file}: {why}", w.path)
             finally:
-                os.close(fd)
+                posixos.close(fd)
             if w.file == "cpu.shares":
                 # the kernel clamps silently; runc reports it
                 got = current("cpu", "cpu.shares")
@@ -509,7 +509,7 @@ def _value_to_restore(target, new):
             old = f.read().strip()
     except OSError:
         return None
-    name = os.path.basename(target)
+    name = posixos.path.basename(target)
     if name == "memory.oom_control":  # reads "oom_kill_disable N\nunder_oom ..."
         return old.split()[1] if old.startswith("oom_kill_disable") else None
     if not name.startswith(KEYED):
@@ -541,7 +541,7 @@ def _check_usage(limit, where):
     d, v2 = where
     name = "memory.current" if v2 else "memory.usage_in_bytes"
     try:
-        with open(os.path.join(d, name)) as f:
+        with open(posixos.path.join(d, name)) as f:
             used = int(f.read())
     except (OSError, ValueError):
         return
@@ -554,7 +554,7 @@ def hugepage_sizes():
     """Huge page sizes of this host, named as cgroup files name them ("2MB", "1GB")."""
     out = []
     try:
-        names = os.listdir("/sys/kernel/mm/hugepages")
+        names = posixos.listdir("/sys/kernel/mm/hugepages")
     except OSError:
         return out
     for n in sorted(names):
@@ -578,15 +578,15 @@ def _rt_ratio(period, runtime):
 
 def _rt_read(d):
     """(rt_period_us, rt_runtime_us) of a v1 cpu cgroup."""
-    with open(os.path.join(d, "cpu.rt_period_us")) as f:
+    with open(posixos.path.join(d, "cpu.rt_period_us")) as f:
         period = int(f.read())
-    with open(os.path.join(d, "cpu.rt_runtime_us")) as f:
+    with open(posixos.path.join(d, "cpu.rt_runtime_us")) as f:
         return period, int(f.read())
 
 
 def _rt_budget(cgroup):
     """Why the kernel refused cgroup a cpu.rt_runtime_us, for the error message."""
-    parent = os.path.dirname(cgroup)
+    parent = posixos.path.dirname(cgroup)
     try:
         period, runtime = _rt_read(parent)
     except (OSError, ValueError):
@@ -616,13 +616,13 @@ def _fund_rt(leaf, runtime, period):
         return  # no cpu.rt_* here: the write reports it
     need, child = _rt_ratio(leaf_period, runtime), leaf
     plan = []
-    d = os.path.dirname(leaf)
-    while os.path.exists(os.path.join(os.path.dirname(d), "cpu.rt_runtime_us")):
+    d = posixos.path.dirname(leaf)
+    while posixos.path.exists(posixos.path.join(posixos.path.dirname(d), "cpu.rt_runtime_us")):
         p_period, p_runtime = _rt_read(d)
         total = need
-        for n in os.listdir(d):
-            c = os.path.join(d, n)
-            if c != child and os.path.isdir(c):
+        for n in posixos.listdir(d):
+            c = posixos.path.join(d, n)
+            if c != child and posixos.path.isdir(c):
                 try:
                     total += _rt_ratio(*_rt_read(c))
                 except (OSError, ValueError):
@@ -633,10 +633,10 @@ def _fund_rt(leaf, runtime, period):
         while _rt_ratio(p_period, new) < total:
             new += 1
         plan.append((d, new, p_period))
-        need, child, d = _rt_ratio(p_period, new), d, os.path.dirname(d)
+        need, child, d = _rt_ratio(p_period, new), d, posixos.path.dirname(d)
     for d, new, p_period in reversed(plan):
         try:
-            with open(os.path.join(d, "cpu.rt_runtime_us"), "w") as f:
+            with open(posixos.path.join(d, "cpu.rt_runtime_us"), "w") as f:
                 f.write(str(new))
         except OSError as e:
             raise SetupError(f"cannot give the parent cgroup {d} the realtime budget of "

@@ -9,7 +9,7 @@ read-only root.
 import errno
 import stat
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import SetupError
 from ocirt.linux import devices, lsm, mounts, shim
 from ocirt.linux.mounts import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID,
@@ -31,7 +31,7 @@ def options(m, mount_label=None):
         opts.flags |= MS_BIND
     if mount_label and not opts.is_bind and m.type in _LABELLED_FS:
         opts.data.append(lsm.mount_data_with_label(None, mount_label))
-    dev_ro = os.path.normpath(m.destination) == "/dev" and bool(opts.flags & MS_RDONLY)
+    dev_ro = posixos.path.normpath(m.destination) == "/dev" and bool(opts.flags & MS_RDONLY)
     if dev_ro:
         opts.flags &= ~MS_RDONLY
     return opts, dev_ro
@@ -87,13 +87,13 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
             _fail("cannot bind the rootfs", e, root)
     # else the runtime's mount namespace, whose propagation is not ours to
     # change: create bound the rootfs onto itself already (bind_in_place)
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = posixos.open(root, posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
     try:
         dev_bound = False
         for i, m in enumerate(cfg.mounts):
             opts, dev_ro = options(m, mount_label)
             fstype = m.type
-            if opts.is_bind and os.path.normpath(m.destination) == "/dev":
+            if opts.is_bind and posixos.path.normpath(m.destination) == "/dev":
                 dev_bound = True
             tree = source_trees.pop(i, None)
             try:
@@ -105,8 +105,8 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
                     src_is_dir = mounts.is_dir_fd(tree)
                 elif opts.is_bind:
                     try:
-                        src_is_dir = os.path.isdir(m.source)
-                        os.stat(m.source)
+                        src_is_dir = posixos.path.isdir(m.source)
+                        posixos.stat(m.source)
                     except OSError as e:
                         raise SetupError(f"bind source {m.source}: {e.strerror}",
                                          f"$.mounts[{i}].source")
@@ -132,7 +132,7 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
                                  f"{e.strerror}", f"$.mounts[{i}]")
             finally:
                 if tree is not None:
-                    os.close(tree)
+                    posixos.close(tree)
         if not dev_bound:
             try:
                 devices.setup_dev(root_fd, cfg.devices, in_userns)
@@ -142,9 +142,9 @@ def prepare(cfg, cgroup_mount=None, in_userns=False, idmap_fds=None, source_tree
         done.close()
         raise
     finally:
-        os.close(root_fd)
+        posixos.close(root_fd)
         for fd in source_trees.values():
-            os.close(fd)
+            posixos.close(fd)
     if cfg.masked_paths:
         try:
             done.null_fd = _host_null()
@@ -163,7 +163,7 @@ def bind_in_place(root, record):
     create killed after that leaves delete the means to find it). Returns
     an fd of the mount, for unmount()."""
     try:
-        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        root_fd = posixos.open(root, posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
     except OSError as e:
         raise SetupError(f"rootfs {root}: {e.strerror}", "$.root.path")
     try:
@@ -173,12 +173,12 @@ def bind_in_place(root, record):
             record(*shim.mount_id(tree)[:2], shim.mount_id(tree, want_unique=False)[0])
             mounts.attach(tree, root_fd)
         except BaseException:
-            os.close(tree)
+            posixos.close(tree)
             raise
     except OSError as e:
         _fail("cannot bind the rootfs", e, root, "$.root.path")
     finally:
-        os.close(root_fd)
+        posixos.close(root_fd)
     return tree
 
 
@@ -203,7 +203,8 @@ def unmount_recorded(mount_id, unique, info_id, path):
     ours and stays. OSError from umount2."""
     for _ in range(_MAX_STACK):
         try:
-            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = posixos.open(path, posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_NOFOLLOW
+                              | posixos.O_CLOEXEC)
         except OSError:
             return
         try:
@@ -217,7 +218,7 @@ def unmount_recorded(mount_id, unique, info_id, path):
                 return
             unmount(fd)
         finally:
-            os.close(fd)
+            posixos.close(fd)
 
 
 _MAX_STACK = 64
@@ -256,10 +257,10 @@ class Prepared:
 
     def close(self):
         for fd, _ in self.dev_ro:
-            os.close(fd)
+            posixos.close(fd)
         self.dev_ro = []
         if self.null_fd is not None:
-            os.close(self.null_fd)
+            posixos.close(self.null_fd)
             self.null_fd = None
 
 
@@ -274,13 +275,13 @@ def _host_null():
     except OSError as e:
         _fail("maskedPaths: cannot open the null device", e, "/dev/null")
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != os.makedev(1, 3):
+        st = posixos.fstat(fd)
+        if not stat.S_ISCHR(st.st_mode) or st.st_rdev != posixos.makedev(1, 3):
             raise SetupError("maskedPaths: the host's /dev/null is not the null device (1:3)")
         shim.mount_setattr(fd, "", shim.AT_EMPTY_PATH,
                            shim.MOUNT_ATTR_NOSUID | shim.MOUNT_ATTR_NOEXEC)
     except BaseException as e:
-        os.close(fd)
+        posixos.close(fd)
         if isinstance(e, OSError):
             _fail("maskedPaths: cannot prepare the null device", e, "/dev/null")
         raise
@@ -301,7 +302,7 @@ def _make_parent_private(root):
     if it is shared (after "/" was made a slave it is not, unless
     rootfsPropagation asked for shared). A slave stays a slave, as with
     runc: the container's root then still receives the host's mount events."""
-    path = os.path.abspath(root)
+    path = posixos.path.abspath(root)
     best, shared = "/", False
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -322,34 +323,34 @@ def pivot(root, no_pivot=False, own_ns=True):
     """Make <root> the process's "/". Without a mount namespace of the
     container's own (own_ns false), chroot: pivot_root or a move over "/"
     would change the runtime's mount namespace, the host's."""
-    os.chdir(root)
+    posixos.chdir(root)
     if not own_ns:
-        os.chroot(".")
-        os.chdir("/")
+        posixos.chroot(".")
+        posixos.chdir("/")
         return
     if no_pivot:
-        _hide_host_proc_and_sys(os.readlink("/proc/self/cwd"))
+        _hide_host_proc_and_sys(posixos.readlink("/proc/self/cwd"))
         try:
             shim.mount(root, "/", None, MS_MOVE)
         except OSError as e:
             _fail("cannot move the rootfs to /", e)
-        os.chroot(".")
-        os.chdir("/")
+        posixos.chroot(".")
+        posixos.chdir("/")
         return
-    old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    old_root = posixos.open("/", posixos.O_DIRECTORY | posixos.O_RDONLY | posixos.O_CLOEXEC)
     try:
         # pivot_root(".", ".") stacks the old root on top of the new one. From the
         # old root (reached through its fd) make it a slave, so that detaching it
         # does not propagate to the host, and detach it.
         shim.pivot_root(".", ".")
-        os.fchdir(old_root)
+        posixos.fchdir(old_root)
         shim.mount(None, ".", None, MS_SLAVE | MS_REC)
         shim.umount2(".", MNT_DETACH)
     except OSError as e:
         _fail("pivot_root failed", e, root)
     finally:
-        os.close(old_root)
-    os.chdir("/")
+        posixos.close(old_root)
+    posixos.chdir("/")
 
 
 def _hide_host_proc_and_sys(root):
@@ -412,18 +413,18 @@ def _existing(root_fd, paths, what):
     for i, p in enumerate(paths):
         where = f"$.linux.{what}[{i}]"
         try:
-            fd = mounts.open_in_root(root_fd, p, shim.O_PATH | os.O_NOFOLLOW)
+            fd = mounts.open_in_root(root_fd, p, shim.O_PATH | posixos.O_NOFOLLOW)
         except FileNotFoundError:
             continue
         except OSError as e:
             _fail(what, e, p, where)
-        if stat.S_ISLNK(os.fstat(fd).st_mode):
-            os.close(fd)
+        if stat.S_ISLNK(posixos.fstat(fd).st_mode):
+            posixos.close(fd)
             raise SetupError(f"{what}: {p} is a symlink in the rootfs", where)
         try:
             yield p, where, fd
         finally:
-            os.close(fd)
+            posixos.close(fd)
 
 
 def finish(cfg, prepared=None):
@@ -436,7 +437,7 @@ def finish(cfg, prepared=None):
     null_fd = prepared.null_fd if prepared is not None else None
     if prepared is not None:
         prepared.null_fd = None
-    root_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    root_fd = posixos.open("/", posixos.O_PATH | posixos.O_DIRECTORY | posixos.O_CLOEXEC)
     try:
         for p, where, fd in _existing(root_fd, cfg.readonly_paths, "readonlyPaths"):
             try:
@@ -447,7 +448,7 @@ def finish(cfg, prepared=None):
                                        shim.MOUNT_ATTR_RDONLY)
                     mounts.attach(tree, fd)
                 finally:
-                    os.close(tree)
+                    posixos.close(tree)
             except OSError as e:
                 _fail("cannot make read-only", e, p, where)
         null_attached = False
@@ -460,7 +461,7 @@ def finish(cfg, prepared=None):
                     try:
                         mounts.attach(tree, fd)
                     finally:
-                        os.close(tree)
+                        posixos.close(tree)
                     continue
                 if null_fd is None:
                     raise SetupError(f"maskedPaths: {p}: no null device to mask it with",
@@ -475,13 +476,13 @@ def finish(cfg, prepared=None):
                 try:
                     mounts.attach(tree, fd)
                 finally:
-                    os.close(tree)
+                    posixos.close(tree)
             except OSError as e:
                 _fail("cannot mask", e, p, where)
     finally:
-        os.close(root_fd)
+        posixos.close(root_fd)
         if null_fd is not None:
-            os.close(null_fd)
+            posixos.close(null_fd)
     if cfg.root_readonly:
         try:
             keep = mounts.locked_flags("/")

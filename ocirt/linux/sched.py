@@ -5,7 +5,7 @@ process.execCPUAffinity, linux.personality), from ocirt.config's records.
 cpu_list is also ocirt.config's check of a CPU list, before any process
 is made: the shim is imported by the functions that call the kernel."""
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError
 
 POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
@@ -35,7 +35,7 @@ def cpu_list(text, where):
 
 def set_affinity(text, where):
     try:
-        os.sched_setaffinity(0, cpu_list(text, where))
+        posixos.sched_setaffinity(0, cpu_list(text, where))
     except OSError as e:
         raise ConfigError(f"cannot set CPU affinity {text!r}: {e.strerror}", where)
 

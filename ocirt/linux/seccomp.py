@@ -7,7 +7,9 @@ init loads it: before dropping capabilities when noNewPrivileges is false
 before execve, as runc does.
 """
 import errno as _errno
+import posix
 
+from ocirt import SPEC_VERSION, jsonio
 from ocirt.errors import ConfigError
 from ocirt.linux.shim import ffi, lib
 
@@ -93,8 +95,6 @@ def send_to_listener(sec, notify_fd, state):
     """Give the notify fd and the container process state to the listener
     (runtime-spec: one message, the state as JSON, the fd by SCM_RIGHTS)."""
     import socket
-    from ocirt import jsonio
-    from ocirt import SPEC_VERSION
     msg = {"ociVersion": state.get("ociVersion", SPEC_VERSION), "fds": ["seccompFd"],
            "pid": state["pid"], "metadata": sec.listener_metadata or "", "state": state}
     where = "$.linux.seccomp.listenerPath"
@@ -108,7 +108,6 @@ def send_to_listener(sec, notify_fd, state):
 
 
 def _strerror(n):
-    import posix
     return posix.strerror(n)
 
 

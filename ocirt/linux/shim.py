@@ -4,8 +4,9 @@ Each wrapper turns the shim's -errno convention into OSError carrying the
 errno and the path the call was about.
 """
 
-from ocirt import posixos as os  # os without its import cost (see there)
+from ocirt import posixos  # os without its import cost (see there)
 from ocirt._shim import ffi, lib
+from ocirt.linux.capabilities import NAMES
 
 # clone(2) namespace flags
 CLONE_NEWNS = 0x00020000
@@ -70,7 +71,7 @@ def _check(ret, what=None):
     """ret, or OSError(errno, strerror, what) for -errno: <what> is the call
     with its arguments ("prctl(PR_SET_NO_NEW_PRIVS, 1)"), or the path."""
     if ret < 0:
-        raise OSError(-ret, os.strerror(-ret), what)
+        raise OSError(-ret, posixos.strerror(-ret), what)
     return ret
 
 
@@ -132,7 +133,6 @@ def _prctl_call(option, a2, a3):
 
 
 def _cap_name(n):
-    from ocirt.linux.capabilities import NAMES
     return NAMES[n] if 0 <= n < len(NAMES) else f"capability {n}"
 
 
@@ -174,7 +174,8 @@ def pivot_root(new_root, put_old):
 
 
 def openat2(dirfd, path, flags, mode=0, resolve=0):
-    return _check(lib.ocirt_openat2(dirfd, _b(path), flags | os.O_CLOEXEC, mode, resolve), path)
+    return _check(lib.ocirt_openat2(dirfd, _b(path), flags | posixos.O_CLOEXEC, mode, resolve),
+                  path)
 
 
 def mount_setattr(dirfd, path, flags, attr_set=0, attr_clr=0, propagation=0, userns_fd=-1):
@@ -274,7 +275,7 @@ def sched_setattr(policy, flags=0, nice=0, priority=0, runtime=0, deadline=0, pe
 
 
 def open_tree(dirfd, path, flags):
-    return _check(lib.ocirt_open_tree(dirfd, _b(path), flags | os.O_CLOEXEC),
+    return _check(lib.ocirt_open_tree(dirfd, _b(path), flags | posixos.O_CLOEXEC),
                   f"open_tree({dirfd}, {path})")
 
 
@@ -300,10 +301,10 @@ def fsconfig(fs_fd, cmd, key=None, value=None):
     if ret < 0:
         what = key if value is None else f"{key}={value}"
         try:  # the kernel's message, as "e tmpfs: Bad value for 'mode'"
-            log = os.read(fs_fd, 256).decode(errors="replace").strip()
+            log = posixos.read(fs_fd, 256).decode(errors="replace").strip()
         except OSError:
             log = ""
-        raise OSError(-ret, os.strerror(-ret) + (f" ({log[2:]})" if log[1:2] == " " else ""),
+        raise OSError(-ret, posixos.strerror(-ret) + (f" ({log[2:]})" if log[1:2] == " " else ""),
                       f"fsconfig({what})" if what else "fsconfig(FSCONFIG_CMD_CREATE)")
 
 

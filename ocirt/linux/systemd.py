@@ -11,7 +11,7 @@ D-Bus is spoken by jeepney (pure Python), imported only here. As root the
 connection goes to systemd's private socket, as systemctl's does; the system
 bus (dbus-daemon) is the fallback.
 """
-import os
+from ocirt import posixos  # os without its import cost (see there)
 
 from ocirt.errors import ConfigError, OcirtError, SetupError
 
@@ -26,7 +26,7 @@ UINT64_MAX = (1 << 64) - 1
 
 def running():
     """systemd's own test: it is PID 1 when /run/systemd/system exists."""
-    return os.path.isdir("/run/systemd/system")
+    return posixos.path.isdir("/run/systemd/system")
 
 
 def parse_path(cgroups_path, cid):
@@ -113,7 +113,7 @@ class Manager:
             raise SetupError("the systemd cgroup driver needs the jeepney package")
         self._addr = DBusAddress(MANAGER_PATH, bus_name=SYSTEM_BUS_NAME, interface=MANAGER)
         try:
-            if os.path.exists(PRIVATE_SOCKET) and os.geteuid() == 0:
+            if posixos.path.exists(PRIVATE_SOCKET) and posixos.geteuid() == 0:
                 # (the destination is still named, as systemctl names it)
                 self.conn = _private_connection(blocking)
             else:

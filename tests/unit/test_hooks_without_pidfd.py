@@ -14,7 +14,7 @@ from ocirt.config import Hook
 def no_pidfd(monkeypatch, request):
     def refuse(pid, flags=0):
         raise OSError(request.param, "refused by seccomp")
-    monkeypatch.setattr(hooks.os, "pidfd_open", refuse)
+    monkeypatch.setattr(hooks.posixos, "pidfd_open", refuse)
 
 
 def sh(script, timeout=None):

@@ -289,7 +289,7 @@ def test_write_atomic_retries_a_taken_temporary_name(tmp_path, monkeypatch):
     victim = tmp_path / "victim"
     victim.write_text("precious")
     names = iter([b"\x01" * 6, b"\x02" * 6])
-    monkeypatch.setattr(state.os, "urandom", lambda n: next(names))
+    monkeypatch.setattr(state.posixos, "urandom", lambda n: next(names))
     (tmp_path / ".f.010101010101.tmp").symlink_to(victim)
     dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
