@@ -100,9 +100,11 @@ def run_command(g, func, args, kwargs):
         if g.debug:
             import ocirt
             ocirt.DEBUG = True
+    try:
+        if g.debug:  # here: g.root may be an error (ocirt.cli.commands.Globals)
+            import ocirt
             log.debug(f"{func.__name__.rstrip('_')}: ocirt {ocirt.__version__}, "
                       f"root {g.root}, arguments {list(args)}")
-    try:
         return func(g, *args, **kwargs)
     except OcirtError as e:
         from ocirt import log

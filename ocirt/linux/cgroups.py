@@ -198,6 +198,8 @@ class Cgroup:
         On a pure cgroup2 host every controller the tree offers is enabled
         down to the container's parent, as runc does, so that what a
         container gets does not depend on what came before it."""
+        if not self.paths:  # a user other than root's (ocirt.container.rootless)
+            return
         import fcntl
         from ocirt.errors import ConfigError
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
@@ -240,6 +242,8 @@ class Cgroup:
         create did not make the directory itself (a new cgroup has no
         process, but is frozen with a frozen parent).
         ConfigError on $.linux.cgroupsPath otherwise."""
+        if not self.paths:
+            return
         import fcntl
         from ocirt.errors import ConfigError
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
