@@ -100,11 +100,13 @@ def run_command(g, func, args, kwargs):
         if g.debug:
             import ocirt
             ocirt.DEBUG = True
-    try:
-        if g.debug:  # here: g.root may be an error (ocirt.cli.commands.Globals)
-            import ocirt
+            try:
+                root = g.root
+            except OcirtError as e:  # only for a command that needs it (not spec)
+                root = f"none ({e})"
             log.debug(f"{func.__name__.rstrip('_')}: ocirt {ocirt.__version__}, "
-                      f"root {g.root}, arguments {list(args)}")
+                      f"root {root}, arguments {list(args)}")
+    try:
         return func(g, *args, **kwargs)
     except OcirtError as e:
         from ocirt import log
