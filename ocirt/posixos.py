@@ -17,9 +17,10 @@ import posix
 from posix import (  # noqa: F401
     EFD_CLOEXEC, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW,
     O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, ST_NOATIME, ST_NODEV,
-    ST_NODIRATIME, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, WNOHANG, X_OK, _exit, access,
+    ST_NODIRATIME, ST_NOEXEC, ST_NOSUID, ST_RDONLY, ST_RELATIME, W_OK, WNOHANG, X_OK, _exit,
+    access,
     chdir, chmod, chown, chroot, close, dup, dup2, eventfd, eventfd_read, execve, fchdir, fchown,
-    fork, fstat, getcwd, geteuid, getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open,
+    fork, fstat, getcwd, getegid, geteuid, getpid, isatty, kill, listdir, lstat, makedev, mkdir, mknod, open,
     pidfd_open, pipe, pread, read, readlink, rename, rmdir, sched_setaffinity, set_inheritable,
     setresgid, setresuid, setsid, stat, statvfs, strerror, symlink, times, umask, unlink,
     urandom, waitpid, waitstatus_to_exitcode, write)

@@ -89,9 +89,16 @@ def _join(plan):
             _setns(plan, "user", joined["user"])
         become_root()
     elif init and cfg.namespace("user"):
+        # a parent other than root writes the maps as the file's owner:
+        # dumpable meanwhile, or /proc/<pid>/uid_map is root's (ptrace(2))
+        unprivileged = posixos.geteuid() != 0
         shim.unshare(shim.CLONE_NEWUSER)
+        if unprivileged:
+            shim.prctl(shim.PR_SET_DUMPABLE, 1)
         chan.send(protocol.USERNS)
         chan.expect(protocol.MAPPED)
+        if unprivileged:
+            shim.prctl(shim.PR_SET_DUMPABLE, 0)
         become_root()
     for ns_type, fd in plan.ns_fds:
         if ns_type == "user":

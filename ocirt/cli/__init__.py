@@ -99,8 +99,12 @@ def run_command(g, func, args, kwargs):
             return status or 1
         if g.debug:
             ocirt.DEBUG = True
+            try:
+                root = g.root
+            except OcirtError as e:  # only for a command that needs it (not spec)
+                root = f"none ({e})"
             log.debug(f"{func.__name__.rstrip('_')}: ocirt {ocirt.__version__}, "
-                      f"root {g.root}, arguments {list(args)}")
+                      f"root {root}, arguments {list(args)}")
     try:
         return func(g, *args, **kwargs)
     except OcirtError as e:

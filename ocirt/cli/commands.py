@@ -14,14 +14,37 @@ from ocirt.errors import OcirtError, UsageError
 
 class Globals:
     """The global flags (ocirt.cli.flags.GLOBAL): their defaults, or the values given."""
-    __slots__ = ("root", "log", "log_format", "debug", "systemd_cgroup")
+    __slots__ = ("given_root", "log", "log_format", "debug", "systemd_cgroup")
 
     def __init__(self, **given):
         for opt in GLOBAL:
-            if opt.dest in self.__slots__:  # not --version: the group acts on it
+            if opt.dest in self.__slots__ or opt.dest == "root":  # not --version
                 setattr(self, opt.dest, given.pop(opt.dest, opt.default))
         if given:
             raise TypeError(f"not global flags: {sorted(given)}")
+
+    @property
+    def root(self):
+        """--root, else default_root(): asked when a command needs it (UsageError)."""
+        return default_root() if self.given_root is None else self.given_root
+
+    @root.setter
+    def root(self, value):
+        self.given_root = value
+
+
+def default_root():
+    """The state root without --root, as runc's: /run/ocirt for root, else
+    $XDG_RUNTIME_DIR/ocirt (the user's own runtime directory)."""
+    if posixos.geteuid() == 0:
+        return "/run/ocirt"
+    import posix  # its environ: os.environ would import os
+    xdg = posix.environ.get(b"XDG_RUNTIME_DIR", b"").decode("utf-8", "surrogateescape")
+    if not xdg.startswith("/"):
+        from ocirt.errors import UsageError
+        raise UsageError("--root: not given, and XDG_RUNTIME_DIR is not set (to an absolute "
+                         "path): a user other than root needs one of them for the state")
+    return xdg.rstrip("/") + "/ocirt"
 
 
 def _out(text):

@@ -81,8 +81,9 @@ class Command:
 
 
 GLOBAL = (
-    Opt(("--root",), "root", default="/run/ocirt", show_default=True,
-        help="root directory for storage of container state"),
+    Opt(("--root",), "root",  # None: commands.default_root()
+        help="root directory for storage of container state [default: /run/ocirt; "
+             "$XDG_RUNTIME_DIR/ocirt for a user other than root]"),
     Opt(("--log",), "log", help="append errors and warnings to this file"),
     Opt(("--log-format",), "log_format", default="text", choices=("text", "json"),
         show_default=True, help="log format"),

@@ -29,6 +29,10 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     debug(f"create {cid}: {bundle}/config.json checked (ociVersion {cfg.oci_version}, "
           f"rootfs {cfg.root_path})")
     _check_runtime_constraints(cfg, console_socket if console is None else console)
+    unprivileged = posixos.geteuid() != 0
+    if unprivileged:
+        from ocirt.container import rootless
+        rootless.check(cfg)
     if not posixos.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
     if cfg.process.terminal and console is None:
@@ -51,6 +55,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             c.record_cgroup(cg.paths, [], unit)
         else:
             cg = Cgroup.for_container(cfg.cgroups_path, cid)
+            if unprivileged:
+                rootless.drop_cgroups(cg, cfg.resources)
             c.record_cgroup(cg.paths, [])
             made = cleanup.cgroup_dirs = c.cgroup_made()  # recorded as they are made
             try:
@@ -329,7 +335,8 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         protocol.INIT, cfg, child_end, ns_fds=ns_fds, cgroup_paths=cg.paths, caps=caps,
         seccomp=seccomp_filter, preserve_fds=listen + preserve_fds, console=console,
         exec_sock=exec_sock, no_pivot=no_pivot, keyring=keyring, idmap_fds=idmap_fds,
-        mount_sources=_bind_mounts(cfg) if cfg.namespace("user") is not None else (),
+        mount_sources=_bind_mounts(cfg) if cfg.namespace("user") is not None
+        and posixos.geteuid() == 0 else (),  # else no setns(CLONE_NEWNS) here: the init binds
         extra_env={"LISTEN_FDS": str(listen), "LISTEN_PID": "1"} if listen else None)
     # a subreaper: should the init die before it is ready, it is ours to
     # reap (and to say how it ended), also when stage-1 forked it
@@ -505,6 +512,8 @@ def _expects_userns(cfg, ns_fds):
 
 
 def _set_devices(cg, cfg):
+    if posixos.geteuid() != 0:
+        return  # no rules without CAP_SYS_ADMIN: see ocirt.container.rootless
     from ocirt.linux import devrules
     devrules.apply(cg, cfg.resources.devices if cfg.resources is not None else ())
 

@@ -186,6 +186,12 @@ def _open_namespaces(c, cfg):
     except namespaces.NamespaceError as e:
         if isinstance(e.oserror, FileNotFoundError):
             raise errors.InvalidState(f"container {c.id} is not running")
+        if isinstance(e.oserror, PermissionError) and posixos.geteuid() != 0 \
+                and c.status == Status.CREATED:
+            # its init is not dumpable until it executes the process (so a
+            # process of the container cannot ptrace it): not for its user
+            raise errors.InvalidState(f"container {c.id} is created, not started: a user other "
+                                      "than root can exec only into a started container")
         raise e.oserror
     try:
         if cfg.namespace("mount") is None:

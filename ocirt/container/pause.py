@@ -22,6 +22,10 @@ def _freezer_op(root, cid, allowed, refusal, verb, method):
         st = c.refresh()
         if not allowed(st):
             raise errors.InvalidState(f"container {cid} is {refusal} ({st})")
+        if not c.cgroup_paths:
+            raise errors.OcirtError(f"cannot {verb} {cid}: it has no cgroup (its user, not "
+                                    "root, could make none: the freezer needs a cgroup "
+                                    "delegated to that user)")
         try:
             getattr(freezer, method)(c.cgroup_paths)
         except OSError as e:

@@ -201,6 +201,8 @@ class Cgroup:
         On a pure cgroup2 host every controller the tree offers is enabled
         down to the container's parent, as runc does, so that what a
         container gets does not depend on what came before it."""
+        if not self.paths:  # a user other than root's (ocirt.container.rootless)
+            return
         import fcntl
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
         for attempt in range(6):  # a parent that another delete removes meanwhile: again
@@ -244,6 +246,8 @@ class Cgroup:
         create did not make the directory itself (a new cgroup has no
         process, but is frozen with a frozen parent).
         ConfigError on $.linux.cgroupsPath otherwise."""
+        if not self.paths:
+            return
         import fcntl
         first = self.paths.get(UNIFIED) or next(iter(self.paths.values()))
         try:

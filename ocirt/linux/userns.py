@@ -54,13 +54,51 @@ def user_namespace_fd(uid_maps, gid_maps, where):
 
 def write_id_maps(pid, uid_mappings, gid_mappings):
     """The maps of process <pid>'s new user namespace (linux.uidMappings
-    and linux.gidMappings)."""
+    and linux.gidMappings).
+
+    A user other than root (user_namespaces(7)) may write one mapping of
+    its own id itself; a gid_map only once setgroups is denied (else the
+    container could drop a group that denies it access, by setgroups).
+    Other mappings go through newuidmap/newgidmap, the setuid helpers that
+    allow the ranges /etc/subuid and /etc/subgid give the user (as podman
+    does)."""
+    unprivileged = posixos.geteuid() != 0
     for name, maps in (("uid_map", uid_mappings), ("gid_map", gid_mappings)):
+        where = "$.linux." + ("uidMappings" if name == "uid_map" else "gidMappings")
+        if unprivileged and not _own_id_only(maps, name):
+            _new_id_map(pid, name, maps, where)
+            continue
         text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
         try:
+            if unprivileged and name == "gid_map":
+                with open(f"/proc/{pid}/setgroups", "w") as f:
+                    f.write("deny")
             with open(f"/proc/{pid}/{name}", "w") as f:
                 f.write(text)
         except OSError as e:
-            raise errors.ConfigError(f"cannot write {name}: {e.strerror}",
-                                     "$.linux." + ("uidMappings" if name == "uid_map"
-                                                   else "gidMappings"))
+            raise errors.ConfigError(f"cannot write {e.filename or name}: {e.strerror}",
+                                     where)
+
+
+def _own_id_only(maps, name):
+    """The maps are one mapping of the caller's own uid (gid) alone."""
+    own = posixos.geteuid() if name == "uid_map" else posixos.getegid()
+    return len(maps) == 1 and maps[0].host_id == own and maps[0].size == 1
+
+
+def _new_id_map(pid, name, maps, where):
+    """newuidmap or newgidmap PID (CONTAINER-ID HOST-ID SIZE)...: they check
+    each range against /etc/subuid or /etc/subgid (the user's own id is
+    allowed too) and write the map as root."""
+    import subprocess
+    tool = "newuidmap" if name == "uid_map" else "newgidmap"
+    argv = [tool, str(pid)] + [str(v) for m in maps for v in (m.container_id, m.host_id, m.size)]
+    try:
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, close_fds=True)
+    except OSError as e:
+        raise errors.ConfigError(f"{tool}: {e.strerror} (a user other than root needs it "
+                                 "for these mappings: package uidmap)", where)
+    if p.returncode != 0:
+        why = " ".join(p.stderr.decode(errors="replace").split()) or f"exit status {p.returncode}"
+        raise errors.ConfigError(f"{' '.join(argv)}: {why}", where)
