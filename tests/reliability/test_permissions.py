@@ -17,6 +17,15 @@ def test_non_root_caller_gets_permission_denied(rt, public_tmp, args):
     bundle = public_tmp / "bundle"  # readable by anyone: only the state root is not
     bundle.mkdir()
     os.rename(os.path.join(rt.bundle(), "config.json"), bundle / "config.json")
+    if args[0] == "create":
+        # a config a user other than root may run (its own user namespace,
+        # mapping its own ids): what is left to refuse is the state root
+        import json
+        doc = json.loads((bundle / "config.json").read_text())
+        doc["linux"]["namespaces"].append({"type": "user"})
+        doc["linux"]["uidMappings"] = [{"containerID": 0, "hostID": NOBODY, "size": 1}]
+        doc["linux"]["gidMappings"] = [{"containerID": 0, "hostID": NOBODY, "size": 1}]
+        (bundle / "config.json").write_text(json.dumps(doc))
     os.chmod(bundle / "config.json", 0o644)
     os.chmod(rt.tmp, 0o755)
     cmd = [rt.bin, "--root", rt.root] + [a.format(id=cid, bundle=bundle) for a in args]
