@@ -18,7 +18,7 @@ from ocirt.become import (become, die, execute, process_env, set_attributes,
 from ocirt.linux.signals import FORWARDED
 from ocirt.errors import OcirtError, SetupError
 from ocirt.linux import cgroupfs, execstub, mounts, rootfs, shim
-from ocirt.linux.proc import write_proc_file
+from ocirt.linux.proc import host_root, write_proc_file
 
 
 def _exit_on_signal(signum, frame):
@@ -37,7 +37,9 @@ def run(plan):
         plan.stub_fd = execstub.stub()
         cfg = plan.cfg
         proc = cfg.process
-        in_userns = cfg.namespace("user") is not None
+        # (rootless podman runs the runtime in a user namespace of its own,
+        # and the config has none: mknod is refused there too)
+        in_userns = cfg.namespace("user") is not None or not host_root()
         if cfg.hostname is not None:
             try:
                 _socket.sethostname(cfg.hostname)

@@ -35,12 +35,18 @@ class Globals:
 
 def default_root():
     """The state root without --root, as runc's: /run/ocirt for root, else
-    $XDG_RUNTIME_DIR/ocirt (the user's own runtime directory)."""
-    if posixos.geteuid() == 0:
-        return "/run/ocirt"
+    $XDG_RUNTIME_DIR/ocirt (the user's own runtime directory). Root of a
+    user namespace other than the host's is a user there too (rootless
+    podman calls the runtime so, with the user's XDG_RUNTIME_DIR: /run is
+    not its), unless USER says root (root's shell in a namespace of its own)."""
     import posix  # its environ: os.environ would import os
-    xdg = posix.environ.get(b"XDG_RUNTIME_DIR", b"").decode("utf-8", "surrogateescape")
-    if not xdg.startswith("/"):
+    env = posix.environ
+    xdg = env.get(b"XDG_RUNTIME_DIR", b"").decode("utf-8", "surrogateescape")
+    if posixos.geteuid() == 0:
+        from ocirt.linux import proc
+        if not xdg.startswith("/") or env.get(b"USER") == b"root" or proc.host_root():
+            return "/run/ocirt"
+    elif not xdg.startswith("/"):
         from ocirt.errors import UsageError
         raise UsageError("--root: not given, and XDG_RUNTIME_DIR is not set (to an absolute "
                          "path): a user other than root needs one of them for the state")

@@ -11,6 +11,7 @@ import time
 import ocirt
 from ocirt import SPEC_VERSION, config as config_mod, debug, errors, log, state
 from ocirt import posixos  # os without its import cost (see there)
+from ocirt.linux.proc import host_root
 from ocirt.state import EXEC_SOCKET
 
 
@@ -29,10 +30,10 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     debug(f"create {cid}: {bundle}/config.json checked (ociVersion {cfg.oci_version}, "
           f"rootfs {cfg.root_path})")
     _check_runtime_constraints(cfg, console_socket if console is None else console)
-    unprivileged = posixos.geteuid() != 0
-    if unprivileged:
+    if posixos.geteuid() != 0:
         from ocirt.container import rootless
         rootless.check(cfg)
+    host = host_root()  # else a user, or root of a user's namespace (rootless podman)
     if not posixos.path.isdir(cfg.root_path):
         raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
     if cfg.process.terminal and console is None:
@@ -55,7 +56,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             c.record_cgroup(cg.paths, [], unit)
         else:
             cg = Cgroup.for_container(cfg.cgroups_path, cid)
-            if unprivileged:
+            if not host:
+                from ocirt.container import rootless
                 rootless.drop_cgroups(cg, cfg.resources)
             c.record_cgroup(cg.paths, [])
             made = cleanup.cgroup_dirs = c.cgroup_made()  # recorded as they are made
@@ -512,8 +514,8 @@ def _expects_userns(cfg, ns_fds):
 
 
 def _set_devices(cg, cfg):
-    if posixos.geteuid() != 0:
-        return  # no rules without CAP_SYS_ADMIN: see ocirt.container.rootless
+    if not host_root():
+        return  # no rules without CAP_SYS_ADMIN on the host: see ocirt.container.rootless
     from ocirt.linux import devrules
     devrules.apply(cg, cfg.resources.devices if cfg.resources is not None else ())
 

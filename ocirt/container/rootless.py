@@ -1,7 +1,10 @@
 """create by a user other than root: what such a user can and cannot have.
 
-Imported only when the caller is not root (create asks geteuid()): root's
-path does not pay for it. The user has no capability on the host, only in a
+Imported only when the caller is not root of the host (create asks
+geteuid() and ocirt.linux.proc.host_root()): root's path does not pay for
+it. Root of a user's namespace (rootless podman's runtime) gets
+drop_cgroups alone: its config shares that namespace, and check() is for
+a user's own. The user has no capability on the host, only in a
 user namespace of its own, so:
 
 * the config needs a user namespace (the maps are written by

@@ -17,6 +17,18 @@ def stat_fields(pid):
     return data[data.rindex(b")") + 2:].split()
 
 
+def host_root():
+    """Whether the caller is root of the host's user namespace, not of one
+    a user made (rootless podman runs the runtime as root of the user's
+    namespace: capabilities over what that namespace owns, none over the
+    host's /run, cgroups or device nodes). The initial namespace's uid_map
+    maps every id onto itself."""
+    if posixos.geteuid() != 0:
+        return False
+    with open("/proc/self/uid_map", "rb") as f:
+        return f.read().split() == [b"0", b"0", b"4294967295"]
+
+
 def start_time(pid):
     fields = stat_fields(pid)
     return None if fields is None else int(fields[19])

@@ -516,3 +516,48 @@ def test_spec_does_not_write_through_a_symlink(tmp_path, capsys):
     (tmp_path / "config.json").symlink_to(tmp_path / "dangling")
     assert _run_main(["spec", "--bundle", str(tmp_path)]) == 1
     assert not (tmp_path / "dangling").exists()
+
+
+@pytest.mark.parametrize("euid,host,xdg,user,expected", [
+    (0, True, None, None, "/run/ocirt"),
+    (0, True, b"/run/user/0", None, "/run/ocirt"),  # root's login: its XDG is not used
+    (0, False, b"/home/u/run", None, "/home/u/run/ocirt"),  # rootless podman's runtime
+    (0, False, b"/home/u/run", b"root", "/run/ocirt"),  # root's shell in a namespace
+    (0, False, None, None, "/run/ocirt"),
+    (1000, False, b"/run/user/1000/", b"u", "/run/user/1000/ocirt"),
+])
+def test_default_root(monkeypatch, euid, host, xdg, user, expected):
+    """Without --root: /run/ocirt for root of the host, $XDG_RUNTIME_DIR/ocirt
+    for a user, and for root of a user's namespace that has one (as runc)."""
+    import posix
+    from ocirt.linux import proc
+    monkeypatch.setattr(commands.posixos, "geteuid", lambda: euid)
+    monkeypatch.setattr(proc, "host_root", lambda: host)
+    for name, value in ((b"XDG_RUNTIME_DIR", xdg), (b"USER", user)):
+        if value is None:
+            monkeypatch.delitem(posix.environ, name, raising=False)
+        else:
+            monkeypatch.setitem(posix.environ, name, value)
+    assert commands.default_root() == expected
+
+
+def test_host_root_is_false_for_root_of_a_user_namespace():
+    """proc.host_root(): root of the host only, not root of a namespace that
+    maps it (unshare --map-root-user, as rootless podman's)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from ocirt.linux import proc
+    assert proc.host_root() == (os.geteuid() == 0)
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1)")
+    p = subprocess.run(["unshare", "--user", "--map-root-user", sys.executable, "-S", "-c",
+                        "import os; from ocirt.linux.proc import host_root; "
+                        "print(os.geteuid(), host_root())"],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+                           os.path.dirname(os.path.abspath(__file__))))))
+    if p.returncode != 0 and "unshare failed" in p.stderr:
+        pytest.skip(f"no user namespace here: {p.stderr.strip()}")
+    assert p.stdout.split() == ["0", "False"], p.stdout + p.stderr
