@@ -58,6 +58,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             cg = Cgroup.for_container(cfg.cgroups_path, cid)
             if not host:
                 from ocirt.container import rootless
+                rootless.place(cg, cfg.cgroups_path, cid)
                 rootless.drop_cgroups(cg, cfg.resources)
             c.record_cgroup(cg.paths, [])
             made = cleanup.cgroup_dirs = c.cgroup_made()  # recorded as they are made

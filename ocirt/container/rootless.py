@@ -11,9 +11,16 @@ user namespace of its own, so:
   ocirt.linux.userns: directly for the user's own id, else by newuidmap);
 * proc needs a pid namespace, and sysfs a network namespace, that the
   user namespace owns (the kernel refuses the host's: mount(2) EPERM);
+* on a pure cgroup2 host a relative (or absent) cgroupsPath goes under the
+  parent of the caller's own cgroup, as runc's rootless cgroupfs manager
+  puts it: where that is a subtree delegated to the user (systemd's
+  user@UID.service, for a command run in a scope of the user's systemd),
+  the container gets its cgroup there, with the controllers the delegation
+  gives (place);
 * where the user cannot make the container's cgroup in a hierarchy, the
   container goes without it, as with runc, unless the config sets a limit
-  that hierarchy's controller enforces: then a clear error instead.
+  that hierarchy's controller enforces: then a clear error instead, as
+  when the controller is not delegated to the user (drop_cgroups).
 
 Each refusal names its JSON path, before any process or file is made.
 """
@@ -48,6 +55,26 @@ def check(cfg):
             "$.process.user.additionalGids")
 
 
+def place(cg, cgroups_path, cid):
+    """Move the container's cgroup2 directory of the Cgroup cg (made by
+    Cgroup.for_container, which checked the path) under the parent of the
+    caller's own cgroup, for a relative or absent cgroupsPath on a pure
+    cgroup2 host ("<parent>/<id>" when absent, as runc). The caller's own
+    cgroup holds the caller, so no controller can be enabled below it (the
+    kernel's no-internal-process rule); its parent can be the user's. An
+    absolute path is the admin's to give, and stays; so does a v1 or hybrid
+    layout, where nothing is delegated to users."""
+    from ocirt.linux import cgroups
+    if (cgroups_path or "").startswith("/") or not cgroups.layout_is_unified(cg.paths):
+        return
+    mount = cgroups.hierarchies()[cgroups.UNIFIED]
+    own = cgroups.own_paths().get(cgroups.UNIFIED, "/")
+    rel = posixos.path.normpath(posixos.path.join(posixos.path.dirname(own),
+                                                  cgroups_path or cid))
+    cg.paths[cgroups.UNIFIED] = posixos.path.join(mount, rel.lstrip("/"))
+    cg.default_parent = False  # (v1's realtime budget: none here)
+
+
 def drop_cgroups(cg, resources):
     """Take out of the Cgroup cg each hierarchy where the caller cannot make
     (or, if it exists, join) the container's cgroup; ConfigError if the
@@ -56,6 +83,9 @@ def drop_cgroups(cg, resources):
     too (the devices are the host's own nodes, bind-mounted)."""
     denied = {name: d for name, d in cg.paths.items() if not _may_make(d)}
     if not denied:
+        from ocirt.linux import cgroups
+        if cgroups.layout_is_unified(cg.paths):
+            _check_delegated(cg.paths[cgroups.UNIFIED], resources)
         return
     for ctrl, where in _limits(resources):
         name = next((n for n in cg.paths if ctrl in n.split(",")), "unified")
@@ -65,6 +95,47 @@ def drop_cgroups(cg, resources):
                 f"than root; the {ctrl} controller is needed for this limit)", where)
     for name in denied:
         del cg.paths[name]
+
+
+def _check_delegated(d, res):
+    """ConfigError for a limit whose cgroup2 controller the user cannot have
+    in d: not offered at the deepest existing directory on d's way, nor
+    available from a parent whose cgroup.subtree_control the user may write
+    (a delegation gives its controllers, and no others: systemd's
+    user@UID.service has memory and pids, often cpu). Before any process is
+    made, rather than a failed write once the init exists."""
+    from ocirt.linux import cgroups, resources
+    have = d
+    while not posixos.path.isdir(have):
+        have = posixos.path.dirname(have)
+    offered_at_root = _words(posixos.path.join(cgroups.hierarchies()[cgroups.UNIFIED],
+                                               "cgroup.controllers"))
+    needs = [(resources.V2_NAME.get(c, c), where) for c, where in _limits(res)
+             if c != "unified"]
+    needs += [(w.controller, w.path) for w in resources.unified_writes(res.unified)] \
+        if res is not None else []
+    for v2, where in needs:
+        if v2 not in offered_at_root:
+            continue  # not a cgroup2 controller here: ocirt.linux.resources says so
+        p = have
+        while v2 not in _words(posixos.path.join(p, "cgroup.controllers")):
+            up = posixos.path.dirname(p)
+            if up == p or not posixos.access(posixos.path.join(up, "cgroup.subtree_control"),
+                                             posixos.W_OK):
+                offered = " ".join(_words(posixos.path.join(have, "cgroup.controllers")))
+                raise errors.ConfigError(
+                    f"the {v2} controller is not delegated to this user at {have} (its "
+                    f"cgroup.controllers: {offered or 'none'}): it is needed for this limit",
+                    where)
+            p = up
+
+
+def _words(path):
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
 def _may_make(d):

@@ -10,7 +10,16 @@ as unit properties, so that a `systemctl daemon-reload` keeps them.
 D-Bus is spoken by jeepney (pure Python), imported only here. As root the
 connection goes to systemd's private socket, as systemctl's does; the system
 bus (dbus-daemon) is the fallback.
+
+A user other than root asks its own systemd (`systemd --user`, user@UID.service)
+on its session bus, as runc does: DBUS_SESSION_BUS_ADDRESS, else
+$XDG_RUNTIME_DIR/bus. That manager's slices are below its own cgroup
+(ControlGroup, e.g. /user.slice/user-1000.slice/user@1000.service), the
+default slice is user.slice, and the scope, with Delegate=yes, is the user's
+to write.
 """
+import posix  # its environ, with bytes: os.environ would import os
+
 from ocirt import posixos  # os without its import cost (see there)
 
 from ocirt.errors import ConfigError, OcirtError, SetupError
@@ -20,6 +29,7 @@ MANAGER_PATH = "/org/freedesktop/systemd1"
 MANAGER = "org.freedesktop.systemd1.Manager"
 PRIVATE_SOCKET = "/run/systemd/private"
 DEFAULT_SLICE = "system.slice"
+USER_DEFAULT_SLICE = "user.slice"  # runc's, for a user's systemd
 DEFAULT_PREFIX = "ocirt"
 UINT64_MAX = (1 << 64) - 1
 
@@ -31,14 +41,15 @@ def running():
 
 def parse_path(cgroups_path, cid):
     """"slice:prefix:name" -> (slice, unit name). Empty parts take defaults."""
+    default = DEFAULT_SLICE if posixos.geteuid() == 0 else USER_DEFAULT_SLICE
     if not cgroups_path:
-        return DEFAULT_SLICE, f"{DEFAULT_PREFIX}-{cid}.scope"
+        return default, f"{DEFAULT_PREFIX}-{cid}.scope"
     parts = cgroups_path.split(":")
     if len(parts) != 3:
         raise ConfigError(f"expected \"slice:prefix:name\" for the systemd cgroup driver, "
                           f"got {cgroups_path!r}", "$.linux.cgroupsPath")
     slice_, prefix, name = parts
-    slice_ = slice_ or DEFAULT_SLICE
+    slice_ = slice_ or default
     if not slice_.endswith(".slice") or "/" in slice_:
         raise ConfigError(f"{slice_!r} is not a slice unit name", "$.linux.cgroupsPath")
     if not name or "/" in name or "/" in prefix:
@@ -112,10 +123,20 @@ class Manager:
         except ImportError:
             raise SetupError("the systemd cgroup driver needs the jeepney package")
         self._addr = DBusAddress(MANAGER_PATH, bus_name=SYSTEM_BUS_NAME, interface=MANAGER)
+        self.via_bus = True  # a bus daemon between: signals only where a match rule asks
+        if posixos.geteuid() != 0:
+            bus = user_bus()
+            try:
+                self.conn = blocking.open_dbus_connection(bus=bus)
+            except (OSError, ValueError) as e:
+                raise SetupError(f"cannot connect to the user's systemd over D-Bus at {bus}: "
+                                 f"{e}")
+            return
         try:
             if posixos.path.exists(PRIVATE_SOCKET) and posixos.geteuid() == 0:
                 # (the destination is still named, as systemctl names it)
                 self.conn = _private_connection(blocking)
+                self.via_bus = False
             else:
                 self.conn = blocking.open_dbus_connection(bus="SYSTEM")
         except (OSError, ValueError) as e:
@@ -135,9 +156,29 @@ class Manager:
             raise SetupError(f"systemd: {method}: {name}: {text}")
         return reply.body
 
+    def property(self, name):
+        """A property of the manager object (org.freedesktop.DBus.Properties.Get)."""
+        from jeepney import DBusAddress
+        addr, self._addr = self._addr, DBusAddress(
+            MANAGER_PATH, bus_name=SYSTEM_BUS_NAME, interface="org.freedesktop.DBus.Properties")
+        try:
+            ((_sig, value),) = self.call("Get", "ss", MANAGER, name)
+        finally:
+            self._addr = addr
+        return value
+
     def start_scope(self, unit, props, pid):
         """Create the scope with pid in it; return when systemd has done so."""
         from jeepney.low_level import MessageType
+        if self.via_bus:
+            from jeepney import MatchRule
+            from jeepney.bus_messages import message_bus
+            rule = MatchRule(type="signal", sender=SYSTEMD, interface=MANAGER,
+                             member="JobRemoved", path=MANAGER_PATH)
+            try:
+                self.conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=30)
+            except (OSError, ValueError) as e:
+                raise SetupError(f"D-Bus: AddMatch(JobRemoved): {e or type(e).__name__}")
         self.call("Subscribe")
         (job,) = self.call("StartTransientUnit", "ssa(sv)a(sa(sv))", unit, "replace",
                            props + [("PIDs", ("au", [pid]))], [])
@@ -150,7 +191,7 @@ class Manager:
             try:
                 msg = self.conn.receive(timeout=left)
             except (OSError, ValueError) as e:  # TimeoutError is an OSError
-                raise SetupError(f"systemd: waiting for {unit}: {e}")
+                raise SetupError(f"systemd: waiting for {unit}: {e or type(e).__name__}")
             if (msg.header.message_type == MessageType.signal
                     and msg.header.fields.get(3) == "JobRemoved"  # HeaderFields.member
                     and msg.body[1] == job):
@@ -183,13 +224,40 @@ def _private_connection(blocking):
     return conn
 
 
+def user_bus():
+    """The D-Bus address of the caller's session bus, where its systemd is:
+    DBUS_SESSION_BUS_ADDRESS, else unix:path=$XDG_RUNTIME_DIR/bus if that
+    socket exists. SetupError (one line) when there is none."""
+    addr = posix.environ.get(b"DBUS_SESSION_BUS_ADDRESS", b"").decode(errors="replace")
+    if addr:
+        return addr
+    xdg = posix.environ.get(b"XDG_RUNTIME_DIR", b"").decode(errors="replace")
+    if xdg and posixos.path.exists(f"{xdg}/bus"):
+        return f"unix:path={xdg}/bus"
+    raise SetupError("--systemd-cgroup: a user other than root needs its own systemd "
+                     "(systemd --user) on its D-Bus session bus, and there is none: "
+                     "DBUS_SESSION_BUS_ADDRESS is not set and "
+                     + (f"there is no {xdg}/bus" if xdg else "XDG_RUNTIME_DIR is not set")
+                     + " (loginctl enable-linger USER starts user@UID.service and its bus)")
+
+
 def scope_dir(slice_, unit):
-    """The scope's directory in the cgroup2 tree."""
+    """The scope's directory in the cgroup2 tree; a user's systemd keeps its
+    slices below its own cgroup (its ControlGroup property, asked for)."""
     from ocirt.linux import cgroups
     mount = cgroups.hierarchies().get(cgroups.UNIFIED)
     if mount is None or not cgroups.layout_is_unified(cgroups.hierarchies()):
         raise SetupError("the systemd cgroup driver of ocirt needs a cgroup v2 host")
-    return mount + expand_slice(slice_) + "/" + unit
+    base = ""
+    if posixos.geteuid() != 0:
+        mgr = Manager()
+        try:
+            base = mgr.property("ControlGroup").rstrip("/")
+        finally:
+            mgr.close()
+        if not base.startswith("/"):
+            raise SetupError(f"the user's systemd has no cgroup of its own ({base!r})")
+    return mount + base + expand_slice(slice_) + "/" + unit
 
 
 def stop_unit(unit, warn):
