@@ -412,3 +412,20 @@ def test_state_root_needs_xdg_or_root_flag(user):
     assert os.listdir(root) == []
     assert not os.path.exists(os.path.join(user.xdg, "ocirt"))
     user.assert_nothing_left()
+
+
+def test_terminal_as_user(user):
+    """process.terminal in the foreground (the user's own pty, from script):
+    the process's stdio is a pty of the container's devpts, owned by its uid
+    0 (the user); the same with runc."""
+    for rt in both(user):
+        b = user.bundle(["sh", "-c", "tty; id -u; stat -c %u $(tty); echo done"],
+                        edit=lambda c: c["process"].update(terminal=True))
+        cid = f"rl-{uuid.uuid4().hex[:8]}"
+        p = user("script", "-qec", f"{rt} run {cid}", "/dev/null", cwd=b)
+        assert p.returncode == 0, (rt, p.stdout, p.stderr)
+        lines = [ln.strip("\r\x00^@") for ln in p.stdout.splitlines()
+                 if not ln.startswith("warning: ")]
+        assert lines[-4:] == ["/dev/pts/0", "0", "0", "done"], (rt, p.stdout)
+        if rt == user.bin:
+            user.assert_nothing_left()
