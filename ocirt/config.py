@@ -315,10 +315,12 @@ def parse(doc, bundle, source="config.json", escapes=True):
 
 class Finding(_Value):
     """A problem of a config document: its JSON path ("$."-rooted), what is
-    wrong, and "error" (the container cannot be made as asked) or "warning"."""
+    wrong, "error" (the container cannot be made as asked) or "warning", and
+    the runtime-spec section that says so ("config-linux.md#namespaces"):
+    `ocirt validate` prints it, for the reader to look the rule up."""
 
-    __slots__ = ("path", "message", "severity")
-    _defaults = {"severity": "error"}
+    __slots__ = ("path", "message", "severity", "section")
+    _defaults = {"severity": "error", "section": ""}
 
 
 def findings(doc, escapes=True):
@@ -340,11 +342,12 @@ def _findings(doc, escapes):
             check_text(doc)
         _schema_validator().validate(doc)
     except Invalid as e:
-        yield Finding(e.path, e.msg)
+        yield Finding(e.path, e.msg, section=section_of(e.path))
         return
     for check in CHECKS:
+        section = SECTIONS[check]
         for where, msg in check(doc):
-            yield Finding(where, msg)
+            yield Finding(where, msg, section=section)
 
 
 def check_resources(res, source="resources"):
@@ -716,6 +719,70 @@ CHECKS = (_check_version, _check_namespaces, _check_uts, _check_userns, _check_p
           _check_time_offsets, _check_hooks,
           _check_capabilities, _check_clocks, _check_personality, _check_userns_ids,
           _check_cpu_affinity, _check_memory_policy, _check_seccomp)
+
+# the runtime-spec section each check enforces (its rule, or the field's definition)
+SECTIONS = {
+    _check_version: "config.md#specification-version",
+    _check_namespaces: "config-linux.md#namespaces",
+    _check_uts: "config.md#hostname",
+    _check_userns: "config-linux.md#user-namespace-mappings",
+    _check_process: "config.md#process",
+    _check_ids: "config.md#user",
+    _check_mounts: "config.md#mounts",
+    _check_idmap: "config.md#mounts",
+    _check_paths: "config-linux.md#masked-paths",
+    _check_sysctl: "config-linux.md#sysctl",
+    _check_time_offsets: "config-linux.md#offset-for-time-namespace",
+    _check_hooks: "config.md#posix-platform-hooks",
+    _check_capabilities: "config.md#linux-process",
+    _check_clocks: "config-linux.md#offset-for-time-namespace",
+    _check_personality: "config-linux.md#personality",
+    _check_userns_ids: "config-linux.md#user-namespace-mappings",
+    _check_cpu_affinity: "config.md#linux-process",
+    _check_memory_policy: "config-linux.md#memory-policy",
+    _check_seccomp: "config-linux.md#seccomp",
+}
+
+# JSON path prefix -> the section defining that field (the most specific first)
+_PATH_SECTIONS = (
+    ("$.ociVersion", "config.md#specification-version"),
+    ("$.root", "config.md#root"),
+    ("$.mounts", "config.md#mounts"),
+    ("$.process.user", "config.md#user"),
+    ("$.process.rlimits", "config.md#posix-process"),
+    ("$.process.capabilities", "config.md#linux-process"),
+    ("$.process", "config.md#process"),
+    ("$.hostname", "config.md#hostname"),
+    ("$.domainname", "config.md#domainname"),
+    ("$.hooks", "config.md#posix-platform-hooks"),
+    ("$.annotations", "config.md#annotations"),
+    ("$.linux.namespaces", "config-linux.md#namespaces"),
+    ("$.linux.uidMappings", "config-linux.md#user-namespace-mappings"),
+    ("$.linux.gidMappings", "config-linux.md#user-namespace-mappings"),
+    ("$.linux.timeOffsets", "config-linux.md#offset-for-time-namespace"),
+    ("$.linux.devices", "config-linux.md#devices"),
+    ("$.linux.cgroupsPath", "config-linux.md#cgroups-path"),
+    ("$.linux.resources", "config-linux.md#control-groups"),
+    ("$.linux.sysctl", "config-linux.md#sysctl"),
+    ("$.linux.seccomp", "config-linux.md#seccomp"),
+    ("$.linux.rootfsPropagation", "config-linux.md#rootfs-mount-propagation"),
+    ("$.linux.maskedPaths", "config-linux.md#masked-paths"),
+    ("$.linux.readonlyPaths", "config-linux.md#readonly-paths"),
+    ("$.linux.mountLabel", "config-linux.md#mount-label"),
+    ("$.linux.personality", "config-linux.md#personality"),
+    ("$.linux.memoryPolicy", "config-linux.md#memory-policy"),
+    ("$.linux.intelRdt", "config-linux.md#intelrdt"),
+    ("$.linux", "config-linux.md"),
+)
+
+
+def section_of(path):
+    """The runtime-spec section that defines the field at JSON <path>
+    ("config.md" for one no row names: the document's top)."""
+    for prefix, section in _PATH_SECTIONS:
+        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
+            return section
+    return "config.md"
 
 
 # ---- conversion ---------------------------------------------------------

@@ -211,7 +211,9 @@ ONE_PROBLEM = {
 def test_each_check_is_a_finding_before_anything_is_made(name):
     edit, path, message = ONE_PROBLEM[name]
     doc = spec(edit)
-    assert config.findings(doc) == [Finding(path, message, "error")]
+    found = config.findings(doc)
+    assert [f.replace(section="") for f in found] == [Finding(path, message, "error")]
+    assert found[0].section.startswith(("config.md#", "config-linux.md#")), found
     with pytest.raises(ConfigError) as e:
         config.parse(doc, "/b", source="/b/config.json")
     assert str(e.value) == f"/b/config.json: {path}: {message}"
@@ -242,14 +244,26 @@ def test_what_the_kernel_takes_has_no_finding(edit):
 def test_a_schema_violation_is_the_one_finding():
     """The semantic checks read documents of the schema's shape only."""
     doc = spec(lambda d: d.update(hostname=5, domainname="d" * 100))
-    assert config.findings(doc) == [Finding("$.hostname", "expected string, got integer")]
+    assert config.findings(doc) == [Finding("$.hostname", "expected string, got integer",
+                                            section="config.md#hostname")]
     assert config.findings([]) == [Finding("$", "expected object")]
     assert config.findings(spec()) == []
 
 
 def test_a_finding_is_a_record():
     f = Finding("$.x", "bad")
-    assert f.severity == "error" and f == Finding("$.x", "bad", "error") and hash(f)
+    assert f.severity == "error" and f == Finding("$.x", "bad", "error", "") and hash(f)
+
+
+def test_a_finding_names_the_spec_section_of_its_rule():
+    """Each check has its section; a schema violation, the field's."""
+    assert set(config.SECTIONS) == set(config.CHECKS)
+    ns = spec(lambda d: d["linux"]["namespaces"].append({"type": "pid"}))
+    assert [f.section for f in config.findings(ns)] == ["config-linux.md#namespaces"]
+    assert config.section_of("$.linux.resources.memory.limit") == \
+        "config-linux.md#control-groups"
+    assert config.section_of("$.processes") == "config.md"
+    assert config.section_of("$.mounts[3].source") == "config.md#mounts"
 
 
 # (edit, JSON path) of independent problems, each in its own part of the
