@@ -393,6 +393,14 @@ def spec(g, bundle=".", rootless=False, hardened=False):
     return 0
 
 
+def validate(g, bundle=".", fmt="text"):
+    """Every finding of the bundle, errors first; 1 when there is an error."""
+    from ocirt import validate as v
+    found = v.validate(bundle)
+    _out(v.report(found, fmt))
+    return 1 if any(f.severity == "error" for f in found) else 0
+
+
 def features(g):
     import json
     from ocirt import features as feat

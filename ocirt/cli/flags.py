@@ -208,6 +208,11 @@ COMMANDS = {c.name: c for c in (
             fast=False),
     Command("ps", "ps", "List the processes of a container (json: their host pids).",
             (ID, Arg("ps_args", "[PS_ARGS]...", rest=True)), (FORMAT,), unknown=True),
+    Command("validate", "validate",
+            "Check a bundle as create would, without creating anything (exit 1 on errors).",
+            (), (BUNDLE, Opt(("--format", "-f"), "fmt", default="text", choices=("text", "json"),
+                             show_default=True, help="output format")),
+            fast=False),
     Command("features", "features", "Print the runtime-spec features document of this runtime.",
             fast=False),
     Command("list", "list_", "List the containers in --root.", (), (

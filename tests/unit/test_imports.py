@@ -77,7 +77,7 @@ HOT = frozenset({
 COLD = frozenset({
     "ocirt.__main__", "ocirt.cli.app", "ocirt.container.events", "ocirt.container.pause",
     "ocirt.container.ps", "ocirt.container.update", "ocirt.defaults", "ocirt.features",
-    "ocirt.launcher",
+    "ocirt.launcher", "ocirt.validate",
 })
 
 FORBIDDEN = frozenset({
