@@ -19,7 +19,6 @@ mounted under its home is unmounted, and the user, its ranges and its home
 import json
 import os
 import pwd
-import shutil
 import stat
 import subprocess
 import tempfile
@@ -30,47 +29,10 @@ import pytest
 from tests.engines.conftest import (IMAGE, SYSTEM_PATH, TRAPS, ULIMITS, Engine, interact,
                                     remove_tree, tool)
 from tests.integration.conftest import wait_pids_gone
+from tests.integration.users import drop_subids, ensure_subids, pids_of
 
 # what rootless podman needs besides podman and conmon (scripts/engine-packages.txt)
 HELPERS = ("newuidmap", "newgidmap", "slirp4netns", "fuse-overlayfs", "setpriv", "useradd")
-
-
-def _subids(name, path):
-    """(start, count) of name's range in /etc/subuid or /etc/subgid, or None."""
-    with open(path) as f:
-        for line in f:
-            user, _, rest = line.strip().partition(":")
-            if user == name:
-                start, count = rest.split(":")
-                return int(start), int(count)
-    return None
-
-
-def _drop_subids(name):
-    for path in ("/etc/subuid", "/etc/subgid"):
-        with open(path) as f:
-            lines = f.readlines()
-        keep = [x for x in lines if not x.startswith(name + ":")]
-        if keep != lines:
-            with open(path, "w") as f:
-                f.writelines(keep)
-
-
-def _pids_of(uids):
-    """Pids of the live processes whose real uid is in `uids` (a zombie has
-    ended: this machine's pid 1 may take its time to reap it)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/status") as f:
-                    fields = dict(ln.split(":", 1) for ln in f if ":" in ln)
-            except OSError:
-                continue
-            if fields.get("State", "Z").split()[0] != "Z" and \
-                    int(fields.get("Uid", "-1").split()[0]) in uids:
-                out.append(int(name))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +73,7 @@ class User:
 
     def _provide(self):
         """Subordinate ids (useradd gives them where login.defs says so), a home."""
-        if _subids(self.name, "/etc/subuid") is None or _subids(self.name, "/etc/subgid") is None:
-            base = 300000 + (self.uid % 1000) * 65536
-            subprocess.run(["usermod", "--add-subuids", f"{base}-{base + 65535}",
-                            "--add-subgids", f"{base}-{base + 65535}", self.name],
-                           check=True, capture_output=True)
-        self.subuid = _subids(self.name, "/etc/subuid")
+        self.subuid, _ = ensure_subids(self.name, self.uid)
         self.home = tempfile.mkdtemp(prefix="ocirt-rlp-")
         self.xdg = os.path.join(self.home, "run")
         for d, mode in ((self.home, 0o755), (self.xdg, 0o700)):
@@ -150,7 +107,7 @@ class User:
         uids = self.uids()
         alive = []
         for _ in range(3):  # a process may fork while the others die
-            pids = _pids_of(uids)
+            pids = pids_of(uids, zombies=False)
             for pid in pids:
                 try:
                     os.kill(pid, 9)
@@ -158,7 +115,7 @@ class User:
                     pass
             alive = wait_pids_gone(pids)
         subprocess.run(["userdel", self.name], capture_output=True)
-        _drop_subids(self.name)
+        drop_subids(self.name)
         if self.home:
             remove_tree(self.home)  # unmounts first: never delete through a mount
         assert alive == [], f"processes of {self.name} that do not die: {alive}"
@@ -234,7 +191,8 @@ def podman(rootless_engine):
     assert rootless_engine.ok("ps", "--all", "--quiet") == ""
     d = rootless_engine.state_dir
     assert not os.path.isdir(d) or os.listdir(d) == [], os.listdir(d)
-    alive = set(rootless_engine.inits) & set(_pids_of(rootless_engine.user.uids()))
+    alive = set(rootless_engine.inits) & set(pids_of(rootless_engine.user.uids(),
+                                                      zombies=False))
     assert alive == set(), alive
 
 
@@ -278,7 +236,7 @@ def test_detached_exec_stop_rm(podman):
     # another user of the container: an id of the user's range on the host
     podman.ok("exec", "--detach", "--user", "1000", "c1", "sleep", "999")
     start = user.subuid[0]
-    (sleeper,) = _pids_of({start + 999})  # exec --detach returns once it runs
+    (sleeper,) = pids_of({start + 999}, zombies=False)  # exec --detach returns once it runs
     podman.inits.append(sleeper)
     with open(f"/proc/{sleeper}/cmdline") as f:
         assert f.read() == "sleep\0999\0"

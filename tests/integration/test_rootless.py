@@ -22,6 +22,7 @@ import uuid
 import pytest
 
 from tests.integration.conftest import wait_pids_gone
+from tests.integration.users import drop_subids, ensure_subids, pids_of
 
 RUNC = "/usr/sbin/runc"
 HAVE_RUNC = os.access(RUNC, os.X_OK)
@@ -30,45 +31,6 @@ if shutil.which("useradd") is None or shutil.which("setpriv") is None:
 
 # runc spec --rootless's capabilities: CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE
 ROOTLESS_CAPS = (1 << 29) | (1 << 5) | (1 << 10)
-
-
-def _subids(name, path):
-    """(start, count) of name's range in /etc/subuid or /etc/subgid, or None."""
-    with open(path) as f:
-        for line in f:
-            user, _, rest = line.strip().partition(":")
-            if user == name:
-                start, count = rest.split(":")
-                return int(start), int(count)
-    return None
-
-
-def _drop_subids(name):
-    for path in ("/etc/subuid", "/etc/subgid"):
-        with open(path) as f:
-            lines = f.readlines()
-        keep = [x for x in lines if not x.startswith(name + ":")]
-        if keep != lines:
-            with open(path, "w") as f:
-                f.writelines(keep)
-
-
-def _user_pids(uid):
-    """Pids of every process whose real uid is uid."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            out.append(int(name))
-                        break
-        except OSError:
-            pass
-    return out
 
 
 class User:
@@ -80,13 +42,7 @@ class User:
                         "/usr/sbin/nologin", self.name], check=True, capture_output=True)
         pw = pwd.getpwnam(self.name)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        if _subids(self.name, "/etc/subuid") is None or _subids(self.name, "/etc/subgid") is None:
-            base = 300000 + (self.uid % 1000) * 65536
-            subprocess.run(["usermod", "--add-subuids", f"{base}-{base + 65535}",
-                            "--add-subgids", f"{base}-{base + 65535}", self.name],
-                           check=True, capture_output=True)
-        self.subuid = _subids(self.name, "/etc/subuid")
-        self.subgid = _subids(self.name, "/etc/subgid")
+        self.subuid, self.subgid = ensure_subids(self.name, self.uid)
         self.home = tempfile.mkdtemp(prefix="ocirt-rl-")
         os.chmod(self.home, 0o755)
         os.chown(self.home, self.uid, self.gid)
@@ -98,7 +54,7 @@ class User:
         self._n = 0
 
     def remove(self):
-        pids = _user_pids(self.uid)
+        pids = pids_of({self.uid})
         for pid in pids:  # only this test's user's: its containers' leftovers
             try:
                 os.kill(pid, 9)
@@ -111,7 +67,7 @@ class User:
                 if point.startswith(self.home + "/"):
                     subprocess.run(["umount", "-l", point], capture_output=True)
         subprocess.run(["userdel", self.name], capture_output=True)
-        _drop_subids(self.name)
+        drop_subids(self.name)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def __call__(self, *argv, env=None, cwd=None, timeout=60):
@@ -158,7 +114,7 @@ class User:
 
     def assert_nothing_left(self, pids=()):
         assert self.state_dirs("ocirt") == [], self.state_dirs("ocirt")
-        assert wait_pids_gone(list(pids) + _user_pids(self.uid)) == []
+        assert wait_pids_gone(list(pids) + pids_of({self.uid})) == []
         with open("/proc/self/mountinfo") as f:
             assert self.home not in f.read()
 
