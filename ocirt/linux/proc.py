@@ -22,11 +22,19 @@ def host_root():
     a user made (rootless podman runs the runtime as root of the user's
     namespace: capabilities over what that namespace owns, none over the
     host's /run, cgroups or device nodes). The initial namespace's uid_map
-    maps every id onto itself."""
-    if posixos.geteuid() != 0:
-        return False
-    with open("/proc/self/uid_map", "rb") as f:
-        return f.read().split() == [b"0", b"0", b"4294967295"]
+    maps every id onto itself. Read once per command: a forked stage
+    inherits the answer, which is its caller's (what its users ask)."""
+    global _host_root
+    if _host_root is None:
+        if posixos.geteuid() != 0:
+            _host_root = False
+        else:
+            with open("/proc/self/uid_map", "rb") as f:
+                _host_root = f.read().split() == [b"0", b"0", b"4294967295"]
+    return _host_root
+
+
+_host_root = None
 
 
 def start_time(pid):

@@ -42,7 +42,7 @@ def user_namespace_fd(uid_maps, gid_maps, where):
             raise errors.ConfigError("cannot make the idmap user namespace", where)
         for name, maps in (("uid_map", uid_maps), ("gid_map", gid_maps)):
             with open(f"/proc/{pid}/{name}", "w") as f:
-                f.write("".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps))
+                f.write(_map_text(maps))
         return posixos.open(f"/proc/{pid}/ns/user", posixos.O_RDONLY | posixos.O_CLOEXEC)
     except OSError as e:
         raise errors.ConfigError(f"cannot make the idmap user namespace: {e.strerror}", where)
@@ -68,7 +68,7 @@ def write_id_maps(pid, uid_mappings, gid_mappings):
         if unprivileged and not _own_id_only(maps, name):
             _new_id_map(pid, name, maps, where)
             continue
-        text = "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
+        text = _map_text(maps)
         try:
             if unprivileged and name == "gid_map":
                 with open(f"/proc/{pid}/setgroups", "w") as f:
@@ -78,6 +78,11 @@ def write_id_maps(pid, uid_mappings, gid_mappings):
         except OSError as e:
             raise errors.ConfigError(f"cannot write {e.filename or name}: {e.strerror}",
                                      where)
+
+
+def _map_text(maps):
+    """A uid_map or gid_map's text: one "container host size" line per mapping."""
+    return "".join(f"{m.container_id} {m.host_id} {m.size}\n" for m in maps)
 
 
 def _own_id_only(maps, name):
