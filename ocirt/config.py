@@ -285,6 +285,15 @@ def _schema_validator():
 
 def load(bundle):
     """Read <bundle>/config.json and return a checked Config."""
+    path, doc, escapes = read_document(bundle)
+    return parse(doc, bundle, source=path, escapes=escapes)
+
+
+def read_document(bundle):
+    """(path, decoded document, whether its text has a \\u escape) of
+    <bundle>/config.json; ConfigError when it cannot be read or decoded.
+    (A NUL or a lone surrogate can only come from a \\u escape: valid UTF-8
+    holds no surrogate, and a raw control character is invalid JSON.)"""
     path = posixos.path.join(bundle, "config.json")
     try:
         data = posixos.read_regular(path, MAX_CONFIG)  # a regular file: not /dev/zero, nor a fifo
@@ -297,9 +306,7 @@ def load(bundle):
         doc = jsonio.loads(data)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ConfigError(f"{path}: invalid JSON: {e}")
-    # A NUL or a lone surrogate can only come from a \u escape: valid UTF-8
-    # holds no surrogate, and a raw control character is invalid JSON.
-    return parse(doc, bundle, source=path, escapes=b"\\u" in data)
+    return path, doc, b"\\u" in data
 
 
 def parse(doc, bundle, source="config.json", escapes=True):

@@ -30,24 +30,13 @@ CAP_SYS_RESOURCE = 24
 def validate(bundle):
     """[config.Finding] of the bundle at <bundle>: errors, then warnings."""
     bundle = os.path.abspath(bundle)
-    path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return [_error("$", f"{path}: not a regular file", BUNDLE_SECTION)]
-            data = f.read(config.MAX_CONFIG + 1)
-    except FileNotFoundError:
-        return [_error("$", f"{path}: no such file (is {bundle} an OCI bundle?)",
-                       BUNDLE_SECTION)]
-    except OSError as e:
-        return [_error("$", f"{path}: {e.strerror}", BUNDLE_SECTION)]
-    if len(data) > config.MAX_CONFIG:
-        return [_error("$", f"{path}: larger than {config.MAX_CONFIG} bytes", BUNDLE_SECTION)]
-    try:
-        doc = jsonio.loads(data)
-    except (ValueError, RecursionError) as e:
-        return [_error("$", f"{path}: invalid JSON: {e}", BUNDLE_SECTION)]
-    found = config.findings(doc, escapes=b"\\u" in data)
+        # read as create reads it: a regular file (not a fifo, which open(2)
+        # would wait on), bounded in size
+        path, doc, escapes = config.read_document(bundle)
+    except config.ConfigError as e:
+        return [_error("$", e.msg, BUNDLE_SECTION)]
+    found = config.findings(doc, escapes=escapes)
     if any(f.severity == "error" for f in found):
         return found  # the host checks read a converted config
     cfg = config.parse(doc, bundle, source=path)

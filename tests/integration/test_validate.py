@@ -141,6 +141,11 @@ def test_a_missing_bundle_and_bad_json_are_errors(rt):
     (b / "config.json").write_text("{")
     p, found = validate(rt, b)
     assert p.returncode == 1 and "invalid JSON" in found[0]["message"]
+    f = rt.tmp / "fifo"  # a fifo is refused at once, as create refuses it (no wait)
+    f.mkdir()
+    os.mkfifo(f / "config.json")
+    p, found = validate(rt, f)
+    assert p.returncode == 1 and "not a regular file" in found[0]["message"]
 
 
 # ---- process.args[0], looked up inside the rootfs
