@@ -258,10 +258,59 @@ class Config(_Value):
                  "seccomp", "personality", "time_offsets", "mount_label", "memory_policy",
                  "resources", "raw")
 
+    @classmethod
+    def load(cls, bundle):
+        """The checked config of <bundle>/config.json (ConfigError otherwise)."""
+        return load(bundle)
+
+    @classmethod
+    def from_dict(cls, doc, bundle="."):
+        """A checked Config from a decoded config document; relative paths
+        (root.path, bind sources) are of <bundle>. ConfigError names the
+        first problem; its findings has every error."""
+        import copy
+        return parse(copy.deepcopy(doc), bundle, source="config")
+
+    @staticmethod
+    def template(args=None, rootless=False, hardened=False):
+        """The document `ocirt spec` writes (a dict to edit, then from_dict),
+        with process.args <args> (and no terminal) when given."""
+        from ocirt import defaults
+        doc = defaults.spec(rootless, hardened)
+        if args is not None:
+            doc["process"]["args"] = list(args)
+            doc["process"]["terminal"] = False
+        return doc
+
+    def document(self):
+        """The document as checked: a copy, to edit and check again (from_dict)."""
+        import copy
+        if self.raw is None:
+            raise ValueError("an edited Config (replace()) has no document")
+        return copy.deepcopy(self.raw)
+
     def to_json(self):
         """The document as checked, as JSON bytes."""
         from ocirt import jsonio
+        if self.raw is None:
+            raise ValueError("an edited Config (replace()) has no document: edit "
+                             "document() and check it with Config.from_dict")
         return jsonio.dumps(self.raw).encode()
+
+    def write(self, bundle):
+        """<bundle>/config.json, a new file (FileExistsError if there is one)."""
+        fd = posixos.open(posixos.path.join(bundle, "config.json"),
+                          posixos.O_WRONLY | posixos.O_CREAT | posixos.O_EXCL
+                          | posixos.O_NOFOLLOW | posixos.O_CLOEXEC, 0o644)
+        try:
+            posixos.write_all(fd, self.to_json())
+        finally:
+            posixos.close(fd)
+
+    def replace(self, **changes):
+        """A copy with <changes>; its document is gone (to_json raises): the
+        records and the document would say different things."""
+        return super().replace(**dict(changes, raw=None))
 
     def namespace(self, ns_type):
         for ns in self.namespaces:
@@ -314,9 +363,12 @@ def parse(doc, bundle, source="config.json", escapes=True):
     that findings() would list is raised, as "<source>: <path>: <message>".
     escapes=False: the text had no \\u escape, so no string can hold a NUL
     or a lone surrogate."""
-    for f in _findings(doc, escapes):
+    found = _findings(doc, escapes)
+    for f in found:
         if f.severity == "error":
-            raise ConfigError(f"{source}: {f.path}: {f.message}")
+            rest = [g for g in found if g.severity == "error"]  # for an API caller
+            raise ConfigError(f.message, f.path, section=f.section, source=source,
+                              findings=[f] + rest)
     return _convert(doc, bundle)
 
 
@@ -365,7 +417,7 @@ def check_resources(res, source="resources"):
         _schema_validator().validate({"ociVersion": SPEC_VERSION, "root": {"path": "rootfs"},
                                       "linux": {"resources": res}})
     except Invalid as e:
-        raise ConfigError(f"{source}: {e.path}: {e.msg}")
+        raise ConfigError(e.msg, e.path, section=section_of(e.path), source=source)
 
 
 # ---- semantic checks: each yields (json_path, message) per problem ------

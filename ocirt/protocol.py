@@ -259,12 +259,26 @@ class Channel:
         return LAST.decode() + prefix, suffix
 
     def send_error(self, err):
-        cls = type(err).__name__ if isinstance(err, errors.OcirtError) else "SetupError"
-        msg = str(err)  # with its JSON path, if it has one
+        """An ERROR message: the error's class, its text, and its JSON path
+        and spec section apart (the parent raises the same error, which an
+        API caller reads as attributes: check_message)."""
+        extra = {}
+        if isinstance(err, errors.OcirtError):
+            cls = type(err).__name__
+            if err.source:  # a file's error: one text, the path after the file's name
+                msg = str(err)
+            else:
+                msg = err.msg
+                if err.path:
+                    extra["path"] = err.path[:MAX_ERROR]
+            if err.section:
+                extra["section"] = err.section[:200]
+        else:
+            cls, msg = "SetupError", str(err)
         if len(msg) > MAX_ERROR:  # a 1 MB path in a message helps nobody
             msg = msg[:MAX_ERROR // 2] + " [...] " + msg[-MAX_ERROR // 2:]
         try:
-            self.send(ERROR, cls=cls, msg=msg)
+            self.send(ERROR, cls=cls, msg=msg, **extra)
         except OSError:
             pass
 
@@ -305,7 +319,8 @@ def check_message(msg, kind):
     if msg is None:
         raise SetupProcessDied("container setup process exited unexpectedly")
     if msg["t"] == ERROR:
-        raise errors.BY_NAME.get(msg.get("cls"), errors.SetupError)(msg.get("msg", "?"))
+        cls = errors.BY_NAME.get(msg.get("cls"), errors.SetupError)
+        raise cls(msg.get("msg", "?"), msg.get("path"), section=msg.get("section"))
     if msg["t"] != kind:
         raise errors.SetupError(f"protocol error: expected {kind}, got {msg['t']}")
     return msg

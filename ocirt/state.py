@@ -45,6 +45,8 @@ the container reads as "stopped" (pid 0), and delete removes what it left
 an error naming the file; `list` skips it with a warning, and `delete
 --force` removes it.
 """
+import _thread
+
 from ocirt import SPEC_VERSION, errors
 from ocirt import posixos  # os without its import cost (see there)
 
@@ -170,6 +172,18 @@ def ensure_root(root):
         raise errors.OcirtError(f"cannot create state root {root}: {e.strerror}")
 
 
+# The Containers each thread has opened since its last close_opened(): a CLI
+# command ends its process and with it their fds and locks; ocirt.runtime's
+# calls close them as they return, for a caller that goes on.
+_OPENED = {}
+
+
+def close_opened():
+    """Close (and unlock) every Container this thread has opened."""
+    for c in _OPENED.pop(_thread.get_ident(), ()):
+        c.close()
+
+
 class Container:
     """A container as recorded in the state store.
 
@@ -188,6 +202,7 @@ class Container:
         self._status = None
         self._lock_fd = None
         self._cgroup = None  # the cgroup record, parsed when first asked for
+        _OPENED.setdefault(_thread.get_ident(), []).append(self)
 
     @property
     def pid(self):
@@ -216,10 +231,18 @@ class Container:
         return Cgroup(self.cgroup_paths)
 
     def close(self):
-        """Close the directory fd (list holds no more than one at a time)."""
+        """Release the lock and close the directory fd (list holds no more
+        than one at a time; an API caller's process outlives its calls:
+        close_opened)."""
+        self.unlock()
         if self.fd >= 0:
             posixos.close(self.fd)
             self.fd = -1
+
+    def unlock(self):
+        if self._lock_fd is not None:
+            posixos.close(self._lock_fd)
+            self._lock_fd = None
 
     # --- derived status ---
     @property

@@ -2,14 +2,16 @@
 
 Both parsers (ocirt.cli.fast for the hot commands, ocirt.cli.app with
 click for everything) call these. Each returns the process exit status.
+A command is the call of ocirt's Python API that does it (ocirt.runtime:
+every rule and error is there) and the output: what the command adds is
+only runc's form of its arguments and of what it prints.
 """
-import posix
 import sys
 
 from ocirt import posixos  # os without its import cost (see there)
-from ocirt import state as store  # not ocirt.container: state is the hottest command
 from ocirt.cli.flags import COMMANDS, GLOBAL
 from ocirt.errors import OcirtError, UsageError
+from ocirt.runtime import Runtime, check_preserve_fds, default_root  # noqa: F401 (re-exported)
 
 
 class Globals:
@@ -33,123 +35,62 @@ class Globals:
         self.given_root = value
 
 
-def default_root():
-    """The state root without --root, as runc's: /run/ocirt for root, else
-    $XDG_RUNTIME_DIR/ocirt (the user's own runtime directory). Root of a
-    user namespace other than the host's is a user there too (rootless
-    podman calls the runtime so, with the user's XDG_RUNTIME_DIR: /run is
-    not its), unless USER says root (root's shell in a namespace of its own)."""
-    import posix  # its environ: os.environ would import os
-    env = posix.environ
-    xdg = env.get(b"XDG_RUNTIME_DIR", b"").decode("utf-8", "surrogateescape")
-    if posixos.geteuid() == 0:
-        from ocirt.linux import proc
-        if not xdg.startswith("/") or env.get(b"USER") == b"root" or proc.host_root():
-            return "/run/ocirt"
-    elif not xdg.startswith("/"):
-        from ocirt.errors import UsageError
-        raise UsageError("--root: not given, and XDG_RUNTIME_DIR is not set (to an absolute "
-                         "path): a user other than root needs one of them for the state")
-    return xdg.rstrip("/") + "/ocirt"
-
-
 def _out(text):
     sys.stdout.write(text)
     sys.stdout.flush()
 
 
-def _systemd_check(g):
-    if g.systemd_cgroup and not posixos.path.isdir("/run/systemd/system"):
-        raise OcirtError("systemd not running on this host, cannot use systemd cgroups manager")
+def _runtime(g):
+    return Runtime(g.root, systemd_cgroup=g.systemd_cgroup)
 
 
 def state(g, cid):
-    _out(store.load(g.root, cid).state_text())  # runc's: indented, no final newline
+    _out(_runtime(g).state_text(cid))  # runc's: indented, no final newline
     return 0
 
 
 def start(g, cid):
-    from ocirt.container.start import start
-    start(g.root, cid)
+    _runtime(g).start(cid)
     return 0
 
 
 def kill(g, cid, sig="SIGTERM", all_processes=False):
-    from ocirt.container.kill import kill
-    from ocirt.linux.signals import parse
-    kill(g.root, cid, parse(sig, zero=True), all_processes)
+    _runtime(g).kill(cid, sig, all=all_processes)
     return 0
 
 
 def delete(g, cid, force=False):
-    from ocirt.container.delete import delete
-    delete(g.root, cid, force)
+    _runtime(g).delete(cid, force=force)
     return 0
-
-
-def check_preserve_fds(n, listen=0):
-    """--preserve-fds N passes fds 3..N+2 (after <listen> LISTEN_FDS ones):
-    N beyond the open-file limit (RLIMIT_NOFILE's soft value) names fds that
-    cannot exist."""
-    if n < 0:
-        raise UsageError(f"--preserve-fds {n}: must not be negative")
-    if n:
-        import resource  # only with the flag: create and run do without it otherwise
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        if n > soft - 3:
-            raise UsageError(f"--preserve-fds {n}: more than the {max(soft - 3, 0)} fds "
-                             f"the open-file limit ({soft}) allows after stdio")
-        # Each must be an fd the caller passed (open, and inheritable: ocirt's
-        # own are close-on-exec); a gap would hand one of ocirt's fds (the
-        # state directory, a namespace) to the container.
-        for fd in range(3 + listen, 3 + listen + n):
-            try:
-                passed = posix.get_inheritable(fd)
-            except OSError:
-                passed = False
-            if not passed:
-                raise UsageError(f"--preserve-fds {n}: fd {fd} was not passed by the caller")
-    return n
 
 
 def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
            no_new_keyring=False, preserve_fds=0):
-    from ocirt.container.create import listen_fds
-    check_preserve_fds(preserve_fds, listen_fds())
-    from ocirt.container.create import create
-    _systemd_check(g)
-    create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
-           no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring,
-           systemd=g.systemd_cgroup)
+    _runtime(g).create(cid, bundle, pid_file=pid_file, console_socket=console_socket,
+                       no_pivot=no_pivot, no_new_keyring=no_new_keyring,
+                       preserve_fds=preserve_fds)
     return 0
 
 
 def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
         no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
-    from ocirt.container.create import listen_fds
-    check_preserve_fds(preserve_fds, listen_fds())
-    from ocirt.container.run import run
-    _systemd_check(g)
-    return run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
-               no_pivot=no_pivot, preserve_fds=preserve_fds, console_socket=console_socket,
-               no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup)
+    return _runtime(g).run(cid, bundle, detach=detach, keep=keep, pid_file=pid_file,
+                           console_socket=console_socket, no_pivot=no_pivot,
+                           no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
 
 
 def pause(g, cid):
-    from ocirt.container.pause import pause
-    pause(g.root, cid)
+    _runtime(g).pause(cid)
     return 0
 
 
 def resume(g, cid):
-    from ocirt.container.pause import resume
-    resume(g.root, cid)
+    _runtime(g).resume(cid)
     return 0
 
 
 def update(g, cid, resources=None, **flags):
     """runc's update: resources from -r FILE (or - for stdin) and/or flags."""
-    from ocirt.container import update as op
     changes = {}
     if resources is not None:
         changes = _json_object_arg("--resources", resources, "a linux.resources object")
@@ -159,7 +100,7 @@ def update(g, cid, resources=None, **flags):
             continue
         section, key, kind = resource[flag]
         changes.setdefault(section, {})[key] = _flag_value(flag, value, kind)
-    op.update(g.root, cid, changes)
+    _runtime(g).update(cid, changes)
     return 0
 
 
@@ -230,7 +171,6 @@ def parse_bytes(text):
 def events(g, cid, interval="5s", stats=False):
     """runc's events: JSON lines of stats (and oom) events."""
     from ocirt import jsonio
-    from ocirt.container import events as op
     try:
         seconds = parse_duration(interval)
     except ValueError:
@@ -245,7 +185,8 @@ def events(g, cid, interval="5s", stats=False):
         sys.stdout.write(jsonio.dumps_go(event) + "\n")
         sys.stdout.flush()
     try:
-        op.events(g.root, cid, seconds, stats, emit)
+        for event in _runtime(g).events(cid, interval=seconds, stats=stats):
+            emit(event)
     except BrokenPipeError:
         pass
     return 0
@@ -281,22 +222,22 @@ def exec_(g, cid, command=(), process=None, detach=False, pid_file=None, preserv
           user=None, additional_gids=(), cap=(), no_new_privs=False, apparmor=None,
           process_label=None):
     """runc's exec: a new process in the container; exits with its status."""
-    from ocirt.container import exec as tenant
-    check_preserve_fds(preserve_fds)
+    rt = _runtime(g)
+    check_preserve_fds(preserve_fds)  # (rt.exec checks too: first, as runc's flags are)
     if process is not None:
         proc = _json_object_arg("--process", process, "a process object")
     else:
+        from ocirt.container import exec as tenant
         if not command:
             raise UsageError("exec needs a command to run (or --process FILE)")
         gids = [tenant.parse_id("--additional-gids", x) for x in additional_gids]
-        base = store.load(g.root, cid).load_config().get("process")
+        base = rt.process_of(cid)
         proc = tenant.process_from_flags(base, command, cwd=cwd, env=env, user=user,
                                          additional_gids=gids, caps=cap,
                                          no_new_privs=no_new_privs, apparmor=apparmor,
                                          label=process_label, tty=tty)
-    return tenant.run(g.root, cid, proc, detach=detach, pid_file=pid_file,
-                      preserve_fds=preserve_fds, ignore_paused=ignore_paused,
-                      sub_cgroup=cgroup, console_socket=console_socket)
+    return rt.exec(cid, proc, detach=detach, pid_file=pid_file, preserve_fds=preserve_fds,
+                   ignore_paused=ignore_paused, cgroup=cgroup, console_socket=console_socket)
 
 
 # runc's exec exits 255 for its own errors, so that a caller can tell them
@@ -306,8 +247,7 @@ exec_.error_status = 255
 
 def ps(g, cid, fmt="table", ps_args=()):
     """runc's ps: the container's host pids as JSON, or ps(1)'s table for them."""
-    from ocirt.container.ps import pids as container_pids
-    pids = container_pids(g.root, cid)
+    pids = _runtime(g).ps(cid)
     if fmt == "json":
         _out("[" + ",".join(str(p) for p in pids) + "]\n")
         return 0
@@ -335,45 +275,22 @@ def ps(g, cid, fmt="table", ps_args=()):
 def list_(g, fmt="table", quiet=False):
     """runc's list: what can be read; a container that cannot is a warning line."""
     from ocirt import log
-    items = store.list_all(g.root, warn=log.warning)
+    states = _runtime(g).list(warn=log.warning)
     if quiet:
-        _out("".join(c.id + "\n" for c in items))
+        _out("".join(s.id + "\n" for s in states))
         return 0
-    states = []
-    for c in items:
-        try:
-            states.append(c.oci_state())
-        except ValueError as e:
-            log.warning(f"container {c.id}: {store.STATE_FILE}: invalid JSON: {e} "
-                        "(delete --force removes it)")
     if fmt == "json":
         # runc's: compact, its key order, the owner's name, `null` for none
         from ocirt import jsonio
-        for s in states:
-            s["owner"] = _owner_name(g.root, s["id"])
-        _out(jsonio.dumps_go(states or None) + "\n")
+        _out(jsonio.dumps_go([s.to_dict() for s in states] or None) + "\n")
         return 0
     rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
     # a container still being created has no "created" nor "owner" yet
-    rows += [(s["id"], str(s["pid"]), s["status"], s.get("bundle", ""), s.get("created", ""),
-              _owner_name(g.root, s["id"])) for s in states]
+    rows += [(s.id, str(s.pid), s.status, s.bundle, s.created, s.owner) for s in states]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     _out("".join("   ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n"
                  for r in rows))
     return 0
-
-
-def _owner_name(root, cid):
-    """The user owning <root>/<id>, by name; "#uid" without one (runc's list)."""
-    try:
-        uid = posixos.stat(posixos.path.join(root, cid), follow_symlinks=False).st_uid
-    except OSError:
-        return ""
-    import pwd
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"#{uid}"
 
 
 def spec(g, bundle=".", rootless=False, hardened=False):
@@ -403,8 +320,7 @@ def validate(g, bundle=".", fmt="text"):
 
 def features(g):
     import json
-    from ocirt import features as feat
-    _out(json.dumps(feat.document(), indent=2) + "\n")
+    _out(json.dumps(Runtime.features(), indent=2) + "\n")
     return 0
 
 

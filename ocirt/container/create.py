@@ -43,9 +43,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     c = state.new(root, cid, lock=True)
     debug(f"create {cid}: state directory {c.dir}")
     cleanup = _Cleanup(c)
-    lock_fd = -1
     try:
-        lock_fd = c.lock()
+        c.lock()  # (new() took it: the same fd)
         c.write(state.CONFIG_COPY, cfg.to_json())  # as checked, not the file read again
         from ocirt.linux.cgroups import UNIFIED, Cgroup
         if systemd:
@@ -84,8 +83,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if cfg.annotations:
             oci["annotations"] = dict(cfg.annotations)
         caps = grantable_caps(cfg)  # once the caller may create containers here
-        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd,
-                     keyring, oci, console, caps)
+        pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
+                     console, caps)
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
         exe = posixos.stat("/proc/self/exe")  # what the init runs until start (state._init_waits)
@@ -109,8 +108,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             cleanup.cgroup.release()
         for _, fd in ns_fds:
             posixos.close(fd)
-        if lock_fd >= 0:
-            posixos.close(lock_fd)
+        c.unlock()
         if console is not None:
             console.close()
 
@@ -308,8 +306,8 @@ def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
             posixos.close(fd)
 
 
-def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring,
-           oci, console=None, caps=None):
+def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
+           console=None, caps=None):
     import _socket
     from ocirt import protocol
     from ocirt.linux import shim
@@ -361,8 +359,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
         try:
             ocirt.DEBUG = False  # a child never prints (ocirt.protocol)
             # The lock belongs to this create call, not to the container.
-            posixos.close(lock_fd)
-            c.close()
+            c.close()  # with its lock
             parent_end.close()
             # the container side, imported here while the parent sets the
             # device rules; the child waits for GO before it does anything

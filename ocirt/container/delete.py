@@ -18,9 +18,9 @@ def delete(root, cid, force=False):
     if not Status.can_delete(st, force):
         if st == Status.CREATING:
             raise errors.InvalidState(f"cannot delete container {cid} that is still being "
-                                      "created")
+                                      "created", id=cid, status=st)
         raise errors.InvalidState(f"cannot delete container {cid} that is not stopped: "
-                                  f"{st}")
+                                  f"{st}", id=cid, status=st)
     if Status.can_kill(st):  # created, or --force: its init first, as runc does
         from ocirt.container.kill import kill_and_wait
         kill_and_wait(c)

@@ -12,23 +12,29 @@ def stats(c):
     return stats_mod.collect(c.cgroup(), resources.hugepage_sizes())
 
 
-def events(root, cid, interval, once, emit):
-    """runc's events: a stats event now (once) or every `interval` seconds, an
-    "oom" event whenever the kernel's OOM killer acts in the container, until
-    the container stops. emit(dict) prints one event."""
+def watch(root, cid, interval, once):
+    """runc's events, as an iterator of dicts: a stats event now (once) or
+    every `interval` seconds, an "oom" event whenever the kernel's OOM killer
+    acts in the container, until the container stops. The container is
+    checked here, before the first event is asked for."""
     c = state.load(root, cid)
     st = c.refresh()
     if not Status.can_events(st):
-        raise errors.InvalidState(f"container {cid} is not running ({st})")
+        raise errors.InvalidState(f"container {cid} is not running ({st})", id=cid, status=st)
     if once:
-        emit({"type": "stats", "id": cid, "data": stats(c)})
-        return
+        return iter([{"type": "stats", "id": cid, "data": stats(c)}])
+    return _follow(cid, c.pid, c.cgroup(), interval)  # (c's record is read: it may be closed)
+
+
+def _follow(cid, pid, cg, interval):
+    """The events until the init exits (at once, if it has since watch looked)."""
     gc.enable()  # the launcher turns it off for short commands; this one may run for days
     try:
-        pidfd = os.pidfd_open(c.pid)
+        pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
-        raise errors.InvalidState(f"container {cid} is not running")
-    oom = _OomWatch(c.cgroup())
+        return
+    sizes = resources.hugepage_sizes()
+    oom = _OomWatch(cg)
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     if oom.fd is not None:
@@ -37,11 +43,11 @@ def events(root, cid, interval, once, emit):
         while True:
             ready = poller.poll(interval * 1000)
             if not ready:
-                emit({"type": "stats", "id": cid, "data": stats(c)})
+                yield {"type": "stats", "id": cid, "data": stats_mod.collect(cg, sizes)}
                 continue
             for fd, _ in ready:
                 if fd == oom.fd and oom.fired():
-                    emit({"type": "oom", "id": cid})
+                    yield {"type": "oom", "id": cid}
             if any(fd == pidfd for fd, _ in ready):
                 return
     finally:

@@ -81,8 +81,10 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     if not Status.can_exec(st, ignore_paused):
         if st == Status.PAUSED:
             raise errors.InvalidState(f"container {cid} is paused (use --ignore-paused to "
-                                      "exec anyway; the process stays frozen until resume)")
-        raise errors.InvalidState(f"cannot exec in a container that is {st}")
+                                      "exec anyway; the process stays frozen until resume)",
+                                      id=cid, status=st)
+        raise errors.InvalidState(f"cannot exec in a container that is {st}", id=cid,
+                                  status=st)
     doc = c.load_config()
     doc["process"] = process
     bundle = c.oci_state().get("bundle", "")
@@ -320,6 +322,9 @@ def _kill_reap(pid):
 
 
 def _wait(pid):
-    from ocirt.container.run import forward_signals, wait_child
-    forward_signals(pid)
-    return wait_child(pid)
+    from ocirt.container.run import forward_signals, restore_signals, wait_child
+    previous = forward_signals(pid)
+    try:
+        return wait_child(pid)
+    finally:
+        restore_signals(previous)

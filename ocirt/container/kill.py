@@ -14,13 +14,15 @@ def kill(root, cid, sig, all_processes=False):
     st = c.status
     if all_processes:
         if not Status.can_kill_all(st):
-            raise errors.InvalidState(f"container {cid} is not running ({st})")
+            raise errors.InvalidState(f"container {cid} is not running ({st})", id=cid,
+                                      status=st)
         signal_all(c, sig, init_alive=Status.can_kill(st))
     else:
         if st == Status.CREATING:
-            raise errors.InvalidState(f"container {cid} is still being created")
+            raise errors.InvalidState(f"container {cid} is still being created", id=cid,
+                                      status=st)
         if not Status.can_kill(st):
-            raise errors.InvalidState(f"container {cid} is not running")
+            raise errors.InvalidState(f"container {cid} is not running", id=cid, status=st)
         send_signal(c, sig)  # through a pidfd: the init may have died since
     if sig == _signal.SIGKILL:
         from ocirt.linux import freezer

@@ -17,11 +17,12 @@ def resume(root, cid):
 def _freezer_op(root, cid, allowed, refusal, verb, method):
     """Under the container's lock: check its status, then freeze or thaw it."""
     c = state.load(root, cid)
-    lock = c.lock()
+    c.lock()
     try:
         st = c.refresh()
         if not allowed(st):
-            raise errors.InvalidState(f"container {cid} is {refusal} ({st})")
+            raise errors.InvalidState(f"container {cid} is {refusal} ({st})", id=cid,
+                                      status=st)
         if not c.cgroup_paths:
             raise errors.OcirtError(f"cannot {verb} {cid}: it has no cgroup (its user, not "
                                     "root, could make none: the freezer needs a cgroup "
@@ -31,4 +32,4 @@ def _freezer_op(root, cid, allowed, refusal, verb, method):
         except OSError as e:
             raise errors.OcirtError(f"cannot {verb} {cid}: {e.strerror}")
     finally:
-        os.close(lock)
+        c.unlock()

@@ -10,7 +10,8 @@ def pids(root, cid):
     """Host pids of the processes in the container's cgroup."""
     c = state.load(root, cid)
     if not Status.can_ps(c.status):
-        raise errors.InvalidState(f"container {cid} is still being created")
+        raise errors.InvalidState(f"container {cid} is still being created", id=cid,
+                                  status=Status.CREATING)
     if not c.cgroup_paths:
         return _in_pid_namespace(c)
     return c.cgroup().pids()

@@ -37,15 +37,18 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
         from ocirt import console
         master = receiver.master()
         console.adopt_size(master)  # before the process can ask for it
-    forward_signals(pid)
-    _begin(c, keep, until_exec=True)
-    if master is not None:
-        from ocirt import console
-        try:
-            console.proxy(master)
-        finally:
-            posixos.close(master)
-    status = wait_child(pid)
+    previous = forward_signals(pid)
+    try:
+        _begin(c, keep, until_exec=True)
+        if master is not None:
+            from ocirt import console
+            try:
+                console.proxy(master)
+            finally:
+                posixos.close(master)
+        status = wait_child(pid)
+    finally:
+        restore_signals(previous)
     if not keep:
         _finish_run(c)
     return status
@@ -67,10 +70,22 @@ def _begin(c, keep, until_exec=False):
 
 def forward_signals(pid):
     """While a foreground run or exec waits: the signals a user sends it (and
-    a terminal's size change) go on to the container's process."""
+    a terminal's size change) go on to the container's process. Returns the
+    handlers it replaced, for restore_signals (an API caller keeps its own
+    afterwards); {} outside the main thread, where Python sets none."""
     from ocirt.linux.signals import FORWARDED
+    previous = {}
     for s in FORWARDED + (_signal.SIGWINCH,):
-        _signal.signal(s, lambda signum, frame: forward(pid, signum))
+        try:
+            previous[s] = _signal.signal(s, lambda signum, frame: forward(pid, signum))
+        except ValueError:  # not the main thread
+            break
+    return previous
+
+
+def restore_signals(previous):
+    for s, handler in previous.items():
+        _signal.signal(s, handler if handler is not None else _signal.SIG_DFL)
 
 
 def forward(pid, signum):

@@ -9,7 +9,7 @@ def start(root, cid):
     c.lock()
     st = c.refresh()
     if not Status.can_start(st):
-        raise errors.InvalidState(f"cannot start a container that is {st}")
+        raise errors.InvalidState(f"cannot start a container that is {st}", id=cid, status=st)
     debug(f"start {cid}: {st}, init pid {c.pid}")
     begin(c)
     debug(f"start {cid}: started")
@@ -53,7 +53,8 @@ def release(c, until_exec=False):
     try:
         s = connect_unix(c.fd, EXEC_SOCKET)  # the state directory's fd
     except OSError as e:
-        raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}")
+        raise errors.InvalidState(f"container {c.id} is not waiting to start: {e.strerror}",
+                                  id=c.id)
     try:
         # Killed before the init has START, this start leaves the container
         # as it was (created, the socket in place, the init back in accept);
@@ -71,7 +72,8 @@ def release(c, until_exec=False):
             if reply == EXECUTING and not until_exec:
                 break
     except OSError as e:  # the init was killed meanwhile (a racing kill)
-        raise errors.InvalidState(f"container {c.id} stopped before it started: {e.strerror}")
+        raise errors.InvalidState(f"container {c.id} stopped before it started: {e.strerror}",
+                                  id=c.id, status=Status.STOPPED)
     finally:
         s.close()
     try:

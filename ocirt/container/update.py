@@ -10,11 +10,12 @@ def update(root, cid, changes):
     """runc's update: merge `changes` (a linux.resources object) into the
     container's resources, apply the sections it touches, and record them."""
     c = state.load(root, cid)
-    lock = c.lock()
+    c.lock()
     try:
         st = c.refresh()
         if not Status.can_update(st):
-            raise errors.InvalidState(f"cannot update container {cid} that is {st}")
+            raise errors.InvalidState(f"cannot update container {cid} that is {st}",
+                                      id=cid, status=st)
         doc = c.load_config()
         linux = doc.setdefault("linux", {})
         changes = _zeros_dropped(changes)  # engines send 0 for "unchanged"
@@ -33,7 +34,7 @@ def update(root, cid, changes):
         linux["resources"] = merged
         c.write(state.CONFIG_COPY, jsonio.dumps(doc).encode())
     finally:
-        os.close(lock)
+        c.unlock()
 
 
 def _zeros_dropped(changes):

@@ -56,7 +56,10 @@ def test_config_is_hashable_and_equal_by_value(name):
     assert a == b and hash(a) == hash(b)
     assert len({a, b}) == 1
     assert a.replace(hostname="other") != a
-    assert a.replace(hostname="other").raw is a.raw  # raw is outside equality
+    # raw is outside equality; an edited record has none (its to_json would lie)
+    assert a.replace(hostname="other").raw is None
+    with pytest.raises(ValueError):
+        a.replace(hostname="other").to_json()
 
 
 def test_every_section_has_its_record():
