@@ -1,5 +1,4 @@
 """pause and resume: the cgroup freezer, under the container's lock."""
-import os
 
 from ocirt import errors, state
 from ocirt.linux import freezer

@@ -1,5 +1,4 @@
 """update: runc's update, new linux.resources for a running container."""
-import os
 
 from ocirt import config, errors, jsonio, log, state
 from ocirt.linux import resources

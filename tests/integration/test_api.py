@@ -326,3 +326,31 @@ def test_mypy_accepts_a_typed_user_program(rt):
     p = subprocess.run([mypy, "--strict", str(bad)], cwd=str(rt.tmp), capture_output=True,
                        text=True, env=env)
     assert p.returncode == 1 and 'incompatible types in assignment' in p.stdout.lower(), p.stdout
+
+
+def test_calls_give_back_their_fds_and_locks(rt, tmp_path):
+    """A program that goes on after its calls: no fd left open by them, and
+    no container lock held (the CLI, another process, can pause the container
+    the program started)."""
+    bundle = rt.bundle(["sleep", "1000"])
+    ids = [rt.new_id() for _ in range(3)]
+    got = api(rt, """
+        import subprocess
+        bundle, ocirt_bin, *ids = sys.argv[2:]
+        def fds():
+            return len(os.listdir("/proc/self/fd"))
+        before = fds()
+        for cid in ids:
+            rt.create(cid, bundle)
+            rt.start(cid)
+            rt.state(cid); rt.ps(cid); rt.list(); rt.pause(cid); rt.resume(cid)
+        during = fds()
+        p = subprocess.run([ocirt_bin, "--root", rt.root, "pause", ids[0]], timeout=20,
+                           capture_output=True, text=True)
+        out(cli_pause=[p.returncode, p.stderr], status=rt.state(ids[0]).status)
+        for cid in ids:
+            rt.delete(cid, force=True)
+        out(before=before, during=during, after=fds())
+    """, bundle, rt.bin, *ids)
+    assert got["cli_pause"] == [0, ""] and got["status"] == "paused"
+    assert got["before"] == got["during"] == got["after"], got
