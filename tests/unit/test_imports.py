@@ -78,6 +78,7 @@ COLD = frozenset({
     "ocirt.__main__", "ocirt.cli.app", "ocirt.container.events", "ocirt.container.pause",
     "ocirt.container.ps", "ocirt.container.update", "ocirt.defaults", "ocirt.features",
     "ocirt.launcher", "ocirt.validate",
+    "ocirt.hardened",  # the --hardened template and its seccomp profile: only `spec` reads it
 })
 
 FORBIDDEN = frozenset({
