@@ -4,8 +4,8 @@ By default it is what `runc spec` writes (runc 1.1.5), field for field and in
 runc's order, because tutorials and scripts run that file as it is or edit
 it with jq: `terminal: true`, `args: ["sh"]`, the ambient set, runc's five
 namespaces. Only ociVersion (the spec ocirt implements) and the hostname
-differ. `--hardened` writes the stricter template the tests run with: no
-terminal, no ambient capabilities, a cgroup namespace, powercap masked.
+differ. `--hardened` writes ocirt.hardened's template, built on this one:
+no capabilities, a read-only root, a seccomp allow-list... (docs/hardened.md).
 """
 
 import os
@@ -17,12 +17,12 @@ DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 def spec(rootless=False, hardened=False, uid=None, gid=None):
     """The template; with rootless, mapped to uid/gid (default: the caller's),
-    as `runc spec --rootless` maps them."""
-    caps = ("bounding", "effective", "permitted") + (() if hardened else ("ambient",))
+    as `runc spec --rootless` maps them. hardened: ocirt.hardened's template."""
+    caps = ("bounding", "effective", "permitted", "ambient")
     cfg = {
         "ociVersion": SPEC_VERSION,
         "process": {
-            "terminal": not hardened,
+            "terminal": True,
             "user": {"uid": 0, "gid": 0},
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -52,12 +52,10 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")
-                           + (("cgroup",) if hardened else ())],
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]
-                  + (["/sys/devices/virtual/powercap"] if hardened else []),
+                            "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                               "/proc/sysrq-trigger"],
         },
@@ -76,12 +74,13 @@ def spec(rootless=False, hardened=False, uid=None, gid=None):
             "maskedPaths": linux["maskedPaths"],
             "readonlyPaths": linux["readonlyPaths"],
         }
-        if hardened:  # the cgroup mount needs a cgroup namespace the user may not own
-            cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
         for m in cfg["mounts"]:
             if m["type"] == "sysfs":  # a new sysfs needs a network namespace of one's own
                 m.update(type="none", source="/sys",
                          options=["rbind", "nosuid", "noexec", "nodev", "ro"])
             if m["type"] == "devpts":  # gid 5 is not mapped
                 m["options"] = [o for o in m["options"] if o != "gid=5"]
+    if hardened:
+        from ocirt import hardened as template  # optional: only --hardened reads its data
+        template.harden(cfg, rootless)
     return cfg

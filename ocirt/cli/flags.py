@@ -222,7 +222,8 @@ COMMANDS = {c.name: c for c in (
                  Opt(("--rootless",), "rootless", SWITCH,
                      help="a config for an unprivileged user"),
                  Opt(("--hardened",), "hardened", SWITCH,
-                     help="no terminal, no ambient capabilities, a cgroup namespace, "
-                          "powercap masked (default: what runc spec writes)")),
+                     help="a hardened template: no capabilities, no_new_privs, a read-only "
+                          "root, a seccomp allow-list, a cgroup namespace (docs/hardened.md; "
+                          "default: what runc spec writes)")),
             fast=False),
 )}

@@ -85,6 +85,8 @@ def test_spec_hardened_is_a_separate_flag(rt, tmp_path):
     assert "ambient" not in cfg["process"]["capabilities"]
     assert "cgroup" in [ns["type"] for ns in cfg["linux"]["namespaces"]]
     assert "/sys/devices/virtual/powercap" in cfg["linux"]["maskedPaths"]
+    assert cfg["process"]["capabilities"]["bounding"] == []
+    assert cfg["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
 
 
 def _interactive(cmd, script, timeout=30):

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ocirt import config, defaults
 from ocirt.errors import ConfigError
+from tests.base_spec import base_spec
 from tests.unit.test_validate import draft7, mutated_docs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,7 +49,7 @@ def test_samples_parse(name, tmp_path):
 
 
 def test_default_spec_parses_and_converts(tmp_path):
-    doc = defaults.spec(hardened=True)
+    doc = base_spec()
     cfg = config.parse(doc, str(tmp_path))
     assert cfg.oci_version == "1.3.0"
     assert cfg.root_path == os.path.join(str(tmp_path), "rootfs")

@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from ocirt import config, defaults, hooks, log
+from ocirt import config, hooks, log
 from ocirt.errors import ConfigError
+from tests.base_spec import base_spec
 
 
 def load_error(tmp_path, doc_text):
@@ -21,7 +22,7 @@ def load_error(tmp_path, doc_text):
 
 
 def spec_with(edit):
-    doc = defaults.spec(hardened=True)  # no terminal: create needs no console socket
+    doc = base_spec()  # no terminal: create needs no console socket
     doc["root"]["path"] = "/"
     edit(doc)
     return doc

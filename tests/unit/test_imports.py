@@ -80,6 +80,7 @@ COLD = frozenset({
     "ocirt.container.ps", "ocirt.container.update", "ocirt.defaults", "ocirt.features",
     "ocirt.launcher", "ocirt.validate",
     "ocirt.api",  # the API's dataclasses (State): runtime.state() and list() only
+    "ocirt.hardened",  # the --hardened template and its seccomp profile: only `spec` reads it
 })
 
 FORBIDDEN = frozenset({
