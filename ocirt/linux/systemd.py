@@ -83,6 +83,8 @@ def properties(res, slice_, cid):
              ("Slice", ("s", slice_)),
              ("Delegate", ("b", True)),
              ("DefaultDependencies", ("b", False))]
+    if res is not None:
+        res = resources.without_unset(res)  # a limit of 0 is no limit (MemoryMax=0 would OOM)
     mem = res.memory if res is not None else None
     if mem is not None and mem.limit is not None:
         props.append(("MemoryMax", ("t", _inf(mem.limit))))

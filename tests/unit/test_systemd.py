@@ -47,3 +47,15 @@ def test_properties():
     q = dict(sd.properties(parse_resources({"cpu": {"quota": 12345, "period": 100000}}),
                            "s.slice", "c"))
     assert q["CPUQuotaPerSecUSec"] == ("t", 130000)
+
+
+def test_zero_means_unset_as_in_the_cgroupfs_driver():
+    """memory.limit 0 (what engines send for "no limit") sets no MemoryMax:
+    MemoryMax=0 would leave the scope no memory at all; cpu.shares 0 and a
+    quota of 0 set nothing either."""
+    res = parse_resources({"memory": {"limit": 0, "reservation": 0, "swap": 0},
+                           "cpu": {"shares": 0, "quota": 0, "period": 0}})
+    props = dict(sd.properties(res, "system.slice", "c1"))
+    for name in ("MemoryMax", "MemoryLow", "MemorySwapMax", "CPUWeight",
+                 "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec"):
+        assert name not in props, name
