@@ -64,7 +64,7 @@ class _OomWatch:
         self.fd = None
         self._keep = []
         self._count = 0
-        d, v2 = cg._dir("memory"), False
+        d, v2 = cg.dir_of("memory"), False
         if d is None and cg.paths.get("unified"):
             d, v2 = cg.paths["unified"], True
         if d is None:

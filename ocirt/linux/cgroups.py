@@ -382,7 +382,7 @@ class Cgroup:
         """The processes in this cgroup (below: and in every cgroup under it)."""
         for name in (UNIFIED, "pids", "freezer", "memory"):
             if name in self.paths or any(name in k.split(",") for k in self.paths):
-                path = self._dir(name)
+                path = self.dir_of(name)
                 try:
                     with open(posixos.path.join(path, "cgroup.procs")) as f:
                         out = [int(x) for x in f.read().split()]
@@ -406,7 +406,9 @@ class Cgroup:
                 pass
         return bool(pids)
 
-    def _dir(self, ctrl):
+    def dir_of(self, ctrl):
+        """The container's directory in the v1 hierarchy of controller
+        <ctrl> (a co-mounted one too: "cpu" in "cpu,cpuacct"), or None."""
         for k, v in self.paths.items():
             if k == ctrl or ctrl in k.split(","):
                 return v

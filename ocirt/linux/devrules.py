@@ -347,7 +347,7 @@ def apply(cg, rules, update=False):
     devices.list); cgroup2: an eBPF program, which replaces the one ocirt
     attached before."""
     rules = normalize(rules) + normalize(RUNC_DEFAULT_ALLOW)
-    d = cg._dir("devices")
+    d = cg.dir_of("devices")
     if d is not None:
         current = None
         if update:

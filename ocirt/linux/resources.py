@@ -406,7 +406,7 @@ def controller_dir(cg, ctrl, where=BASE):
     A v1 hierarchy that has it wins; otherwise cgroup2, if its root offers
     the controller (it is then enabled in cgroup.subtree_control down to
     this cgroup, as a cgroup2 manager must). Else a clear error."""
-    d = cg._dir(ctrl)
+    d = cg.dir_of(ctrl)
     if d is not None and ctrl != UNIFIED:
         return d, False
     unified = cg.paths.get(UNIFIED)

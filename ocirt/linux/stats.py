@@ -41,7 +41,7 @@ def collect(cg, hugepage_sizes=()):
         _io_v2(v2, out["blkio"])
         _hugetlb(v2, hugepage_sizes, out["hugetlb"], v2=True)
         return out
-    d = cg._dir
+    d = cg.dir_of
     if d("cpuset"):
         out["cpuset"] = _cpuset(d("cpuset"), "cpuset.cpus", "cpuset.mems")
     if d("cpuacct") or d("cpu"):
