@@ -7,7 +7,11 @@ def cgroup_mounts():
     """{controller: mount point} of the cgroup hierarchies mounted here, from
     /proc/self/mountinfo ("unified" for cgroup2). Directory names under
     /sys/fs/cgroup do not count: after podman ran on a hybrid host, plain
-    unmounted hugetlb, net_cls, net_prio and perf_event directories are there."""
+    unmounted hugetlb, net_cls, net_prio and perf_event directories are there.
+    The keys are controllers (/proc/cgroups), named hierarchies ("name=systemd")
+    and "unified": not the other mount options (rw, relatime, ...)."""
+    with open("/proc/cgroups") as f:
+        known = {line.split()[0] for line in f if not line.startswith("#")}
     out = {}
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -18,7 +22,8 @@ def cgroup_mounts():
                 out.setdefault("unified", mp)
             elif fstype == "cgroup":
                 for opt in sup.split(","):
-                    out.setdefault(opt, mp)
+                    if opt in known or opt.startswith("name="):
+                        out.setdefault(opt, mp)
     return out
 
 

@@ -20,29 +20,13 @@ import pytest
 from tests.conftest import ROOT
 from tests.integration.conftest import Runtime, one_line_error
 
+sys.path.insert(0, os.path.join(ROOT, "conformance"))
+from cases.host import cgroup_mounts  # noqa: E402 - the conformance harness's host facts
+
 RUNC = "/usr/sbin/runc"
 
 
-def _cgroup_mounts():
-    """{controller: mount point} from the mount table ("unified": cgroup2)."""
-    with open("/proc/cgroups") as f:
-        known = {line.split()[0] for line in f if not line.startswith("#")}
-    out = {}
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            left, _, right = line.partition(" - ")
-            fstype, _src, sup = (right.split() + ["", "", ""])[:3]
-            mp = left.split()[4]
-            if fstype == "cgroup2":
-                out.setdefault("unified", mp)
-            elif fstype == "cgroup":
-                for opt in sup.split(","):
-                    if opt in known or opt.startswith("name="):
-                        out.setdefault(opt, mp)
-    return out
-
-
-MOUNTS = _cgroup_mounts()
+MOUNTS = cgroup_mounts()
 PURE_V2 = list(MOUNTS) == ["unified"]
 
 
