@@ -373,7 +373,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, lock_fd, keyring
             parent_end.close()
             # the container side, imported here while the parent sets the
             # device rules; the child waits for GO before it does anything
+            ocirt.TRACE and ocirt.TRACE.begin("import")
             from ocirt.stage1 import cloned_init, stage1
+            ocirt.TRACE and ocirt.TRACE.end("import")
             if ns_flags is None:
                 stage1(plan)  # never returns...
             else:
