@@ -60,7 +60,9 @@ def _next_stage(plan):
     """The last stage of plan's kind, with every module it needs imported
     now (see the module's docstring)."""
     if plan.kind == protocol.INIT:
+        ocirt.TRACE and ocirt.TRACE.begin("import", module="ocirt.init")
         from ocirt import init  # its own imports load what it needs before pivot_root
+        ocirt.TRACE and ocirt.TRACE.end("import")
         return init.run
     if plan.cfg.process.terminal:
         from ocirt import console  # noqa: F401

@@ -67,16 +67,15 @@ def draw_trace(sec, path):
     """Two panels from the trace section: the timeline of the median traced
     run (one row per process and nesting level; a bar per span), and the
     mean phases of each process stacked (the same scale: ms since `run`)."""
-    from .sections.trace import mean_phases, median_run
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    run = median_run(sec.get("traces", []))
+    run = sec.get("timeline")
     if not run:
         return False
     lanes = [(proc, depth) for proc, rows in run.items()
              for depth in sorted({r[3] for r in rows})]
-    phases = mean_phases(sec["traces"])
+    phases = dict(sec["phases"])
     cmap = plt.get_cmap("tab20")
     colors = {}
 
@@ -100,7 +99,7 @@ def draw_trace(sec, path):
     ax.set_xlim(0, total * 1.01)
     ax.set_xlabel("ms since `run` began (CLOCK_MONOTONIC; one row per process and "
                   "nesting level)")
-    ax.set_title(f"ocirt run of the /bin/true bundle: the median of {len(sec['traces'])} "
+    ax.set_title(f"ocirt run of the /bin/true bundle: the median of {sec['count']} "
                  "traced runs", fontsize=10)
     for y, (proc, parts) in enumerate(phases.items()):
         left = 0
@@ -114,7 +113,7 @@ def draw_trace(sec, path):
     mx.set_yticks(range(len(phases)))
     mx.set_yticklabels(list(phases), fontsize=8)
     mx.invert_yaxis()
-    mx.set_xlim(0, total * 1.01)
+    mx.set_xlim(0, max([total] + [sum(ms for _, ms in p) for p in phases.values()]) * 1.08)
     mx.set_xlabel("mean ms per phase, stacked (the level below each process's own span; "
                   "grey: in no phase)")
     fig.tight_layout()

@@ -2,9 +2,10 @@
 
 Runtime a only (runc has no trace). Each round runs the /bin/true bundle
 (the demo's: `ocirt spec`'s config) twice, in alternating order: once plain
-and once with `--trace FILE` (a new file each time), and keeps the spans of
+and once with `--trace FILE` (a new file each time), reads the spans of
 every process of the traced run (the command, stage-1 if any, the
-container's init), relative to the start of `run`'s own span. The report
+container's init), relative to the start of `run`'s own span, and keeps the
+mean of each phase and the whole timeline of the median run. The report
 gives the mean of each phase, the cost of tracing when it is on (traced vs
 plain `run`), and when it is off: the trace points one run passes, times
 what a disabled point costs (`ocirt.TRACE and ocirt.TRACE.begin(...)`
@@ -96,8 +97,13 @@ def run(bench):
     except CommandFailed as e:
         bench.fail(e)
         bench.cleanup_containers()
-    bench.cur.update(plain=plain, traced=traced, traces=runs, failed=failed,
-                     point_ns=disabled_point_ns())
+    timeline = median_run(runs)
+    bench.cur.update(plain=plain, traced=traced, failed=failed, point_ns=disabled_point_ns(),
+                     count=len(runs), phases=list(mean_phases(runs).items()),
+                     points=points_per_run(timeline) if timeline else 0,
+                     timeline={proc: [[n, round(s, 3), round(d, 3), depth]
+                                      for n, s, d, depth in rows]
+                               for proc, rows in (timeline or {}).items()})
 
 
 def mean_phases(runs):
@@ -143,27 +149,26 @@ def render(sec, la, lb, out, chart):
     if sec.get("failed"):
         out.append(f"**FAILED ({sec['failed']})**; see Failures.")
         out.append("")
-    runs = sec.get("traces", [])
-    if not runs:
+    if not sec.get("count"):
         out.append("No traced run.")
         out.append("")
         return
     plain, traced = med(sec.get("plain", [])), med(sec.get("traced", []))
-    out.append(f"`{la} --trace FILE run` of the /bin/true bundle, {len(runs)} runs: the mean "
+    out.append(f"`{la} --trace FILE run` of the /bin/true bundle, {sec['count']} runs: the mean "
                "of each phase, by process (one level below the process's own span; "
                "\"other\" is what no phase covers: imports, the interpreter's start is not "
                "in any span).")
     out.append("")
     out.append("| process | phase | mean ms |")
     out.append("|---|---|---:|")
-    for proc, phases in mean_phases(runs).items():
+    for proc, phases in sec["phases"]:
         for name, ms in phases:
             out.append(f"| {proc} | {name} | {ms:.2f} |")
     out.append("")
     if plain and traced:
         out.append(f"Tracing on: `run` takes {fmt(traced, 1000, 2)} ms traced against "
                    f"{fmt(plain, 1000, 2)} ms plain (medians; {traced / plain:.3f}×).")
-    pts = points_per_run(median_run(runs))
+    pts = sec["points"]
     ns = sec.get("point_ns")
     if ns is not None and plain:
         out.append(f"Tracing off: a run passes about {pts} trace points; a disabled one "
