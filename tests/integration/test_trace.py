@@ -215,3 +215,18 @@ def test_an_unwritable_trace_file_is_one_clear_error(rt, tmp_path, monkeypatch):
     p = rt("state", "nosuch")
     one_line_error(p, f"OCIRT_TRACE {missing}")
     rt.assert_nothing_left()
+
+
+def test_tracing_imports_nothing_after_pivot_root(rt, tmp_path, monkeypatch):
+    """The init writes its events after pivot_root, and exec's process after
+    it joined the container: all the writer needs is imported before
+    (OCIRT_CHECK_IMPORTS fails any import once the root has changed)."""
+    monkeypatch.setenv("OCIRT_CHECK_IMPORTS", "1")
+    path = tmp_path / "t.json"
+    cid = rt.running()
+    p = rt("--trace", path, "exec", cid, "true")
+    assert p.returncode == 0, p.stderr
+    p = rt("--trace", path, "run", "--bundle", rt.bundle(["true"]), rt.new_id())
+    assert p.returncode == 0, p.stderr
+    seen = {n for n, _ in by_pid(load(path)).values()}
+    assert {"tenant", "init"} <= seen
