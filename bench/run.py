@@ -6,7 +6,7 @@ pair (the runtime that goes first alternates from pair to pair, so neither one
 always runs on a cache the other just warmed).  Each runtime has its own --root
 under a temporary directory and its own container ids (prefix ``bench-``).
 
-Sections (--only / --skip): ops, exec, memory, scale, podman, floor.
+Sections (--only / --skip): ops, exec, memory, scale, podman, floor, rootless, trace.
 
 Stdlib only.  matplotlib is optional (ratio chart as PNG; --setup-chart puts it in
 a venv of its own under bench/).  gcc builds the floor (bench/floor.c).  Must run

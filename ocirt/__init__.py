@@ -8,6 +8,7 @@ SPEC_VERSION = "1.3.0"
 LAUNCHER = "the Python interpreter"  # ocirt.boot says so when the compiled launcher starts
 
 DEBUG = False  # --debug (set by ocirt.cli.run_command; forked children clear it)
+TRACE = None  # --trace: an ocirt.trace.Trace (set by ocirt.cli.run_command); trace points test it
 
 
 def debug(msg: str) -> None:

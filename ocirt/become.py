@@ -10,6 +10,7 @@ becomes an ERROR message on the channel followed by _exit (die).
 import _signal
 import errno
 
+import ocirt
 from ocirt import protocol
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError, OcirtError, SetupError
@@ -25,6 +26,7 @@ def die(chan, err):
     try:
         chan.send_error(err)
     finally:
+        ocirt.TRACE and ocirt.TRACE.flush(final=True, cut=True)
         posixos._exit(1)
 
 
@@ -57,6 +59,7 @@ def tenant(plan):
     """exec's process (Plan kind TENANT), forked by stage-1 inside the
     container's namespaces: its attributes, then execve."""
     chan = plan.chan
+    ocirt.TRACE and ocirt.TRACE.process("tenant")
     try:
         cfg = plan.cfg
         proc = cfg.process
@@ -69,8 +72,10 @@ def tenant(plan):
         # the sealed exec stub (ocirt.linux.execstub), made before become()
         # may load a seccomp filter that refuses memfd_create
         stub_fd = execstub.stub()
+        ocirt.TRACE and ocirt.TRACE.begin("become")
         argv0, late = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds, keep=(stub_fd,),
                              caps=plan.caps)
+        ocirt.TRACE and ocirt.TRACE.end("become")
         if plan.late_join:
             # a paused container: the parent moves this process into the
             # frozen cgroup, where the kernel stops it until resume
@@ -135,6 +140,9 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
     execve, or None). Shared by the container's init and by `exec`."""
     if proc is None:
         return None, seccomp
+    if ocirt.TRACE:  # its file stays open (close-on-exec: never the container's)
+        keep += ocirt.TRACE.keep()
+        ocirt.TRACE.profile(cfg.seccomp)
     _close_stray_fds(preserve_fds, keep + (chan.fileno(),))
     # as root first, as runc: a cwd only root may enter (0700) still works
     # for another user; refused (root squashed by NFS), again as the user
@@ -160,7 +168,9 @@ def become(cfg, proc, seccomp, chan, preserve_fds, keep=(), caps=None):
         # refuse (tests/integration/test_seccomp_refusals.py).
         if proc.no_new_privileges:
             shim.prctl(shim.PR_SET_NO_NEW_PRIVS, 1)
+        ocirt.TRACE and ocirt.TRACE.filtering()
         _load_seccomp(seccomp)
+        ocirt.TRACE and ocirt.TRACE.end("seccomp")
         if seccomp.notify:
             fd = seccomp.notify_fd()
             chan.send_fd(protocol.SECCOMP_FD, fd)
@@ -229,6 +239,7 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     filter, which may forbid the syscalls it makes. report: (fd, frame) to
     tell of a failed execve of the program on fd, framed by
     frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
+    ocirt.TRACE and ocirt.TRACE.begin("exec")
     for s in FORWARDED + IGNORED:
         _signal.signal(s, _signal.SIG_DFL)
     if affinity is not None and affinity.final:
@@ -253,7 +264,10 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         except OSError:  # an early filter refusing capget: the stub skips it
             pass
     if late_seccomp is not None:
+        ocirt.TRACE and ocirt.TRACE.filtering()
         _load_seccomp(late_seccomp)  # as late as possible: only execve follows
+        ocirt.TRACE and ocirt.TRACE.end("seccomp")
+    ocirt.TRACE and ocirt.TRACE.flush(final=True)  # execve closes the file (close-on-exec)
     try:
         execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix, permitted)
     except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)

@@ -13,6 +13,7 @@ on the host (an LSM enabled, a NUMA node online, a syscall this kernel
 knows, a capability the runtime holds) is told later, at create or exec.
 """
 
+import ocirt
 from ocirt import SPEC_VERSION
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import ConfigError
@@ -334,8 +335,12 @@ def _schema_validator():
 
 def load(bundle):
     """Read <bundle>/config.json and return a checked Config."""
+    ocirt.TRACE and ocirt.TRACE.begin("parse")
     path, doc, escapes = read_document(bundle)
-    return parse(doc, bundle, source=path, escapes=escapes)
+    ocirt.TRACE and ocirt.TRACE.next("validate")
+    cfg = parse(doc, bundle, source=path, escapes=escapes)
+    ocirt.TRACE and ocirt.TRACE.end("validate")
+    return cfg
 
 
 def read_document(bundle):

@@ -11,6 +11,7 @@ import _signal
 import _socket
 import errno
 
+import ocirt
 from ocirt import hooks, protocol
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.become import (become, die, execute, process_env, set_attributes,
@@ -28,6 +29,7 @@ def _exit_on_signal(signum, frame):
 def run(plan):
     """The container's init: build the environment, wait for start, exec."""
     chan = plan.chan
+    ocirt.TRACE and ocirt.TRACE.process("init")
     try:
         for s in FORWARDED:
             _signal.signal(s, _exit_on_signal)
@@ -76,34 +78,47 @@ def run(plan):
             # born in the container's cgroups (stage-1 joined them), so this
             # namespace is rooted there
             shim.unshare(shim.CLONE_NEWCGROUP)
+        ocirt.TRACE and ocirt.TRACE.begin("mounts")
         prepared = rootfs.prepare(cfg, cgroupfs.mounter(plan.cgroup_paths, cgroupns), in_userns,
                                   plan.idmap_fds, _mount_sources(chan, plan.mount_sources))
+        ocirt.TRACE and ocirt.TRACE.end("mounts")
         hook_state = None
         if any(p in cfg.hooks for p in ("prestart", "createRuntime", "createContainer",
                                         "startContainer")):
+            ocirt.TRACE and ocirt.TRACE.begin("hooks", points="createContainer")
             chan.send(protocol.HOOKS)
             hook_state = chan.expect(protocol.HOOKS_DONE)["state"]
             # as runc's init: a hook without env gets the process's (no HOME yet)
             hooks.run("createContainer", cfg.hooks.get("createContainer", ()), hook_state,
                       stub_fd=plan.stub_fd, cwd=cfg.root_path,
                       env=dict(e.split("=", 1) for e in proc.env) if proc else {})
+            ocirt.TRACE and ocirt.TRACE.end("hooks")
         if proc is not None:
             _make_cwd(cfg.root_path, proc.cwd)
+        ocirt.TRACE and ocirt.TRACE.begin("pivot")
         rootfs.pivot(cfg.root_path, plan.no_pivot, cfg.namespace("mount") is not None)
+        ocirt.TRACE and ocirt.TRACE.next("finish")
         _apply_sysctl(cfg)  # before readonlyPaths: engines list /proc/sys there
         rootfs.finish(cfg, prepared)
         if proc is not None and proc.terminal:
             setup_terminal(plan.console, proc.user, proc.console_size,
                            console_path="/dev/console")
         rootfs.seal(cfg, prepared)
+        ocirt.TRACE and ocirt.TRACE.next("become")
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
                                      keep=(plan.exec_sock.fileno(), plan.stub_fd),
                                      caps=plan.caps)
+        ocirt.TRACE and ocirt.TRACE.end("become")
+        ocirt.TRACE and ocirt.TRACE.flush()  # what the init did so far, should it never start
         chan.send(protocol.READY)
+        ocirt.TRACE and ocirt.TRACE.begin("exec.sock")
         _wait_for_start(plan)
+        ocirt.TRACE and ocirt.TRACE.end("exec.sock")
         if "startContainer" in cfg.hooks:
+            ocirt.TRACE and ocirt.TRACE.begin("hooks", points="startContainer")
             hooks.run("startContainer", cfg.hooks["startContainer"], hook_state,
                       stub_fd=plan.stub_fd, env=process_env(proc) if proc else {})
+            ocirt.TRACE and ocirt.TRACE.end("hooks")
         execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
                 executing=lambda: _tell_start(plan.start_conn),
                 report=(plan.start_conn.fileno(), protocol.exec_failed_frame),

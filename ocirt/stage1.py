@@ -8,6 +8,7 @@ the last stage is the container's init (ocirt.init) or exec's process
 (ocirt.become.tenant). The modules each needs are imported before any setns:
 once in the container's mount namespace, the host's files are out of reach.
 """
+import ocirt
 from ocirt import become, protocol
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.become import become_root, die
@@ -21,6 +22,7 @@ def stage1(plan):
     """Join the cgroups and namespaces, make create's new ones, fork the
     last stage, report its pid, exit."""
     chan = plan.chan
+    ocirt.TRACE and ocirt.TRACE.process("stage-1")
     try:
         next_stage = _next_stage(plan)
         _join(plan)
@@ -31,7 +33,9 @@ def stage1(plan):
                 if ns.path is None and ns.type not in ("user", "cgroup"):
                     flags |= ns.flag
             if flags:
+                ocirt.TRACE and ocirt.TRACE.begin("namespaces")
                 shim.unshare(flags)
+                ocirt.TRACE and ocirt.TRACE.end("namespaces")
             offsets = cfg.time_offsets
             if offsets:
                 _write_time_offsets(offsets)
@@ -43,6 +47,7 @@ def stage1(plan):
 def cloned_init(plan):
     """The init when clone3 made its new namespaces itself (see
     ocirt.container.create): stage-1's joins, then the init in this process."""
+    ocirt.TRACE and ocirt.TRACE.process("init")
     try:
         next_stage = _next_stage(plan)
         _join(plan)
@@ -55,7 +60,9 @@ def _next_stage(plan):
     """The last stage of plan's kind, with every module it needs imported
     now (see the module's docstring)."""
     if plan.kind == protocol.INIT:
+        ocirt.TRACE and ocirt.TRACE.begin("import", module="ocirt.init")
         from ocirt import init  # its own imports load what it needs before pivot_root
+        ocirt.TRACE and ocirt.TRACE.end("import")
         return init.run
     if plan.cfg.process.terminal:
         from ocirt import console  # noqa: F401
@@ -73,15 +80,20 @@ def _join(plan):
     shim.prctl(shim.PR_SET_DUMPABLE, 0)
     init = plan.kind == protocol.INIT
     if init:
+        ocirt.TRACE and ocirt.TRACE.begin("GO")
         chan.expect(protocol.GO)
+        ocirt.TRACE and ocirt.TRACE.end("GO")
     cfg = plan.cfg
     if not plan.late_join:
         try:
             # As host root, before any user namespace: the next stage inherits it.
+            ocirt.TRACE and ocirt.TRACE.begin("cgroups")
             Cgroup(plan.cgroup_paths).join_self(plan.in_unified)
+            ocirt.TRACE and ocirt.TRACE.end("cgroups")
         except OSError as e:
             raise SetupError(f"cannot join cgroup: {e.strerror} ({e.filename})")
     joined = dict(plan.ns_fds)
+    ocirt.TRACE and ocirt.TRACE.begin("namespaces")
     if "user" in joined:
         if init:
             shim.setns(joined["user"], shim.CLONE_NEWUSER)
@@ -111,6 +123,7 @@ def _join(plan):
                 raise SetupError(f"cannot enter the container's root: {e.strerror}")
             continue
         _setns(plan, ns_type, fd)
+    ocirt.TRACE and ocirt.TRACE.end("namespaces")
 
 
 def _setns(plan, ns_type, fd):
@@ -136,6 +149,7 @@ def hand_over(chan, next_stage, plan):
         finally:
             posixos._exit(1)
     chan.send(protocol.PID, pid=pid)
+    ocirt.TRACE and ocirt.TRACE.flush(final=True)
     posixos._exit(0)
 
 

@@ -1,4 +1,5 @@
-"""The chart: the ratio of the medians per row, and run /bin/true over the floor.
+"""The chart: the ratio of the medians per row, and run /bin/true over the floor;
+and, with the trace section, where `run`'s time goes (<chart>-trace.png).
 
 matplotlib is optional: if this Python cannot import it, bench/.venv's python
 (made by --setup-chart) draws the chart through run.py --chart-from.
@@ -58,6 +59,69 @@ def draw_chart(chart, path, la, lb):
     return True
 
 
+def trace_png(png):
+    return os.path.splitext(png)[0] + "-trace.png"
+
+
+def draw_trace(sec, path):
+    """Two panels from the trace section: the timeline of the median traced
+    run (one row per process and nesting level; a bar per span), and the
+    mean phases of each process stacked (the same scale: ms since `run`)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    run = sec.get("timeline")
+    if not run:
+        return False
+    lanes = [(proc, depth) for proc, rows in run.items()
+             for depth in sorted({r[3] for r in rows})]
+    phases = dict(sec["phases"])
+    cmap = plt.get_cmap("tab20")
+    colors = {}
+
+    def color(name):
+        return colors.setdefault(name, cmap(len(colors) % 20))
+    fig, (ax, mx) = plt.subplots(2, 1, figsize=(12, 0.42 * len(lanes) + 0.5 * len(phases) + 3),
+                                 gridspec_kw={"height_ratios": [len(lanes), len(phases) + 1]})
+    for y, (proc, depth) in enumerate(lanes):
+        for name, start, dur, d in run[proc]:
+            if d != depth:
+                continue
+            ax.barh(y, dur, left=start, height=0.8, color=color(name), edgecolor="white",
+                    linewidth=0.5)
+            if dur > 0.6:
+                ax.text(start + dur / 2, y, name, ha="center", va="center", fontsize=7,
+                        clip_on=True)
+    ax.set_yticks(range(len(lanes)))
+    ax.set_yticklabels([proc if d == 0 else f"{proc}  +{d}" for proc, d in lanes], fontsize=8)
+    ax.invert_yaxis()
+    total = max(s + d for rows in run.values() for _, s, d, _ in rows)
+    ax.set_xlim(0, total * 1.01)
+    ax.set_xlabel("ms since `run` began (CLOCK_MONOTONIC; one row per process and "
+                  "nesting level)")
+    ax.set_title(f"ocirt run of the /bin/true bundle: the median of {sec['count']} "
+                 "traced runs", fontsize=10)
+    for y, (proc, parts) in enumerate(phases.items()):
+        left = 0
+        for name, ms in parts:
+            mx.barh(y, ms, left=left, color=color(name) if name != "other" else "lightgray",
+                    edgecolor="white", linewidth=0.5)
+            if ms > 0.6:
+                mx.text(left + ms / 2, y, name, ha="center", va="center", fontsize=7)
+            left += ms
+        mx.text(left, y, f" {left:.1f} ms", va="center", fontsize=7)
+    mx.set_yticks(range(len(phases)))
+    mx.set_yticklabels(list(phases), fontsize=8)
+    mx.invert_yaxis()
+    mx.set_xlim(0, max([total] + [sum(ms for _, ms in p) for p in phases.values()]) * 1.08)
+    mx.set_xlabel("mean ms per phase, stacked (the level below each process's own span; "
+                  "grey: in no phase)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def write_chart(json_path, png):
     """Draw the chart here if matplotlib imports, else with bench/.venv's python."""
     try:
@@ -76,6 +140,8 @@ def write_chart(json_path, png):
     with open(json_path) as f:
         data = json.load(f)
     _, chart = report(data)
+    if "trace" in data["sections"] and draw_trace(data["sections"]["trace"], trace_png(png)):
+        print(f"run.py: trace chart written to {trace_png(png)}", file=sys.stderr)
     if draw_chart(chart, png, data["runtimes"]["a"]["label"], data["runtimes"]["b"]["label"]):
         print(f"run.py: chart written to {png}", file=sys.stderr)
         return True

@@ -105,6 +105,9 @@ def run_command(g, func, args, kwargs):
                 root = f"none ({e})"
             log.debug(f"{func.__name__.rstrip('_')}: ocirt {ocirt.__version__}, "
                       f"root {root}, arguments {list(args)}")
+    trace = g.trace or posix.environ.get(b"OCIRT_TRACE", b"").decode("utf-8", "surrogateescape")
+    if trace and not start_trace(trace, "--trace" if g.trace else "OCIRT_TRACE", func, args):
+        return status or 1
     try:
         return func(g, *args, **kwargs)
     except OcirtError as e:
@@ -130,3 +133,22 @@ def run_command(g, func, args, kwargs):
             log.error(traceback.format_exc())
         log.error(f"internal error: {type(e).__name__}: {e}")
         return status or 1
+    finally:
+        if ocirt.TRACE is not None:
+            ocirt.TRACE.close()
+
+
+def start_trace(path, flag, func, args):
+    """--trace FILE (or OCIRT_TRACE=FILE): ocirt.TRACE, whose outermost span
+    is this command (ocirt.trace). False, with one error line naming the
+    file, when it cannot be opened."""
+    from ocirt import trace
+    name = func.__name__.rstrip("_")
+    try:
+        ocirt.TRACE = trace.Trace(path, f"ocirt {name}")
+    except OSError as e:
+        from ocirt import log
+        log.error(f"{flag} {path}: {e.strerror}")
+        return False
+    ocirt.TRACE.begin(name, args=list(args))
+    return True

@@ -16,7 +16,7 @@ from ocirt.runtime import Runtime, check_preserve_fds, default_root  # noqa: F40
 
 class Globals:
     """The global flags (ocirt.cli.flags.GLOBAL): their defaults, or the values given."""
-    __slots__ = ("given_root", "log", "log_format", "debug", "systemd_cgroup")
+    __slots__ = ("given_root", "log", "log_format", "debug", "systemd_cgroup", "trace")
 
     def __init__(self, **given):
         for opt in GLOBAL:

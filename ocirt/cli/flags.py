@@ -88,6 +88,9 @@ GLOBAL = (
     Opt(("--log-format",), "log_format", default="text", choices=("text", "json"),
         show_default=True, help="log format"),
     Opt(("--debug",), "debug", SWITCH, help="enable debug output"),
+    Opt(("--trace",), "trace", metavar="FILE",  # None: $OCIRT_TRACE, else no trace
+        help="append the phases of the command and of its container's setup, with their "
+             "durations, to FILE as Chrome trace events (ui.perfetto.dev)"),
     Opt(("--systemd-cgroup",), "systemd_cgroup", SWITCH,
         help="use systemd for cgroups (cgroupsPath slice:prefix:name)"),
     Opt(("--version", "-v"), "show_version", SWITCH, help="print the version", fast=False),

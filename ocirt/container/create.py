@@ -46,6 +46,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     try:
         c.lock()  # (new() took it: the same fd)
         c.write(state.CONFIG_COPY, cfg.to_json())  # as checked, not the file read again
+        ocirt.TRACE and ocirt.TRACE.begin("cgroups")
         from ocirt.linux.cgroups import UNIFIED, Cgroup
         if systemd:
             from ocirt.linux import systemd as sd
@@ -67,6 +68,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
                 made.close()
             cg.claim(made)  # held until create ends: see Cgroup.claim
         cleanup.cgroup = cg  # from here on, what is in it is this create's
+        ocirt.TRACE and ocirt.TRACE.next("plan")  # the Plan for the init: capabilities, seccomp...
         debug(f"create {cid}: cgroup {' '.join(f'{k}={v}' for k, v in cg.paths.items())}")
         if cfg.namespace("mount") is None:
             # the container inherits the runtime's mount namespace: what
@@ -85,6 +87,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         caps = grantable_caps(cfg)  # once the caller may create containers here
         pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
                      console, caps)
+        ocirt.TRACE and ocirt.TRACE.begin("save")
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
         exe = posixos.stat("/proc/self/exe")  # what the init runs until start (state._init_waits)
@@ -98,6 +101,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         if pid_file:
             write_pid_file(pid_file, pid)
         cleanup.done()
+        ocirt.TRACE and ocirt.TRACE.end("save")
         debug(f"create {cid}: created; the init (pid {pid}) waits for start")
         return pid
     except BaseException:
@@ -325,7 +329,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
     seccomp_filter = None
     if sec is not None:
         from ocirt.linux import seccomp
+        ocirt.TRACE and ocirt.TRACE.begin("seccomp")
         seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
+        ocirt.TRACE and ocirt.TRACE.end("seccomp")
     idmap_fds = {}
     if any(m.idmapped for m in cfg.mounts):
         from ocirt.linux import userns
@@ -344,6 +350,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
     shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
     ns_flags = _clone_flags(cfg, ns_fds)
     place = not cg.systemd  # else the scope's directory comes later: systemd makes it
+    ocirt.TRACE and ocirt.TRACE.next("clone")
     try:
         try:
             pid1, plan.in_unified = cg.fork(ns_flags or 0, place)
@@ -363,13 +370,16 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
             parent_end.close()
             # the container side, imported here while the parent sets the
             # device rules; the child waits for GO before it does anything
+            ocirt.TRACE and ocirt.TRACE.begin("import")
             from ocirt.stage1 import cloned_init, stage1
+            ocirt.TRACE and ocirt.TRACE.end("import")
             if ns_flags is None:
                 stage1(plan)  # never returns...
             else:
                 cloned_init(plan)
         finally:
             posixos._exit(1)  # ...and a child must never run the parent's code
+    ocirt.TRACE and ocirt.TRACE.next("GO")
     cleanup.pids.append(pid1)
     child_end.close()
     exec_sock.close()
@@ -380,9 +390,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
         if cg.systemd:
             _start_scope(cg, cfg, c.id, pid1, cleanup)
         # before GO: stage-2 makes its device nodes under the final rules
+        ocirt.TRACE and ocirt.TRACE.begin("devices")
         _set_devices(cg, cfg)
+        ocirt.TRACE and ocirt.TRACE.end("devices")
         debug(f"create {c.id}: device rules set; sync: GO ->")
         parent_end.send(protocol.GO)
+        ocirt.TRACE and ocirt.TRACE.next("READY")
         if _expects_userns(cfg, ns_fds):
             protocol.check_message(parent_end.recv(), protocol.USERNS)
             debug(f"create {c.id}: sync: <- USERNS; writing uid_map and gid_map")
@@ -405,7 +418,9 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
             # and no program of the config has run. Where there was a
             # stage-1, it has exited (pids.max would count it).
             from ocirt.linux import resources
+            ocirt.TRACE and ocirt.TRACE.begin("resources")
             resources.apply(cg, cfg.resources, log.warning)
+            ocirt.TRACE and ocirt.TRACE.end("resources")
             debug(f"create {c.id}: linux.resources applied")
         from ocirt import jsonio
         creating = dict(oci, pid=init_pid, status="creating")
@@ -415,8 +430,10 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
             if msg["t"] == protocol.HOOKS:
                 from ocirt import hooks
                 hook_state = jsonio.dumps(creating)
+                ocirt.TRACE and ocirt.TRACE.begin("hooks", points="prestart, createRuntime")
                 for point in ("prestart", "createRuntime"):
                     hooks.run(point, cfg.hooks.get(point, ()), hook_state, info=log.info)
+                ocirt.TRACE and ocirt.TRACE.end("hooks")
                 parent_end.send(protocol.HOOKS_DONE, state=hook_state)
                 debug(f"create {c.id}: prestart and createRuntime hooks done; "
                       "sync: HOOKS_DONE ->")
@@ -431,6 +448,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
                         posixos.close(fd)
             msg, fds = parent_end.recv_with_fds()
         protocol.check_message(msg, protocol.READY)
+        ocirt.TRACE and ocirt.TRACE.end("READY")
         debug(f"create {c.id}: sync: <- READY (rootfs built, pivot_root done, process "
               "attributes set; the init waits on exec.sock)")
         return init_pid

@@ -1,4 +1,5 @@
 """delete: remove everything create made (with --force, kill first)."""
+import ocirt
 from ocirt import debug, errors, state
 from ocirt.state import Status
 
@@ -23,9 +24,13 @@ def delete(root, cid, force=False):
                                   f"{st}", id=cid, status=st)
     if Status.can_kill(st):  # created, or --force: its init first, as runc does
         from ocirt.container.kill import kill_and_wait
+        ocirt.TRACE and ocirt.TRACE.begin("kill")
         kill_and_wait(c)
+        ocirt.TRACE and ocirt.TRACE.end("kill")
         debug(f"delete {cid}: killed")
+    ocirt.TRACE and ocirt.TRACE.begin("destroy")
     destroy(c)
+    ocirt.TRACE and ocirt.TRACE.end("destroy")
     debug(f"delete {cid}: deleted")
 
 

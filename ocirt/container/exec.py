@@ -88,7 +88,9 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
     doc = c.load_config()
     doc["process"] = process
     bundle = c.oci_state().get("bundle", "")
+    ocirt.TRACE and ocirt.TRACE.begin("validate")
     cfg = config.parse(doc, bundle, source="exec process")
+    ocirt.TRACE and ocirt.TRACE.end("validate")
     lsm.check(cfg)  # as create: a label this host cannot apply is an error
     if console_socket is not None and not cfg.process.terminal:
         raise errors.UsageError("--console-socket given but the process has no terminal")
@@ -104,7 +106,9 @@ def run(root, cid, process, detach=False, pid_file=None, preserve_fds=0,
         sec = cfg.seccomp
         if sec is not None:
             from ocirt.linux import seccomp
+            ocirt.TRACE and ocirt.TRACE.begin("seccomp")
             seccomp_filter = seccomp.build(sec, cfg.process.no_new_privileges, log.warning)
+            ocirt.TRACE and ocirt.TRACE.end("seccomp")
         late_join = st == Status.PAUSED
         receiver = sock = None
         if cfg.process.terminal:
@@ -226,6 +230,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
     if not detach:
         # the process is our grandchild: when stage-1 exits it becomes ours
         shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)
+    ocirt.TRACE and ocirt.TRACE.begin("clone")
     try:
         if late_join:
             pid1, plan.in_unified = posixos.fork(), False
@@ -241,6 +246,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
             stage1(plan)
         finally:
             posixos._exit(1)
+    ocirt.TRACE and ocirt.TRACE.next("sync")  # PID, SECCOMP_FD..., EOF: the program is executed
     child_end.close()
     debug(f"exec {c.id}: forked stage-1 (pid {pid1}): it joins the container's cgroups "
           "and namespaces")
@@ -281,6 +287,7 @@ def _spawn(c, cfg, cg, ns_fds, seccomp_filter, detach, pid_file, preserve_fds, l
                 break
         if pid is None:
             raise errors.SetupError("the exec process died before it started")
+        ocirt.TRACE and ocirt.TRACE.end("sync")
     except BaseException:
         for p in (pid1, pid):
             if p:
@@ -325,6 +332,9 @@ def _wait(pid):
     from ocirt.container.run import forward_signals, restore_signals, wait_child
     previous = forward_signals(pid)
     try:
-        return wait_child(pid)
+        ocirt.TRACE and ocirt.TRACE.begin("wait")
+        status = wait_child(pid)
+        ocirt.TRACE and ocirt.TRACE.end("wait")
+        return status
     finally:
         restore_signals(previous)

@@ -2,6 +2,7 @@
 
 import _signal
 
+import ocirt
 from ocirt import config as config_mod, errors, log, state
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.container.create import create
@@ -24,13 +25,16 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
             and cfg.process.terminal:
         from ocirt import console
         receiver = console.Receiver()
+    ocirt.TRACE and ocirt.TRACE.begin("create")
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds,
                  no_new_keyring=no_new_keyring, systemd=systemd,
                  console=receiver.theirs if receiver else None, cfg=cfg)
     c = state.load(root, cid)
+    ocirt.TRACE and ocirt.TRACE.next("start")
     if detach:
         _begin(c, keep)
+        ocirt.TRACE and ocirt.TRACE.end("start")
         return 0
     master = None
     if receiver is not None:
@@ -40,17 +44,22 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     previous = forward_signals(pid)
     try:
         _begin(c, keep, until_exec=True)
+        ocirt.TRACE and ocirt.TRACE.end("start")
         if master is not None:
             from ocirt import console
             try:
                 console.proxy(master)
             finally:
                 posixos.close(master)
+        ocirt.TRACE and ocirt.TRACE.begin("wait")
         status = wait_child(pid)
+        ocirt.TRACE and ocirt.TRACE.end("wait")
     finally:
         restore_signals(previous)
     if not keep:
+        ocirt.TRACE and ocirt.TRACE.begin("delete")
         _finish_run(c)
+        ocirt.TRACE and ocirt.TRACE.end("delete")
     return status
 
 

@@ -1,4 +1,5 @@
 """start: release the waiting init, then run poststart hooks."""
+import ocirt
 from ocirt import debug, errors, state
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.state import EXEC_SOCKET, Status
@@ -29,12 +30,16 @@ def begin(c, until_exec=False):
     `state` answers for it, and an engine deletes it as any stopped one."""
     poststart = "poststart" in c.hook_points
     try:
+        ocirt.TRACE and ocirt.TRACE.begin("exec.sock", until_exec=poststart or until_exec)
         release(c, until_exec=poststart or until_exec)
+        ocirt.TRACE and ocirt.TRACE.end("exec.sock")
         debug(f"start {c.id}: the init was released through exec.sock"
               + (" and executed process.args" if poststart or until_exec else ""))
         if poststart:
             from ocirt import hooks
+            ocirt.TRACE and ocirt.TRACE.begin("hooks", points="poststart")
             hooks.run_recorded(c, "poststart", Status.RUNNING)
+            ocirt.TRACE and ocirt.TRACE.end("hooks")
     except errors.OcirtError:
         from ocirt.container.kill import kill_and_wait
         kill_and_wait(c)

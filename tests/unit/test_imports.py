@@ -67,6 +67,10 @@ HOT = frozenset({
     "ocirt.linux.stats",  # create's message when the init dies: was it the OOM killer
     "ocirt.linux.userns",
     "ocirt.container.rootless",  # create by a user other than root
+    # --trace / OCIRT_TRACE only (ocirt.cli.run_command imports it then; off, a
+    # trace point is a test of ocirt.TRACE): the forked side uses it after
+    # pivot_root, so it imports all it needs at its top, from the hot set
+    "ocirt.trace",
 })
 # The rest: commands engines call rarely (events, ps, pause, resume, update,
 # spec, features, list), the click application (a hot command reaches it only
