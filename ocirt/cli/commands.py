@@ -297,7 +297,7 @@ def spec(g, bundle=".", rootless=False, hardened=False):
     """runc's spec: config.json in the bundle, as runc writes it (tab-indented,
     no final newline), never over an existing file."""
     import json
-    from ocirt import defaults
+    from ocirt.config import Config
     path = posixos.path.join(bundle, "config.json")
     try:
         f = open(path, "x")  # O_EXCL: neither an existing file nor a symlink is written through
@@ -306,7 +306,7 @@ def spec(g, bundle=".", rootless=False, hardened=False):
     except OSError as e:
         raise OcirtError(f"cannot create {path}: {e.strerror}")
     with f:
-        json.dump(defaults.spec(rootless, hardened), f, indent="\t")
+        json.dump(Config.template(rootless=rootless, hardened=hardened), f, indent="\t")
     return 0
 
 
