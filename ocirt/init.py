@@ -66,6 +66,8 @@ def run(plan):
                     raise SetupError(f"cannot create a session keyring: {e.strerror}")
         # written while the host's /proc is still here
         affinity = set_attributes(cfg, proc)
+        if plan.init is not None:
+            from ocirt.linux import pid1  # noqa: F401 - execute()'s, before pivot_root
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
@@ -97,7 +99,8 @@ def run(plan):
                            console_path="/dev/console")
         rootfs.seal(cfg, prepared)
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
-                                     keep=(plan.exec_sock.fileno(), plan.stub_fd),
+                                     keep=(plan.exec_sock.fileno(), plan.stub_fd)
+                                     + ((plan.init[0],) if plan.init else ()),
                                      caps=plan.caps)
         chan.send(protocol.READY)
         _wait_for_start(plan)
@@ -107,7 +110,7 @@ def run(plan):
         execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
                 executing=lambda: _tell_start(plan.start_conn),
                 report=(plan.start_conn.fileno(), protocol.exec_failed_frame),
-                stub_fd=plan.stub_fd)
+                stub_fd=plan.stub_fd, init=plan.init)
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(shim.describe(e))
         conn = plan.start_conn

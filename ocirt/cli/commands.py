@@ -113,26 +113,26 @@ def check_preserve_fds(n, listen=0):
 
 
 def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0):
+           no_new_keyring=False, preserve_fds=0, init=False):
     from ocirt.container.create import listen_fds
     check_preserve_fds(preserve_fds, listen_fds())
     from ocirt.container.create import create
     _systemd_check(g)
     create(g.root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
            no_pivot=no_pivot, preserve_fds=preserve_fds, no_new_keyring=no_new_keyring,
-           systemd=g.systemd_cgroup)
+           systemd=g.systemd_cgroup, init=init)
     return 0
 
 
 def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
-        no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
+        no_new_keyring=False, preserve_fds=0, detach=False, keep=False, init=False):
     from ocirt.container.create import listen_fds
     check_preserve_fds(preserve_fds, listen_fds())
     from ocirt.container.run import run
     _systemd_check(g)
     return run(g.root, cid, bundle, pid_file=pid_file, detach=detach, keep=keep,
                no_pivot=no_pivot, preserve_fds=preserve_fds, console_socket=console_socket,
-               no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup)
+               no_new_keyring=no_new_keyring, systemd=g.systemd_cgroup, init=init)
 
 
 def pause(g, cid):

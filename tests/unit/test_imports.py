@@ -65,6 +65,7 @@ HOT = frozenset({
     "ocirt.linux.systemd",  # --systemd-cgroup
     "ocirt.linux.stats",  # create's message when the init dies: was it the OOM killer
     "ocirt.linux.userns",
+    "ocirt.linux.pid1",  # create --init (or its annotation) only: the built-in init
     "ocirt.container.rootless",  # create by a user other than root
 })
 # The rest: commands engines call rarely (events, ps, pause, resume, update,
