@@ -304,3 +304,15 @@ def test_missing_init_is_one_line_and_leaves_nothing(rt, tmp_path):
         assert line.startswith("--init" if how else "$.annotations['org.ocirt.init']"), line
     rt.assert_nothing_left()
 
+
+
+def test_init_in_a_user_namespace(rt):
+    """With a user namespace stage-1 forks the init: the memfd made by
+    create reaches it all the same."""
+    def edit(cfg):
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        for key in ("uidMappings", "gidMappings"):
+            cfg["linux"][key] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    script = "tr '\\0' ' ' </proc/1/cmdline | cut -d' ' -f1; echo $$; exit 6"
+    p = rt("run", "--init", "--bundle", rt.bundle(("sh", "-c", script), edit), rt.new_id())
+    assert (p.returncode, p.stdout) == (6, "ocirt-init\n2\n"), p.stderr
