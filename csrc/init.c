@@ -12,6 +12,7 @@
  *     namespace no signal from inside it for which it has no handler, and a
  *     program run as pid 1 usually has none for SIGTERM;
  *   - it exits with the child's status, 128+N when the child died of signal N;
+ *   - with socket activation, LISTEN_PID names the child, which gets the fds;
  *   - it does nothing else: once the child is gone it exits at once (the
  *     kernel then kills what is left of the pid namespace, as it does when
  *     the container's process is pid 1 itself).
@@ -169,6 +170,39 @@ static void report(long fd, char **argv, long err)
     sys3(__NR_write, fd, buf, n);
 }
 
+/* Socket activation (LISTEN_FDS): the runtime says LISTEN_PID=<pid 1>, for
+   the container's process; that process is this child now, so the variable
+   names it instead. Any other value is left as it is. */
+static void adopt_listen_pid(char **envp, long me, long parent)
+{
+    static char var[32] = "LISTEN_PID=";
+    char digits[24], *q = digits + sizeof digits - 1, *v;
+    const char *want = "LISTEN_PID=";
+    unsigned i, n;
+
+    *q = 0;
+    do
+        *--q = (char)('0' + parent % 10);
+    while ((parent /= 10) && q > digits);
+    for (; *envp; envp++) {
+        for (i = 0; want[i] && (*envp)[i] == want[i]; i++)
+            ;
+        if (want[i])
+            continue;
+        for (v = *envp + i, n = 0; v[n] && v[n] == q[n]; n++)
+            ;
+        if (v[n] || q[n])
+            return;
+        q = digits + sizeof digits - 1;
+        do
+            *--q = (char)('0' + me % 10);
+        while ((me /= 10) && q > digits);
+        put(var, 11, sizeof var - 1, q);
+        *envp = var;
+        return;
+    }
+}
+
 /* The child: a process group of its own (the terminal's foreground one, if
    it has a terminal), the runtime's signal mask back, then PATH. */
 static __attribute__((noreturn)) void run_child(char **argv, char **envp,
@@ -176,6 +210,8 @@ static __attribute__((noreturn)) void run_child(char **argv, char **envp,
 {
     int fd, pgrp;
     long me = sys0(__NR_getpid), err;
+
+    adopt_listen_pid(envp, me, sys0(__NR_getppid));
 
     sys2(__NR_setpgid, 0, 0);
     for (fd = 0; fd < 3; fd++) {
