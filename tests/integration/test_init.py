@@ -129,8 +129,15 @@ def test_process_group_annotation_signals_the_whole_group(rt, tmp_path):
     """org.ocirt.init.process-group: a job the process started in the
     background (its own process group) gets the signal too."""
     host, share = shared_dir(tmp_path, "/shared", ("ready", "fifo"))
-    script = ("(trap 'echo job > /shared/fifo; exit 0' TERM; echo ready > /shared/ready; "
-              "sleep 1000 & wait) & trap 'wait; exit 0' TERM; wait")
+    # The process outlives the job (it may not end first: the init would
+    # exit with it, and the kernel kill the job), also when the TERM
+    # interrupts its wait. The job's open of the fifo is tried again when
+    # SIGCHLD (its sleep killed by the same TERM) interrupts it: busybox
+    # sh has a handler for SIGCHLD.
+    script = ("trap 'got=1' TERM; "
+              "(trap 'until echo job 2>/dev/null > /shared/fifo; do :; done; exit 0' TERM; "
+              "echo ready > /shared/ready; sleep 1000 & wait) & job=$!; "
+              "while kill -0 $job 2>/dev/null; do wait $job; done")
     edit = both(share, annotated({"org.ocirt.init.process-group": "true"}))
     cid = rt.new_id()
     rt("run", "-d", "--bundle", rt.bundle(("sh", "-c", script), edit), cid, check=True)
