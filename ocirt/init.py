@@ -67,7 +67,8 @@ def run(plan):
         # written while the host's /proc is still here
         affinity = set_attributes(cfg, proc)
         if plan.init is not None:
-            from ocirt.linux import pid1  # noqa: F401 - execute()'s, before pivot_root
+            # execute()'s, before pivot_root (create, which made plan.init, has it loaded)
+            from ocirt.linux import pid1  # noqa: F401
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
