@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.integration.conftest import one_line_error, read_fifo, shared_dir, wait_pids_gone
+from tests.integration.conftest import bind, one_line_error, read_fifo, shared_dir, wait_pids_gone
 from tests.integration.test_terminal import ConsoleSocket, read_until, read_until_closed
 
 INIT = {"org.ocirt.init": "true"}
@@ -255,10 +255,21 @@ def test_init_under_a_profile_refusing_execveat(rt):
         assert (p.returncode, p.stdout) == (5, "ocirt-init\n"), (nnp, p.stderr)
 
 
-def test_a_program_that_cannot_run_under_init(rt):
+def test_a_program_that_cannot_run_under_init(rt, tmp_path):
     p = rt("run", "--init", "--bundle", rt.bundle(("/nosuch",)), rt.new_id())
     one_line_error(p, "/nosuch", "no such file")
-    assert p.returncode != 0
+    # found, but its execve fails in the init's child: the child reports it
+    # on start's connection as the exec stub would (start waits for the exec
+    # when there are poststart hooks), and the container stops
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b"\0\1\2 not a program")
+    garbage.chmod(0o755)
+
+    def edit(cfg):
+        bind(cfg, garbage, "/garbage", ("bind", "ro"))
+        cfg["hooks"] = {"poststart": [{"path": "/bin/true"}]}
+    p = rt("run", "--init", "--bundle", rt.bundle(("/garbage",), edit), rt.new_id())
+    one_line_error(p, "$.process.args: exec /garbage: exec format error")
 
 
 def test_terminal_child_owns_the_foreground(rt, tmp_path):
