@@ -229,7 +229,7 @@ def _enter_cwd(cwd, first_try=False):
 
 
 def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=None,
-            executing=None, report=None, stub_fd=-1):
+            executing=None, report=None, stub_fd=-1, init=None):
     """The last steps: default signals, final CPU affinity, no stray fds, the
     late seccomp filter, execve through the sealed stub stub_fd (made by the
     caller before any filter: ocirt.linux.execstub). Never returns.
@@ -238,7 +238,9 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
     the filter (built and checked at create) and execve itself; before the
     filter, which may forbid the syscalls it makes. report: (fd, frame) to
     tell of a failed execve of the program on fd, framed by
-    frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol)."""
+    frame("exec PATH: ") -> (prefix, suffix) (see ocirt.protocol).
+    init: (fd, group) of create --init: execute the built-in init from that
+    sealed memfd instead, which runs the program as its child (ocirt.linux.pid1)."""
     ocirt.TRACE and ocirt.TRACE.begin("exec")
     for s in FORWARDED + IGNORED:
         _signal.signal(s, _signal.SIG_DFL)
@@ -269,6 +271,9 @@ def execute(proc, argv0, late_seccomp, preserve_fds, affinity=None, extra_env=No
         ocirt.TRACE and ocirt.TRACE.end("seccomp")
     ocirt.TRACE and ocirt.TRACE.flush(final=True)  # execve closes the file (close-on-exec)
     try:
+        if init is not None:
+            from ocirt.linux import pid1  # imported by the init before pivot_root
+            pid1.execve(init[0], init[1], argv0, args, env, report_fd, prefix, suffix, permitted)
         execstub.execve(stub_fd, argv0, args, env, report_fd, prefix, suffix, permitted)
     except OSError as e:  # the stub itself: E2BIG (argv and environment are its too)
         raise SetupError(shim.describe(e), "$.process.args")

@@ -68,6 +68,9 @@ def run(plan):
                     raise SetupError(f"cannot create a session keyring: {e.strerror}")
         # written while the host's /proc is still here
         affinity = set_attributes(cfg, proc)
+        if plan.init is not None:
+            # execute()'s, before pivot_root (create, which made plan.init, has it loaded)
+            from ocirt.linux import pid1  # noqa: F401
         if proc is not None and proc.terminal:
             # what the terminal setup needs, loaded while the host's files are
             # still reachable (after pivot_root they are not)
@@ -106,7 +109,8 @@ def run(plan):
         rootfs.seal(cfg, prepared)
         ocirt.TRACE and ocirt.TRACE.next("become")
         argv0, late_seccomp = become(cfg, proc, plan.seccomp, chan, plan.preserve_fds,
-                                     keep=(plan.exec_sock.fileno(), plan.stub_fd),
+                                     keep=(plan.exec_sock.fileno(), plan.stub_fd)
+                                     + ((plan.init[0],) if plan.init else ()),
                                      caps=plan.caps)
         ocirt.TRACE and ocirt.TRACE.end("become")
         ocirt.TRACE and ocirt.TRACE.flush()  # what the init did so far, should it never start
@@ -122,7 +126,7 @@ def run(plan):
         execute(proc, argv0, late_seccomp, plan.preserve_fds, affinity, plan.extra_env,
                 executing=lambda: _tell_start(plan.start_conn),
                 report=(plan.start_conn.fileno(), protocol.exec_failed_frame),
-                stub_fd=plan.stub_fd)
+                stub_fd=plan.stub_fd, init=plan.init)
     except BaseException as e:  # noqa: B902
         err = e if isinstance(e, OcirtError) else SetupError(shim.describe(e))
         conn = plan.start_conn

@@ -61,7 +61,11 @@ them. The whole conversation, with stage-1:
                                                               signals, closes stray fds, then
                                                               sends b"X" (executing), loads the
                                                               late seccomp filter and execs
-                                                              process.args
+                                                              process.args (with --init: the
+                                                              built-in init from its sealed
+                                                              memfd, which runs process.args
+                                                              as its child and reports a
+                                                              failed execve the same way)
     returns at b"X", as runc's start returns once its init is released; with poststart hooks
     (which must run after the process is executed) it reads on to EOF instead: the accepted
     socket is close-on-exec, so EOF means the exec happened. On failure stage-2 sends
@@ -362,6 +366,8 @@ class Plan:
         self.mount_sources = mount_sources  # indices of the mounts whose source create
                                             # sends (MOUNT_SOURCE)
         self.extra_env = extra_env or {}  # added to process.env (LISTEN_FDS)
+        self.init = None            # create --init: (sealed memfd of the built-in init,
+                                    # signal its child's process group?) (ocirt.linux.pid1)
         self.stub_fd = -1           # set by the init: its sealed exec stub (ocirt.linux.execstub)
         self.start_conn = None      # set by the init: start's connection, once it came
         # exec's process only

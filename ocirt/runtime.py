@@ -83,17 +83,19 @@ class Runtime:
     @_closing
     def create(self, id: str, bundle: str = ".", *, pid_file: "str | None" = None,
                console_socket: "str | None" = None, no_pivot: bool = False,
-               no_new_keyring: bool = False, preserve_fds: int = 0) -> int:
+               no_new_keyring: bool = False, preserve_fds: int = 0,
+               init: bool = False) -> int:
         """Build container <id> from <bundle> and leave its process waiting
         for start; returns the host pid of its init. preserve_fds passes the
-        caller's fds 3..3+N-1 (after those of LISTEN_FDS) to the process."""
+        caller's fds 3..3+N-1 (after those of LISTEN_FDS) to the process;
+        init: the built-in init is PID 1, the process its child (`--init`)."""
         from ocirt.container.create import create, listen_fds
         check_preserve_fds(preserve_fds, listen_fds())
         self._check_systemd()
         pid: int = create(self.root, id, bundle, pid_file=pid_file,
                           console_socket=console_socket, no_pivot=no_pivot,
                           preserve_fds=preserve_fds, no_new_keyring=no_new_keyring,
-                          systemd=self.systemd_cgroup)
+                          systemd=self.systemd_cgroup, init=init)
         return pid
 
     @_closing
@@ -138,7 +140,7 @@ class Runtime:
     def run(self, id: str, bundle: str = ".", *, detach: bool = False, keep: bool = False,
             pid_file: "str | None" = None, console_socket: "str | None" = None,
             no_pivot: bool = False, no_new_keyring: bool = False,
-            preserve_fds: int = 0) -> int:
+            preserve_fds: int = 0, init: bool = False) -> int:
         """create and start; in the foreground (not detach), wait for the
         process and return its exit status (128+N for signal N), then delete
         the container unless keep."""
@@ -149,7 +151,7 @@ class Runtime:
         return run(self.root, id, bundle, pid_file=pid_file, detach=detach, keep=keep,
                    no_pivot=no_pivot, preserve_fds=preserve_fds,
                    console_socket=console_socket, no_new_keyring=no_new_keyring,
-                   systemd=self.systemd_cgroup)
+                   systemd=self.systemd_cgroup, init=init)
 
     @_closing
     def exec(self, id: str, process: "Mapping[str, Any] | Sequence[str]", *,

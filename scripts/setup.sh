@@ -36,5 +36,7 @@ fi
 # launcher, the interpreter embedded with ocirt's modules precompiled into it;
 # say so if it had to write the slower script launcher instead
 grep -h "writing the script launcher" "$log" >&2 || true
+# and if the built-in init (--init, csrc/init.c) could not be built
+grep -h "the built-in init (--init) was not built" "$log" >&2 || true
 rm -f "$log"
 echo "setup: ocirt installed at $VENV/bin/ocirt" >&2

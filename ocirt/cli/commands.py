@@ -65,18 +65,19 @@ def delete(g, cid, force=False):
 
 
 def create(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
-           no_new_keyring=False, preserve_fds=0):
+           no_new_keyring=False, preserve_fds=0, init=False):
     _runtime(g).create(cid, bundle, pid_file=pid_file, console_socket=console_socket,
                        no_pivot=no_pivot, no_new_keyring=no_new_keyring,
-                       preserve_fds=preserve_fds)
+                       preserve_fds=preserve_fds, init=init)
     return 0
 
 
 def run(g, cid, bundle=".", pid_file=None, console_socket=None, no_pivot=False,
-        no_new_keyring=False, preserve_fds=0, detach=False, keep=False):
+        no_new_keyring=False, preserve_fds=0, detach=False, keep=False, init=False):
     return _runtime(g).run(cid, bundle, detach=detach, keep=keep, pid_file=pid_file,
                            console_socket=console_socket, no_pivot=no_pivot,
-                           no_new_keyring=no_new_keyring, preserve_fds=preserve_fds)
+                           no_new_keyring=no_new_keyring, preserve_fds=preserve_fds,
+                           init=init)
 
 
 def pause(g, cid):

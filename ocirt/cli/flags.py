@@ -109,6 +109,9 @@ CREATE = (
     Opt(("--no-new-keyring",), "no_new_keyring", SWITCH, help="keep the caller's keyring"),
     Opt(("--preserve-fds",), "preserve_fds", COUNT, default=0, minimum=0,
         help="pass N extra fds (from 3) to the container"),
+    Opt(("--init",), "init", SWITCH,
+        help="run a tiny built-in init as pid 1: it reaps zombies and forwards signals "
+             "to the process (also: annotation org.ocirt.init=true)"),
 )
 FORMAT = Opt(("--format", "-f"), "fmt", default="table", choices=("table", "json"))
 

@@ -18,11 +18,12 @@ from ocirt.state import EXEC_SOCKET
 
 def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False,
            preserve_fds=0, no_new_keyring=False, systemd=False,
-           console=None, cfg=None):
+           console=None, cfg=None, init=False):
     """Build the container and leave its init waiting for start. Returns the init pid.
 
     console: an already connected console socket (run's own), instead of a path;
-    cfg: the bundle's config, when the caller has loaded it already (run)."""
+    cfg: the bundle's config, when the caller has loaded it already (run);
+    init: --init, the built-in init as pid 1 (also the annotation org.ocirt.init)."""
     state.check_id(cid)
     bundle = posixos.path.abspath(bundle)
     if cfg is None:
@@ -39,6 +40,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
     if cfg.process.terminal and console is None:
         from ocirt import console as console_mod
         console = console_mod.connect(console_socket)
+    init = _built_in_init(cfg, init)
     ns_fds = _open_namespaces(cfg)
     c = state.new(root, cid, lock=True)
     debug(f"create {cid}: state directory {c.dir}")
@@ -86,7 +88,7 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
             oci["annotations"] = dict(cfg.annotations)
         caps = grantable_caps(cfg)  # once the caller may create containers here
         pid = _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
-                     console, caps)
+                     console, caps, init)
         ocirt.TRACE and ocirt.TRACE.begin("save")
         from ocirt.linux.proc import start_time
         pidns = cfg.namespace("pid")
@@ -113,6 +115,8 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         for _, fd in ns_fds:
             posixos.close(fd)
         c.unlock()
+        if init is not None:
+            posixos.close(init[0])
         if console is not None:
             console.close()
 
@@ -153,6 +157,16 @@ def _check_runtime_constraints(cfg, console_socket):
                                 "$.process.terminal")
     from ocirt.linux import lsm
     lsm.check(cfg)
+
+
+def _built_in_init(cfg, flag):
+    """(sealed memfd of the built-in init, signal the process group?) when
+    --init or the annotation asks for it (ocirt.linux.pid1), else None."""
+    if not flag and ("org.ocirt.init", "true") not in cfg.annotations:
+        return None  # (pid1.ANNOTATION: an engine's create imports no more than it did)
+    from ocirt.linux import pid1
+    on, group = pid1.wanted(flag, dict(cfg.annotations))
+    return pid1.sealed_copy("--init" if flag else f"$.annotations[{pid1.ANNOTATION!r}]"), group
 
 
 def grantable_caps(cfg):
@@ -311,7 +325,7 @@ def _send_mount_sources(chan, init_pid, cfg, indices, idmap_fds):
 
 
 def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
-           console=None, caps=None):
+           console=None, caps=None, init=None):
     import _socket
     from ocirt import protocol
     from ocirt.linux import shim
@@ -345,6 +359,7 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
         mount_sources=_bind_mounts(cfg) if cfg.namespace("user") is not None
         and posixos.geteuid() == 0 else (),  # else no setns(CLONE_NEWNS) here: the init binds
         extra_env={"LISTEN_FDS": str(listen), "LISTEN_PID": "1"} if listen else None)
+    plan.init = init
     # a subreaper: should the init die before it is ready, it is ours to
     # reap (and to say how it ended), also when stage-1 forked it
     shim.prctl(shim.PR_SET_CHILD_SUBREAPER, 1)

@@ -13,7 +13,7 @@ from ocirt.state import Status
 
 
 def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=False,
-        preserve_fds=0, console_socket=None, no_new_keyring=False, systemd=False):
+        preserve_fds=0, console_socket=None, no_new_keyring=False, systemd=False, init=False):
     """create + start; in the foreground, wait and return the exit status.
 
     A terminal container in the foreground without --console-socket gets the
@@ -29,7 +29,7 @@ def run(root, cid, bundle, pid_file=None, detach=False, keep=False, no_pivot=Fal
     pid = create(root, cid, bundle, pid_file=pid_file, console_socket=console_socket,
                  no_pivot=no_pivot, preserve_fds=preserve_fds,
                  no_new_keyring=no_new_keyring, systemd=systemd,
-                 console=receiver.theirs if receiver else None, cfg=cfg)
+                 console=receiver.theirs if receiver else None, cfg=cfg, init=init)
     c = state.load(root, cid)
     ocirt.TRACE and ocirt.TRACE.next("start")
     if detach:

@@ -91,6 +91,12 @@ def test_plain_run(lrt):
     assert _ok(lrt.run(["sh", "-c", "echo in"])) == "in\n"
 
 
+def test_built_in_init(lrt):
+    # ocirt.linux.pid1 executes the init after pivot_root
+    p = lrt("run", "--init", "--bundle", lrt.bundle(["sh", "-c", "echo $$"]), lrt.new_id())
+    assert _ok(p) == "2\n"
+
+
 def test_hooks(lrt):
     assert _ok(lrt.run(["sh", "-c", "echo in"], _hooks)) == "in\n"
 

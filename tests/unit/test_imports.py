@@ -66,6 +66,7 @@ HOT = frozenset({
     "ocirt.linux.systemd",  # --systemd-cgroup
     "ocirt.linux.stats",  # create's message when the init dies: was it the OOM killer
     "ocirt.linux.userns",
+    "ocirt.linux.pid1",  # create --init (or its annotation) only: the built-in init
     "ocirt.container.rootless",  # create by a user other than root
     # --trace / OCIRT_TRACE only (ocirt.cli.run_command imports it then; off, a
     # trace point is a test of ocirt.TRACE): the forked side uses it after
