@@ -149,13 +149,20 @@ class Status:
 
 def check_id(cid):
     if len(cid) > MAX_ID:
-        raise errors.UsageError(f"invalid container id {cid[:32]!r}...: longer than {MAX_ID} "
+        raise errors.UsageError(f"invalid container id {_shown(cid, 32)}: longer than {MAX_ID} "
                                 "characters")
     if not cid or cid in (".", "..") or not _ID_CHARS.issuperset(cid):
-        shown = repr(cid) if len(cid) <= 64 else f"{cid[:64]!r}..."
-        raise errors.UsageError(f"invalid container id {shown}: use letters, digits and _+.- "
-                                "(not '.' or '..')")
+        raise errors.UsageError(f"invalid container id {_shown(cid, 64)}: use letters, digits "
+                                "and _+.- (not '.' or '..')")
     return cid
+
+
+def _shown(cid, most):
+    """cid as a Python literal of at most <most> characters and "...": an
+    escape takes up to ten characters (\U0001f600), so the cut is made in
+    the literal, not in the id."""
+    text = repr(cid)
+    return text if len(text) <= most else text[:most] + "..."
 
 
 def ensure_root(root):

@@ -71,3 +71,13 @@ def test_check_id_bounds_the_length_and_its_errors_are_one_printable_line(s):
     msg = str(exc.value)
     assert "\n" not in msg and len(msg) < 200
     msg.encode("utf-8")  # printable: no lone surrogates in it
+
+
+@pytest.mark.parametrize("cid", ["\x01" * 64, "\U0001f600" * 40, "\x7f" * 300])
+def test_an_id_of_escapes_is_cut_in_its_literal(cid):
+    """Each of these characters is shown as a 4 to 10 character escape: the
+    message is cut in the literal, so it stays short (hypothesis found one of
+    exactly 200 characters)."""
+    with pytest.raises(UsageError) as exc:
+        check_id(cid)
+    assert len(str(exc.value)) < 200, str(exc.value)
