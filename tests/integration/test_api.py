@@ -354,3 +354,15 @@ def test_calls_give_back_their_fds_and_locks(rt, tmp_path):
     """, bundle, rt.bin, *ids)
     assert got["cli_pause"] == [0, ""] and got["status"] == "paused"
     assert got["before"] == got["during"] == got["after"], got
+
+
+def test_run_with_the_built_in_init(rt, tmp_path):
+    host, edit = shared_dir(tmp_path, "/sync", fifos=())
+    bundle = rt.bundle(["sh", "-c", "echo $$ > /sync/pid; cat /proc/1/comm > /sync/init; exit 5"],
+                       edit)
+    got = api(rt, """
+        out(status=rt.run(sys.argv[2], sys.argv[3], init=True))
+    """, rt.new_id(), bundle)
+    assert got["status"] == 5
+    assert (host / "pid").read_text() == "2\n"  # the process is the init's child
+    assert "ocirt-ini" in (host / "init").read_text()  # comm: "memfd:ocirt-ini" (15 bytes)
