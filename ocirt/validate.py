@@ -22,8 +22,8 @@ import resource
 import stat
 
 from ocirt import config, jsonio
-from ocirt.become import DEFAULT_PATH
-from ocirt.container.create import NOT_TOLD, host_problems
+from ocirt.become import DEFAULT_PATH, rlimit_refused
+from ocirt.container.create import NOT_TOLD, _open_namespaces, host_problems
 from ocirt.errors import OcirtError
 from ocirt.linux import capabilities, cgroups, resources, seccomp, shim
 from ocirt.linux.mounts import open_in_root
@@ -32,12 +32,12 @@ BUNDLE_SECTION = "bundle.md"
 CAP_SYS_RESOURCE = 24
 
 
-def validate(bundle, console_socket=NOT_TOLD):
+def validate(bundle, console_socket=NOT_TOLD, systemd=False):
     """[config.Finding] of the bundle at <bundle>: errors, then warnings.
 
     console_socket: create's --console-socket (None: create gets none);
     NOT_TOLD assumes one exactly when process.terminal is true, as engines
-    call create."""
+    call create; systemd: create --systemd-cgroup."""
     bundle = os.path.abspath(bundle)
     try:
         # read as create reads it: a regular file (not a fifo, which open(2)
@@ -55,7 +55,9 @@ def validate(bundle, console_socket=NOT_TOLD):
     except (OcirtError, TypeError, ValueError, KeyError, AttributeError):
         cfg = None
     if cfg is not None:
-        found += host_findings(cfg, console_socket, skip_unreadable=bad)
+        seen = {(f.path, f.message) for f in found}  # a host check may meet a config error again
+        found += [f for f in host_findings(cfg, console_socket, skip_unreadable=bad,
+                                           systemd=systemd) if (f.path, f.message) not in seen]
     return sorted(found, key=lambda f: f.severity != "error")
 
 
@@ -63,7 +65,7 @@ def _error(path, message, section):
     return config.Finding(path, message, "error", section)
 
 
-def host_findings(cfg, console_socket=NOT_TOLD, skip_unreadable=False):
+def host_findings(cfg, console_socket=NOT_TOLD, skip_unreadable=False, systemd=False):
     """What this host makes of the converted config cfg, as create would meet it.
 
     skip_unreadable: cfg comes from a document with errors: a check that
@@ -74,7 +76,7 @@ def host_findings(cfg, console_socket=NOT_TOLD, skip_unreadable=False):
     if cfg.process is not None:
         checks += [lambda: _program(cfg) if os.path.isdir(cfg.root_path) else [],
                    lambda: _capabilities(cfg), lambda: _rlimits(cfg)]
-    checks += [lambda: _seccomp(cfg), lambda: _resources(cfg),
+    checks += [lambda: _namespaces(cfg), lambda: _seccomp(cfg), lambda: _resources(cfg, systemd),
                lambda: _console_socket(cfg, console_socket)]
     for check in checks:
         try:
@@ -83,6 +85,17 @@ def host_findings(cfg, console_socket=NOT_TOLD, skip_unreadable=False):
             if not skip_unreadable:
                 raise
     return out
+
+
+def _namespaces(cfg):
+    """Each namespace given by path, opened and checked by create's own
+    function (then closed)."""
+    try:
+        for _, fd in _open_namespaces(cfg):
+            os.close(fd)
+    except OcirtError as e:
+        return [_error(e.path, e.msg, "config-linux.md#namespaces")]
+    return []
 
 
 def _console_socket(cfg, path):
@@ -97,8 +110,8 @@ def _console_socket(cfg, path):
         why = e.strerror
     if why is None:
         return []
-    return [_error("$.process.terminal", f"--console-socket {path}: cannot connect: {why}",
-                   "config.md#process")]
+    # create's error names the flag, not a JSON path
+    return [_error("$", f"--console-socket {path}: cannot connect: {why}", "config.md#process")]
 
 
 def _capabilities(cfg):
@@ -175,34 +188,27 @@ def _cap_effective(cap):
 
 
 def _rlimits(cfg):
-    """A hard limit above the host's needs CAP_SYS_RESOURCE in the host's
-    user namespace (the init sets them before it drops capabilities, and in
-    a new user namespace it has none there); RLIMIT_NOFILE never goes
-    beyond fs.nr_open."""
-    out = []
+    """The init sets process.rlimits before it drops capabilities: a hard
+    limit above the host's needs CAP_SYS_RESOURCE in the host's user
+    namespace (in a new one it has none there), and RLIMIT_NOFILE never
+    goes beyond fs.nr_open; the kernel says EPERM to both, and the init
+    stops at the first (become.rlimit_refused)."""
     privileged = cfg.namespace("user") is None and _cap_effective(CAP_SYS_RESOURCE)
-    for i, rl in enumerate(cfg.process.rlimits):
+    for rl in cfg.process.rlimits:
         try:
             host_hard = resource.getrlimit(rl.resource)[1]
         except (ValueError, OSError):
             continue
         above = host_hard != resource.RLIM_INFINITY and \
             (rl.hard == resource.RLIM_INFINITY or rl.hard > host_hard)
+        refused = above and not privileged
         if rl.type == "RLIMIT_NOFILE":
             with open("/proc/sys/fs/nr_open") as f:
-                nr_open = int(f.read())
-            if rl.hard > nr_open:
-                out.append(_error(f"$.process.rlimits[{i}].hard",
-                                  f"{rl.type} hard={rl.hard} is above fs.nr_open ({nr_open})",
-                                  "config.md#posix-process"))
-                continue
-        if above and not privileged:
-            out.append(_error(
-                f"$.process.rlimits[{i}].hard",
-                f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: the host's hard "
-                f"limit is {host_hard} and raising it needs CAP_SYS_RESOURCE",
-                "config.md#posix-process"))
-    return out
+                refused = refused or rl.hard > int(f.read())
+        if refused:
+            e = rlimit_refused(rl, host_hard & ((1 << 64) - 1), os.strerror(1))  # EPERM
+            return [_error(e.path, e.msg, "config.md#posix-process")]
+    return []
 
 
 def _seccomp(cfg):
@@ -225,7 +231,7 @@ def _split(warning, default):
     return (where, why) if where.startswith("$.") else (default, warning)
 
 
-def _resources(cfg):
+def _resources(cfg, systemd=False):
     """linux.resources as create's resources.apply would take them here:
     resources.plan with a locate() that enables nothing (its ConfigErrors:
     a controller no hierarchy has, a hugepage size the host lacks, ...),
@@ -236,10 +242,13 @@ def _resources(cfg):
     section = "config-linux.md#control-groups"
     if res is None or os.geteuid() != 0:
         return []  # a user's cgroups are delegated ones: see rootless.check
+    if systemd:
+        return []  # systemd makes the scope, and sets the resources as properties
     try:
         cg = cgroups.Cgroup.for_container(cfg.cgroups_path, "validate")
-    except OcirtError:
-        return []  # a systemd path (slice:prefix:name): create --systemd-cgroup places it
+    except OcirtError as e:  # a systemd path (slice:prefix:name) without --systemd-cgroup
+        where, why = (e.path, e.msg) if e.path else _split(e.msg, "$.linux.cgroupsPath")
+        return [_error(where, why, "config-linux.md#cgroups-path")]
     mounts = cgroups.hierarchies()
 
     def locate(cg, ctrl, where):

@@ -396,7 +396,8 @@ def spec(g, bundle=".", rootless=False, hardened=False):
 def validate(g, bundle=".", fmt="text", console_socket=None):
     """Every finding of the bundle, errors first; 1 when there is an error."""
     from ocirt import validate as v
-    found = v.validate(bundle, v.NOT_TOLD if console_socket is None else console_socket)
+    found = v.validate(bundle, v.NOT_TOLD if console_socket is None else console_socket,
+                       systemd=g.systemd_cgroup)
     _out(v.report(found, fmt))
     return 1 if any(f.severity == "error" for f in found) else 0
 

@@ -466,6 +466,14 @@ def apply(cg, res, warn=None, update=False):
     update: `ocirt update`: memory.checkBeforeUpdate is honoured, and a
     write that fails puts back the values of the files written before it."""
     dirs, todo = plan(cg, res, warn, update=update)
+
+    def current(ctrl, name):
+        try:
+            with open(posixos.path.join(dirs[ctrl][0], name)) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
     cpu = without_unset(res).cpu
     if cpu is not None and cpu.realtime_runtime and "cpu" in dirs and not dirs["cpu"][1] \
             and cg.default_parent:
