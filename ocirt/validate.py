@@ -75,6 +75,7 @@ def host_findings(cfg, console_socket=NOT_TOLD, skip_unreadable=False, systemd=F
                        for section, severity, e in host_problems(cfg, console_socket)]]
     if cfg.process is not None:
         checks += [lambda: _program(cfg) if os.path.isdir(cfg.root_path) else [],
+                   lambda: _paths(cfg) if os.path.isdir(cfg.root_path) else [],
                    lambda: _capabilities(cfg), lambda: _rlimits(cfg)]
     checks += [lambda: _namespaces(cfg), lambda: _seccomp(cfg), lambda: _resources(cfg, systemd),
                lambda: _console_socket(cfg, console_socket)]
@@ -85,6 +86,37 @@ def host_findings(cfg, console_socket=NOT_TOLD, skip_unreadable=False, systemd=F
             if not skip_unreadable:
                 raise
     return out
+
+
+def _paths(cfg):
+    """readonlyPaths and maskedPaths, looked at as the init looks at them
+    after the mounts (rootfs._existing: a link there is refused), for those
+    that no mount of the config covers (what a mount brings is seen only
+    once it is mounted)."""
+    from ocirt.errors import SetupError
+    from ocirt.linux import rootfs
+    out = []
+    root_fd = os.open(cfg.root_path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for what, paths in (("readonlyPaths", cfg.readonly_paths),
+                            ("maskedPaths", cfg.masked_paths)):
+            for i, p in enumerate(paths):
+                if _under_a_mount(cfg, os.path.normpath(p)):
+                    continue
+                try:
+                    for _ in rootfs._existing(root_fd, [p], what):
+                        pass
+                except SetupError as e:
+                    out.append(_error(f"$.linux.{what}[{i}]", e.msg,
+                                      config.section_of(f"$.linux.{what}")))
+    finally:
+        os.close(root_fd)
+    return out
+
+
+def _under_a_mount(cfg, path):
+    return any(path == d or path.startswith(d + "/") or d == "/"
+               for d in (os.path.normpath(m.destination) for m in cfg.mounts))
 
 
 def _namespaces(cfg):
@@ -171,8 +203,7 @@ def _program(cfg):
     else:
         message = f"exec: {name!r}: permission denied"
     where = [os.path.normpath(os.path.join(cwd, c)) for c in candidates]
-    mounted = any(p == m.destination.rstrip("/") or p.startswith(m.destination.rstrip("/") + "/")
-                  for p in where for m in cfg.mounts)
+    mounted = any(_under_a_mount(cfg, p) for p in where)
     if mounted:
         return [config.Finding("$.process.args[0]", message + " (unless a mount brings it)",
                                "warning", "config.md#process")]
