@@ -185,14 +185,14 @@ def _bundle(rt, cfg):
     return b
 
 
-def predict(rt, bundle, create_args=(), validate_args=()):
+def predict(rt, bundle, create_args=(), validate_args=(), global_args=()):
     """Run validate then create on bundle; assert the rule of this module."""
-    v = rt("validate", "--bundle", bundle, "--format", "json", *validate_args)
+    v = rt(*global_args, "validate", "--bundle", bundle, "--format", "json", *validate_args)
     assert "Traceback" not in v.stderr and v.stderr == "", v.stderr
     found = json.loads(v.stdout)
     errors = [f for f in found if f["severity"] == "error"]
     cid = rt.new_id()
-    c = rt("create", "--bundle", bundle, *create_args, cid)
+    c = rt(*global_args, "create", "--bundle", bundle, *create_args, cid)
     if c.returncode == 0:
         rt("delete", "--force", cid, check=True)
         assert errors == [] and v.returncode == 0, ("create succeeded", found)
@@ -261,6 +261,14 @@ def test_a_masked_path_through_a_symlink(rt, tmp_path):
         cfg = base_config(str(rootfs), ["true"])
         cfg["linux"][key] = ["/link"]
         predict(rt, _bundle(rt, cfg))
+
+
+def test_systemd_cgroup_as_create_gets_it(rt):
+    """--systemd-cgroup (a global flag), given to both: on a host without
+    systemd both refuse it; with it, a systemd cgroupsPath is create's."""
+    cfg = base_config(rt.rootfs, ["true"])
+    cfg["linux"]["cgroupsPath"] = f"system.slice:ocirt:{rt.new_id()}"
+    predict(rt, _bundle(rt, cfg), global_args=("--systemd-cgroup",))
 
 
 def test_a_missing_bundle_and_bad_json(rt):
