@@ -24,8 +24,8 @@ import stat
 from ocirt import config, jsonio
 from ocirt.become import DEFAULT_PATH, rlimit_refused
 from ocirt.container.create import NOT_TOLD, _open_namespaces, host_problems
-from ocirt.errors import OcirtError
-from ocirt.linux import capabilities, cgroups, resources, seccomp, shim
+from ocirt.errors import OcirtError, SetupError
+from ocirt.linux import capabilities, cgroups, resources, rootfs, seccomp, shim
 from ocirt.linux.mounts import open_in_root
 
 BUNDLE_SECTION = "bundle.md"
@@ -93,8 +93,6 @@ def _paths(cfg):
     after the mounts (rootfs._existing: a link there is refused), for those
     that no mount of the config covers (what a mount brings is seen only
     once it is mounted)."""
-    from ocirt.errors import SetupError
-    from ocirt.linux import rootfs
     out = []
     root_fd = os.open(cfg.root_path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
