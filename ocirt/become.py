@@ -315,10 +315,15 @@ def _apply_rlimits(proc):
             shim.setrlimit(rl.resource, rl.soft, rl.hard)
         except (OverflowError, OSError) as e:
             cur = shim.getrlimit(rl.resource)
-            raise ConfigError(
-                f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: the host's hard "
-                f"limit is {_limit(cur[1])} and raising it needs CAP_SYS_RESOURCE "
-                f"({e.strerror if isinstance(e, OSError) else e})", "process.rlimits")
+            raise rlimit_refused(rl, cur[1], e.strerror if isinstance(e, OSError) else e)
+
+
+def rlimit_refused(rl, host_hard, why):
+    """The error of an rlimit the kernel refused (`ocirt validate` predicts it)."""
+    return ConfigError(
+        f"cannot set {rl.type} to soft={rl.soft} hard={rl.hard}: the host's hard "
+        f"limit is {_limit(host_hard)} and raising it needs CAP_SYS_RESOURCE ({why})",
+        "process.rlimits")
 
 
 def _limit(value):

@@ -399,7 +399,7 @@ def findings(doc, escapes=True):
 def _findings(doc, escapes):
     from ocirt.jsonschema_lite import Invalid, check_text
     if not isinstance(doc, dict):
-        yield Finding("$", "expected object")
+        yield Finding("$", "expected object", section="config.md")
         return
     try:
         if escapes:

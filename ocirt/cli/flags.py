@@ -217,7 +217,10 @@ COMMANDS = {c.name: c for c in (
     Command("validate", "validate",
             "Check a bundle as create would, without creating anything (exit 1 on errors).",
             (), (BUNDLE, Opt(("--format", "-f"), "fmt", default="text", choices=("text", "json"),
-                             show_default=True, help="output format")),
+                             show_default=True, help="output format"),
+                 Opt(("--console-socket",), "console_socket", metavar="PATH",
+                     help="check as for create --console-socket PATH (default: assume "
+                          "one exactly when process.terminal is true, as engines pass it)")),
             fast=False),
     Command("features", "features", "Print the runtime-spec features document of this runtime.",
             fast=False),

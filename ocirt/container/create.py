@@ -30,13 +30,10 @@ def create(root, cid, bundle, pid_file=None, console_socket=None, no_pivot=False
         cfg = config_mod.load(bundle)
     debug(f"create {cid}: {bundle}/config.json checked (ociVersion {cfg.oci_version}, "
           f"rootfs {cfg.root_path})")
-    _check_runtime_constraints(cfg, console_socket if console is None else console)
-    if posixos.geteuid() != 0:
-        from ocirt.container import rootless
-        rootless.check(cfg)
+    for _, severity, err in host_problems(cfg, console_socket if console is None else console):
+        if severity == "error":
+            raise err  # the first; `ocirt validate` lists them all
     host = host_root()  # else a user, or root of a user's namespace (rootless podman)
-    if not posixos.path.isdir(cfg.root_path):
-        raise errors.ConfigError(f"rootfs {cfg.root_path} is not a directory", "$.root.path")
     if cfg.process.terminal and console is None:
         from ocirt import console as console_mod
         console = console_mod.connect(console_socket)
@@ -143,20 +140,129 @@ def write_pid_file(path, pid):
         raise errors.OcirtError(f"--pid-file {path}: {e.strerror}")
 
 
-def _check_runtime_constraints(cfg, console_socket):
+# host_problems(console_socket=NOT_TOLD): validate was not told whether
+# create will get --console-socket; engines pass one exactly when
+# process.terminal is true, and that is what is assumed
+NOT_TOLD = object()
+
+
+def host_problems(cfg, console_socket=NOT_TOLD):
+    """(spec section, "error"|"warning", OcirtError) for each problem this
+    host finds with the checked config cfg before anything is made: create
+    raises the first error, `ocirt validate` (ocirt.validate) lists them
+    all, so that the two cannot drift. Each check is one that create would
+    otherwise meet after its fork, or never before making the state
+    directory; their order is create's."""
     if cfg.process is None:
-        raise errors.ConfigError("config.json has no process to run", "$.process")
+        yield "config.md#process", "error", errors.ConfigError(
+            "config.json has no process to run", "$.process")
+        return
     if cfg.memory_policy is not None:
         from ocirt.linux import mempolicy
-        mempolicy.check(cfg.memory_policy)
-    if cfg.process.terminal and console_socket is None:
-        raise errors.UsageError("true, and no --console-socket was given: a terminal needs one",
-                                "$.process.terminal")
-    if console_socket is not None and not cfg.process.terminal:
-        raise errors.UsageError("--console-socket given but process.terminal is false",
-                                "$.process.terminal")
+        yield from _raised("config-linux.md#memory-policy", mempolicy.check, cfg.memory_policy)
+    yield from _console_problems(cfg, console_socket)
     from ocirt.linux import lsm
-    lsm.check(cfg)
+    yield from _raised("config.md#linux-process", lsm.check, cfg)
+    if posixos.geteuid() != 0:
+        from ocirt.container import rootless
+        yield from _raised("config-linux.md#user-namespace-mappings", rootless.check, cfg)
+    if not posixos.path.isdir(cfg.root_path):
+        yield "config.md#root", "error", errors.ConfigError(
+            f"rootfs {cfg.root_path} is not a directory", "$.root.path")
+    yield from _mount_problems(cfg)
+    yield from _sysctl_problems(cfg)
+
+
+def _raised(section, fn, *args):
+    try:
+        fn(*args)
+    except errors.OcirtError as e:
+        yield section, "error", e
+
+
+def _console_problems(cfg, console_socket):
+    """process.terminal and --console-socket go together (as runc has it);
+    a path not told is assumed to come with a terminal (see NOT_TOLD)."""
+    where, section = "$.process.terminal", "config.md#process"
+    if console_socket is NOT_TOLD:
+        if cfg.process.terminal:
+            yield section, "warning", errors.UsageError(
+                "true: create needs --console-socket (validate --console-socket PATH "
+                "checks it)", where)
+        return
+    if cfg.process.terminal and console_socket is None:
+        yield section, "error", errors.UsageError(
+            "true, and no --console-socket was given: a terminal needs one", where)
+    if console_socket is not None and not cfg.process.terminal:
+        yield section, "error", errors.UsageError(
+            "--console-socket given but process.terminal is false", where)
+
+
+def _mount_problems(cfg):
+    """A bind mount's source that is not there (the init would stat it
+    after the fork), and a filesystem type this kernel neither has
+    (/proc/filesystems) nor can load (modules.alias has no fs-<type>)."""
+    known = None
+    for i, m in enumerate(cfg.mounts):
+        bind = m.type == "bind" or "bind" in m.options or "rbind" in m.options
+        if bind:
+            try:
+                posixos.stat(m.source)
+            except OSError as e:
+                yield "config.md#mounts", "error", errors.SetupError(
+                    f"bind source {m.source}: {e.strerror}", f"$.mounts[{i}].source")
+            continue
+        if not m.type or m.type == "cgroup":  # cgroup: a v1 hierarchy's bind, or cgroup2
+            continue
+        if known is None:
+            known = _filesystems()
+        if known is not None and m.type.split(".", 1)[0] not in known:
+            yield "config.md#mounts", "error", errors.SetupError(
+                f"cannot mount {m.type} on {m.destination}: No such device", f"$.mounts[{i}]")
+
+
+def _filesystems():
+    """The filesystem types this kernel has or would load on a mount, or
+    None when that cannot be told. A module is loaded by its alias
+    fs-<type>: none without a module directory for this kernel (or module
+    support); with one, modules.alias lists them."""
+    with open("/proc/filesystems") as f:
+        known = {line.split()[-1] for line in f if line.strip()}
+    modules = f"/lib/modules/{posix.uname().release}"
+    if not posixos.path.exists("/proc/modules") or not posixos.path.isdir(modules):
+        return known
+    try:
+        with open(modules + "/modules.alias") as f:
+            known |= {line.split()[1][3:] for line in f if line.startswith("alias fs-")}
+    except OSError:
+        return None
+    return known
+
+
+# a new network namespace has these interfaces only: a sysctl of another
+# one (net.ipv4.conf.eth0.forwarding) is absent there even where the host has it
+_NET_PER_DEVICE = ("net.ipv4.conf.", "net.ipv6.conf.", "net.ipv4.neigh.", "net.ipv6.neigh.")
+
+
+def _sysctl_problems(cfg):
+    """A sysctl without a /proc/sys file, in a namespace create makes (one
+    joined by path may have other interfaces): the init would fail writing it."""
+    from ocirt.config import _sysctl_namespace
+    for key, _ in cfg.sysctl:
+        ns = cfg.namespace(_sysctl_namespace(key) or "")
+        if ns is None or ns.path is not None:
+            continue
+        error = None
+        if key.startswith(_NET_PER_DEVICE) and key.split(".")[3] not in ("all", "default", "lo"):
+            error = "No such file or directory"
+        else:
+            try:
+                posixos.stat("/proc/sys/" + key.replace(".", "/"))
+            except OSError as e:
+                error = e.strerror
+        if error:
+            yield "config-linux.md#sysctl", "error", errors.SetupError(
+                f"cannot set {key}: {error}", f"$.linux.sysctl[{key!r}]")
 
 
 def _built_in_init(cfg, flag):

@@ -400,19 +400,19 @@ def _int(s):
 
 # ---- applying ---------------------------------------------------------------
 
-def controller_dir(cg, ctrl, where=BASE):
+def controller_dir(cg, ctrl, where=BASE, enable=cgroups.enable_controller):
     """(directory, is_cgroup2) of a v1-named controller for the Cgroup cg.
 
     A v1 hierarchy that has it wins; otherwise cgroup2, if its root offers
-    the controller (it is then enabled in cgroup.subtree_control down to
-    this cgroup, as a cgroup2 manager must). Else a clear error."""
+    the controller (enable(): it is then enabled in cgroup.subtree_control
+    down to this cgroup, as a cgroup2 manager must). Else a clear error."""
     d = cg.dir_of(ctrl)
     if d is not None and ctrl != UNIFIED:
         return d, False
     unified = cg.paths.get(UNIFIED)
     if unified is not None:
         v2name = V2_NAME.get(ctrl, ctrl)
-        if v2name == "cgroup" or cgroups.enable_controller(unified, v2name, where):
+        if v2name == "cgroup" or enable(unified, v2name, where):
             return unified, True
     # hierarchies come from the mount table: a plain directory such as
     # /sys/fs/cgroup/hugetlb (conmon leaves them on hybrid hosts) is none
@@ -420,16 +420,20 @@ def controller_dir(cg, ctrl, where=BASE):
                       "hierarchy has it and cgroup2 does not offer it)", where)
 
 
-def apply(cg, res, warn=None, update=False):
-    """Apply the Resources record res (devices excepted) to the Cgroup cg.
-
-    update: `ocirt update`: memory.checkBeforeUpdate is honoured, and a
-    write that fails puts back the values of the files written before it."""
+def plan(cg, res, warn=None, update=False, locate=controller_dir):
+    """({controller: (directory, is_cgroup2)}, [Write]) of the Resources
+    record res for the Cgroup cg: what apply writes, where, in order, and
+    the ConfigError of a setting this host cannot take. locate(cg, ctrl,
+    where) finds a controller's directory (controller_dir, which enables a
+    cgroup2 controller on the way); `ocirt validate` passes one that
+    changes nothing, to predict what create meets here."""
     dirs = {}
     for ctrl in controllers(res):
-        dirs[ctrl] = controller_dir(cg, ctrl, _section_path(ctrl))
+        dirs[ctrl] = locate(cg, ctrl, _section_path(ctrl))
 
     def current(ctrl, name):
+        if dirs[ctrl][0] is None:
+            return ""  # validate found no cgroup to read it from: assume the file is there
         try:
             with open(posixos.path.join(dirs[ctrl][0], name)) as f:
                 return f.read().strip()
@@ -442,12 +446,34 @@ def apply(cg, res, warn=None, update=False):
                   hugepage_sizes() if res.hugepage_limits else ())
     for w in unified_writes(res.unified):
         if w.controller not in dirs:
-            d = controller_dir(cg, w.controller, w.path)
+            d = locate(cg, w.controller, w.path)
             if not d[1]:
                 raise ConfigError("unified needs cgroup v2 (this controller is on v1 "
                                   "here)", w.path)
             dirs[w.controller] = d
         todo.append(w)
+    return dirs, todo
+
+
+def no_file(w):
+    """The error of a Write whose file the container's cgroup does not have."""
+    return ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
+
+
+def apply(cg, res, warn=None, update=False):
+    """Apply the Resources record res (devices excepted) to the Cgroup cg.
+
+    update: `ocirt update`: memory.checkBeforeUpdate is honoured, and a
+    write that fails puts back the values of the files written before it."""
+    dirs, todo = plan(cg, res, warn, update=update)
+
+    def current(ctrl, name):
+        try:
+            with open(posixos.path.join(dirs[ctrl][0], name)) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+
     cpu = without_unset(res).cpu
     if cpu is not None and cpu.realtime_runtime and "cpu" in dirs and not dirs["cpu"][1] \
             and cg.default_parent:
@@ -459,7 +485,7 @@ def apply(cg, res, warn=None, update=False):
             try:
                 fd = posixos.open(target, posixos.O_WRONLY | posixos.O_CLOEXEC)
             except FileNotFoundError:
-                raise ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
+                raise no_file(w)
             except OSError as e:
                 raise SetupError(f"cannot open {target}: {e.strerror}", w.path)
             try:

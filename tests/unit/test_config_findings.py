@@ -249,7 +249,7 @@ def test_a_schema_violation_is_the_one_finding():
     doc = spec(lambda d: d.update(hostname=5, domainname="d" * 100))
     assert config.findings(doc) == [Finding("$.hostname", "expected string, got integer",
                                             section="config.md#hostname")]
-    assert config.findings([]) == [Finding("$", "expected object")]
+    assert config.findings([]) == [Finding("$", "expected object", section="config.md")]
     assert config.findings(spec()) == []
 
 
