@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
     from ocirt.api import State
+    from ocirt.config import Finding
 
     Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -70,14 +71,22 @@ class Runtime:
     when neither applies). systemd_cgroup: place new containers through
     systemd, as `--systemd-cgroup` (cgroupsPath "slice:prefix:name")."""
 
-    __slots__ = ("root", "systemd_cgroup")
+    __slots__ = ("_root", "systemd_cgroup")
 
     def __init__(self, root: "str | None" = None, *, systemd_cgroup: bool = False) -> None:
-        self.root = default_root() if root is None else root
+        self._root = root
         self.systemd_cgroup = systemd_cgroup
 
+    @property
+    def root(self) -> str:
+        """The state root: as given, else default_root(), asked when a call
+        needs it (validate and features need none)."""
+        if self._root is None:
+            self._root = default_root()
+        return self._root
+
     def __repr__(self) -> str:
-        return f"Runtime(root={self.root!r}, systemd_cgroup={self.systemd_cgroup})"
+        return f"Runtime(root={self._root!r}, systemd_cgroup={self.systemd_cgroup})"
 
     # --- the runtime-spec's operations ---
     @_closing
@@ -240,6 +249,24 @@ class Runtime:
         if interval <= 0:
             raise errors.UsageError("events: the interval must be greater than 0")
         return watch(self.root, id, interval, stats)
+
+    def validate(self, bundle: str = ".", *,
+                 console_socket: "str | None" = None) -> "builtins.list[Finding]":
+        """What create would refuse in <bundle> (or do other than written),
+        without making anything: ocirt.config.Finding records (path,
+        message, severity "error" or "warning", the spec section), errors
+        first. console_socket: the one create will be given, if any."""
+        from ocirt import validate as v
+        from ocirt.config import Finding
+        from ocirt.container.create import NOT_TOLD
+        found: builtins.list[Finding] = v.validate(
+            bundle, NOT_TOLD if console_socket is None else console_socket,
+            systemd=self.systemd_cgroup)
+        try:
+            self._check_systemd()  # as create checks it
+        except errors.OcirtError as e:
+            found.insert(0, Finding("$", e.msg, "error", "runtime.md#create"))
+        return found
 
     @staticmethod
     def features() -> "dict[str, Any]":

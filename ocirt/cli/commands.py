@@ -41,7 +41,7 @@ def _out(text):
 
 
 def _runtime(g):
-    return Runtime(g.root, systemd_cgroup=g.systemd_cgroup)
+    return Runtime(g.given_root, systemd_cgroup=g.systemd_cgroup)  # (None: resolved when needed)
 
 
 def state(g, cid):
@@ -314,12 +314,7 @@ def spec(g, bundle=".", rootless=False, hardened=False):
 def validate(g, bundle=".", fmt="text", console_socket=None):
     """Every finding of the bundle, errors first; 1 when there is an error."""
     from ocirt import validate as v
-    found = v.validate(bundle, v.NOT_TOLD if console_socket is None else console_socket,
-                       systemd=g.systemd_cgroup)
-    try:
-        _systemd_check(g)  # as create checks --systemd-cgroup
-    except OcirtError as e:
-        found.insert(0, v.config.Finding("$", e.msg, "error", "runtime.md#create"))
+    found = _runtime(g).validate(bundle, console_socket=console_socket)
     _out(v.report(found, fmt))
     return 1 if any(f.severity == "error" for f in found) else 0
 
