@@ -106,7 +106,8 @@ def cni_conflist(name, bridge, subnet, ipam_dir):
 def config_toml(base, sock, runtimes, sandbox_image, cni_bin=None, cni_conf_dir=None):
     """containerd's config.toml: its root, state and sockets under base, the CRI
     plugin on, and a runtime handler per {name: binary}, each with its own
-    runtime root (<base>/runtime-<name>; the shim adds /k8s.io)."""
+    runtime root (<base>/runtime-<name>; the shim adds /k8s.io); the first is
+    the default handler."""
     handlers = ""
     for name, binary in runtimes.items():
         key = f'plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{name}'
@@ -147,7 +148,7 @@ state = "{base}/state"
   restrict_oom_score_adj = true
 [plugins."io.containerd.grpc.v1.cri".containerd]
   snapshotter = "overlayfs"
-  default_runtime_name = "runc"
+  default_runtime_name = "{next(iter(runtimes))}"
 {handlers}{cni}"""
 
 
