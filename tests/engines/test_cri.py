@@ -45,9 +45,11 @@ def cri_containerd(engines_dir, image_archives):
     """containerd with the CRI plugin and handlers `ocirt` and `runc`, busybox
     and the pause image imported into its k8s.io namespace."""
     containerd, ctr = tool("containerd"), tool("ctr")
-    base = engines_dir / "cri"
-    base.mkdir()
+    # pytest may set this fixture up more than once a session (once per group
+    # of tests of one runtime): a directory and a bridge of its own each time
     token = uuid.uuid4().hex[:8]
+    base = engines_dir / f"cri-{token}"
+    base.mkdir()
     sock = base / "containerd.sock"
     pause = cri_client.pause_archive(str(base), PAUSE_IMAGE)
     if pause is None:
