@@ -8,13 +8,15 @@ from ocirt.state import Status
 
 
 def kill(root, cid, sig, all_processes=False):
+    # "container not running" is runc's wording, which containerd's runc shim
+    # matches to tell "already exited" (not a failure) from a failed kill
     c = state.load(root, cid)
     debug(f"kill {cid}: signal {sig} to " + ("every process of its cgroup" if all_processes
                                              else f"the init, pid {c.pid}"))
     st = c.status
     if all_processes:
         if not Status.can_kill_all(st):
-            raise errors.InvalidState(f"container {cid} is not running ({st})", id=cid,
+            raise errors.InvalidState(f"container {cid}: container not running ({st})", id=cid,
                                       status=st)
         signal_all(c, sig, init_alive=Status.can_kill(st))
     else:
@@ -22,7 +24,7 @@ def kill(root, cid, sig, all_processes=False):
             raise errors.InvalidState(f"container {cid} is still being created", id=cid,
                                       status=st)
         if not Status.can_kill(st):
-            raise errors.InvalidState(f"container {cid} is not running", id=cid, status=st)
+            raise errors.InvalidState(f"container {cid}: container not running", id=cid, status=st)
         send_signal(c, sig)  # through a pidfd: the init may have died since
     if sig == _signal.SIGKILL:
         from ocirt.linux import freezer
@@ -39,10 +41,10 @@ def send_signal(c, sig):
     try:
         pfd = posixos.pidfd_open(c.pid)
     except ProcessLookupError:
-        raise errors.InvalidState(f"container {c.id} is not running")
+        raise errors.InvalidState(f"container {c.id}: container not running")
     try:
         if not is_alive(c.pid, c.starttime):
-            raise errors.InvalidState(f"container {c.id} is not running")
+            raise errors.InvalidState(f"container {c.id}: container not running")
         _signal.pidfd_send_signal(pfd, sig)
     finally:
         posixos.close(pfd)

@@ -123,11 +123,14 @@ def writes(res, v2, current=None, warn=None, hugepage_sizes=()):
     res = without_unset(res)
     warn = warn or (lambda msg: None)
     out = []
+    needed = controllers(res)
     mem = res.memory
-    if mem is not None:
+    # an empty record ("memory": {}, as containerd's CRI plugin writes) needs
+    # no controller, and apply() has looked up only those needed
+    if "memory" in needed:
         out += (_memory_v2 if v2("memory") else _memory_v1)(mem, current, warn)
     cpu = res.cpu
-    if "cpu" in controllers(res):
+    if "cpu" in needed:
         out += (_cpu_v2 if v2("cpu") else _cpu_v1)(cpu, warn)
     for key in ("cpus", "mems"):
         if cpu is not None and getattr(cpu, key):

@@ -265,3 +265,16 @@ def test_a_config_carries_its_resources_as_records():
 def test_device_rules_normalize_alike_from_records_and_json():
     from ocirt.linux import devrules
     assert devrules.normalize(P(FULL).devices) == devrules.normalize(FULL["devices"])
+
+
+@pytest.mark.parametrize("res", [{"memory": {}, "cpu": {}},
+                                 {"memory": {"limit": 0}, "cpu": {"shares": 0}},
+                                 {"memory": {"checkBeforeUpdate": True}}])
+def test_empty_records_need_no_controller(res):
+    # containerd's CRI plugin writes "memory": {} and "cpu": {} for a container
+    # with no limits; apply() looks up only the controllers() it needs, so
+    # writes() must not ask about any other
+    needed = R.controllers(P(res))
+    assert needed == []
+    out = R.writes(P(res), lambda c: {}[c] if c not in needed else False)
+    assert out == []

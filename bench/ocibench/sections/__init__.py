@@ -7,5 +7,6 @@ and its ratios to chart.
 """
 import importlib
 
-SECTIONS = ("ops", "exec", "memory", "scale", "podman", "floor", "rootless", "trace", "init")
+SECTIONS = ("ops", "exec", "memory", "scale", "podman", "cri", "floor", "rootless", "trace",
+            "init")
 MODULES = {name: importlib.import_module(f"{__name__}.{name}") for name in SECTIONS}
