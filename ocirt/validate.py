@@ -17,6 +17,7 @@ config.Finding with its JSON path and the runtime-spec section it comes from.
 Not a hot command: plain imports.
 """
 
+import errno
 import os
 import resource
 import stat
@@ -294,6 +295,11 @@ def _resources(cfg, systemd=False):
         if d is not None and not os.path.exists(os.path.join(d, w.file)):
             e = resources.no_file(w)
             out.append(_error(e.path, e.msg, section))
+        elif d is not None and w.file == "rdma.max":
+            devices = resources.rdma_devices(d)
+            if devices is not None and w.value.split()[0] not in devices:
+                e = resources.write_error(w, os.strerror(errno.ENODEV))
+                out.append(_error(e.path, e.msg, section))
     return out
 
 

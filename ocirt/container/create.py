@@ -214,29 +214,33 @@ def _mount_problems(cfg):
             continue
         if not m.type or m.type == "cgroup":  # cgroup: a v1 hierarchy's bind, or cgroup2
             continue
+        fstype = m.type.split(".", 1)[0]
         if known is None:
-            known = _filesystems()
-        if known is not None and m.type.split(".", 1)[0] not in known:
+            known = _proc_filesystems()
+        if fstype not in known and not _loadable(fstype):
             yield "config.md#mounts", "error", errors.SetupError(
                 f"cannot mount {m.type} on {m.destination}: No such device", f"$.mounts[{i}]")
 
 
-def _filesystems():
-    """The filesystem types this kernel has or would load on a mount, or
-    None when that cannot be told. A module is loaded by its alias
-    fs-<type>: none without a module directory for this kernel (or module
-    support); with one, modules.alias lists them."""
+def _proc_filesystems():
+    """The filesystem types this kernel has now (/proc/filesystems)."""
     with open("/proc/filesystems") as f:
-        known = {line.split()[-1] for line in f if line.strip()}
+        return {line.split()[-1] for line in f if line.strip()}
+
+
+def _loadable(fstype):
+    """Whether a mount of <fstype> could load its module (alias fs-<type>),
+    True when that cannot be told. Asked only for a type the kernel lacks
+    now: modules.alias is large, and a create reads it only then."""
     modules = f"/lib/modules/{posix.uname().release}"
     if not posixos.path.exists("/proc/modules") or not posixos.path.isdir(modules):
-        return known
+        return False  # no module support, or none for this kernel
+    want = f"alias fs-{fstype} "
     try:
         with open(modules + "/modules.alias") as f:
-            known |= {line.split()[1][3:] for line in f if line.startswith("alias fs-")}
+            return any(line.startswith(want) for line in f)
     except OSError:
-        return None
-    return known
+        return True
 
 
 # a new network namespace has these interfaces only: a sysctl of another

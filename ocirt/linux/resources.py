@@ -463,6 +463,22 @@ def no_file(w):
     return ConfigError(f"this kernel has no {w.file} for this cgroup", w.path)
 
 
+def write_error(w, why):
+    """The error of a Write the kernel refused (why: its strerror)."""
+    return SetupError(f"cannot write {w.value!r} to {w.file}: {why}", w.path)
+
+
+def rdma_devices(d):
+    """The RDMA devices the cgroup <d> can limit: the first word of each
+    line of its rdma.max (the kernel lists every device there); None when
+    it cannot be read. A limit for another one is ENODEV."""
+    try:
+        with open(posixos.path.join(d, "rdma.max")) as f:
+            return {line.split()[0] for line in f if line.strip()}
+    except OSError:
+        return None
+
+
 def apply(cg, res, warn=None, update=False):
     """Apply the Resources record res (devices excepted) to the Cgroup cg.
 
@@ -499,7 +515,7 @@ def apply(cg, res, warn=None, update=False):
                 why = e.strerror
                 if w.file == "cpu.rt_runtime_us" and e.errno == 22:  # EINVAL
                     why += _rt_budget(posixos.path.dirname(target))
-                raise SetupError(f"cannot write {w.value!r} to {w.file}: {why}", w.path)
+                raise write_error(w, why)
             finally:
                 posixos.close(fd)
             if w.file == "cpu.shares":
