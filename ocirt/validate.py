@@ -281,10 +281,24 @@ def _resources(cfg, systemd=False):
         return [_error(where, why, "config-linux.md#cgroups-path")]
     mounts = cgroups.hierarchies()
 
+    probes = []  # cgroups _sample made, removed here
+
     def locate(cg, ctrl, where):
         d, v2 = resources.controller_dir(cg, ctrl, where, enable=_offered)
-        return _sample(d, mounts, resources.V2_NAME.get(ctrl, ctrl) if v2 else None), v2
+        return _sample(d, mounts, resources.V2_NAME.get(ctrl, ctrl) if v2 else None,
+                       probes), v2
 
+    try:
+        return _planned(cg, res, locate, section)
+    finally:
+        for d in probes:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def _planned(cg, res, locate, section):
     try:
         dirs, todo = resources.plan(cg, res, lambda w: None, locate=locate)
     except OcirtError as e:
@@ -313,7 +327,7 @@ def _offered(unified, ctrl, where):
         return False
 
 
-def _sample(leaf, mounts, v2name):
+def _sample(leaf, mounts, v2name, probes):
     """A cgroup that has the files the container's cgroup <leaf> would
     have: its nearest existing ancestor below the hierarchy's root (the
     root itself lacks some, such as pids.max), else a child of the root;
@@ -345,7 +359,16 @@ def _sample(leaf, mounts, v2name):
     for e in children:
         if e.is_dir(follow_symlinks=False) and has(e.path):
             return e.path
-    return None
+    # No cgroup here has the files to look at (a cgroup2 root without any
+    # child, as under a plain init): an empty probe cgroup, removed before
+    # validate ends (_resources), shows the files a new one gets.
+    probe = os.path.join(mount, f"ocirt-validate-{os.getpid()}")
+    try:
+        os.mkdir(probe)
+    except OSError:
+        return None
+    probes.append(probe)
+    return probe if has(probe) else None
 
 
 def report(found, fmt="text"):

@@ -13,6 +13,7 @@ issue and the valid corpus, is given to both. The rule, strict:
 
 Exceptions, each with its reason, in EXCEPTIONS below.
 """
+import glob
 import json
 import os
 import socket
@@ -185,10 +186,19 @@ def _bundle(rt, cfg):
     return b
 
 
+def _probes_left():
+    """validate's probe cgroups (ocirt.validate._sample) still in a hierarchy's root."""
+    left = []
+    for top in glob.glob("/sys/fs/cgroup/*/") + ["/sys/fs/cgroup/"]:
+        left += glob.glob(os.path.join(top, "ocirt-validate-*"))
+    return left
+
+
 def predict(rt, bundle, create_args=(), validate_args=(), global_args=()):
     """Run validate then create on bundle; assert the rule of this module."""
     v = rt(*global_args, "validate", "--bundle", bundle, "--format", "json", *validate_args)
     assert "Traceback" not in v.stderr and v.stderr == "", v.stderr
+    assert _probes_left() == [], "validate left a probe cgroup"
     found = json.loads(v.stdout)
     errors = [f for f in found if f["severity"] == "error"]
     cid = rt.new_id()
