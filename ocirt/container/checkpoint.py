@@ -5,6 +5,8 @@ to it as external, under keys that restore maps back (ocirt.container.restore):
 
   bind mounts        mnt[<destination>]:<destination>  (restore: the bundle's source)
   masked files       mnt[<path>]:<path>                (restore: the host's /dev/null)
+  cgroup mounts without a cgroup namespace
+                     mnt[<destination>]:<destination>  (restore: the new cgroup directory)
   net, pid namespaces joined by path
                      net[<inode>]:extRootNetNS, pid[<inode>]:extRootPidNS
   /dev/console       mnt[/dev/console]:/dev/console    (restore: the new terminal)
@@ -174,7 +176,23 @@ def external_mounts(cfg, pid):
         p = os.path.normpath(p)
         if p in points and not os.path.isdir(f"/proc/{pid}/root{p}"):
             out += ["--external", criu.ext_mount(p, p)]
+    for p in cgroup_mounts(cfg):
+        if p in points:
+            out += ["--external", criu.ext_mount(p, p)]
     return out
+
+
+def cgroup_mounts(cfg):
+    """The cgroup mounts of a container without a cgroup namespace of its
+    own: the host's cgroup2 seen from the container's directory, which CRIU
+    cannot take for a mount of its own (it "doesn't have a proper root
+    mount"); restore binds the new container's directory there. (With a
+    cgroup namespace the mount's root is the namespace's, and CRIU dumps it.)"""
+    namespaces = cfg.get("linux", {}).get("namespaces") or ()
+    if any(ns.get("type") == "cgroup" and not ns.get("path") for ns in namespaces):
+        return []
+    return [os.path.normpath(m["destination"]) for m in cfg.get("mounts") or ()
+            if m.get("type") in ("cgroup", "cgroup2")]
 
 
 def _external_namespaces(cfg, pid):

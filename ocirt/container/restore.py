@@ -88,6 +88,11 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
             argv += ["--external", criu.ext_mount(os.path.normpath(dest), src)]
         for p in ckpt.masked_files(doc):
             argv += ["--external", criu.ext_mount(os.path.normpath(p), "/dev/null")]
+        for p in ckpt.cgroup_mounts(doc):
+            if "unified" not in cg.paths:
+                raise errors.ConfigError("restore: a cgroup mount without a cgroup namespace "
+                                         "needs a cgroup2 hierarchy", "$.mounts")
+            argv += ["--external", criu.ext_mount(p, cg.paths["unified"])]
         argv += _namespaces(doc, pass_fds)
         oci = {"ociVersion": SPEC_VERSION, "id": cid, "bundle": bundle,
                "rootfs": cfg.root_path, "created": _rfc3339(time.time()), "owner": ""}
