@@ -65,27 +65,28 @@ def check_output(exe):
 
 
 def require():
-    """The criu executable, or the one line REQUIREMENT with what was found
-    (no criu; too old). Whether the kernel suits it is asked only when a dump
-    or restore fails (unsupported()): `criu check` costs as much as a dump."""
+    """The criu executable, or the one line REQUIREMENT (no criu). Its
+    version and whether the kernel suits it are asked only when a dump or
+    restore fails (unsupported()): each is one more program to run, and
+    `criu --version` alone doubled the cost of a checkpoint under qemu."""
     exe = binary()
     if exe is None:
         raise errors.OcirtError(f"{REQUIREMENT} (found: no criu executable in $PATH, "
                                 "/usr/sbin or /sbin)")
-    v = version(exe)
-    if v is None or v[:2] < MIN_VERSION:
-        found = "an unreadable version" if v is None else ".".join(map(str, v))
-        raise errors.OcirtError(f"{REQUIREMENT} (found: {exe}, {found})")
     return exe
 
 
 def unsupported(exe):
-    """After a failure: the REQUIREMENT line when `criu check` refuses this
-    kernel (None when it accepts it, and the failure is the dump's own)."""
+    """After a failure: the REQUIREMENT line when this criu is too old or
+    `criu check` refuses this kernel (None when both are fine, and the
+    failure is the dump's own)."""
+    v = version(exe)
+    if v is None or v[:2] < MIN_VERSION:
+        found = "an unreadable version" if v is None else ".".join(map(str, v))
+        return f"{REQUIREMENT} (found: {exe}, {found})"
     ok, why = check_output(exe)
     if ok:
         return None
-    v = version(exe) or ()
     return (f"{REQUIREMENT} (found: criu {'.'.join(map(str, v))}, kernel "
             f"{os.uname().release}; criu check: {why})")
 
