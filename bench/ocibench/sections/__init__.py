@@ -7,5 +7,5 @@ and its ratios to chart.
 """
 import importlib
 
-SECTIONS = ("ops", "exec", "memory", "scale", "podman", "floor", "rootless")
+SECTIONS = ("ops", "exec", "memory", "scale", "podman", "floor", "rootless", "checkpoint")
 MODULES = {name: importlib.import_module(f"{__name__}.{name}") for name in SECTIONS}
