@@ -106,7 +106,10 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
         log_path = os.path.join(opts.work_path, "restore.log")
         debug(f"restore {cid}: criu restore {' '.join(argv)}")
         try:
-            criu.run(exe, "restore", argv, log_path, pass_fds=pass_fds, notify=notify)
+            # criu in the container's cgroup, as runc puts it: with
+            # --manage-cgroups-mode ignore the restored tree stays there
+            criu.run(exe, "restore", argv, log_path, pass_fds=pass_fds, notify=notify,
+                     join=list(cg.paths.values()))
         except criu.CriuError:
             why = criu.unsupported(exe)
             if why:

@@ -91,15 +91,25 @@ def unsupported(exe):
             f"{os.uname().release}; criu check: {why})")
 
 
-def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None):
+def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None, join=None):
     """criu <action> ARGV, logging at level 4 to log_path. CriuError with
     CRIU's own error lines when it fails. stdio: the fds (0, 1, 2) criu and
     so the restored tree start from (default: the caller's). notify: a
-    callable polled while criu runs (its action script's requests)."""
+    callable polled while criu runs (its action script's requests). join:
+    cgroup directories criu runs in (from its first instruction), so that
+    what it restores starts there whatever it does with cgroups."""
     cmd = [exe, action, "-v4", "-o", log_path, *argv]
     kw = {}
     if stdio is not None:
         kw = {"stdin": stdio[0], "stdout": stdio[1], "stderr": stdio[2]}
+    if join:
+        procs = [os.path.join(d, "cgroup.procs") for d in join]
+
+        def enter():  # in the child, before the exec: no thread runs there
+            for p in procs:
+                with open(p, "w") as f:
+                    f.write("0")
+        kw["preexec_fn"] = enter
     try:
         p = subprocess.Popen(cmd, pass_fds=tuple(pass_fds), close_fds=True, **kw)
     except OSError as e:

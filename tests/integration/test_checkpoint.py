@@ -246,6 +246,26 @@ def test_without_a_cgroup_namespace(cr, tmp_path):
 
 
 @needs_criu
+def test_manage_cgroups_mode_ignore_restores_into_the_containers_cgroup(cr, tmp_path):
+    """With --manage-cgroups-mode ignore CRIU places nothing: the restored
+    tree is where CRIU ran, which the runtime makes the container's cgroup."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    p = cr("checkpoint", "--manage-cgroups-mode", "ignore", *image_dirs(tmp_path, cr.name), cid,
+           check=False)
+    if cr.name == "runc" and "Invalid manage cgroups mode" in p.stderr:
+        pytest.xfail("runc 1.1.5 has no --manage-cgroups-mode ignore (runc 1.2 has)")
+    assert p.returncode == 0, p.stderr + cr._criu_log(image_dirs(tmp_path, cr.name))
+    cr("restore", "-d", "--manage-cgroups-mode", "ignore", "--bundle", bundle,
+       *image_dirs(tmp_path, cr.name), cid, stdio="pipes")
+    pid = cr.state(cid)["pid"]
+    assert pid in [int(x) for x in json.loads(cr("ps", "--format", "json", cid).stdout)]
+
+
+@needs_criu
 def test_leave_running_then_restore_into_a_new_id(cr, tmp_path):
     data, edit = volume(tmp_path, f"{cr.name}-data")
     cid = cr.new_id()
