@@ -5,7 +5,7 @@ import os
 
 from ocirt import SPEC_VERSION, config, hooks, jsonio
 from ocirt.config import NAMESPACES
-from ocirt.linux import capabilities, lsm, mempolicy, mounts, seccomp
+from ocirt.linux import capabilities, criu, lsm, mempolicy, mounts, seccomp
 from ocirt.linux.cgroups import UNIFIED, hierarchies
 
 
@@ -54,5 +54,18 @@ def document():
                                        if not mempolicy._needs_newer(f)]},
             "mountExtensions": {"idmap": {"enabled": os.path.exists("/proc/self/ns/user")}},
         },
-        "annotations": {},
+        "annotations": _checkpoint_annotations(),
     }
+
+
+def _checkpoint_annotations():
+    """checkpoint and restore have no place in the features schema; runc
+    says it has them with an annotation (org.opencontainers.runc.checkpoint.enabled),
+    and ocirt with its own, when a CRIU it can use is installed. Whether
+    the kernel suits CRIU is `criu check`'s to say, at the first use."""
+    exe = criu.binary()
+    v = criu.version(exe) if exe else None
+    if v is None or v[:2] < criu.MIN_VERSION:
+        return {}
+    return {"org.ocirt.checkpoint.enabled": "true",
+            "org.ocirt.checkpoint.criu": ".".join(map(str, v))}

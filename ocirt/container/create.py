@@ -446,6 +446,12 @@ def _spawn(c, cfg, cg, ns_fds, preserve_fds, no_pivot, cleanup, keyring, oci,
         posixos.chdir(c.fd)
         exec_sock.bind(EXEC_SOCKET)
         exec_sock.listen(1)
+    except OSError as e:
+        # a state root on a share (9p, NFS) that does not carry unix sockets
+        exec_sock.close()
+        raise errors.OcirtError(f"state directory {c.dir}: cannot make the exec socket "
+                                f"{EXEC_SOCKET}: {e.strerror} (the state root must be on a "
+                                "local filesystem such as /run's tmpfs)") from None
     finally:
         posixos.fchdir(cwd)
         posixos.close(cwd)

@@ -86,6 +86,8 @@ COLD = frozenset({
     "ocirt.launcher", "ocirt.validate",
     "ocirt.api",  # the API's dataclasses (State): runtime.state() and list() only
     "ocirt.hardened",  # the --hardened template and its seccomp profile: only `spec` reads it
+    # checkpoint and restore (CRIU): their own commands only
+    "ocirt.container.checkpoint", "ocirt.container.restore", "ocirt.linux.criu",
 })
 
 FORBIDDEN = frozenset({

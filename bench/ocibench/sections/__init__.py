@@ -8,5 +8,5 @@ and its ratios to chart.
 import importlib
 
 SECTIONS = ("ops", "exec", "memory", "scale", "podman", "cri", "floor", "rootless", "trace",
-            "init")
+            "init", "checkpoint")
 MODULES = {name: importlib.import_module(f"{__name__}.{name}") for name in SECTIONS}
