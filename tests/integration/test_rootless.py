@@ -380,8 +380,12 @@ def test_terminal_as_user(user):
         cid = f"rl-{uuid.uuid4().hex[:8]}"
         p = user("script", "-qec", f"{rt} run {cid}", "/dev/null", cwd=b)
         assert p.returncode == 0, (rt, p.stdout, p.stderr)
+        # script(1), its stdin at EOF (/dev/null), may leave an echoed "^@"
+        # after the output (seen once in a loaded run): a line of the outer
+        # pty's, not the container's
         lines = [ln.strip("\r\x00^@") for ln in p.stdout.splitlines()
                  if not ln.startswith("warning: ")]
+        lines = [ln for ln in lines if ln]
         assert lines[-4:] == ["/dev/pts/0", "0", "0", "done"], (rt, p.stdout)
         if rt == user.bin:
             user.assert_nothing_left()
