@@ -23,7 +23,8 @@ def stub():
     return shim.exec_stub_fd()
 
 
-def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix="", permitted=None):
+def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix="", permitted=None,
+           name="ocirt-exec", extra=(), what="the sealed exec stub"):
     """Execute <path> with <args> and <env> through the stub; never returns.
 
     On a failed execve of <path> the stub writes prefix + the error's text
@@ -33,9 +34,12 @@ def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix="", permitt
     caller: the stub lowers its own (raised by its execve) back to it before
     executing <path>, so that <path>'s execve raises it, and the kernel makes
     <path> non-dumpable as it would without the stub (see csrc/execstub.c).
+    name, extra, what: the built-in init (ocirt.linux.pid1), which takes
+    the stub's arguments and <extra> before <path>.
     Raises OSError if the stub itself cannot be executed."""
-    argv = ["ocirt-exec", str(report_fd), prefix, suffix,
-            "-" if permitted is None else format(permitted, "x"), path] + list(args or [path])
+    argv = [name, str(report_fd), prefix, suffix,
+            "-" if permitted is None else format(permitted, "x"), *extra, path] \
+        + list(args or [path])
     if report_fd >= 0:
         _set_inheritable(report_fd, True)
     try:
@@ -49,7 +53,7 @@ def execve(stub_fd, path, args, env, report_fd=-1, prefix="", suffix="", permitt
         pass
     if report_fd >= 0:
         _set_inheritable(report_fd, False)
-    raise OSError(first.errno, f"execveat(the sealed exec stub, {path}): {first.strerror}")
+    raise OSError(first.errno, f"execveat({what}, {path}): {first.strerror}")
 
 
 def _set_inheritable(fd, on):

@@ -26,6 +26,7 @@ import posix
 import ocirt
 from ocirt import posixos  # os without its import cost (see there)
 from ocirt.errors import SetupError
+from ocirt.linux import execstub
 
 # create's annotations for the built-in init (config.json or an engine's
 # --annotation): "true" turns it on; the second makes it forward signals to
@@ -91,27 +92,11 @@ def sealed_copy(where):
 def execve(init_fd, group, path, args, env, report_fd=-1, prefix="", suffix="",
            permitted=None):
     """Execute the built-in init (the memfd init_fd), which runs <path>
-    with <args> and <env> as its child; never returns. report_fd, prefix,
-    suffix, permitted: as for ocirt.linux.execstub.execve (the init's child
-    reports a failed execve of <path> and lowers its permitted set).
-    group: forward signals to the child's process group.
+    with <args> and <env> as its child; never returns. It takes the exec
+    stub's arguments (ocirt.linux.execstub.execve: the init's child reports
+    a failed execve of <path> and lowers its permitted set) and one more:
+    group, forward signals to the child's process group.
     Raises OSError if the init itself cannot be executed."""
-    from ocirt.linux.execstub import _set_inheritable
-    argv = ["ocirt-init", str(report_fd), prefix, suffix,
-            "-" if permitted is None else format(permitted, "x"), "1" if group else "0",
-            path] + list(args or [path])
-    if report_fd >= 0:
-        _set_inheritable(report_fd, True)
-    try:
-        posixos.execve(init_fd, argv, env)  # execveat(fd, "", AT_EMPTY_PATH)
-    except OSError as e:
-        first = e
-    try:
-        # a seccomp profile may allow execve but not execveat; the memfd
-        # stays close-on-exec: the kernel opens the path before it closes them
-        posixos.execve(f"/proc/self/fd/{init_fd}", argv, env)
-    except OSError:
-        pass
-    if report_fd >= 0:
-        _set_inheritable(report_fd, False)
-    raise OSError(first.errno, f"execveat(the built-in init, {path}): {first.strerror}")
+    execstub.execve(init_fd, path, args, env, report_fd, prefix, suffix, permitted,
+                    name="ocirt-init", extra=("1" if group else "0",),
+                    what="the built-in init")
