@@ -66,54 +66,7 @@ static long sys3(long nr, long a, long b, long c)
 
 #define F_SETFD 2
 #define FD_CLOEXEC 1
-#define CAP_V3 0x20080522
-
-struct cap_header { unsigned int version; int pid; };
-struct cap_data { unsigned int effective, permitted, inheritable; };
-
-/* Lower the permitted (and effective) set to the hex mask in s, if it names one. */
-static void lower_permitted(const char *s)
-{
-    unsigned long long mask = 0;
-    struct cap_header hdr = {CAP_V3, 0};
-    struct cap_data data[2];
-    int i, digits = 0;
-
-    for (; *s && digits < 16; s++, digits++) {
-        int v = (*s >= '0' && *s <= '9') ? *s - '0'
-              : (*s >= 'a' && *s <= 'f') ? *s - 'a' + 10 : -1;
-        if (v < 0)
-            return;
-        mask = mask << 4 | (unsigned)v;
-    }
-    if (!digits || *s)
-        return;
-    if (sys3(__NR_capget, (long)&hdr, (long)data, 0) < 0)
-        return;
-    for (i = 0; i < 2; i++) {
-        unsigned int m = (unsigned int)(mask >> (32 * i));
-        data[i].permitted &= m;
-        data[i].effective &= data[i].permitted;
-    }
-    sys3(__NR_capset, (long)&hdr, (long)data, 0);
-}
-
-static const struct { int no; const char *text; } errors[] = {
-    {1, "operation not permitted"}, {2, "no such file or directory"},
-    {5, "input/output error"}, {7, "argument list too long"}, {8, "exec format error"},
-    {12, "cannot allocate memory"}, {13, "permission denied"}, {14, "bad address"},
-    {20, "not a directory"}, {21, "is a directory"}, {22, "invalid argument"},
-    {23, "too many open files in system"}, {24, "too many open files"},
-    {26, "text file busy"}, {36, "file name too long"}, {38, "function not implemented"},
-    {40, "too many levels of symbolic links"}, {80, "accessing a corrupted shared library"},
-};
-
-static unsigned put(char *buf, unsigned at, unsigned cap, const char *s)
-{
-    while (*s && at < cap)
-        buf[at++] = *s++;
-    return at;
-}
+#include "stubcommon.h"
 
 __attribute__((used, noreturn)) void stub_main(long *sp)
 {
@@ -137,31 +90,7 @@ __attribute__((used, noreturn)) void stub_main(long *sp)
     }
     lower_permitted(argv[4]);
     err = -sys3(__NR_execve, (long)argv[5], (long)(argv + 6), (long)envp);
-    if (fd >= 0) {
-        static char buf[8192];
-        char num[24];
-        const char *text = 0;
-        unsigned i, n = 0, cap = sizeof buf - 64; /* the suffix always fits */
-        for (i = 0; i < sizeof errors / sizeof errors[0]; i++)
-            if (errors[i].no == err)
-                text = errors[i].text;
-        if (!text) {
-            char *q = num + sizeof num - 1;
-            long v = err;
-            *q = 0;
-            do
-                *--q = (char)('0' + v % 10);
-            while ((v /= 10) && q > num + 6);
-            q -= 6;
-            for (i = 0; i < 6; i++)
-                q[i] = "errno "[i];
-            text = q;
-        }
-        n = put(buf, n, cap, argv[2]);
-        n = put(buf, n, cap, text);
-        n = put(buf, n, sizeof buf, argv[3]);
-        sys3(__NR_write, fd, (long)buf, n);
-    }
+    report_exec_error(fd, argv[2], argv[3], err);
 out:
     for (;;)
         sys3(__NR_exit_group, 127, 0, 0);

@@ -79,95 +79,18 @@ static long sys(long nr, long a, long b, long c, long d, long e)
 #define TIOCGPGRP 0x540F
 #define TIOCSPGRP 0x5410
 #define PR_SET_CHILD_SUBREAPER 36
-#define CAP_V3 0x20080522
-
-struct cap_header { unsigned int version; int pid; };
-struct cap_data { unsigned int effective, permitted, inheritable; };
-
 #define sys0(n) sys(n, 0, 0, 0, 0, 0)
 #define sys1(n, a) sys(n, (long)(a), 0, 0, 0, 0)
 #define sys2(n, a, b) sys(n, (long)(a), (long)(b), 0, 0, 0)
 #define sys3(n, a, b, c) sys(n, (long)(a), (long)(b), (long)(c), 0, 0)
 #define sys4(n, a, b, c, d) sys(n, (long)(a), (long)(b), (long)(c), (long)(d), 0)
 
+#include "stubcommon.h"
+
 static __attribute__((noreturn)) void leave(int code)
 {
     for (;;)
         sys1(__NR_exit_group, code);
-}
-
-/* Lower the permitted (and effective) capability set to the hex mask in s,
-   if it names one (see execstub.c for why). Best effort. */
-static void lower_permitted(const char *s)
-{
-    unsigned long long mask = 0;
-    struct cap_header hdr = {CAP_V3, 0};
-    struct cap_data data[2];
-    int i, digits = 0;
-
-    for (; *s && digits < 16; s++, digits++) {
-        int v = (*s >= '0' && *s <= '9') ? *s - '0'
-              : (*s >= 'a' && *s <= 'f') ? *s - 'a' + 10 : -1;
-        if (v < 0)
-            return;
-        mask = mask << 4 | (unsigned)v;
-    }
-    if (!digits || *s)
-        return;
-    if (sys2(__NR_capget, &hdr, data) < 0)
-        return;
-    for (i = 0; i < 2; i++) {
-        unsigned int m = (unsigned int)(mask >> (32 * i));
-        data[i].permitted &= m;
-        data[i].effective &= data[i].permitted;
-    }
-    sys2(__NR_capset, &hdr, data);
-}
-
-static const struct { int no; const char *text; } errors[] = {
-    {1, "operation not permitted"}, {2, "no such file or directory"},
-    {5, "input/output error"}, {7, "argument list too long"}, {8, "exec format error"},
-    {11, "resource temporarily unavailable"}, {12, "cannot allocate memory"},
-    {13, "permission denied"}, {14, "bad address"}, {20, "not a directory"},
-    {21, "is a directory"}, {22, "invalid argument"}, {24, "too many open files"},
-    {26, "text file busy"}, {36, "file name too long"}, {38, "function not implemented"},
-    {40, "too many levels of symbolic links"}, {80, "accessing a corrupted shared library"},
-};
-
-static unsigned put(char *buf, unsigned at, unsigned cap, const char *s)
-{
-    while (*s && at < cap)
-        buf[at++] = *s++;
-    return at;
-}
-
-/* PREFIX, the text of errno err, SUFFIX to fd, in one write. */
-static void report(long fd, char **argv, long err)
-{
-    static char buf[8192];
-    char num[24], *q = num + sizeof num - 1;
-    const char *text = 0;
-    unsigned i, n = 0, cap = sizeof buf - 64; /* the suffix always fits */
-
-    if (fd < 0)
-        return;
-    for (i = 0; i < sizeof errors / sizeof errors[0]; i++)
-        if (errors[i].no == err)
-            text = errors[i].text;
-    if (!text) {
-        *q = 0;
-        do
-            *--q = (char)('0' + err % 10);
-        while ((err /= 10) && q > num + 6);
-        q -= 6;
-        for (i = 0; i < 6; i++)
-            q[i] = "errno "[i];
-        text = q;
-    }
-    n = put(buf, n, cap, argv[2]);
-    n = put(buf, n, cap, text);
-    n = put(buf, n, sizeof buf, argv[3]);
-    sys3(__NR_write, fd, buf, n);
 }
 
 /* Socket activation (LISTEN_FDS): the runtime says LISTEN_PID=<pid 1>, for
@@ -226,7 +149,7 @@ static __attribute__((noreturn)) void run_child(char **argv, char **envp,
     sys4(__NR_rt_sigprocmask, SIG_SETMASK, &caller_mask, 0, 8);
     lower_permitted(argv[4]);
     err = -sys3(__NR_execve, argv[6], argv + 7, envp);
-    report(report_fd, argv, err);
+    report_exec_error(report_fd, argv[2], argv[3], err);
     leave(127);
 }
 
@@ -264,7 +187,7 @@ __attribute__((used, noreturn)) void init_main(long *sp)
     if (child == 0)
         run_child(argv, envp, caller, report_fd);
     if (child < 0) {
-        report(report_fd, argv, -child);
+        report_exec_error(report_fd, argv[2], argv[3], -child);
         leave(127);
     }
     /* the child's copy tells the runtime of its execve: EOF, or a report */
