@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tests.integration.conftest import bind, one_line_error, read_fifo, shared_dir, wait_pids_gone
-from tests.integration.test_terminal import ConsoleSocket, read_until, read_until_closed
+from tests.integration.test_terminal import create_with_console, read_until, read_until_closed
 
 INIT = {"org.ocirt.init": "true"}
 
@@ -275,7 +275,6 @@ def test_a_program_that_cannot_run_under_init(rt, tmp_path):
 def test_terminal_child_owns_the_foreground(rt, tmp_path):
     """With process.terminal, the process (not the init) is the terminal's
     foreground process group: ^C reaches it, a shell has job control."""
-    cs = ConsoleSocket(tmp_path / "console.sock")
     cid = rt.new_id()
     # fields 5 and 8 of stat: the process group and the terminal's foreground group
     script = ("read -r a b c d pgrp f g tpgid rest </proc/self/stat; echo pg=$pgrp tp=$tpgid "
@@ -284,17 +283,8 @@ def test_terminal_child_owns_the_foreground(rt, tmp_path):
     def edit(cfg):
         cfg["process"]["terminal"] = True
     bundle = rt.bundle(("sh", "-c", script), edit)
-    create = subprocess.Popen([rt.bin, "--root", rt.root, "create", "--init", "--bundle",
-                               bundle, "--console-socket", cs.path, cid],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    master, _ = create_with_console(rt, tmp_path / "console.sock", bundle, cid, "--init")
     try:
-        master, _ = cs.master()
-    finally:
-        rc = create.wait(timeout=60)
-        cs.close()
-    try:
-        assert rc == 0, create.stderr.read()
         rt("start", cid, check=True)
         early = read_until(master, b"waiting")
         os.write(master, b"\x03")  # ^C: SIGINT to the foreground group

@@ -161,8 +161,7 @@ def test_read_only_dev_still_gets_devpts_and_devices(rt):
 def test_read_only_dev_with_a_terminal(rt, tmp_path):
     """The terminal goes onto /dev/console before /dev turns read-only
     (runc's order too: console, then the read-only remount)."""
-    from tests.integration.test_terminal import ConsoleSocket, read_until_closed, terminal
-    cs = ConsoleSocket(tmp_path / "console.sock")
+    from tests.integration.test_terminal import create_with_console, read_until_closed, terminal
     cid = rt.new_id()
     script = "tty; ls -l /dev/console; touch /dev/x 2>/dev/null || echo dev-ro"
 
@@ -172,17 +171,8 @@ def test_read_only_dev_with_a_terminal(rt, tmp_path):
             if m["destination"] == "/dev":
                 m["options"].append("ro")
     bundle = rt.bundle(("sh",), edit)
-    create = subprocess.Popen([rt.bin, "--root", rt.root, "create", "--bundle", bundle,
-                               "--console-socket", cs.path, cid],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    master, _ = create_with_console(rt, tmp_path / "console.sock", bundle, cid)
     try:
-        master, _ = cs.master()
-    finally:
-        rc = create.wait(timeout=60)
-        cs.close()
-    try:
-        assert rc == 0, create.stderr.read()
         rt("start", cid, check=True)
         out = read_until_closed(master)
     finally:

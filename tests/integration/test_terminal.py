@@ -34,6 +34,25 @@ class ConsoleSocket:
         self.srv.close()
 
 
+def create_with_console(rt, path, bundle, cid, *flags):
+    """`create --console-socket` of bundle as an engine calls it: (the pty
+    master create sent, the name it sent with it). create must succeed."""
+    cs = ConsoleSocket(path)
+    create = subprocess.Popen([rt.bin, "--root", rt.root, "create", *flags, "--bundle",
+                               str(bundle), "--console-socket", cs.path, cid],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        master, name = cs.master()
+    finally:
+        rc = create.wait(timeout=60)
+        cs.close()
+    if rc != 0:
+        os.close(master)
+        raise AssertionError(create.stderr.read())
+    return master, name
+
+
 def read_until_closed(fd, timeout=30):
     out = b""
     while True:
@@ -72,21 +91,11 @@ def terminal(args, size=None, user=None):
 
 
 def test_create_sends_the_pty_master_to_the_console_socket(rt, tmp_path):
-    cs = ConsoleSocket(tmp_path / "console.sock")
     cid = rt.new_id()
     script = "tty; stty size; ls -l /dev/console; read x; echo got:$x"
     bundle = rt.bundle(("sh",), terminal(("sh", "-c", script), size=(33, 111)))
-    create = subprocess.Popen([rt.bin, "--root", rt.root, "create", "--bundle", bundle,
-                               "--console-socket", cs.path, cid],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+    master, name = create_with_console(rt, tmp_path / "console.sock", bundle, cid)
     try:
-        master, name = cs.master()
-    finally:
-        rc = create.wait(timeout=60)
-        cs.close()
-    try:
-        assert rc == 0, create.stderr.read()
         assert name == "/dev/ptmx"  # what runc sends
         rt("start", cid, check=True)
         # type only once the shell waits for input (else the echo of what was
@@ -104,19 +113,11 @@ def test_create_sends_the_pty_master_to_the_console_socket(rt, tmp_path):
 
 
 def test_terminal_belongs_to_the_process_user(rt, tmp_path):
-    cs = ConsoleSocket(tmp_path / "c.sock")
     cid = rt.new_id()
     # the group stays the one devpts gives (gid=5 in the config), as runc
     bundle = rt.bundle(("sh",), terminal(("sh", "-c", "id -u; stat -c '%u %g' $(tty)"),
                                          user=1000))
-    create = subprocess.Popen([rt.bin, "--root", rt.root, "create", "--bundle", bundle,
-                               "--console-socket", cs.path, cid], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        master, _ = cs.master()
-    finally:
-        create.wait(timeout=60)
-        cs.close()
+    master, _ = create_with_console(rt, tmp_path / "c.sock", bundle, cid)
     try:
         rt("start", cid, check=True)
         assert read_until_closed(master).split() == ["1000", "1000", "5"]
