@@ -23,6 +23,9 @@
  * It then runs ocirt.boot (from the image) as __main__, which hands over to
  * ocirt.cli.launch(); that never returns.
  *
+ * One call is answered before any of that: `delete --force` of a container
+ * that does not exist (see deleted_already() below).
+ *
  * ocirt/launcher.py writes image.c (the tables launcher.h declares, for the
  * installed package and interpreter) and compiles both files; `pip install`
  * does it (setup.py), and so does `python -m ocirt.launcher`.
@@ -40,6 +43,10 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL: faults as usual */
@@ -81,6 +88,112 @@ static void arena_free(void *ctx, void *p, size_t size)
 {
     (void)ctx;
     munmap(p, size);
+}
+
+/* ---- a call answered before the interpreter starts ----
+ *
+ * `delete --force ID` of a container that does not exist succeeds and says
+ * nothing: runc's behaviour, and ocirt.container.delete's. containerd's
+ * runc shim makes that call for every container, as cleanup after its
+ * delete, so it is a tenth of the calls of a Kubernetes pod's life. The
+ * answer is one failed open(2): the launcher gives it here, without the
+ * interpreter's start-up, which is most of such a call's time.
+ *
+ * Only the plain form is answered here: global flags as ocirt.cli.fast
+ * reads them, with --root given (the default root is Python's business:
+ * ocirt.runtime.default_root), then `delete` with --force (or -f) and an
+ * id that ocirt.state.check_id accepts, in either order. Anything else,
+ * and every doubt (--debug, a trace, a state directory that exists or
+ * cannot be looked up, a --log file that cannot be created), goes to ocirt
+ * as usual, which answers the same or says what is wrong.
+ * tests/unit/test_launcher.py checks that both answer alike.
+ */
+
+#define MAX_ID 255 /* ocirt.state.MAX_ID */
+
+static int id_ok(const char *id) /* ocirt.state.check_id */
+{
+    static const char extra[] = "_+.-";
+    size_t n = strlen(id);
+    if (n == 0 || n > MAX_ID || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+        return 0;
+    for (const char *p = id; *p != '\0'; p++) {
+        char ch = *p;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9')
+              || strchr(extra, ch) != NULL))
+            return 0;
+    }
+    return 1;
+}
+
+/* Global flag `name` with a value, as argv[*i] "--name V" or "--name=V":
+ * 1 and *value set (*i past it), 0 if argv[*i] is not that flag, -1 if its
+ * value is missing. */
+static int global_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+static int deleted_already(int argc, char **argv)
+{
+    const char *root = NULL, *log = NULL, *format = "text", *id = NULL, *trace;
+    char path[4096];
+    int i, fd, force = 0;
+
+    trace = getenv("OCIRT_TRACE");
+    if (trace != NULL && *trace != '\0')
+        return 0;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        int got = global_value(argc, argv, &i, "--root", &root);
+        if (got == 0)
+            got = global_value(argc, argv, &i, "--log", &log);
+        if (got == 0)
+            got = global_value(argc, argv, &i, "--log-format", &format);
+        if (got == 0 && strcmp(argv[i], "--systemd-cgroup") == 0)
+            got = 1;
+        if (got != 1)
+            return 0;
+    }
+    if (i >= argc || strcmp(argv[i], "delete") != 0)
+        return 0;
+    for (i++; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0)
+            force = 1;
+        else if (argv[i][0] == '-' || id != NULL)
+            return 0;
+        else
+            id = argv[i];
+    }
+    if (!force || id == NULL || !id_ok(id) || root == NULL || *root == '\0'
+        || (strcmp(format, "text") != 0 && strcmp(format, "json") != 0))
+        return 0;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, id) >= sizeof(path))
+        return 0;
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_DIRECTORY);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    if (errno != ENOENT)
+        return 0;
+    if (log != NULL && *log != '\0') { /* created, as ocirt.log.configure does */
+        fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return 0;
+        close(fd);
+    }
+    return 1;
 }
 
 /* ---- _ocirt_image ---- */
@@ -201,6 +314,8 @@ static void check_python(void)
 int main(int argc, char **argv)
 {
     PyStatus st;
+    if (deleted_already(argc, argv))
+        return 0;
     check_python();
     populate(__data_start, _end);
     PyObjectArenaAllocator arenas = {NULL, arena_alloc, arena_free};

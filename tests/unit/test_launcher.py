@@ -3,11 +3,13 @@
 Skipping the interpreter's teardown must not cost a byte of output or the
 exit status, whichever parser (fast, click) handled the command."""
 import json
+import re
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ocirt import state
 
@@ -292,3 +294,108 @@ def test_wheel_build_without_a_compiler_writes_the_script(tmp_path, monkeypatch)
     assert text.startswith("#!python\n") and "from ocirt.cli import launch" in text
     assert "cannot run /nonexistent/cc" in text
     assert os.access(dest, os.X_OK)
+
+
+# ------------------------------------- delete --force, answered by the launcher alone
+
+def _run_installed(argv, cwd):
+    """The installed launcher: (status, stdout, stderr)."""
+    from tests.conftest import ocirt_binary
+    p = subprocess.run([ocirt_binary()] + argv, cwd=cwd, capture_output=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def _faults(argv, cwd):
+    """The installed launcher run with argv: (status, its minor page faults)."""
+    from tests.conftest import ocirt_binary
+    p = subprocess.Popen([ocirt_binary()] + argv, cwd=cwd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return p.returncode, usage.ru_minflt
+
+
+def test_delete_force_of_a_missing_container_starts_no_interpreter(tmp_path):
+    """The launcher's answer to containerd's cleanup call (csrc/launcher.c):
+    status 0, nothing said, the --log file created, and no CPython started:
+    a tenth of the page faults of a call the interpreter answers."""
+    log = tmp_path / "log.json"
+    status, fast = _faults(["--root", str(tmp_path), "--log", str(log), "--log-format", "json",
+                            "delete", "--force", "gone"], str(tmp_path))
+    assert status == 0 and log.exists() and log.read_bytes() == b""
+    status, slow = _faults(["--root", str(tmp_path), "delete", "gone"], str(tmp_path))
+    assert status == 1  # without --force: the interpreter's error
+    assert fast * 4 < slow, (fast, slow)
+
+
+_VALID_IDS = st.sampled_from(["gone", "c1", "x" * 255, "a+b.c_d-e", "G0"])
+_IDS = st.one_of(_VALID_IDS, _VALID_IDS, _VALID_IDS,
+                 st.sampled_from([".", "..", "a/b", "../c1", "x" * 256, "é", "a b", "", "-x"]),
+                 st.text(alphabet="ab.+_-/\\ \né", min_size=0, max_size=6))
+_ROOTS = st.sampled_from(["root", "root", "missing", "file", "", "link", "root/", "file/x"])
+_LOGS = st.sampled_from([None, "log", "log", "nodir/log", "", "root"])
+_FORMATS = st.sampled_from([None, "json", "text", "xml"])
+_FORCE = st.sampled_from(["--force", "-f", "--force", "-f", "-f=1", "--force=true", None,
+                          "--all"])
+
+
+@example(root="root", log="log", fmt="json", cid="gone", spelling="--force", order="flag-id",
+         equals=False, systemd=False, debug=False, command="delete")
+@example(root="root", log="nodir/log", fmt="json", cid="gone", spelling="-f", order="id-flag",
+         equals=True, systemd=True, debug=False, command="delete")
+@example(root="root", log=None, fmt=None, cid="a/b", spelling="--force", order="flag-id",
+         equals=False, systemd=False, debug=False, command="delete")
+@example(root="root", log="log", fmt="text", cid="c1", spelling="--force", order="flag-id",
+         equals=False, systemd=False, debug=False, command="delete")
+@example(root="file/x", log="log", fmt="xml", cid="gone", spelling="--force",
+         order="flag-id-flag", equals=False, systemd=False, debug=False, command="delete")
+@example(root="root", log="", fmt=None, cid="gone", spelling="--force", order="flag-id",
+         equals=True, systemd=False, debug=True, command="delete")
+@given(root=_ROOTS, log=_LOGS, fmt=_FORMATS, cid=_IDS, spelling=_FORCE,
+       order=st.sampled_from(["flag-id", "id-flag", "flag-id-flag"]),
+       equals=st.booleans(), systemd=st.booleans(),
+       debug=st.sampled_from([False] * 7 + [True]),
+       command=st.sampled_from(["delete"] * 6 + ["state", "kill"]))
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_delete_force_answers_as_the_interpreter_does(tmp_path_factory, root, log, fmt, cid,
+                                                      spelling, order, equals, systemd, debug,
+                                                      command):
+    """Whatever the form of the call, the launcher (which answers some
+    `delete --force` calls by itself) and ocirt run by the interpreter
+    answer alike: status, stdout, stderr, the --log file, what is left in
+    the root."""
+    results = []
+    for runner in ("launcher", "interpreter"):
+        base = tmp_path_factory.mktemp(runner)
+        (base / "root" / "c1").mkdir(parents=True)
+        (base / "root" / "c1" / "state.json").write_text("{}")  # a broken record
+        (base / "file").write_text("")
+        (base / "link").symlink_to(base / "root")
+        argv = []
+        for flag, value in (("--root", root), ("--log", log), ("--log-format", fmt)):
+            if value is not None:
+                argv += [f"{flag}={value}"] if equals else [flag, value]
+        argv += ["--systemd-cgroup"] * systemd + ["--debug"] * debug + [command]
+        words = [spelling] if spelling else []
+        argv += {"flag-id": words + [cid], "id-flag": [cid] + words,
+                 "flag-id-flag": words + [cid] + words}[order]
+        if runner == "launcher":
+            status, out, err = _run_installed(argv, str(base))
+        else:
+            env = dict(os.environ)
+            env.pop("PYTHONPATH", None)
+            p = subprocess.run([sys.executable, "-c", LAUNCH] + argv, cwd=str(base), env=env,
+                               capture_output=True, timeout=60)
+            status, out, err = p.returncode, p.stdout, p.stderr
+        logged = (base / log).read_bytes() if log and (base / log).is_file() else None
+        left = sorted(str(p.relative_to(base)) for p in base.rglob("*"))
+        text = [x.replace(str(base).encode(), b"BASE") if isinstance(x, bytes) else x
+                for x in (out, err, logged)]
+        # the log's timestamps differ from one run to the next
+        if text[2] is not None:
+            text[2] = re.sub(rb'"time": ?"[^"]*"|time="[^"]*"', b"T", text[2])
+        if debug:  # the debug line names the interpreter's path to ocirt: compare the rest
+            text[1] = re.sub(rb"ocirt [^,]*, ", b"", text[1])
+        results.append((status, *text, left))
+    assert results[0] == results[1]
