@@ -70,17 +70,23 @@ def image_is_current(image, posix):
 
 
 def check_image(image):
-    """--check-image: every module of the image loads, the CLI imports."""
+    """--check-image: every module of the image loads, codecs other than
+    UTF-8 are found, the CLI imports."""
     for name in image.names():
         image.code(name)
+    import codecs  # the frozen encodings package finds the codecs it does not answer
+    for name in ("latin-1", "ascii", "cp437"):
+        codecs.lookup(name)
     sys.meta_path.insert(0, ImageFinder(image))
     import ocirt.cli.fast  # noqa: F401
     sys.stdout.write(f"image {image.stamp}: {len(image.names())} modules\n")
 
 
 def place_encodings(stdlib):
-    """The frozen encodings package has no directory: give it its own, where
-    the codecs that are not frozen (latin_1, cp437, ...) are found."""
+    """The frozen encodings package (the launcher's own, see
+    csrc/frozen_encodings.py) has no directory: give it the standard
+    library's, where the codecs that are not frozen (latin_1, cp437, ...) and
+    the standard package it hands the other names to are found."""
     enc = sys.modules.get("encodings")
     if enc is not None and not getattr(enc, "__file__", None):
         enc.__path__ = [stdlib + "/encodings"]
