@@ -53,7 +53,8 @@ class BuildLauncher(build_scripts):
         self.announce(f"ocirt: the {kind} launcher, for {site}", level=2)
 
     def get_source_files(self):
-        return ["csrc/launcher.c", "csrc/launcher.h", "ocirt/launcher.py"]
+        return ["csrc/launcher.c", "csrc/launcher.h", "csrc/frozen_encodings.py",
+                "ocirt/launcher.py"]
 
     def get_outputs(self):
         return [os.path.join(self.build_dir, "ocirt")]
