@@ -34,6 +34,8 @@ PID_KEY = "extRootPidNS"
 RECORD = "ocirt.json"
 DESCRIPTORS = "descriptors.json"  # runc's: the link text of the init's fds 0, 1, 2
 CGROUP_MODES = ("soft", "full", "strict", "ignore")
+# --empty-ns: runc takes the spec's names; CRIU supports the network one only
+EMPTY_NS = {"network": "net"}
 CONSOLE = "/dev/console"
 
 
@@ -42,7 +44,7 @@ class Options:
 
     def __init__(self, image_path=None, work_path=None, tcp_established=False,
                  ext_unix_sk=False, shell_job=False, file_locks=False,
-                 manage_cgroups_mode=None):
+                 manage_cgroups_mode=None, empty_ns=(), auto_dedup=False, lazy_pages=False):
         self.image_path = os.path.abspath(image_path or "checkpoint")  # runc's default
         self.work_path = os.path.abspath(work_path) if work_path else self.image_path
         self.tcp_established = tcp_established
@@ -53,21 +55,35 @@ class Options:
             raise errors.UsageError(f"--manage-cgroups-mode {manage_cgroups_mode}: one of "
                                     f"{', '.join(CGROUP_MODES)}")
         self.manage_cgroups_mode = manage_cgroups_mode or "soft"
+        for ns in empty_ns:
+            if ns not in EMPTY_NS:
+                raise errors.UsageError(f"--empty-ns {ns}: not supported (CRIU leaves out "
+                                        "only the network namespace: --empty-ns network)")
+        self.empty_ns = tuple(dict.fromkeys(EMPTY_NS[ns] for ns in empty_ns))
+        self.auto_dedup = auto_dedup
+        self.lazy_pages = lazy_pages
 
     def argv(self):
         out = ["-D", self.image_path, "-W", self.work_path]
         for flag, on in (("--tcp-established", self.tcp_established),
                          ("--ext-unix-sk", self.ext_unix_sk), ("--shell-job", self.shell_job),
-                         ("--file-locks", self.file_locks)):
+                         ("--file-locks", self.file_locks), ("--auto-dedup", self.auto_dedup),
+                         ("--lazy-pages", self.lazy_pages)):
             if on:
                 out.append(flag)
+        for ns in self.empty_ns:
+            out += ["--empty-ns", ns]
         if self.manage_cgroups_mode != "ignore":
             out.append(f"--manage-cgroups={self.manage_cgroups_mode}")
         return out
 
 
 def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path=None,
-               empty_ns=(), auto_dedup=False, lazy_pages=False):
+               page_server=None, status_fd=None):
+    """page_server: "ADDR:PORT", where the pages go (runc's --page-server:
+    a page server there takes them; with --lazy-pages this dump serves them
+    there itself, to `criu lazy-pages`). status_fd: an fd of the caller's
+    that CRIU writes \\0 to and closes once it serves the lazy pages."""
     exe = criu.require()
     c = state.load(root, cid)
     c.lock()
@@ -100,12 +116,17 @@ def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path
         argv.append("--track-mem")
     if parent_path:
         argv += ["--prev-images-dir", parent_path, "--track-mem"]
-    for ns in empty_ns:
-        argv += ["--empty-ns", ns]
-    if auto_dedup:
-        argv.append("--auto-dedup")
-    if lazy_pages:
-        argv.append("--lazy-pages")
+    pass_fds = ()
+    if page_server:
+        addr, _, port = page_server.rpartition(":")
+        if not addr or not port.isdigit():
+            raise errors.UsageError(f"--page-server {page_server}: not ADDRESS:PORT")
+        # with --lazy-pages the dump is the page server; else it sends to one
+        argv += ([] if opts.lazy_pages else ["--page-server"]) + \
+            ["--address", addr.strip("[]"), "--port", port]
+    if status_fd is not None:
+        argv += ["--status-fd", str(status_fd)]
+        pass_fds = (status_fd,)
     if st == Status.PAUSED:  # CRIU thaws and freezes it again itself
         unified = c.cgroup_paths.get("unified") or next(iter(c.cgroup_paths.values()), None)
         if unified:
@@ -118,7 +139,7 @@ def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path
     log = os.path.join(opts.work_path, f"{action}.log")
     debug(f"checkpoint {cid}: criu {action} {' '.join(argv)}")
     try:
-        criu.run(exe, action, argv, log)
+        criu.run(exe, action, argv, log, pass_fds=pass_fds)
     except criu.CriuError:
         why = criu.unsupported(exe)
         if why:

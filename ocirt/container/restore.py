@@ -103,13 +103,17 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
         if any(cfg.hooks.get(p) for p in ("prestart", "createRuntime")):
             argv += ["--action-script", _action_script(private)]
             notify = _HookServer(private, cfg, oci)
+        movable = None
+        if no_pivot:  # a "/" that pivot_root cannot leave (a ramdisk): see criu.run
+            movable = os.path.join(private, "newroot")
+            os.mkdir(movable)
         log_path = os.path.join(opts.work_path, "restore.log")
         debug(f"restore {cid}: criu restore {' '.join(argv)}")
         try:
             # criu in the container's cgroup, as runc puts it: with
             # --manage-cgroups-mode ignore the restored tree stays there
             criu.run(exe, "restore", argv, log_path, pass_fds=pass_fds, notify=notify,
-                     join=list(cg.paths.values()))
+                     join=list(cg.paths.values()), movable_root=movable)
         except criu.CriuError:
             why = criu.unsupported(exe)
             if why:
@@ -187,10 +191,10 @@ def _stdio(record, console, pass_fds):
         if key in seen:  # one fd a key: CRIU moves each given fd into its store, once
             continue
         seen.add(key)
-        if key.startswith("tty["):
-            if console is None:
-                raise errors.UsageError("the image has a terminal: --console-socket is needed",
-                                        "$.process.terminal")
+        if key.startswith("tty[") and console is not None:
+            # the container's own terminal (process.terminal): a new one;
+            # without it, a terminal was its caller's (a shell's job, as
+            # --shell-job has it), and the restoring caller's takes its place
             if tty_fd is None:
                 master, tty_fd, _ = open_pty()
                 try:
@@ -267,10 +271,11 @@ class _HookServer:
 
 def _unmount(private):
     rootfs = os.path.join(private, "root")
-    try:
-        shim.umount2(rootfs, MNT_DETACH)
-    except OSError:
-        pass
+    for d in (rootfs, os.path.join(private, "newroot")):
+        try:
+            shim.umount2(d, MNT_DETACH)
+        except OSError:
+            pass
     # never a recursive removal: had the unmount failed, it would go
     # through the rootfs; rmdir of a mount point fails instead
     for name in ("pid", "hook.req", "hook.rep", "action"):
@@ -278,7 +283,7 @@ def _unmount(private):
             os.unlink(os.path.join(private, name))
         except OSError:
             pass
-    for d in (rootfs, private):
+    for d in (rootfs, os.path.join(private, "newroot"), private):
         try:
             os.rmdir(d)
         except OSError:

@@ -13,6 +13,8 @@ import os
 import subprocess
 
 from ocirt import errors
+from ocirt.linux import shim
+from ocirt.linux.mounts import MS_BIND, MS_MOVE, MS_PRIVATE, MS_REC
 
 MIN_VERSION = (3, 0)  # runc's floor too: --external and --inherit-fd are all 3.x
 REQUIREMENT = "checkpoint needs CRIU \u2265 3.0 and a kernel that criu check accepts"
@@ -91,29 +93,37 @@ def unsupported(exe):
             f"{os.uname().release}; criu check: {why})")
 
 
-def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None, join=None):
+def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None, join=None,
+        movable_root=None):
     """criu <action> ARGV, logging at level 4 to log_path. CriuError with
     CRIU's own error lines when it fails. stdio: the fds (0, 1, 2) criu and
     so the restored tree start from (default: the caller's). notify: a
     callable polled while criu runs (its action script's requests). join:
     cgroup directories criu runs in (from its first instruction), so that
-    what it restores starts there whatever it does with cgroups."""
+    what it restores starts there whatever it does with cgroups.
+    movable_root: an empty directory; criu then runs with a "/" that
+    pivot_root can leave (movable_root_ns)."""
     cmd = [exe, action, "-v4", "-o", log_path, *argv]
     kw = {}
     if stdio is not None:
         kw = {"stdin": stdio[0], "stdout": stdio[1], "stderr": stdio[2]}
-    if join:
-        procs = [os.path.join(d, "cgroup.procs") for d in join]
+    if join or movable_root:
+        procs = [os.path.join(d, "cgroup.procs") for d in join or ()]
 
         def enter():  # in the child, before the exec: no thread runs there
             for p in procs:
                 with open(p, "w") as f:
                     f.write("0")
+            if movable_root:
+                movable_root_ns(movable_root)
         kw["preexec_fn"] = enter
     try:
         p = subprocess.Popen(cmd, pass_fds=tuple(pass_fds), close_fds=True, **kw)
     except OSError as e:
         raise errors.OcirtError(f"cannot run {exe}: {e.strerror}")
+    except subprocess.SubprocessError:  # enter() failed: the child says no more
+        raise errors.OcirtError(f"cannot run {exe}: joining the container's cgroup "
+                                f"{join} or making a movable root at {movable_root} failed")
     try:
         if notify is not None:
             notify(p)
@@ -125,6 +135,29 @@ def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None, join=
     if rc != 0:
         raise CriuError(f"criu {action} failed (exit status {rc}): "
                         f"{error_lines(log_path)} (log: {log_path})")
+
+
+def movable_root_ns(tmp):
+    """A mount namespace of this process's own whose "/" is a mount that
+    pivot_root(2) can leave: CRIU's restore always pivots into the restored
+    root, which the kernel refuses (EINVAL) where "/" is no mount point of
+    its own or is the initial ramdisk, the case runc's --no-pivot is for.
+    The caller's root is bound recursively onto the empty directory tmp and
+    moved over "/" (MS_MOVE + chroot, as create --no-pivot does); every path
+    stays what it was. Private first, so that nothing reaches the caller's
+    namespace (a "/" that is no mount point cannot be made private: then
+    only the bind made below it may show there, and the caller removes it)."""
+    shim.unshare(shim.CLONE_NEWNS)
+    try:
+        shim.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    except OSError:
+        pass
+    shim.mount("/", tmp, None, MS_BIND | MS_REC)
+    shim.mount(None, tmp, None, MS_REC | MS_PRIVATE)
+    os.chdir(tmp)
+    shim.mount(".", "/", None, MS_MOVE)
+    os.chroot(".")
+    os.chdir("/")
 
 
 def error_lines(log_path, n=2):
