@@ -18,13 +18,18 @@ to it as external, under keys that restore maps back (ocirt.container.restore):
 
 The keys of the stdio are written to ocirt.json in the image directory (and
 runc's descriptors.json, the links of fds 0..2), which restore reads.
+
+A network namespace of the container's own is dumped whole (lo, addresses,
+routes, iptables): runc always dumps it empty (as --empty-ns network), so
+after its restore lo is down, and neither a TCP connection over lo
+(--tcp-established) nor a socket bound to 127.0.0.1 comes back. The price is
+CRIU's ip and iptables-save runs, about a second of a dump under qemu.
 Without --leave-running (or --pre-dump) the container is gone once dumped:
 it is deleted as `delete --force` does, poststop hooks included.
 """
-import json
 import os
 
-from ocirt import debug, errors, state
+from ocirt import debug, errors, jsonio, state
 from ocirt.container.delete import delete
 from ocirt.linux import criu
 from ocirt.state import Status
@@ -99,7 +104,9 @@ def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path
             os.makedirs(d, 0o700, exist_ok=True)
         except OSError as e:
             raise errors.OcirtError(f"checkpoint: cannot create {d}: {e.strerror}")
-    argv = ["-t", str(pid), "--root", cfg["root"]["path"], *opts.argv()]
+    # the rootfs as create resolved it (config.json may give it relative to the bundle)
+    rootfs = c.oci_state().get("rootfs") or cfg["root"]["path"]
+    argv = ["-t", str(pid), "--root", rootfs, *opts.argv()]
     argv += external_mounts(cfg, pid)
     argv += _external_namespaces(cfg, pid)
     stdio, descriptors = _external_stdio(pid)
@@ -132,18 +139,18 @@ def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path
         if unified:
             argv += ["--freeze-cgroup", unified]
     with open(os.path.join(opts.image_path, DESCRIPTORS), "w") as f:
-        json.dump(descriptors, f)
+        f.write(jsonio.dumps(descriptors))
     with open(os.path.join(opts.image_path, RECORD), "w") as f:
-        json.dump({"id": cid, "stdio": stdio, "pidns": c.has_pidns}, f)
+        f.write(jsonio.dumps({"id": cid, "stdio": stdio, "pidns": c.has_pidns}))
     action = "pre-dump" if pre_dump else "dump"
     log = os.path.join(opts.work_path, f"{action}.log")
     debug(f"checkpoint {cid}: criu {action} {' '.join(argv)}")
     try:
         criu.run(exe, action, argv, log, pass_fds=pass_fds)
-    except criu.CriuError:
+    except criu.CriuError as e:
         why = criu.unsupported(exe)
-        if why:
-            raise errors.OcirtError(why) from None
+        if why:  # and what failed, which may be something else
+            raise errors.OcirtError(f"{why}; {e.msg}") from None
         raise
     debug(f"checkpoint {cid}: criu {action} done: {opts.image_path}")
     if leave_running or pre_dump:

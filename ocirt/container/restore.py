@@ -18,10 +18,8 @@ from this process's (or a new terminal, whose master goes to
 made the namespaces and before the processes go on (its setup-namespaces
 action, as runc runs them), with the state of the restored init.
 """
-import json
 import os
 import select
-import tempfile
 import time
 
 from ocirt import SPEC_VERSION, config as config_mod, console as console_mod, debug, errors, \
@@ -43,11 +41,11 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
     state.check_id(cid)
     bundle = os.path.abspath(bundle)
     cfg = config_mod.load(bundle)
-    doc = json.loads(cfg.to_json())
+    doc = jsonio.loads(cfg.to_json())
     ckpt.check_supported(doc)
     try:
         with open(os.path.join(opts.image_path, ckpt.RECORD)) as f:
-            record = json.load(f)
+            record = jsonio.loads(f.read())
     except (OSError, ValueError) as e:
         raise errors.OcirtError(f"restore: {opts.image_path}/{ckpt.RECORD}: "
                                 f"{getattr(e, 'strerror', None) or e} (not an image of "
@@ -59,7 +57,7 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
     if cfg.process.terminal:
         console = console_mod.connect(console_socket)
     c = state.new(root, cid, lock=True)
-    private = tempfile.mkdtemp(prefix="ocirt-restore-")
+    private = _private_dir()
     pass_fds, cg, made, pid = [], None, None, None
     done = False
     try:
@@ -103,21 +101,18 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
         if any(cfg.hooks.get(p) for p in ("prestart", "createRuntime")):
             argv += ["--action-script", _action_script(private)]
             notify = _HookServer(private, cfg, oci)
-        movable = None
-        if no_pivot:  # a "/" that pivot_root cannot leave (a ramdisk): see criu.run
-            movable = os.path.join(private, "newroot")
-            os.mkdir(movable)
         log_path = os.path.join(opts.work_path, "restore.log")
         debug(f"restore {cid}: criu restore {' '.join(argv)}")
         try:
             # criu in the container's cgroup, as runc puts it: with
             # --manage-cgroups-mode ignore the restored tree stays there
             criu.run(exe, "restore", argv, log_path, pass_fds=pass_fds, notify=notify,
-                     join=list(cg.paths.values()), movable_root=movable)
-        except criu.CriuError:
+                     join=list(cg.paths.values()),
+                     movable_root=no_pivot)  # a "/" pivot_root cannot leave (a ramdisk)
+        except criu.CriuError as e:
             why = criu.unsupported(exe)
-            if why:
-                raise errors.OcirtError(why) from None
+            if why:  # and what failed, which may be something else
+                raise errors.OcirtError(f"{why}; {e.msg}") from None
             raise
         if notify is not None and notify.error is not None:
             raise notify.error
@@ -150,6 +145,19 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
     delete(root, cid, force=True)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
+
+
+def _private_dir():
+    """A new directory of this process's, 0700 (tempfile's mkdtemp, without
+    importing tempfile: shutil, random and more, a second under qemu)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        d = os.path.join(base, f"ocirt-restore-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(d, 0o700)
+            return d
+        except FileExistsError:
+            continue
 
 
 def _mount_of(path):
@@ -206,6 +214,13 @@ def _stdio(record, console, pass_fds):
                 out += ["--external", criu.ext_mount(ckpt.CONSOLE,
                                                      os.readlink(f"/proc/self/fd/{tty_fd}"))]
             out += ["--inherit-fd", f"fd[{tty_fd}]:{key}"]
+        elif key.startswith("tty["):
+            # a copy: CRIU moves an inherited fd into its store, and with
+            # --shell-job it keeps its own stdin there too ("Can't send fd 0
+            # into store" when both are fd 0)
+            copy = os.dup(fd)
+            pass_fds.append(copy)
+            out += ["--inherit-fd", f"fd[{copy}]:{key}"]
         else:
             out += ["--inherit-fd", f"fd[{fd}]:{key}"]
     return out
@@ -235,10 +250,10 @@ class _HookServer:
     def __init__(self, private, cfg, oci):
         self.private, self.cfg, self.oci, self.error = private, cfg, oci, None
 
-    def __call__(self, proc):
+    def __call__(self, criu_pid):
         req = os.open(os.path.join(self.private, "hook.req"), os.O_RDONLY | os.O_NONBLOCK)
         keep = os.open(os.path.join(self.private, "hook.req"), os.O_WRONLY)  # never EOF
-        pidfd = os.pidfd_open(proc.pid)
+        pidfd = os.pidfd_open(criu_pid)
         try:
             buf = b""
             while True:
@@ -271,11 +286,10 @@ class _HookServer:
 
 def _unmount(private):
     rootfs = os.path.join(private, "root")
-    for d in (rootfs, os.path.join(private, "newroot")):
-        try:
-            shim.umount2(d, MNT_DETACH)
-        except OSError:
-            pass
+    try:
+        shim.umount2(rootfs, MNT_DETACH)
+    except OSError:
+        pass
     # never a recursive removal: had the unmount failed, it would go
     # through the rootfs; rmdir of a mount point fails instead
     for name in ("pid", "hook.req", "hook.rep", "action"):
@@ -283,7 +297,7 @@ def _unmount(private):
             os.unlink(os.path.join(private, name))
         except OSError:
             pass
-    for d in (rootfs, os.path.join(private, "newroot"), private):
+    for d in (rootfs, private):
         try:
             os.rmdir(d)
         except OSError:

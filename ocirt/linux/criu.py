@@ -10,11 +10,10 @@ This module knows nothing of containers: ocirt.container.checkpoint and
 ocirt.container.restore say what is external and where it goes.
 """
 import os
-import subprocess
 
 from ocirt import errors
 from ocirt.linux import shim
-from ocirt.linux.mounts import MS_BIND, MS_MOVE, MS_PRIVATE, MS_REC
+from ocirt.linux.mounts import MNT_DETACH, MS_PRIVATE, MS_REC
 
 MIN_VERSION = (3, 0)  # runc's floor too: --external and --inherit-fd are all 3.x
 REQUIREMENT = "checkpoint needs CRIU \u2265 3.0 and a kernel that criu check accepts"
@@ -37,6 +36,7 @@ def binary():
 
 def version(exe):
     """(major, minor, sub) of `criu --version` ("Version: 3.17.1")."""
+    import subprocess  # optional: only when a dump or restore has failed (see run)
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True,
                              timeout=30).stdout
@@ -54,6 +54,7 @@ def version(exe):
 
 def check_output(exe):
     """(accepted, the last error line of `criu check`)."""
+    import subprocess  # optional: only when a dump or restore has failed (see run)
     try:
         p = subprocess.run([exe, "check"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -93,71 +94,118 @@ def unsupported(exe):
             f"{os.uname().release}; criu check: {why})")
 
 
-def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None, join=None,
-        movable_root=None):
+def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None, movable_root=None):
     """criu <action> ARGV, logging at level 4 to log_path. CriuError with
-    CRIU's own error lines when it fails. stdio: the fds (0, 1, 2) criu and
-    so the restored tree start from (default: the caller's). notify: a
-    callable polled while criu runs (its action script's requests). join:
-    cgroup directories criu runs in (from its first instruction), so that
-    what it restores starts there whatever it does with cgroups.
-    movable_root: an empty directory; criu then runs with a "/" that
-    pivot_root can leave (movable_root_ns)."""
-    cmd = [exe, action, "-v4", "-o", log_path, *argv]
-    kw = {}
-    if stdio is not None:
-        kw = {"stdin": stdio[0], "stdout": stdio[1], "stderr": stdio[2]}
-    if join or movable_root:
-        procs = [os.path.join(d, "cgroup.procs") for d in join or ()]
+    CRIU's own error lines when it fails. criu gets this process's fds 0..2
+    and pass_fds (at the same numbers), no other. notify: a callable given
+    criu's pid while it runs (its action script's requests). join: cgroup
+    directories criu runs in (from its first instruction), so that what it
+    restores starts there whatever it does with cgroups. movable_root: criu
+    runs with a "/" that pivot_root can leave (movable_root_ns).
 
-        def enter():  # in the child, before the exec: no thread runs there
-            for p in procs:
-                with open(p, "w") as f:
-                    f.write("0")
+    fork and execve, not subprocess: importing subprocess (threading,
+    selectors, signal, ...) cost more than a whole runc command under qemu."""
+    cmd = [exe, action, "-v4", "-o", log_path, *argv]
+    keep = sorted(set(pass_fds))
+    err_r, err_w = os.pipe()  # close-on-exec: what the child says before its exec
+    pid = os.fork()
+    if pid == 0:  # no thread runs here: only os calls until the exec
+        try:
+            os.close(err_r)
+            step = "join the container's cgroup"
+            for d in join or ():
+                fd = os.open(d + "/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+                os.write(fd, b"0")
+                os.close(fd)
             if movable_root:
-                movable_root_ns(movable_root)
-        kw["preexec_fn"] = enter
+                step = "make a root that pivot_root can leave"
+                movable_root_ns()
+            step = "close the other fds"
+            lo = 3
+            for fd in keep + [err_w]:
+                if fd >= lo:
+                    os.closerange(lo, fd)
+                    lo = fd + 1
+                if fd != err_w:
+                    os.set_inheritable(fd, True)
+            os.closerange(lo, 65536)
+            step = f"execve({exe})"
+            os.execve(exe, cmd, os.environ)
+        except OSError as e:
+            try:
+                os.write(err_w, f"{step}: {e.strerror}".encode())
+            finally:
+                os._exit(127)
+        except BaseException:
+            os._exit(127)
+    os.close(err_w)
     try:
-        p = subprocess.Popen(cmd, pass_fds=tuple(pass_fds), close_fds=True, **kw)
-    except OSError as e:
-        raise errors.OcirtError(f"cannot run {exe}: {e.strerror}")
-    except subprocess.SubprocessError:  # enter() failed: the child says no more
-        raise errors.OcirtError(f"cannot run {exe}: joining the container's cgroup "
-                                f"{join} or making a movable root at {movable_root} failed")
+        said = b""
+        while True:
+            chunk = os.read(err_r, 4096)
+            if not chunk:
+                break
+            said += chunk
+    finally:
+        os.close(err_r)
     try:
-        if notify is not None:
-            notify(p)
-        rc = p.wait()
+        if notify is not None and not said:
+            notify(pid)
+        _, status = os.waitpid(pid, 0)
     except BaseException:
-        p.kill()
-        p.wait()
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
         raise
+    if said:
+        raise errors.OcirtError(f"cannot run criu: {said.decode(errors='replace')}")
+    rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         raise CriuError(f"criu {action} failed (exit status {rc}): "
                         f"{error_lines(log_path)} (log: {log_path})")
 
 
-def movable_root_ns(tmp):
+def movable_root_ns():
     """A mount namespace of this process's own whose "/" is a mount that
-    pivot_root(2) can leave: CRIU's restore always pivots into the restored
-    root, which the kernel refuses (EINVAL) where "/" is no mount point of
-    its own or is the initial ramdisk, the case runc's --no-pivot is for.
-    The caller's root is bound recursively onto the empty directory tmp and
-    moved over "/" (MS_MOVE + chroot, as create --no-pivot does); every path
-    stays what it was. Private first, so that nothing reaches the caller's
-    namespace (a "/" that is no mount point cannot be made private: then
-    only the bind made below it may show there, and the caller removes it)."""
+    pivot_root(2) can leave. CRIU's restore makes the caller's mounts slaves
+    from "/" and pivots into the restored root, which the kernel refuses
+    (EINVAL) where "/" is no mount point of its own, or is the initial
+    ramdisk: the case runc's --no-pivot is for (runc's does not reach CRIU).
+    A recursive copy of the caller's tree (open_tree) replaces the mounts on
+    "/", then is moved onto it, and becomes the root (chroot): every path
+    stays what it was, with a mount at "/" and no duplicate mount points
+    below it (CRIU reads mountinfo). Private first, so that nothing reaches
+    the caller's namespace (a "/" that is no mount point cannot be made
+    private, but then nothing is mounted on it in the caller's either)."""
     shim.unshare(shim.CLONE_NEWNS)
     try:
         shim.mount(None, "/", None, MS_REC | MS_PRIVATE)
     except OSError:
         pass
-    shim.mount("/", tmp, None, MS_BIND | MS_REC)
-    shim.mount(None, tmp, None, MS_REC | MS_PRIVATE)
-    os.chdir(tmp)
-    shim.mount(".", "/", None, MS_MOVE)
+    tree = shim.open_tree(shim.AT_FDCWD, "/", shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE)
+    try:
+        for point in _top_mount_points():
+            while True:  # each mount stacked there
+                try:
+                    shim.umount2(point, MNT_DETACH)
+                except OSError:
+                    break
+        shim.move_mount(tree, "", shim.AT_FDCWD, "/", shim.MOVE_MOUNT_F_EMPTY_PATH)
+        os.fchdir(tree)
+    finally:
+        os.close(tree)
     os.chroot(".")
     os.chdir("/")
+
+
+def _top_mount_points():
+    """The mount points right below "/" (those below them go with them)."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            if point != "/" and point.count("/") == 1 and point not in out:
+                out.append(point.encode().decode("unicode_escape"))
+    return out
 
 
 def error_lines(log_path, n=2):

@@ -559,8 +559,12 @@ def test_tcp_established_connection_survives(cr, tmp_path):
     wait_for(lambda: len(values(data)) > n + 2, "the connection to go on after the refusal")
     cr("checkpoint", "--tcp-established", *image_dirs(tmp_path, cr.name), cid)
     dumped = values(data)
-    cr("restore", "-d", "--tcp-established", "--bundle", bundle,
-       *image_dirs(tmp_path, cr.name), cid, stdio="pipes")
+    p = cr("restore", "-d", "--tcp-established", "--bundle", bundle,
+           *image_dirs(tmp_path, cr.name), cid, stdio="pipes", check=False)
+    if cr.name == "runc" and p.returncode != 0:
+        pytest.xfail("runc 1.1.5 cannot restore it: "
+                     + cr._criu_log(image_dirs(tmp_path, cr.name)).strip()[-300:])
+    assert p.returncode == 0, p.stderr + cr._criu_log(image_dirs(tmp_path, cr.name))
     wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored connection to flow")
     got = values(data)
     assert got == list(range(1, len(got) + 1)), got
@@ -568,23 +572,32 @@ def test_tcp_established_connection_survives(cr, tmp_path):
 
 @needs_criu
 def test_ext_unix_sk_datagram_to_a_host_socket(cr, tmp_path, helper):
-    """A process with a datagram socket connected to a host's (as a
-    container's syslog to /dev/log), in the host's network namespace (in a
-    netns of its own CRIU 3.17 cannot find the peer, with either runtime:
-    "Unix socket ... without peer"): --ext-unix-sk dumps it (without the
-    flag CRIU refuses), and after restore it still sends to the host's
-    socket, from its value on."""
+    """A process with a datagram socket connected to a host's, as a
+    container's syslog to the host's /dev/log bound at the same path: the
+    host's socket dir is bound at its own path inside the container (CRIU
+    reconnects to the peer's name, the host's path). The container is in the
+    host's network namespace: in one of its own CRIU 3.17 finds no peer, with
+    either runtime ("Unix socket ... without peer"). Without --ext-unix-sk
+    CRIU refuses the dump; with it, after restore the process still sends to
+    the host's socket, from its value on."""
     import socket
+    import tempfile
     data, vol = volume(tmp_path, f"{cr.name}-data")
+    # under the container's /tmp (a tmpfs): its mount point can be made there
+    sockdir = tempfile.mkdtemp(dir="/tmp", prefix="ocirt-ck-")
+    os.chmod(sockdir, 0o777)
+    path = os.path.join(sockdir, "log.sock")
 
-    def edit(cfg):  # the host's network namespace: CRIU finds a unix
-        vol(cfg)    # socket's peer only in the dumped tree's (its netns diag)
+    def edit(cfg):
+        vol(cfg)
         cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"]
                                       if ns["type"] != "network"]
+        cfg["mounts"].append({"destination": sockdir, "type": "bind", "source": sockdir,
+                              "options": ["rbind", "rw"]})
     with_helper(data, helper)
     host = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    host.bind(str(data / "log.sock"))
-    os.chmod(data / "log.sock", 0o777)
+    host.bind(path)
+    os.chmod(path, 0o777)
     host.settimeout(120)
     got = []
 
@@ -593,7 +606,7 @@ def test_ext_unix_sk_datagram_to_a_host_socket(cr, tmp_path, helper):
             got.append(int(host.recv(64)))
     try:
         cid = cr.new_id()
-        bundle = cr.bundle(["/data/helper", "dgram", "/data/log.sock"], edit)
+        bundle = cr.bundle(["/data/helper", "dgram", path], edit)
         cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
         receive(3)
         p = cr("checkpoint", "--leave-running", *image_dirs(tmp_path, f"{cr.name}-no"), cid,
@@ -614,6 +627,7 @@ def test_ext_unix_sk_datagram_to_a_host_socket(cr, tmp_path, helper):
         assert got == list(range(1, len(got) + 1)), got
     finally:
         host.close()
+        shutil.rmtree(sockdir, ignore_errors=True)
 
 
 @needs_criu
@@ -896,9 +910,11 @@ exec chroot "$nr" "$@"
 @needs_criu
 def test_restore_no_pivot_where_the_root_cannot_be_pivoted(cr, tmp_path):
     """runc's --no-pivot is for a host whose "/" is a ramdisk, which
-    pivot_root cannot leave; CRIU always pivots into the restored root, so
-    there a restore fails, and with --no-pivot ocirt runs CRIU with a
-    bind of "/" moved over it (MS_MOVE + chroot), which it can leave."""
+    pivot_root cannot leave; CRIU's restore always needs "/" to be a mount
+    (it makes the mounts slaves from there, and pivots into the restored
+    root), so there a restore fails, with runc's --no-pivot too (runc does
+    not pass it to CRIU). ocirt's --no-pivot runs CRIU with a copy of the
+    mount tree moved onto "/" (a root it can leave)."""
     data, edit = volume(tmp_path, f"{cr.name}-data")
     cid = cr.new_id()
     bundle = cr.bundle(["sh", "-c", COUNTER], edit)
@@ -913,9 +929,10 @@ def test_restore_no_pivot_where_the_root_cannot_be_pivoted(cr, tmp_path):
                *image_dirs(tmp_path, cr.name), cid]
         return cr._with_pipes([str(a) for a in cmd], False, 600)
     p = restore_there()
-    assert p.returncode != 0  # CRIU: pivot_root(., ...) failed: Invalid argument
+    assert p.returncode != 0
     assert cr("state", cid, check=False).returncode != 0
-    assert "pivot_root" in open(tmp_path / f"{cr.name}-work" / "restore.log").read()
+    # CRIU: "Unable to convert mounts to slave mounts: Invalid argument" (on "/")
+    assert "Invalid argument" in cr._criu_log(image_dirs(tmp_path, cr.name))
     p = restore_there("--no-pivot")
     if cr.name == "runc" and p.returncode != 0:
         pytest.xfail("runc's --no-pivot does not reach CRIU (not in its restore request): "
