@@ -268,8 +268,8 @@ COMMANDS = {c.name: c for c in (
                 Opt(("--console-socket",), "console_socket",
                     help="AF_UNIX socket that receives the pty master"),
                 Opt(("--no-pivot",), "no_pivot", SWITCH,
-                    help="for a host whose root pivot_root cannot leave (a ramdisk): "
-                         "CRIU runs with a bind of it moved over / (MS_MOVE + chroot)"))),
+                    help="accepted, as runc's: CRIU always pivots into the restored "
+                         "root (it has no such option)"))),
     Command("features", "features", "Print the runtime-spec features document of this runtime.",
             fast=False),
     Command("list", "list_", "List the containers in --root.", (), (

@@ -27,6 +27,7 @@ from ocirt import SPEC_VERSION, config as config_mod, console as console_mod, de
 from ocirt.container import checkpoint as ckpt
 from ocirt.container.create import _rfc3339, _set_devices, write_pid_file
 from ocirt.container.delete import delete
+from ocirt.container.run import forward_signals, restore_signals, wait_child
 from ocirt.linux import criu, resources, shim
 from ocirt.linux.cgroups import Cgroup
 from ocirt.linux.proc import start_time
@@ -37,6 +38,9 @@ MS_BIND, MS_REC, MNT_DETACH = 0x1000, 0x4000, 2
 
 def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket=None,
             no_pivot=False):
+    """no_pivot is accepted and changes nothing, as runc's: CRIU has no such
+    option (it always pivots into the restored root) and runc's restore
+    request does not carry it."""
     exe = criu.require()
     state.check_id(cid)
     bundle = os.path.abspath(bundle)
@@ -107,8 +111,7 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
             # criu in the container's cgroup, as runc puts it: with
             # --manage-cgroups-mode ignore the restored tree stays there
             criu.run(exe, "restore", argv, log_path, pass_fds=pass_fds, notify=notify,
-                     join=list(cg.paths.values()),
-                     movable_root=no_pivot)  # a "/" pivot_root cannot leave (a ramdisk)
+                     join=list(cg.paths.values()))
         except criu.CriuError as e:
             why = criu.unsupported(exe)
             if why:  # and what failed, which may be something else
@@ -141,10 +144,15 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
         hooks.run("poststart", cfg.hooks["poststart"], c.state_json(), warn=log.warning)
     if detach:
         return 0
-    _, status = os.waitpid(pid, 0)
+    # in the foreground, as a run: the signals its user sends go on to the
+    # container's init, and its exit status is the command's
+    previous = forward_signals(pid)
+    try:
+        status = wait_child(pid)
+    finally:
+        restore_signals(previous)
     delete(root, cid, force=True)
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+    return status
 
 
 def _private_dir():

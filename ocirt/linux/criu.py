@@ -12,8 +12,6 @@ ocirt.container.restore say what is external and where it goes.
 import os
 
 from ocirt import errors
-from ocirt.linux import shim
-from ocirt.linux.mounts import MNT_DETACH, MS_PRIVATE, MS_REC
 
 MIN_VERSION = (3, 0)  # runc's floor too: --external and --inherit-fd are all 3.x
 REQUIREMENT = "checkpoint needs CRIU \u2265 3.0 and a kernel that criu check accepts"
@@ -94,14 +92,13 @@ def unsupported(exe):
             f"{os.uname().release}; criu check: {why})")
 
 
-def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None, movable_root=None):
+def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None):
     """criu <action> ARGV, logging at level 4 to log_path. CriuError with
     CRIU's own error lines when it fails. criu gets this process's fds 0..2
     and pass_fds (at the same numbers), no other. notify: a callable given
     criu's pid while it runs (its action script's requests). join: cgroup
     directories criu runs in (from its first instruction), so that what it
-    restores starts there whatever it does with cgroups. movable_root: criu
-    runs with a "/" that pivot_root can leave (movable_root_ns).
+    restores starts there whatever it does with cgroups.
 
     fork and execve, not subprocess: importing subprocess (threading,
     selectors, signal, ...) cost more than a whole runc command under qemu."""
@@ -117,9 +114,6 @@ def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None, movabl
                 fd = os.open(d + "/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
                 os.write(fd, b"0")
                 os.close(fd)
-            if movable_root:
-                step = "make a root that pivot_root can leave"
-                movable_root_ns()
             step = "close the other fds"
             lo = 3
             for fd in keep + [err_w]:
@@ -162,50 +156,6 @@ def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None, movabl
     if rc != 0:
         raise CriuError(f"criu {action} failed (exit status {rc}): "
                         f"{error_lines(log_path)} (log: {log_path})")
-
-
-def movable_root_ns():
-    """A mount namespace of this process's own whose "/" is a mount that
-    pivot_root(2) can leave. CRIU's restore makes the caller's mounts slaves
-    from "/" and pivots into the restored root, which the kernel refuses
-    (EINVAL) where "/" is no mount point of its own, or is the initial
-    ramdisk: the case runc's --no-pivot is for (runc's does not reach CRIU).
-    A recursive copy of the caller's tree (open_tree) replaces the mounts on
-    "/", then is moved onto it, and becomes the root (chroot): every path
-    stays what it was, with a mount at "/" and no duplicate mount points
-    below it (CRIU reads mountinfo). Private first, so that nothing reaches
-    the caller's namespace (a "/" that is no mount point cannot be made
-    private, but then nothing is mounted on it in the caller's either)."""
-    shim.unshare(shim.CLONE_NEWNS)
-    try:
-        shim.mount(None, "/", None, MS_REC | MS_PRIVATE)
-    except OSError:
-        pass
-    tree = shim.open_tree(shim.AT_FDCWD, "/", shim.OPEN_TREE_CLONE | shim.AT_RECURSIVE)
-    try:
-        for point in _top_mount_points():
-            while True:  # each mount stacked there
-                try:
-                    shim.umount2(point, MNT_DETACH)
-                except OSError:
-                    break
-        shim.move_mount(tree, "", shim.AT_FDCWD, "/", shim.MOVE_MOUNT_F_EMPTY_PATH)
-        os.fchdir(tree)
-    finally:
-        os.close(tree)
-    os.chroot(".")
-    os.chdir("/")
-
-
-def _top_mount_points():
-    """The mount points right below "/" (those below them go with them)."""
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4]
-            if point != "/" and point.count("/") == 1 and point not in out:
-                out.append(point.encode().decode("unicode_escape"))
-    return out
 
 
 def error_lines(log_path, n=2):
