@@ -116,7 +116,7 @@ def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None):
                 os.close(fd)
             step = "close the other fds"
             lo = 3
-            for fd in keep + [err_w]:
+            for fd in sorted(keep + [err_w]):
                 if fd >= lo:
                     os.closerange(lo, fd)
                     lo = fd + 1
