@@ -275,16 +275,16 @@ class Runtime:
                    empty_ns: "Sequence[str]" = (), auto_dedup: bool = False,
                    lazy_pages: bool = False, tcp_established: bool = False,
                    ext_unix_sk: bool = False, shell_job: bool = False,
-                   file_locks: bool = False, manage_cgroups_mode: "str | None" = None) -> None:
+                   file_locks: bool = False, manage_cgroups_mode: "str | None" = None,
+                   page_server: "str | None" = None, status_fd: "int | None" = None) -> None:
         """Dump a running container's processes with CRIU into image_path
         (default ./checkpoint), as `runc checkpoint`; without leave_running
         (or pre_dump) the container is deleted once dumped."""
         from ocirt.container.checkpoint import Options, checkpoint
         opts = Options(image_path, work_path, tcp_established, ext_unix_sk, shell_job,
-                       file_locks, manage_cgroups_mode)
+                       file_locks, manage_cgroups_mode, tuple(empty_ns), auto_dedup, lazy_pages)
         checkpoint(self.root, id, opts, leave_running=leave_running, pre_dump=pre_dump,
-                   parent_path=parent_path, empty_ns=tuple(empty_ns), auto_dedup=auto_dedup,
-                   lazy_pages=lazy_pages)
+                   parent_path=parent_path, page_server=page_server, status_fd=status_fd)
 
     @_closing
     def restore(self, id: str, bundle: str = ".", *, image_path: "str | None" = None,
@@ -292,7 +292,8 @@ class Runtime:
                 pid_file: "str | None" = None, console_socket: "str | None" = None,
                 no_pivot: bool = False, tcp_established: bool = False,
                 ext_unix_sk: bool = False, shell_job: bool = False, file_locks: bool = False,
-                manage_cgroups_mode: "str | None" = None) -> int:
+                manage_cgroups_mode: "str | None" = None, empty_ns: "Sequence[str]" = (),
+                auto_dedup: bool = False, lazy_pages: bool = False) -> int:
         """Container <id> from a CRIU image of checkpoint, with <bundle>'s
         config, as `runc restore`; detach: return 0 once it runs, else wait
         for it, delete it, and return its exit status (128+N for signal N)."""
@@ -300,7 +301,7 @@ class Runtime:
         from ocirt.container.restore import restore
         self._check_systemd()
         opts = Options(image_path, work_path, tcp_established, ext_unix_sk, shell_job,
-                       file_locks, manage_cgroups_mode)
+                       file_locks, manage_cgroups_mode, tuple(empty_ns), auto_dedup, lazy_pages)
         status: int = restore(self.root, id, bundle, opts, detach=detach, pid_file=pid_file,
                               console_socket=console_socket, no_pivot=no_pivot)
         return status

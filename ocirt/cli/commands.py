@@ -322,23 +322,26 @@ def validate(g, bundle=".", fmt="text", console_socket=None):
 def checkpoint(g, cid, image_path=None, work_path=None, tcp_established=False,
                ext_unix_sk=False, shell_job=False, file_locks=False, manage_cgroups_mode=None,
                leave_running=False, pre_dump=False, parent_path=None, empty_ns=(),
-               auto_dedup=False, lazy_pages=False):
+               auto_dedup=False, lazy_pages=False, page_server=None, status_fd=None):
     _runtime(g).checkpoint(
         cid, image_path=image_path, work_path=work_path, leave_running=leave_running,
         pre_dump=pre_dump, parent_path=parent_path, empty_ns=empty_ns, auto_dedup=auto_dedup,
         lazy_pages=lazy_pages, tcp_established=tcp_established, ext_unix_sk=ext_unix_sk,
-        shell_job=shell_job, file_locks=file_locks, manage_cgroups_mode=manage_cgroups_mode)
+        shell_job=shell_job, file_locks=file_locks, manage_cgroups_mode=manage_cgroups_mode,
+        page_server=page_server, status_fd=status_fd)
     return 0
 
 
 def restore(g, cid, image_path=None, work_path=None, tcp_established=False, ext_unix_sk=False,
-            shell_job=False, file_locks=False, manage_cgroups_mode=None, bundle=".",
-            detach=False, pid_file=None, console_socket=None, no_pivot=False):
+            shell_job=False, file_locks=False, manage_cgroups_mode=None, empty_ns=(),
+            auto_dedup=False, lazy_pages=False, bundle=".", detach=False, pid_file=None,
+            console_socket=None, no_pivot=False):
     return _runtime(g).restore(
         cid, bundle, image_path=image_path, work_path=work_path, detach=detach,
         pid_file=pid_file, console_socket=console_socket, no_pivot=no_pivot,
         tcp_established=tcp_established, ext_unix_sk=ext_unix_sk, shell_job=shell_job,
-        file_locks=file_locks, manage_cgroups_mode=manage_cgroups_mode)
+        file_locks=file_locks, manage_cgroups_mode=manage_cgroups_mode, empty_ns=empty_ns,
+        auto_dedup=auto_dedup, lazy_pages=lazy_pages)
 
 
 def features(g):

@@ -129,6 +129,13 @@ CRIU_COMMON = (
     Opt(("--manage-cgroups-mode",), "manage_cgroups_mode",
         choices=("soft", "full", "strict", "ignore"),
         help="CRIU's cgroup mode [default: soft]"),
+    Opt(("--empty-ns",), "empty_ns", MANY, metavar="NS",
+        help="a namespace CRIU makes empty, not from the image (network)"),
+    Opt(("--auto-dedup",), "auto_dedup", SWITCH,
+        help="deduplicate the memory of parent images (dump), or punch what "
+             "is restored out of the image (restore)"),
+    Opt(("--lazy-pages",), "lazy_pages", SWITCH,
+        help="leave the memory pages to a lazy-pages server (userfaultfd)"),
 )
 
 
@@ -247,12 +254,11 @@ COMMANDS = {c.name: c for c in (
                          "later dump with --parent-path)"),
                 Opt(("--parent-path",), "parent_path", metavar="DIR",
                     help="the previous (pre-dump) image, relative to --image-path"),
-                Opt(("--empty-ns",), "empty_ns", MANY, metavar="NS",
-                    help="a namespace to leave out of the image (CRIU's --empty-ns)"),
-                Opt(("--auto-dedup",), "auto_dedup", SWITCH,
-                    help="deduplicate the memory of a parent image"),
-                Opt(("--lazy-pages",), "lazy_pages", SWITCH,
-                    help="leave the memory pages to a lazy-pages server"))),
+                Opt(("--page-server",), "page_server", metavar="ADDRESS:PORT",
+                    help="a page server's address (with --lazy-pages: where this "
+                         "dump serves the pages)"),
+                Opt(("--status-fd",), "status_fd", COUNT, default=None, minimum=0,
+                    help="an fd CRIU writes \\0 to once it serves the lazy pages"))),
     Command("restore", "restore", "Restore a container from a CRIU image.",
             (ID,), CRIU_COMMON + (
                 BUNDLE,
@@ -262,7 +268,8 @@ COMMANDS = {c.name: c for c in (
                 Opt(("--console-socket",), "console_socket",
                     help="AF_UNIX socket that receives the pty master"),
                 Opt(("--no-pivot",), "no_pivot", SWITCH,
-                    help="accepted (runc's); CRIU makes the mount namespace itself"))),
+                    help="accepted, as runc's: CRIU always pivots into the restored "
+                         "root (it has no such option)"))),
     Command("features", "features", "Print the runtime-spec features document of this runtime.",
             fast=False),
     Command("list", "list_", "List the containers in --root.", (), (

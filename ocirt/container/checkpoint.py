@@ -18,13 +18,18 @@ to it as external, under keys that restore maps back (ocirt.container.restore):
 
 The keys of the stdio are written to ocirt.json in the image directory (and
 runc's descriptors.json, the links of fds 0..2), which restore reads.
+
+A network namespace of the container's own is dumped whole (lo, addresses,
+routes, iptables): runc always dumps it empty (as --empty-ns network), so
+after its restore lo is down, and neither a TCP connection over lo
+(--tcp-established) nor a socket bound to 127.0.0.1 comes back. The price is
+CRIU's ip and iptables-save runs, about a second of a dump under qemu.
 Without --leave-running (or --pre-dump) the container is gone once dumped:
 it is deleted as `delete --force` does, poststop hooks included.
 """
-import json
 import os
 
-from ocirt import debug, errors, state
+from ocirt import debug, errors, jsonio, state
 from ocirt.container.delete import delete
 from ocirt.linux import criu
 from ocirt.state import Status
@@ -34,6 +39,8 @@ PID_KEY = "extRootPidNS"
 RECORD = "ocirt.json"
 DESCRIPTORS = "descriptors.json"  # runc's: the link text of the init's fds 0, 1, 2
 CGROUP_MODES = ("soft", "full", "strict", "ignore")
+# --empty-ns: runc takes the spec's names; CRIU supports the network one only
+EMPTY_NS = {"network": "net"}
 CONSOLE = "/dev/console"
 
 
@@ -42,7 +49,7 @@ class Options:
 
     def __init__(self, image_path=None, work_path=None, tcp_established=False,
                  ext_unix_sk=False, shell_job=False, file_locks=False,
-                 manage_cgroups_mode=None):
+                 manage_cgroups_mode=None, empty_ns=(), auto_dedup=False, lazy_pages=False):
         self.image_path = os.path.abspath(image_path or "checkpoint")  # runc's default
         self.work_path = os.path.abspath(work_path) if work_path else self.image_path
         self.tcp_established = tcp_established
@@ -53,21 +60,35 @@ class Options:
             raise errors.UsageError(f"--manage-cgroups-mode {manage_cgroups_mode}: one of "
                                     f"{', '.join(CGROUP_MODES)}")
         self.manage_cgroups_mode = manage_cgroups_mode or "soft"
+        for ns in empty_ns:
+            if ns not in EMPTY_NS:
+                raise errors.UsageError(f"--empty-ns {ns}: not supported (CRIU leaves out "
+                                        "only the network namespace: --empty-ns network)")
+        self.empty_ns = tuple(dict.fromkeys(EMPTY_NS[ns] for ns in empty_ns))
+        self.auto_dedup = auto_dedup
+        self.lazy_pages = lazy_pages
 
     def argv(self):
         out = ["-D", self.image_path, "-W", self.work_path]
         for flag, on in (("--tcp-established", self.tcp_established),
                          ("--ext-unix-sk", self.ext_unix_sk), ("--shell-job", self.shell_job),
-                         ("--file-locks", self.file_locks)):
+                         ("--file-locks", self.file_locks), ("--auto-dedup", self.auto_dedup),
+                         ("--lazy-pages", self.lazy_pages)):
             if on:
                 out.append(flag)
+        for ns in self.empty_ns:
+            out += ["--empty-ns", ns]
         if self.manage_cgroups_mode != "ignore":
             out.append(f"--manage-cgroups={self.manage_cgroups_mode}")
         return out
 
 
 def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path=None,
-               empty_ns=(), auto_dedup=False, lazy_pages=False):
+               page_server=None, status_fd=None):
+    """page_server: "ADDR:PORT", where the pages go (runc's --page-server:
+    a page server there takes them; with --lazy-pages this dump serves them
+    there itself, to `criu lazy-pages`). status_fd: an fd of the caller's
+    that CRIU writes \\0 to and closes once it serves the lazy pages."""
     exe = criu.require()
     c = state.load(root, cid)
     c.lock()
@@ -83,7 +104,9 @@ def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path
             os.makedirs(d, 0o700, exist_ok=True)
         except OSError as e:
             raise errors.OcirtError(f"checkpoint: cannot create {d}: {e.strerror}")
-    argv = ["-t", str(pid), "--root", cfg["root"]["path"], *opts.argv()]
+    # the rootfs as create resolved it (config.json may give it relative to the bundle)
+    rootfs = c.oci_state().get("rootfs") or cfg["root"]["path"]
+    argv = ["-t", str(pid), "--root", rootfs, *opts.argv()]
     argv += external_mounts(cfg, pid)
     argv += _external_namespaces(cfg, pid)
     stdio, descriptors = _external_stdio(pid)
@@ -100,29 +123,34 @@ def checkpoint(root, cid, opts, leave_running=False, pre_dump=False, parent_path
         argv.append("--track-mem")
     if parent_path:
         argv += ["--prev-images-dir", parent_path, "--track-mem"]
-    for ns in empty_ns:
-        argv += ["--empty-ns", ns]
-    if auto_dedup:
-        argv.append("--auto-dedup")
-    if lazy_pages:
-        argv.append("--lazy-pages")
+    pass_fds = ()
+    if page_server:
+        addr, _, port = page_server.rpartition(":")
+        if not addr or not port.isdigit():
+            raise errors.UsageError(f"--page-server {page_server}: not ADDRESS:PORT")
+        # with --lazy-pages the dump is the page server; else it sends to one
+        argv += ([] if opts.lazy_pages else ["--page-server"]) + \
+            ["--address", addr.strip("[]"), "--port", port]
+    if status_fd is not None:
+        argv += ["--status-fd", str(status_fd)]
+        pass_fds = (status_fd,)
     if st == Status.PAUSED:  # CRIU thaws and freezes it again itself
         unified = c.cgroup_paths.get("unified") or next(iter(c.cgroup_paths.values()), None)
         if unified:
             argv += ["--freeze-cgroup", unified]
     with open(os.path.join(opts.image_path, DESCRIPTORS), "w") as f:
-        json.dump(descriptors, f)
+        f.write(jsonio.dumps(descriptors))
     with open(os.path.join(opts.image_path, RECORD), "w") as f:
-        json.dump({"id": cid, "stdio": stdio, "pidns": c.has_pidns}, f)
+        f.write(jsonio.dumps({"id": cid, "stdio": stdio, "pidns": c.has_pidns}))
     action = "pre-dump" if pre_dump else "dump"
     log = os.path.join(opts.work_path, f"{action}.log")
     debug(f"checkpoint {cid}: criu {action} {' '.join(argv)}")
     try:
-        criu.run(exe, action, argv, log)
-    except criu.CriuError:
+        criu.run(exe, action, argv, log, pass_fds=pass_fds)
+    except criu.CriuError as e:
         why = criu.unsupported(exe)
-        if why:
-            raise errors.OcirtError(why) from None
+        if why:  # and what failed, which may be something else
+            raise errors.OcirtError(f"{why}; {e.msg}") from None
         raise
     debug(f"checkpoint {cid}: criu {action} done: {opts.image_path}")
     if leave_running or pre_dump:

@@ -18,10 +18,8 @@ from this process's (or a new terminal, whose master goes to
 made the namespaces and before the processes go on (its setup-namespaces
 action, as runc runs them), with the state of the restored init.
 """
-import json
 import os
 import select
-import tempfile
 import time
 
 from ocirt import SPEC_VERSION, config as config_mod, console as console_mod, debug, errors, \
@@ -29,6 +27,7 @@ from ocirt import SPEC_VERSION, config as config_mod, console as console_mod, de
 from ocirt.container import checkpoint as ckpt
 from ocirt.container.create import _rfc3339, _set_devices, write_pid_file
 from ocirt.container.delete import delete
+from ocirt.container.run import forward_signals, restore_signals, wait_child
 from ocirt.linux import criu, resources, shim
 from ocirt.linux.cgroups import Cgroup
 from ocirt.linux.proc import start_time
@@ -39,15 +38,18 @@ MS_BIND, MS_REC, MNT_DETACH = 0x1000, 0x4000, 2
 
 def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket=None,
             no_pivot=False):
+    """no_pivot is accepted and changes nothing, as runc's: CRIU has no such
+    option (it always pivots into the restored root) and runc's restore
+    request does not carry it."""
     exe = criu.require()
     state.check_id(cid)
     bundle = os.path.abspath(bundle)
     cfg = config_mod.load(bundle)
-    doc = json.loads(cfg.to_json())
+    doc = jsonio.loads(cfg.to_json())
     ckpt.check_supported(doc)
     try:
         with open(os.path.join(opts.image_path, ckpt.RECORD)) as f:
-            record = json.load(f)
+            record = jsonio.loads(f.read())
     except (OSError, ValueError) as e:
         raise errors.OcirtError(f"restore: {opts.image_path}/{ckpt.RECORD}: "
                                 f"{getattr(e, 'strerror', None) or e} (not an image of "
@@ -59,7 +61,7 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
     if cfg.process.terminal:
         console = console_mod.connect(console_socket)
     c = state.new(root, cid, lock=True)
-    private = tempfile.mkdtemp(prefix="ocirt-restore-")
+    private = _private_dir()
     pass_fds, cg, made, pid = [], None, None, None
     done = False
     try:
@@ -110,10 +112,10 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
             # --manage-cgroups-mode ignore the restored tree stays there
             criu.run(exe, "restore", argv, log_path, pass_fds=pass_fds, notify=notify,
                      join=list(cg.paths.values()))
-        except criu.CriuError:
+        except criu.CriuError as e:
             why = criu.unsupported(exe)
-            if why:
-                raise errors.OcirtError(why) from None
+            if why:  # and what failed, which may be something else
+                raise errors.OcirtError(f"{why}; {e.msg}") from None
             raise
         if notify is not None and notify.error is not None:
             raise notify.error
@@ -142,10 +144,28 @@ def restore(root, cid, bundle, opts, detach=False, pid_file=None, console_socket
         hooks.run("poststart", cfg.hooks["poststart"], c.state_json(), warn=log.warning)
     if detach:
         return 0
-    _, status = os.waitpid(pid, 0)
+    # in the foreground, as a run: the signals its user sends go on to the
+    # container's init, and its exit status is the command's
+    previous = forward_signals(pid)
+    try:
+        status = wait_child(pid)
+    finally:
+        restore_signals(previous)
     delete(root, cid, force=True)
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
+    return status
+
+
+def _private_dir():
+    """A new directory of this process's, 0700 (tempfile's mkdtemp, without
+    importing tempfile: shutil, random and more, a second under qemu)."""
+    base = os.environ.get("TMPDIR") or "/tmp"
+    while True:
+        d = os.path.join(base, f"ocirt-restore-{os.urandom(6).hex()}")
+        try:
+            os.mkdir(d, 0o700)
+            return d
+        except FileExistsError:
+            continue
 
 
 def _mount_of(path):
@@ -187,10 +207,10 @@ def _stdio(record, console, pass_fds):
         if key in seen:  # one fd a key: CRIU moves each given fd into its store, once
             continue
         seen.add(key)
-        if key.startswith("tty["):
-            if console is None:
-                raise errors.UsageError("the image has a terminal: --console-socket is needed",
-                                        "$.process.terminal")
+        if key.startswith("tty[") and console is not None:
+            # the container's own terminal (process.terminal): a new one;
+            # without it, a terminal was its caller's (a shell's job, as
+            # --shell-job has it), and the restoring caller's takes its place
             if tty_fd is None:
                 master, tty_fd, _ = open_pty()
                 try:
@@ -202,6 +222,13 @@ def _stdio(record, console, pass_fds):
                 out += ["--external", criu.ext_mount(ckpt.CONSOLE,
                                                      os.readlink(f"/proc/self/fd/{tty_fd}"))]
             out += ["--inherit-fd", f"fd[{tty_fd}]:{key}"]
+        elif key.startswith("tty["):
+            # a copy: CRIU moves an inherited fd into its store, and with
+            # --shell-job it keeps its own stdin there too ("Can't send fd 0
+            # into store" when both are fd 0)
+            copy = os.dup(fd)
+            pass_fds.append(copy)
+            out += ["--inherit-fd", f"fd[{copy}]:{key}"]
         else:
             out += ["--inherit-fd", f"fd[{fd}]:{key}"]
     return out
@@ -231,10 +258,10 @@ class _HookServer:
     def __init__(self, private, cfg, oci):
         self.private, self.cfg, self.oci, self.error = private, cfg, oci, None
 
-    def __call__(self, proc):
+    def __call__(self, criu_pid):
         req = os.open(os.path.join(self.private, "hook.req"), os.O_RDONLY | os.O_NONBLOCK)
         keep = os.open(os.path.join(self.private, "hook.req"), os.O_WRONLY)  # never EOF
-        pidfd = os.pidfd_open(proc.pid)
+        pidfd = os.pidfd_open(criu_pid)
         try:
             buf = b""
             while True:

@@ -10,7 +10,6 @@ This module knows nothing of containers: ocirt.container.checkpoint and
 ocirt.container.restore say what is external and where it goes.
 """
 import os
-import subprocess
 
 from ocirt import errors
 
@@ -35,6 +34,7 @@ def binary():
 
 def version(exe):
     """(major, minor, sub) of `criu --version` ("Version: 3.17.1")."""
+    import subprocess  # optional: only when a dump or restore has failed (see run)
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True,
                              timeout=30).stdout
@@ -52,6 +52,7 @@ def version(exe):
 
 def check_output(exe):
     """(accepted, the last error line of `criu check`)."""
+    import subprocess  # optional: only when a dump or restore has failed (see run)
     try:
         p = subprocess.run([exe, "check"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -91,37 +92,67 @@ def unsupported(exe):
             f"{os.uname().release}; criu check: {why})")
 
 
-def run(exe, action, argv, log_path, pass_fds=(), stdio=None, notify=None, join=None):
+def run(exe, action, argv, log_path, pass_fds=(), notify=None, join=None):
     """criu <action> ARGV, logging at level 4 to log_path. CriuError with
-    CRIU's own error lines when it fails. stdio: the fds (0, 1, 2) criu and
-    so the restored tree start from (default: the caller's). notify: a
-    callable polled while criu runs (its action script's requests). join:
-    cgroup directories criu runs in (from its first instruction), so that
-    what it restores starts there whatever it does with cgroups."""
-    cmd = [exe, action, "-v4", "-o", log_path, *argv]
-    kw = {}
-    if stdio is not None:
-        kw = {"stdin": stdio[0], "stdout": stdio[1], "stderr": stdio[2]}
-    if join:
-        procs = [os.path.join(d, "cgroup.procs") for d in join]
+    CRIU's own error lines when it fails. criu gets this process's fds 0..2
+    and pass_fds (at the same numbers), no other. notify: a callable given
+    criu's pid while it runs (its action script's requests). join: cgroup
+    directories criu runs in (from its first instruction), so that what it
+    restores starts there whatever it does with cgroups.
 
-        def enter():  # in the child, before the exec: no thread runs there
-            for p in procs:
-                with open(p, "w") as f:
-                    f.write("0")
-        kw["preexec_fn"] = enter
+    fork and execve, not subprocess: importing subprocess (threading,
+    selectors, signal, ...) cost more than a whole runc command under qemu."""
+    cmd = [exe, action, "-v4", "-o", log_path, *argv]
+    keep = sorted(set(pass_fds))
+    err_r, err_w = os.pipe()  # close-on-exec: what the child says before its exec
+    pid = os.fork()
+    if pid == 0:  # no thread runs here: only os calls until the exec
+        try:
+            os.close(err_r)
+            step = "join the container's cgroup"
+            for d in join or ():
+                fd = os.open(d + "/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+                os.write(fd, b"0")
+                os.close(fd)
+            step = "close the other fds"
+            lo = 3
+            for fd in sorted(keep + [err_w]):
+                if fd >= lo:
+                    os.closerange(lo, fd)
+                    lo = fd + 1
+                if fd != err_w:
+                    os.set_inheritable(fd, True)
+            os.closerange(lo, 65536)
+            step = f"execve({exe})"
+            os.execve(exe, cmd, os.environ)
+        except OSError as e:
+            try:
+                os.write(err_w, f"{step}: {e.strerror}".encode())
+            finally:
+                os._exit(127)
+        except BaseException:
+            os._exit(127)
+    os.close(err_w)
     try:
-        p = subprocess.Popen(cmd, pass_fds=tuple(pass_fds), close_fds=True, **kw)
-    except OSError as e:
-        raise errors.OcirtError(f"cannot run {exe}: {e.strerror}")
+        said = b""
+        while True:
+            chunk = os.read(err_r, 4096)
+            if not chunk:
+                break
+            said += chunk
+    finally:
+        os.close(err_r)
     try:
-        if notify is not None:
-            notify(p)
-        rc = p.wait()
+        if notify is not None and not said:
+            notify(pid)
+        _, status = os.waitpid(pid, 0)
     except BaseException:
-        p.kill()
-        p.wait()
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
         raise
+    if said:
+        raise errors.OcirtError(f"cannot run criu: {said.decode(errors='replace')}")
+    rc = os.waitstatus_to_exitcode(status)
     if rc != 0:
         raise CriuError(f"criu {action} failed (exit status {rc}): "
                         f"{error_lines(log_path)} (log: {log_path})")

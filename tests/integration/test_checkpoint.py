@@ -443,3 +443,501 @@ def test_without_criu_one_line(tmp_path, rootfs):
         one_line_error(p, "checkpoint needs CRIU", "found: no criu executable")
     finally:
         r.cleanup()
+
+
+# --- the flags runc passes to CRIU, each as a user meets it -------------------------------
+
+HELPER_C = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+static const struct timespec tick = {0, 100000000};
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "lock")) {
+        /* hold a flock on FILE and a POSIX (fcntl) write lock on FILE.posix */
+        char posix[4096];
+        int a = open(argv[2], O_RDWR | O_CREAT, 0644), b;
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        snprintf(posix, sizeof posix, "%s.posix", argv[2]);
+        b = open(posix, O_RDWR | O_CREAT, 0644);
+        if (a < 0 || b < 0 || flock(a, LOCK_EX | LOCK_NB) || fcntl(b, F_SETLK, &fl)) {
+            perror("lock");
+            return 1;
+        }
+        printf("locked\n");
+        fflush(stdout);
+        for (;;)
+            nanosleep(&tick, NULL);
+    }
+    if (argc == 3 && !strcmp(argv[1], "probe")) {
+        /* what another process sees of FILE's locks */
+        char posix[4096];
+        int a = open(argv[2], O_RDWR), b;
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        snprintf(posix, sizeof posix, "%s.posix", argv[2]);
+        b = open(posix, O_RDWR);
+        if (a < 0 || b < 0 || fcntl(b, F_GETLK, &fl)) {
+            perror("probe");
+            return 1;
+        }
+        printf("flock:%s posix:%s\n",
+               flock(a, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK ? "held" : "free",
+               fl.l_type == F_WRLCK ? "held" : "free");
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "dgram")) {
+        /* a datagram socket connected to PATH (a host's, as /dev/log is):
+           one counter value a datagram */
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        int s = socket(AF_UNIX, SOCK_DGRAM, 0), i = 0;
+        char buf[32];
+        strncpy(sa.sun_path, argv[2], sizeof sa.sun_path - 1);
+        if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof sa)) {
+            perror("connect");
+            return 1;
+        }
+        for (;;) {
+            int n = snprintf(buf, sizeof buf, "%d\n", ++i);
+            if (send(s, buf, n, 0) < 0 && errno != EAGAIN && errno != ECONNREFUSED) {
+                perror("send");
+                return 1;
+            }
+            nanosleep(&tick, NULL);
+        }
+    }
+    fprintf(stderr, "usage: helper lock|probe FILE | dgram PATH\n");
+    return 2;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def helper(tmp_path_factory):
+    """A static helper (locks, a datagram socket) that busybox has no applet for."""
+    d = tmp_path_factory.mktemp("criu-helper")
+    (d / "helper.c").write_text(HELPER_C)
+    subprocess.run(["gcc", "-static", "-O1", "-o", str(d / "helper"), str(d / "helper.c")],
+                   check=True, timeout=600)
+    return str(d / "helper")
+
+
+def with_helper(data, helper):
+    shutil.copy(helper, data / "helper")
+    os.chmod(data / "helper", 0o755)
+
+
+@needs_criu
+def test_tcp_established_connection_survives(cr, tmp_path):
+    """Both ends of a TCP connection in the container (over its lo): a
+    client streams the counter to a server that writes it to the volume.
+    Without --tcp-established CRIU refuses the dump; with it, the same
+    connection carries on after restore: no value lost, none repeated."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    # (the server's stdin a pipe that never ends: a background job's would
+    # be /dev/null, whose end closes its connection)
+    script = ("sleep 100000 | nc -l -p 5000 > /data/log & "
+              "i=0; while :; do i=$((i+1)); echo $i; usleep 100000; done | "
+              "while ! nc 127.0.0.1 5000; do usleep 20000; done")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", script], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to flow over TCP")
+    p = cr("checkpoint", "--leave-running", *image_dirs(tmp_path, f"{cr.name}-no"), cid,
+           check=False)
+    assert p.returncode != 0  # an established connection, and no flag for it
+    assert cr.state(cid)["status"] == "running"
+    n = len(values(data))
+    wait_for(lambda: len(values(data)) > n + 2, "the connection to go on after the refusal")
+    cr("checkpoint", "--tcp-established", *image_dirs(tmp_path, cr.name), cid)
+    dumped = values(data)
+    p = cr("restore", "-d", "--tcp-established", "--bundle", bundle,
+           *image_dirs(tmp_path, cr.name), cid, stdio="pipes", check=False)
+    if cr.name == "runc" and p.returncode != 0:
+        pytest.xfail("runc 1.1.5 cannot restore it: "
+                     + cr._criu_log(image_dirs(tmp_path, cr.name)).strip()[-300:])
+    assert p.returncode == 0, p.stderr + cr._criu_log(image_dirs(tmp_path, cr.name))
+    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored connection to flow")
+    got = values(data)
+    assert got == list(range(1, len(got) + 1)), got
+
+
+@needs_criu
+def test_ext_unix_sk_datagram_to_a_host_socket(cr, tmp_path, helper):
+    """A process with a datagram socket connected to a host's, as a
+    container's syslog to the host's /dev/log bound at the same path: the
+    host's socket dir is bound at its own path inside the container (CRIU
+    reconnects to the peer's name, the host's path). The container is in the
+    host's network namespace: in one of its own CRIU 3.17 finds no peer, with
+    either runtime ("Unix socket ... without peer"). Without --ext-unix-sk
+    CRIU refuses the dump; with it, after restore the process still sends to
+    the host's socket, from its value on."""
+    import socket
+    import tempfile
+    data, vol = volume(tmp_path, f"{cr.name}-data")
+    # under the container's /tmp (a tmpfs): its mount point can be made there
+    sockdir = tempfile.mkdtemp(dir="/tmp", prefix="ocirt-ck-")
+    os.chmod(sockdir, 0o777)
+    path = os.path.join(sockdir, "log.sock")
+
+    def edit(cfg):
+        vol(cfg)
+        cfg["linux"]["namespaces"] = [ns for ns in cfg["linux"]["namespaces"]
+                                      if ns["type"] != "network"]
+        cfg["mounts"].append({"destination": sockdir, "type": "bind", "source": sockdir,
+                              "options": ["rbind", "rw"]})
+    with_helper(data, helper)
+    host = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    host.bind(path)
+    os.chmod(path, 0o777)
+    host.settimeout(120)
+    got = []
+
+    def receive(n):
+        while len(got) < n:
+            got.append(int(host.recv(64)))
+    try:
+        cid = cr.new_id()
+        bundle = cr.bundle(["/data/helper", "dgram", path], edit)
+        cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+        receive(3)
+        p = cr("checkpoint", "--leave-running", *image_dirs(tmp_path, f"{cr.name}-no"), cid,
+               check=False)
+        assert p.returncode != 0  # an external socket, and no flag for it
+        cr("checkpoint", "--ext-unix-sk", *image_dirs(tmp_path, cr.name), cid)
+        host.setblocking(False)  # what was sent before the dump
+        try:
+            while True:
+                got.append(int(host.recv(64)))
+        except BlockingIOError:
+            pass
+        host.settimeout(120)
+        dumped = len(got)
+        cr("restore", "-d", "--ext-unix-sk", "--bundle", bundle,
+           *image_dirs(tmp_path, cr.name), cid, stdio="pipes")
+        receive(dumped + 3)
+        assert got == list(range(1, len(got) + 1)), got
+    finally:
+        host.close()
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
+@needs_criu
+def test_shell_job_on_the_callers_terminal(cr, tmp_path):
+    """A container started from a shell, its stdio the shell's terminal
+    (process.terminal false): checkpoint --shell-job, then restore
+    --shell-job from another terminal, and the job reads and writes there."""
+    import fcntl
+    import termios
+
+    def on_new_terminal(*args):
+        master, slave = os.openpty()
+
+        def ctty():  # a shell's job: a session whose controlling terminal it is
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        p = subprocess.run([cr.bin, "--root", cr.root, *map(str, args)], stdin=slave,
+                           stdout=slave, stderr=slave, start_new_session=True,
+                           preexec_fn=ctty, timeout=600)
+        os.close(slave)
+        return p.returncode, master
+    script = "echo ready; while read line; do echo \"got:$line\"; done"
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", script])
+    rc, master = on_new_terminal("run", "-d", "--bundle", bundle, cid)
+    assert rc == 0
+    read_until(master, b"ready")
+    os.write(master, b"one\n")
+    assert "got:one" in read_until(master, b"got:one")
+    p = cr("checkpoint", "--shell-job", *image_dirs(tmp_path, cr.name), cid, check=False)
+    if cr.name == "runc" and p.returncode != 0:
+        os.close(master)
+        pytest.xfail("runc 1.1.5 cannot dump a container on its caller's terminal: "
+                     + cr._criu_log(image_dirs(tmp_path, cr.name)).strip()[-160:])
+    assert p.returncode == 0, p.stderr + cr._criu_log(image_dirs(tmp_path, cr.name))
+    os.close(master)
+    rc, master2 = on_new_terminal("restore", "-d", "--shell-job", "--bundle", bundle,
+                                  *image_dirs(tmp_path, cr.name), cid)
+    try:
+        if rc != 0:
+            os.set_blocking(master2, False)
+            try:
+                said = os.read(master2, 4096).decode(errors="replace")
+            except OSError:
+                said = ""
+            raise AssertionError(said + cr._criu_log(image_dirs(tmp_path, cr.name)))
+        os.write(master2, b"two\n")
+        assert "got:two" in read_until(master2, b"got:two")
+    finally:
+        os.close(master2)
+
+
+@needs_criu
+def test_file_locks_are_kept(cr, tmp_path, helper):
+    """A process holding a flock and a POSIX lock: without --file-locks
+    CRIU refuses; with it, after restore another process in the container
+    still finds both held (and so does one on the host)."""
+    import fcntl
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    with_helper(data, helper)
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", "/data/helper lock /data/f > /data/ready; " + COUNTER],
+                       edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: (data / "ready").exists() and (data / "ready").read_text() == "locked\n",
+             "the locks to be taken")
+
+    def probe(c):
+        return cr("exec", c, "/data/helper", "probe", "/data/f").stdout.strip()
+    assert probe(cid) == "flock:held posix:held"
+    p = cr("checkpoint", "--leave-running", *image_dirs(tmp_path, f"{cr.name}-no"), cid,
+           check=False)
+    assert p.returncode != 0  # locks, and no flag for them
+    cr("checkpoint", "--file-locks", *image_dirs(tmp_path, cr.name), cid)
+    with open(data / "f", "r+") as f:  # the holder is gone with the dump
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(f, fcntl.LOCK_UN)
+    cr("restore", "-d", "--file-locks", "--bundle", bundle, *image_dirs(tmp_path, cr.name),
+       cid, stdio="pipes")
+    assert probe(cid) == "flock:held posix:held"
+    with open(data / "f", "r+") as f, pytest.raises(BlockingIOError):
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@needs_criu
+def test_empty_ns_network(cr, tmp_path):
+    """checkpoint --empty-ns network: the network namespace is left out of
+    the image; the restored processes go on in a new, empty one (its lo
+    down), which an engine's hooks would configure."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+
+    def lo_up(c):  # IFF_UP of lo, from inside
+        return int(cr("exec", c, "cat", "/sys/class/net/lo/flags").stdout, 16) & 1 == 1
+    assert lo_up(cid)
+    cr("checkpoint", "--empty-ns", "network", *image_dirs(tmp_path, cr.name), cid)
+    dumped = values(data)
+    cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
+       stdio="pipes")
+    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
+    got = values(data)
+    assert got == list(range(1, len(got) + 1)), got
+    assert not lo_up(cid)
+
+
+@needs_criu
+def test_auto_dedup_with_a_parent_image(cr, tmp_path):
+    """pre-dump, then the final dump with --parent-path and --auto-dedup:
+    the parent's pages that the final dump holds again are punched out of
+    the parent's files (they take less disk), and the restore is whole."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    pre = tmp_path / f"{cr.name}-pre"
+
+    def blocks():
+        return sum(os.stat(pre / n).st_blocks for n in os.listdir(pre) if n.startswith("pages-"))
+    cr("checkpoint", "--pre-dump", "--image-path", pre, "--work-path", tmp_path / "pre-work",
+       cid)
+    before = blocks()
+    n = len(values(data))
+    wait_for(lambda: len(values(data)) > n + 2, "the counter to go on after the pre-dump")
+    cr("checkpoint", "--parent-path", f"../{pre.name}", "--auto-dedup",
+       *image_dirs(tmp_path, cr.name), cid)
+    dumped = values(data)
+    assert blocks() < before, (before, blocks())
+    cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
+       stdio="pipes")
+    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
+    got = values(data)
+    assert got == list(range(1, len(got) + 1)), got
+
+
+@needs_criu
+def test_checkpoint_of_a_paused_container(cr, tmp_path):
+    """A paused container dumps (CRIU thaws and freezes it itself); after
+    restore it runs, as runc 1.1.5 leaves it (the freezer's state is not in
+    the image), and goes on from its value."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    cr("pause", cid)
+    cr("checkpoint", *image_dirs(tmp_path, cr.name), cid)
+    dumped = values(data)
+    cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
+       stdio="pipes")
+    assert cr.state(cid)["status"] == "running"
+    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
+    got = values(data)
+    assert got == list(range(1, len(got) + 1)), got
+
+
+@needs_criu
+def test_foreground_restore_returns_the_exit_status(cr, tmp_path):
+    """restore without --detach stays attached, as runc's: the container's
+    output reaches its caller, a signal sent to restore reaches the
+    container's init, restore returns the init's exit status, and the
+    container is gone then."""
+    import signal
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    script = ("trap 'echo bye-$i; exit 7' TERM; "
+              "i=0; while :; do i=$((i+1)); echo $i >> /data/log; usleep 100000; done")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", script], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    cr("checkpoint", *image_dirs(tmp_path, cr.name), cid)
+    dumped = values(data)
+    p = subprocess.Popen([cr.bin, "--root", cr.root, "restore", "--bundle", bundle,
+                          *image_dirs(tmp_path, cr.name), cid], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: len(values(data)) >= len(dumped) + 3 or p.poll() is not None,
+                 "the restored counter")
+        assert p.poll() is None, p.communicate()
+        p.send_signal(signal.SIGTERM)  # as a user's ^C or kill reaches a foreground runc
+        out, err = p.communicate(timeout=300)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 7, (p.returncode, out, err)
+    last = values(data)[-1]
+    assert out.decode().strip().endswith(f"bye-{last}"), (out, err)
+    assert cr("state", cid, check=False).returncode != 0
+
+def _uffd_problem():
+    if CRIU_PROBLEM is not None:
+        return CRIU_PROBLEM
+    p = subprocess.run([CRIU, "check", "--feature", "uffd-noncoop"], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        return f"criu check --feature uffd-noncoop: {(p.stdout + p.stderr).strip()[-200:]}"
+    return None
+
+
+@needs_criu
+def test_lazy_pages_migration(cr, tmp_path):
+    """Lazy migration, as runc's own test does it: checkpoint --lazy-pages
+    serves the memory from a page server (--page-server; --status-fd says
+    when it is ready), `criu lazy-pages` fetches it for a restore
+    --lazy-pages into a new id, which goes on counting from its value while
+    its pages arrive; the checkpoint ends once they all have."""
+    import socket
+    why = _uffd_problem()
+    if why:
+        pytest.skip(why)
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    img, work = tmp_path / f"{cr.name}-img", tmp_path / f"{cr.name}-work"
+    img.mkdir()
+    work.mkdir()
+    ready_r, ready_w = os.pipe()
+    dump = subprocess.Popen(
+        [cr.bin, "--root", cr.root, "checkpoint", "--lazy-pages", "--page-server",
+         f"127.0.0.1:{port}", "--status-fd", str(ready_w), "--image-path", img,
+         "--work-path", img, cid], pass_fds=(ready_w,), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(ready_w)
+    procs = [dump]
+    try:
+        import select
+        assert select.select([ready_r], [], [], 300)[0], "the page server never got ready"
+        assert os.read(ready_r, 1) == b"\0", dump.communicate()
+        dumped = values(data)
+        lazy = subprocess.Popen([CRIU, "lazy-pages", "--page-server", "--address", "127.0.0.1",
+                                 "--port", str(port), "-D", img, "-W", work, "-v4", "-o",
+                                 "lazy-pages.log"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(lazy)
+        wait_for(lambda: (work / "lazy-pages.socket").exists() or lazy.poll() is not None,
+                 "the lazy-pages daemon's socket")
+        cid2 = cr.new_id()
+        cr("restore", "-d", "--lazy-pages", "--bundle", bundle, "--image-path", img,
+           "--work-path", work, cid2, stdio="pipes")
+        wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
+        got = values(data)
+        assert got == list(range(1, len(got) + 1)), got
+        out, err = dump.communicate(timeout=300)
+        assert dump.returncode == 0, err
+        lazy.communicate(timeout=300)
+        assert cr("state", cid, check=False).returncode != 0  # gone with its last page
+        assert cr.state(cid2)["status"] == "running"
+    finally:
+        os.close(ready_r)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+# a "/" that is no mount point of its own, which CRIU's restore cannot work
+# from (EINVAL), as with a host running from its initial ramdisk (what runc's
+# --no-pivot is for): the host's top directories bound into a plain
+# directory, chroot there (a mount namespace of the test's own, private:
+# nothing shows on the host)
+UNPIVOTABLE_ROOT = r"""
+set -e
+nr=$(mktemp -d)
+for e in /*; do
+    n=${e#/}
+    if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$nr/$n"
+    elif [ -d "$e" ]; then mkdir "$nr/$n"; mount --rbind "$e" "$nr/$n"
+    fi
+done
+exec chroot "$nr" "$@"
+"""
+
+
+@needs_criu
+def test_restore_no_pivot(cr, tmp_path):
+    """restore --no-pivot is runc's: accepted, and it changes nothing (its
+    restore request to CRIU has no such field, and CRIU has no such option).
+    It restores as a restore without it does; and where "/" is no mount point
+    of its own (what a ramdisk root is like), CRIU refuses the restore with
+    the flag or without, for either runtime, and nothing is left behind."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    cr("checkpoint", *image_dirs(tmp_path, cr.name), cid)
+    dumped = values(data)
+
+    def restore_there(*flags):
+        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c", UNPIVOTABLE_ROOT, "sh",
+               cr.bin, "--root", cr.root, "restore", "-d", *flags, "--bundle", bundle,
+               *image_dirs(tmp_path, cr.name), cid]
+        return cr._with_pipes([str(a) for a in cmd], False, 600)
+    for flags in ((), ("--no-pivot",)):
+        p = restore_there(*flags)
+        assert p.returncode != 0, flags
+        assert cr("state", cid, check=False).returncode != 0
+        # CRIU: "Unable to convert mounts to slave mounts: Invalid argument" (on "/")
+        assert "Invalid argument" in cr._criu_log(image_dirs(tmp_path, cr.name))
+    cr("restore", "-d", "--no-pivot", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
+       stdio="pipes")
+    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
+    got = values(data)
+    assert got == list(range(1, len(got) + 1)), got
+    assert cr.state(cid)["status"] == "running"
