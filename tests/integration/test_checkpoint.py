@@ -101,9 +101,6 @@ class CR:
         if check and rc != 0:
             raise AssertionError(f"{cmd} exited {rc}: {p.stderr}{self._criu_log(cmd[3:])}")
         return p
-        if check and rc != 0:
-            raise AssertionError(f"{cmd} exited {rc}: {p.stderr}{self._criu_log(args)}")
-        return p
 
     def _criu_log(self, args):
         """The error lines of CRIU's log, for an assertion's message."""
@@ -179,6 +176,25 @@ def wait_for(cond, what, timeout=120):
         time.sleep(0.05)
 
 
+def counting(cr, tmp_path):
+    """A detached container counting into a host volume, once it counts:
+    (the volume, its id, its bundle)."""
+    data, edit = volume(tmp_path, f"{cr.name}-data")
+    cid = cr.new_id()
+    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
+    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
+    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    return data, cid, bundle
+
+
+def goes_on(data, dumped, what="the restored counter"):
+    """The restored counter writes on after the values it had when dumped,
+    from the next one: no restart at 1, nothing lost or repeated."""
+    wait_for(lambda: len(values(data)) >= len(dumped) + 3, what)
+    got = values(data)
+    assert got == list(range(1, len(got) + 1)), got
+
+
 def image_dirs(tmp_path, name):
     img, work = tmp_path / f"{name}-img", tmp_path / f"{name}-work"
     return ["--image-path", str(img), "--work-path", str(work)]
@@ -186,20 +202,14 @@ def image_dirs(tmp_path, name):
 
 @needs_criu
 def test_counter_goes_on_from_its_value_after_restore(cr, tmp_path):
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     cr("checkpoint", *image_dirs(tmp_path, cr.name), cid)
     dumped = values(data)
     assert cr("state", cid, check=False).returncode != 0  # the container went with the dump
     pidfile = tmp_path / f"{cr.name}.pid"
     cr("restore", "-d", "--bundle", bundle, "--pid-file", pidfile,
        *image_dirs(tmp_path, cr.name), cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got  # on from its value: no restart at 1
+    goes_on(data, dumped)  # on from its value: no restart at 1
     st = cr.state(cid)
     assert st["status"] == "running" and st["pid"] == int(pidfile.read_text())
     # the restored container is one like any other
@@ -239,9 +249,7 @@ def test_without_a_cgroup_namespace(cr, tmp_path):
     cid2 = cr.new_id()
     cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid2,
        stdio="pipes")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
     assert own_cgroup(cid2) == before
 
 
@@ -249,11 +257,7 @@ def test_without_a_cgroup_namespace(cr, tmp_path):
 def test_manage_cgroups_mode_ignore_restores_into_the_containers_cgroup(cr, tmp_path):
     """With --manage-cgroups-mode ignore CRIU places nothing: the restored
     tree is where CRIU ran, which the runtime makes the container's cgroup."""
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     p = cr("checkpoint", "--manage-cgroups-mode", "ignore", *image_dirs(tmp_path, cr.name), cid,
            check=False)
     if cr.name == "runc" and "Invalid manage cgroups mode" in p.stderr:
@@ -295,11 +299,7 @@ def test_leave_running_then_restore_into_a_new_id(cr, tmp_path):
 
 @needs_criu
 def test_pre_dump_then_final_dump(cr, tmp_path):
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     pre = tmp_path / "pre"
     cr("checkpoint", "--pre-dump", "--image-path", pre, "--work-path", tmp_path / "pre-work",
        cid)
@@ -314,9 +314,7 @@ def test_pre_dump_then_final_dump(cr, tmp_path):
     assert os.readlink(tmp_path / "final-img" / "parent") == "../pre"
     cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, "final"), cid,
        stdio="pipes")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
 
 
 @needs_criu
@@ -401,9 +399,7 @@ def test_stdio_from_dev_null(cr, tmp_path):
     assert p.returncode == 0, p.stderr + cr._criu_log(image_dirs(tmp_path, cr.name))
     dumped = values(data)
     cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid, stdio="null")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
 
 
 def test_without_criu_one_line(tmp_path, rootfs):
@@ -565,9 +561,7 @@ def test_tcp_established_connection_survives(cr, tmp_path):
         pytest.xfail("runc 1.1.5 cannot restore it: "
                      + cr._criu_log(image_dirs(tmp_path, cr.name)).strip()[-300:])
     assert p.returncode == 0, p.stderr + cr._criu_log(image_dirs(tmp_path, cr.name))
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored connection to flow")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped, "the restored connection to flow")
 
 
 @needs_criu
@@ -716,11 +710,7 @@ def test_empty_ns_network(cr, tmp_path):
     """checkpoint --empty-ns network: the network namespace is left out of
     the image; the restored processes go on in a new, empty one (its lo
     down), which an engine's hooks would configure."""
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
 
     def lo_up(c):  # IFF_UP of lo, from inside
         return int(cr("exec", c, "cat", "/sys/class/net/lo/flags").stdout, 16) & 1 == 1
@@ -729,9 +719,7 @@ def test_empty_ns_network(cr, tmp_path):
     dumped = values(data)
     cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
        stdio="pipes")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
     assert not lo_up(cid)
 
 
@@ -740,11 +728,7 @@ def test_auto_dedup_with_a_parent_image(cr, tmp_path):
     """pre-dump, then the final dump with --parent-path and --auto-dedup:
     the parent's pages that the final dump holds again are punched out of
     the parent's files (they take less disk), and the restore is whole."""
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     pre = tmp_path / f"{cr.name}-pre"
 
     def blocks():
@@ -760,9 +744,7 @@ def test_auto_dedup_with_a_parent_image(cr, tmp_path):
     assert blocks() < before, (before, blocks())
     cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
        stdio="pipes")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
 
 
 @needs_criu
@@ -770,20 +752,14 @@ def test_checkpoint_of_a_paused_container(cr, tmp_path):
     """A paused container dumps (CRIU thaws and freezes it itself); after
     restore it runs, as runc 1.1.5 leaves it (the freezer's state is not in
     the image), and goes on from its value."""
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     cr("pause", cid)
     cr("checkpoint", *image_dirs(tmp_path, cr.name), cid)
     dumped = values(data)
     cr("restore", "-d", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
        stdio="pipes")
     assert cr.state(cid)["status"] == "running"
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
 
 
 @needs_criu
@@ -841,11 +817,7 @@ def test_lazy_pages_migration(cr, tmp_path):
     why = _uffd_problem()
     if why:
         pytest.skip(why)
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -875,9 +847,7 @@ def test_lazy_pages_migration(cr, tmp_path):
         cid2 = cr.new_id()
         cr("restore", "-d", "--lazy-pages", "--bundle", bundle, "--image-path", img,
            "--work-path", work, cid2, stdio="pipes")
-        wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-        got = values(data)
-        assert got == list(range(1, len(got) + 1)), got
+        goes_on(data, dumped)
         out, err = dump.communicate(timeout=300)
         assert dump.returncode == 0, err
         lazy.communicate(timeout=300)
@@ -916,11 +886,7 @@ def test_restore_no_pivot(cr, tmp_path):
     It restores as a restore without it does; and where "/" is no mount point
     of its own (what a ramdisk root is like), CRIU refuses the restore with
     the flag or without, for either runtime, and nothing is left behind."""
-    data, edit = volume(tmp_path, f"{cr.name}-data")
-    cid = cr.new_id()
-    bundle = cr.bundle(["sh", "-c", COUNTER], edit)
-    cr("run", "-d", "--bundle", bundle, cid, stdio="pipes")
-    wait_for(lambda: len(values(data)) >= 3, "the counter to count")
+    data, cid, bundle = counting(cr, tmp_path)
     cr("checkpoint", *image_dirs(tmp_path, cr.name), cid)
     dumped = values(data)
 
@@ -937,7 +903,5 @@ def test_restore_no_pivot(cr, tmp_path):
         assert "Invalid argument" in cr._criu_log(image_dirs(tmp_path, cr.name))
     cr("restore", "-d", "--no-pivot", "--bundle", bundle, *image_dirs(tmp_path, cr.name), cid,
        stdio="pipes")
-    wait_for(lambda: len(values(data)) >= len(dumped) + 3, "the restored counter")
-    got = values(data)
-    assert got == list(range(1, len(got) + 1)), got
+    goes_on(data, dumped)
     assert cr.state(cid)["status"] == "running"
