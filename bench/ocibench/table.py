@@ -64,3 +64,11 @@ def section_heading(title, name, sec, out, what="pairs"):
     out.append(f"*Section `{name}`, measured {sec['started']}: {sec['runs']} {what} "
                f"(+{sec['warmup']} warm-up).*")
     out.append("")
+
+
+def not_measured(first_col, row_name, la, lb, status, out):
+    """The table of a section that could not run: its one row, saying why."""
+    out.append(f"| {first_col} | {la} | {lb} | ratio |")
+    out.append("|---|---:|---:|---:|")
+    out.append(f"| {row_name} | {status} | {status} | — |")
+    out.append("")

@@ -97,21 +97,6 @@ def cri_containerd(engines_dir, image_archives):
             subprocess.run(["ip", "link", "delete", bridge], stderr=subprocess.DEVNULL)
 
 
-def _remove_cgroup_tree(rel):
-    """rmdir the pod cgroups the test (as kubelet) made, deepest first."""
-    left = []
-    for h in os.listdir("/sys/fs/cgroup"):
-        top = os.path.join("/sys/fs/cgroup", h, rel)
-        for d, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
-            try:
-                os.rmdir(d)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                left.append(d)
-    return left
-
-
 class Kubelet:
     """kubelet's part for one test and one runtime handler: pods with a cgroup
     parent per pod (under /ocirt-cri-<token>), a log directory each, and
@@ -178,7 +163,7 @@ def kubelet(cri_containerd, runtime):
             made = set(k.made)
         made |= k.cri.remove_everything()
         left = seen.new(made)
-        stuck = _remove_cgroup_tree(k.cgroup_root)
+        stuck = cri_client.remove_cgroup_tree(k.cgroup_root)
     assert not left, f"left behind: {left}"
     assert not stuck, f"pod cgroups still in use: {stuck}"
 

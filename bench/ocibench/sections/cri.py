@@ -21,7 +21,7 @@ import uuid
 
 from ..proc import CommandFailed, mounts_under
 from ..runner import REPO
-from ..table import pairs_table, section_heading
+from ..table import not_measured, pairs_table, section_heading
 
 TITLE = "Kubernetes pods: containerd's CRI plugin"
 TOTAL = "pod lifecycle (RunPodSandbox … RemovePodSandbox, one container)"
@@ -207,14 +207,10 @@ def teardown(bench, cr):
                 d.wait()
         if cr.get("bridge") and os.path.exists(f"/sys/class/net/{cr['bridge']}"):
             subprocess.run(["ip", "link", "del", cr["bridge"]], capture_output=True)
-        rel = f"ocirt-bench-{cr['token']}-cri"
-        for h in os.listdir("/sys/fs/cgroup"):
-            top = os.path.join("/sys/fs/cgroup", h, rel)
-            for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
-                try:
-                    os.rmdir(dirpath)
-                except OSError:
-                    bench.leftovers.append(f"cri: cannot remove cgroup {dirpath}")
+        client, _ = _client()
+        if client is not None:
+            for d in client.remove_cgroup_tree(f"ocirt-bench-{cr['token']}-cri"):
+                bench.leftovers.append(f"cri: cannot remove cgroup {d}")
         for mp in sorted(mounts_under(cr["base"]), key=len, reverse=True):
             subprocess.run(["umount", "-l", mp], capture_output=True)
         shutil.rmtree(cr["base"], ignore_errors=True)
@@ -226,10 +222,7 @@ def render(sec, la, lb, out, chart):
     section_heading(TITLE, "cri", sec, out)
     status = sec.get("status", "?")
     if status != "ok":
-        out.append(f"| pod | {la} | {lb} | ratio |")
-        out.append("|---|---:|---:|---:|")
-        out.append(f"| {TOTAL} | {status} | {status} | — |")
-        out.append("")
+        not_measured("pod", TOTAL, la, lb, status, out)
         return
     if sec.get("versions"):
         out.append(f"{sec['versions']}, pod network: "

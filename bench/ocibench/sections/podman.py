@@ -16,7 +16,7 @@ import time
 
 from ..proc import CommandFailed, execute, mounts_under
 from ..runner import BENCH_DIR
-from ..table import pairs_table, section_heading
+from ..table import not_measured, pairs_table, section_heading
 
 TITLE = "The engine view: podman"
 PODMAN_ROW = "podman run --rm busybox true"
@@ -237,10 +237,7 @@ def render(sec, la, lb, out, chart):
     section_heading(TITLE, "podman", sec, out)
     status = sec.get("status", "?")
     if status != "ok":
-        out.append(f"| engine | {la} | {lb} | ratio |")
-        out.append("|---|---:|---:|---:|")
-        out.append(f"| {PODMAN_ROW} | {status} | {status} | — |")
-        out.append("")
+        not_measured("engine", PODMAN_ROW, la, lb, status, out)
         return
     if sec.get("versions"):
         out.append(f"{sec['versions']}.")

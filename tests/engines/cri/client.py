@@ -152,6 +152,22 @@ state = "{base}/state"
 {handlers}{cni}"""
 
 
+def remove_cgroup_tree(rel):
+    """rmdir the pod cgroups containerd made (kubelet's cgroup parent rel, in
+    every hierarchy), deepest first; the directories that would not go."""
+    left = []
+    for h in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", h, rel)
+        for d, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                left.append(d)
+    return left
+
+
 def _tar_dir(root):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
