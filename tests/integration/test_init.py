@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.integration.conftest import bind, one_line_error, read_fifo, shared_dir, wait_pids_gone
+from tests.integration.test_runtime_options import run_socket_activated
 from tests.integration.test_terminal import create_with_console, read_until, read_until_closed
 
 INIT = {"org.ocirt.init": "true"}
@@ -330,22 +331,5 @@ def test_socket_activation_names_the_process(rt, tmp_path):
     """LISTEN_FDS: the runtime says LISTEN_PID=1; with the init, the process
     that gets the fds is its child, and LISTEN_PID says so (the fds, and
     those of --preserve-fds, reach it)."""
-    import socket
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(str(tmp_path / "activation.sock"))
-    srv.listen(1)
-    extra = tmp_path / "extra"
-    extra.write_text("preserved\n")
-    bundle = rt.bundle(("sh", "-c", "echo $LISTEN_FDS $LISTEN_PID $$; readlink /proc/self/fd/3; "
-                                    "cat <&4"))
-    script = 'exec 3<&"$1" 4<"$2"; shift 2; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"'
-    p = subprocess.run(["bash", "-c", script, "bash", str(srv.fileno()), str(extra), rt.bin,
-                        "--root", rt.root, "run", "--init", "--preserve-fds", "1", "--bundle",
-                        bundle, rt.new_id()], pass_fds=(srv.fileno(),), capture_output=True,
-                       text=True, timeout=60)
-    srv.close()
-    assert p.returncode == 0, p.stderr
-    lines = p.stdout.splitlines()
-    assert lines[0] == "1 2 2"
-    assert lines[1].startswith("socket:[")
-    assert lines[2] == "preserved"
+    # with the init, the process is its child, pid 2
+    assert run_socket_activated(rt, tmp_path, "$LISTEN_FDS $LISTEN_PID $$", "--init") == "1 2 2"

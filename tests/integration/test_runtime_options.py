@@ -207,25 +207,34 @@ def test_features_document(rt):
     assert set(doc["mountOptions"]) == spec_options
 
 
-def test_listen_fds_socket_activation(rt, tmp_path):
-    # as systemd would start it: LISTEN_FDS=1 and LISTEN_PID of the runtime
-    # itself, the socket on fd 3; --preserve-fds adds fd 4 after it
+def run_socket_activated(rt, tmp_path, echo, *run_flags):
+    """`run --preserve-fds 1` started as systemd would: LISTEN_FDS=1 and
+    LISTEN_PID of the runtime itself, a listening socket on fd 3, and a
+    file on fd 4 for --preserve-fds. The container prints `echo`, where fd 3
+    points, and what it reads from fd 4: those three lines."""
     import socket
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(str(tmp_path / "activation.sock"))
     srv.listen(1)
     extra = tmp_path / "extra"
     extra.write_text("preserved\n")
-    bundle = rt.bundle(("sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; readlink /proc/self/fd/3; "
-                                    "cat <&4"))
-    script = ('exec 3<&"$1" 4<"$2"; shift 2; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"')
-    p = subprocess.run(["bash", "-c", script, "bash", str(srv.fileno()), str(extra), rt.bin,
-                        "--root", rt.root, "run", "--preserve-fds", "1", "--bundle", bundle,
-                        rt.new_id()], pass_fds=(srv.fileno(),), capture_output=True, text=True,
-                       timeout=60)
-    srv.close()
+    bundle = rt.bundle(("sh", "-c", f"echo {echo}; readlink /proc/self/fd/3; cat <&4"))
+    script = 'exec 3<&"$1" 4<"$2"; shift 2; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"'
+    try:
+        p = subprocess.run(["bash", "-c", script, "bash", str(srv.fileno()), str(extra), rt.bin,
+                            "--root", rt.root, "run", *run_flags, "--preserve-fds", "1",
+                            "--bundle", bundle, rt.new_id()], pass_fds=(srv.fileno(),),
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        srv.close()
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0] == "1 1"
     assert lines[1].startswith("socket:[")
     assert lines[2] == "preserved"
+    return lines[0]
+
+
+def test_listen_fds_socket_activation(rt, tmp_path):
+    # the socket is fd 3, --preserve-fds adds fd 4 after it; the process is
+    # the container's pid 1, and LISTEN_PID says so
+    assert run_socket_activated(rt, tmp_path, "$LISTEN_FDS $LISTEN_PID") == "1 1"
