@@ -13,12 +13,13 @@ or a library might). The package's directory is the standard library's
 other attribute of the standard package (normalize_encoding, aliases,
 CodecRegistryError...) is the standard package's own (__getattr__).
 
-It imports nothing but codecs, and nothing of ocirt. The standard package,
+It imports nothing but codecs and sys, and nothing of ocirt. The standard package,
 once loaded, registers its own search function too, after this one: it
 then only sees the names this one already passed to it and found nothing
 for, and finds nothing again.
 """
 import codecs
+import sys
 
 # The names the interpreter itself asks for (config's "utf-8", its
 # normalised forms): the ones the standard package maps to utf_8 without
@@ -34,6 +35,10 @@ def _load_standard():
     global _standard
     if _standard is None:
         init = __path__[0] + "/__init__.py"
+        # an import from the filesystem, as any other: announced as one, so
+        # that OCIRT_CHECK_IMPORTS (ocirt.cli.check_imports) refuses it in a
+        # process whose root has become the container's
+        sys.audit("import", "encodings", init, sys.path, sys.meta_path, sys.path_hooks)
         with open(init, "rb") as f:
             code = compile(f.read(), init, "exec")
         namespace = {"__name__": __name__, "__package__": __name__, "__path__": __path__,

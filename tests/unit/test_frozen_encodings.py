@@ -77,3 +77,28 @@ def test_the_standard_package_attributes(frozen):
         frozen.no_such_attribute
     with pytest.raises(AttributeError):
         frozen.__no_such_dunder__
+
+
+def test_loading_the_standard_package_is_an_import_event():
+    """What OCIRT_CHECK_IMPORTS watches: the first name the frozen package
+    does not answer reads the standard package from the filesystem, and says
+    so as an "import" audit event (here, in a fresh interpreter, loaded as in
+    the fixture above)."""
+    import subprocess
+    script = f"""
+import codecs, encodings, importlib.util, os, sys
+seen = []
+sys.addaudithook(lambda e, a: seen.append(a[1]) if e == "import" and a[0] == "encodings" else None)
+spec = importlib.util.spec_from_file_location(
+    {NAME!r}, {SOURCE!r}, submodule_search_locations=[os.path.dirname(encodings.__file__)])
+m = importlib.util.module_from_spec(spec)
+sys.modules[{NAME!r}] = m
+spec.loader.exec_module(m)
+m.search_function("utf-8")
+assert not seen, seen
+m.search_function("latin-1")
+assert seen == [os.path.dirname(encodings.__file__) + "/__init__.py"], seen
+"""
+    p = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
